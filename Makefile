@@ -1,0 +1,47 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Each bootstraps its own virtualenv.
+PYTHON ?= python3
+VENV := .venv
+DEVICE_VENV := .venv-device
+MEDIAPIPE_VENV := .venv-mediapipe
+PIP_FLAGS ?= --disable-pip-version-check -q
+
+.PHONY: demo test test-all lint bench clean venvs
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[dev]"
+	touch $@
+
+# What a Raspberry Pi gets: edgevision[device] only, no TensorFlow (the import-boundary tests use it).
+$(DEVICE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DEVICE_VENV)
+	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) -e ".[device]"
+	touch $@
+
+# MediaPipe Tasks for the interop test. It pins numpy<2 and its own OpenCV, so it never shares an env.
+$(MEDIAPIPE_VENV)/.installed:
+	$(PYTHON) -m venv $(MEDIAPIPE_VENV)
+	$(MEDIAPIPE_VENV)/bin/pip install $(PIP_FLAGS) "mediapipe==0.10.21"
+	touch $@
+
+venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/edgevision demo
+
+TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
+           EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
+           EDGEVISION_REQUIRE_ALL=1
+
+test: venvs
+	$(TEST_ENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-all: venvs
+	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check edgevision tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) demo-output .pytest_cache

@@ -1,0 +1,39 @@
+"""edgevision: from a folder of labelled images to real-time labels on a Raspberry Pi or a Coral.
+
+The top-level API is small and never imports TensorFlow: ``Classifier`` (one image at a
+time), ``stream`` (label events from a camera, video, folder or URL) and ``load_artifact``
+(what a model file says about itself). Names are resolved lazily so ``import edgevision``
+stays cheap on a device.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["Classifier", "ClassifierOptions", "LabelEvent", "Prediction", "__version__", "load_artifact", "stream"]
+
+_LAZY = {
+    "Classifier": "edgevision.runtime.classifier",
+    "ClassifierOptions": "edgevision.runtime.classifier",
+    "Prediction": "edgevision.runtime.postprocess",
+    "LabelEvent": "edgevision.device.events",
+    "stream": "edgevision.device.stream",
+    "load_artifact": "edgevision.model.artifact",
+}
+
+if TYPE_CHECKING:
+    from edgevision.device.events import LabelEvent
+    from edgevision.device.stream import stream
+    from edgevision.model.artifact import load_artifact
+    from edgevision.runtime.classifier import Classifier, ClassifierOptions
+    from edgevision.runtime.postprocess import Prediction
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'edgevision' has no attribute {name!r}")

@@ -1,0 +1,72 @@
+"""What every command shares: one-line errors with the right exit code, consoles, JSON output."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from edgevision.errors import EdgevisionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def err_console() -> Console:
+    """Progress, tables and messages go to stderr so stdout stays clean for data (JSON lines)."""
+    return Console(stderr=True)
+
+
+def out_console() -> Console:
+    return Console()
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn expected failures into ``error: <one line>`` and an exit code; bugs keep their traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        try:
+            return fn(*args, **kwargs)
+        except EdgevisionError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except BrokenPipeError:
+            # the reader went away (e.g. `| head`): not an error of ours; keep Python from complaining at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(EXIT_OK) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENOENT):
+                where = f": {exc.filename}" if exc.filename else ""
+                raise fail(f"{exc.strerror}{where}") from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up chatter off the terminal (set before TF is imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()

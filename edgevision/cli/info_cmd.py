@@ -1,0 +1,69 @@
+"""``edgevision info MODEL``: inputs, outputs, quantization, labels and metadata of any .tflite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from edgevision.cli.common import handle_errors, out_console, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(epilog="Examples:\n\n  edgevision info runs/shapes/export/shapes_int8.tflite\n\n"
+                        "  edgevision info mobilenet_v2.tflite --labels imagenet_labels.txt --json")
+    @handle_errors
+    def info(
+        model: Path = typer.Argument(..., help="A .tflite model file."),
+        labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
+        json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Show what a model file says about itself."""
+        from edgevision.runtime.inspect import describe_model
+
+        data = describe_model(model, labels)
+        if json_out:
+            print_json(data)
+        else:
+            render(data)
+
+
+def render(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    con = out_console()
+    con.print(f"[bold]{d['name']}[/]  {d['path']}  ({d['size_bytes'] / 1024:.1f} KiB)")
+    if d.get("edgetpu_compiled"):
+        con.print("[yellow]compiled for the Edge TPU[/]: tensors are shown by the Edge TPU runtime only")
+    if "quantization" in d:
+        con.print(f"quantization: [bold]{d['quantization']}[/]   runtime: {d['runtime']['name']} "
+                  f"{d['runtime']['version']}")
+        t = Table("", "name", "shape", "dtype", "scale", "zero point", title="tensors")
+        for kind in ("inputs", "outputs"):
+            for x in d[kind]:
+                t.add_row(kind[:-1], x["name"], str(x["shape"]), x["dtype"], f"{x['scale']:.6g}", str(x["zero_point"]))
+        con.print(t)
+        con.print("ops: " + ", ".join(f"{k}×{v}" for k, v in d["ops"].items()))
+    md = d.get("metadata")
+    if md:
+        con.print(f"TFLite Metadata: name={md['name']!r} version={md['version']!r} color={md['color_space']} "
+                  f"mean={md['mean']} std={md['std']} labels file={md['labels_file']}")
+    else:
+        con.print("TFLite Metadata: none")
+    card = d.get("card")
+    if card:
+        p = card["preprocess"]
+        con.print(f"edgevision card: {p['width']}x{p['height']} {p['color']} resize={p['resize']} crop={p['crop']} "
+                  f"mean={p['mean']} std={p['std']} quantization={card['quantization']} recipe={card['recipe']!r}")
+        if card.get("validation"):
+            v = card["validation"]
+            con.print(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, "
+                      f"float {v.get('float_accuracy')}, drop {v.get('drop_points')} points, "
+                      f"agreement {v.get('agreement')}")
+    labels = d.get("labels")
+    if labels:
+        shown = ", ".join(labels[:20]) + (f", … ({len(labels)} in all)" if len(labels) > 20 else "")
+        con.print(f"labels ({d['labels_origin']}): {shown}")
+    else:
+        con.print("labels: none (pass --labels FILE)")

@@ -1,0 +1,89 @@
+"""Score .tflite models on held-out images through the device's own runtime, and gate the drop.
+
+This module imports no TensorFlow: the numbers come from the same ``Classifier`` (same
+resize, same quantization arithmetic, same interpreter) that runs on the Pi, so the
+accuracy the converter promises is the accuracy the device delivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevision.data.discover import Sample
+from edgevision.errors import BadInput
+from edgevision.metrics import classification_report
+from edgevision.runtime.classifier import Classifier, ClassifierOptions
+from edgevision.runtime.images import read_image
+from edgevision.runtime.preprocess import resize_to_spec
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One model's predictions on the held-out set."""
+
+    name: str
+    path: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    report: dict[str, Any]
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.report["accuracy"])
+
+
+def score_models(models: Mapping[str, str | Path], samples: Sequence[Sample], classes: Sequence[str],
+                 threads: int | None = None, on_image: Callable[[], None] | None = None) -> dict[str, Scored]:
+    """Classify every readable sample with every model; each image is decoded once for all models."""
+    clfs = {name: Classifier(path, options=ClassifierOptions(threads=threads)) for name, path in models.items()}
+    for name, clf in clfs.items():
+        if clf.num_outputs - clf.label_offset != len(classes):
+            raise BadInput(f"{models[name]}: model has {clf.num_outputs} outputs but the data has {len(classes)} "
+                           "classes")
+    specs = {clf.spec for clf in clfs.values()}
+    y_true: list[int] = []
+    preds: dict[str, list[int]] = {name: [] for name in clfs}
+    for s in samples:
+        try:
+            rgb = read_image(s.path)
+        except BadInput:
+            if on_image:
+                on_image()
+            continue
+        resized = {spec: resize_to_spec(rgb, spec) for spec in specs}
+        y_true.append(s.label)
+        for name, clf in clfs.items():
+            scores = clf.infer(clf.preprocessor.from_resized(resized[clf.spec]))
+            preds[name].append(int(np.argmax(scores)) - clf.label_offset)
+        if on_image:
+            on_image()
+    if not y_true:
+        raise BadInput("no readable held-out images to validate on")
+    truth = np.asarray(y_true)
+    return {name: Scored(name, str(models[name]), truth, np.asarray(p), classification_report(truth, p, classes))
+            for name, p in preds.items()}
+
+
+def gate(reference: Scored, candidate: Scored, budget_points: float, classes: Sequence[str]) -> dict[str, Any]:
+    """Compare a quantized model with its float reference: drop in points, agreement, per class."""
+    drop = (reference.accuracy - candidate.accuracy) * 100.0
+    agreement = float(np.mean(reference.y_pred == candidate.y_pred))
+    per_class: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(classes):
+        mask = reference.y_true == i
+        if not mask.any():
+            continue
+        ref_acc = float(np.mean(reference.y_pred[mask] == i))
+        cand_acc = float(np.mean(candidate.y_pred[mask] == i))
+        per_class[name] = {reference.name: ref_acc, candidate.name: cand_acc,
+                           "drop_points": round((ref_acc - cand_acc) * 100, 3)}
+    losers = sorted((c for c, v in per_class.items() if v["drop_points"] > 0),
+                    key=lambda c: -per_class[c]["drop_points"])
+    return {"budget_points": budget_points, "passed": drop <= budget_points + 1e-9, "drop_points": round(drop, 3),
+            "agreement": round(agreement, 4), "reference": reference.name, "candidate": candidate.name,
+            "per_class": per_class, "worst_classes": losers[:3], "images": int(reference.y_true.size)}

@@ -1,0 +1,140 @@
+"""Frame sources: image folders, single images, video files, cameras and stream URLs.
+
+Every source hands out RGB frames. File sources are *pulled* (every frame is classified,
+in order); cameras and URLs are *live* (a capture thread keeps only the newest frame).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgevision.device.frames import Frame, SourceInfo
+from edgevision.errors import BadInput
+from edgevision.runtime.images import IMAGE_EXTENSIONS, is_image_path, read_image
+
+log = logging.getLogger("edgevision.source")
+
+
+class FrameSource(Protocol):
+    """What the pipeline needs from a source."""
+
+    live: bool
+
+    def open(self) -> SourceInfo: ...
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files under ``folder``, in sorted relative-path order (the documented event order)."""
+    return sorted((p for p in folder.rglob("*") if p.is_file() and is_image_path(p)),
+                  key=lambda p: p.relative_to(folder).as_posix())
+
+
+class FolderSource:
+    """Images from a folder (recursively, sorted) or a single image file; optionally looped."""
+
+    live = False
+
+    def __init__(self, path: str | Path, loop: bool = False) -> None:
+        self.path, self.loop = Path(path), loop
+        self._files: list[Path] = []
+        self._pos = 0
+        self._count = 0
+        self.skipped = 0
+
+    def open(self) -> SourceInfo:
+        self._files = list_images(self.path) if self.path.is_dir() else [self.path]
+        if not self._files:
+            raise BadInput(f"{self.path}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        return SourceInfo(name=str(self.path), kind="folder" if self.path.is_dir() else "image",
+                          live=False, fps=None, width=None, height=None)
+
+    def read(self) -> Frame | None:
+        while True:
+            if self._pos >= len(self._files):
+                if not self.loop or self.skipped >= len(self._files):
+                    return None
+                self._pos, self.skipped = 0, 0
+            p = self._files[self._pos]
+            self._pos += 1
+            t0 = time.perf_counter()
+            try:
+                img = read_image(p)
+            except BadInput as exc:
+                self.skipped += 1
+                log.warning("skipping %s", exc)
+                continue
+            frame = Frame(img, self._count, str(p), time.time(), (time.perf_counter() - t0) * 1e3)
+            self._count += 1
+            return frame
+
+    def close(self) -> None:
+        self._files = []
+
+
+class CaptureSource:
+    """OpenCV ``VideoCapture``: video files, V4L2 camera indices, HTTP MJPEG and RTSP URLs."""
+
+    def __init__(self, target: str | int, live: bool, kind: str) -> None:
+        self.target, self.live, self.kind = target, live, kind
+        self._cap: Any = None
+        self._count = 0
+
+    def open(self) -> SourceInfo:
+        import cv2
+
+        cap = cv2.VideoCapture(self.target)
+        if not cap.isOpened():
+            cap.release()
+            raise BadInput(f"{self.target}: cannot open {self.kind}")
+        self._cap = cap
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) or None
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) or None, int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
+        return SourceInfo(name=str(self.target), kind=self.kind, live=self.live, fps=fps, width=w, height=h)
+
+    def read(self) -> Frame | None:
+        import cv2
+
+        if self._cap is None:
+            return None
+        t0 = time.perf_counter()
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            return None
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else np.repeat(bgr[..., None], 3, axis=2)
+        frame = Frame(rgb, self._count, str(self.target), time.time(), (time.perf_counter() - t0) * 1e3)
+        self._count += 1
+        return frame
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+def open_source(spec: str | int | Path, loop: bool = False) -> FrameSource:
+    """Pick a source from a user string: ``0`` (camera), ``rtsp://…``/``http://…``, a folder, an image, a video."""
+    text = str(spec)
+    if isinstance(spec, int) or text.isdigit():
+        return CaptureSource(int(text), live=True, kind="camera")
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp"):
+            raise BadInput(f"{text}: unsupported stream scheme {scheme!r}")
+        return CaptureSource(text, live=True, kind="stream")
+    p = Path(text)
+    if not p.exists():
+        raise BadInput(f"{p}: source not found (give an image, folder, video file, camera index or URL)")
+    if p.is_dir() or is_image_path(p):
+        return FolderSource(p, loop=loop)
+    return CaptureSource(str(p), live=False, kind="video")

@@ -1,0 +1,56 @@
+"""Classification metrics in plain NumPy, shared by training, evaluation and the converter's gate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
+                     num_classes: int) -> np.ndarray:
+    """Rows are true classes, columns predicted classes."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return cm
+
+
+def classification_report(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
+                          classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1/support, macro and weighted averages, confusion matrix."""
+    n = len(classes)
+    cm = confusion_matrix(y_true, y_pred, n)
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    precision = np.divide(tp, predicted, out=np.zeros(n), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(n), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(n), where=denom > 0)
+    total = support.sum()
+    weights = support / total if total else np.zeros(n)
+    per_class = {
+        name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+               "support": int(support[i])}
+        for i, name in enumerate(classes)
+    }
+    present = support > 0
+    return {
+        "accuracy": float(tp.sum() / total) if total else 0.0,
+        "count": int(total),
+        "per_class": per_class,
+        "macro": {k: float(v[present].mean()) if present.any() else 0.0
+                  for k, v in (("precision", precision), ("recall", recall), ("f1", f1))},
+        "weighted": {k: float((v * weights).sum()) for k, v in (("precision", precision), ("recall", recall),
+                                                                 ("f1", f1))},
+        "confusion": cm.tolist(),
+    }
+
+
+def worst_confusions(cm: np.ndarray | list[list[int]], classes: Sequence[str], n: int = 5) -> list[dict[str, Any]]:
+    """The most frequent (true, predicted) mistakes, largest first."""
+    m = np.asarray(cm)
+    pairs = [(int(m[i, j]), i, j) for i in range(m.shape[0]) for j in range(m.shape[1]) if i != j and m[i, j] > 0]
+    pairs.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return [{"true": classes[i], "predicted": classes[j], "count": c} for c, i, j in pairs[:n]]

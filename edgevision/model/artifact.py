@@ -1,0 +1,74 @@
+"""Load a model file and everything it says about itself, for any classification .tflite.
+
+edgevision models carry a model card (``edgevision.json``) and labels; third-party models
+may carry only TFLite Metadata, or nothing, in which case labels come from a file and
+normalization from the user (or a safe default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgevision.errors import BadInput
+from edgevision.model.labels import labels_sha256, parse_labels, read_labels
+from edgevision.model.metadata import METADATA_NAME, ParsedMetadata, parse_metadata
+from edgevision.model.spec import ModelCard
+from edgevision.model.tflite_file import associated_files, metadata_buffers, read_model_bytes
+
+CARD_FILE = "edgevision.json"
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A model's bytes plus what it (or the user) says about it."""
+
+    path: Path
+    data: bytes
+    metadata: ParsedMetadata | None
+    card: ModelCard | None
+    labels: tuple[str, ...] | None
+    labels_origin: str
+    files: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        if self.card and self.card.name:
+            return self.card.name
+        if self.metadata and self.metadata.name:
+            return self.metadata.name
+        return self.path.stem
+
+
+def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelArtifact:
+    """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones."""
+    p = Path(path)
+    data = read_model_bytes(p)
+    files = associated_files(data)
+    metadata = _metadata(data, p)
+    card = ModelCard.from_json(files[CARD_FILE], f"{p}: {CARD_FILE}") if CARD_FILE in files else None
+
+    resolved: tuple[str, ...] | None = None
+    origin = ""
+    if labels is not None:
+        resolved, origin = read_labels(labels), str(labels)
+    elif metadata and metadata.labels_file and metadata.labels_file in files:
+        origin = f"{p}: {metadata.labels_file}"
+        resolved = parse_labels(files[metadata.labels_file].decode("utf-8", errors="replace"), origin)
+    if card and resolved is not None and labels is None and labels_sha256(resolved) != card.labels_sha256:
+        raise BadInput(f"{p}: embedded labels do not match the model card (label hash differs); "
+                       "the file was edited after export")
+    if card and resolved is not None and len(resolved) != card.num_classes:
+        raise BadInput(f"{origin}: {len(resolved)} labels but the model has {card.num_classes} classes")
+    return ModelArtifact(path=p, data=data, metadata=metadata, card=card, labels=resolved,
+                         labels_origin=origin, files=tuple(files))
+
+
+def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
+    raw = metadata_buffers(data).get(METADATA_NAME)
+    if raw is None:
+        return None
+    try:
+        return parse_metadata(raw)
+    except (ValueError, IndexError) as exc:
+        raise BadInput(f"{p}: TFLite Metadata is corrupt ({exc})") from None

@@ -1,0 +1,64 @@
+"""Label lists: reading the formats found in the wild, and a stable hash to catch mismatches."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from edgevision.errors import BadInput
+
+_INDEXED = re.compile(r"^\s*(\d+)[\s:]+(.*\S)\s*$")
+
+
+def parse_labels(text: str, origin: str = "labels") -> tuple[str, ...]:
+    """Parse one-label-per-line text, or Coral's ``"<index> <label>"`` lines.
+
+    Coral's files may skip indices (e.g. no background); gaps become ``"<index>"`` so that
+    position i always means class i.
+    """
+    lines = [ln.rstrip("\r") for ln in text.splitlines()]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise BadInput(f"{origin}: the label list is empty")
+    matches = [_INDEXED.match(ln) for ln in lines if ln.strip()]
+    if all(matches) and len(matches) > 1 and _looks_indexed(matches):
+        by_index = {int(m.group(1)): m.group(2) for m in matches if m}
+        size = max(by_index) + 1
+        return tuple(by_index.get(i, str(i)) for i in range(size))
+    labels = tuple(ln.strip() for ln in lines)
+    if any(not lbl for lbl in labels):
+        raise BadInput(f"{origin}: blank label in the middle of the list (line {labels.index('') + 1})")
+    return labels
+
+
+def _looks_indexed(matches: list[re.Match[str] | None]) -> bool:
+    # "1 apple" lines with increasing indices, not labels that happen to start with digits
+    indices = [int(m.group(1)) for m in matches if m]
+    return indices == sorted(set(indices))
+
+
+def read_labels(path: str | Path) -> tuple[str, ...]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{p}: labels file not found") from None
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+        raise BadInput(f"{p}: cannot read labels file ({exc.__class__.__name__})") from None
+    return parse_labels(text, origin=str(p))
+
+
+def labels_text(labels: tuple[str, ...] | list[str]) -> str:
+    return "".join(f"{label}\n" for label in labels)
+
+
+def labels_sha256(labels: tuple[str, ...] | list[str]) -> str:
+    return hashlib.sha256(labels_text(labels).encode("utf-8")).hexdigest()
+
+
+def write_labels(path: str | Path, labels: tuple[str, ...] | list[str]) -> Path:
+    p = Path(path)
+    p.write_text(labels_text(labels), encoding="utf-8")
+    return p

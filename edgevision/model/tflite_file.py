@@ -1,0 +1,128 @@
+"""The .tflite container: validation, embedded metadata buffers and associated files.
+
+A TFLite file is a FlatBuffer (identifier ``TFL3``) that may be followed by a zip archive
+holding "associated files" (labels, our model card). TFLite Metadata lives in a model
+buffer named ``TFLITE_METADATA``. Reading needs only ``flatbuffers`` and ``zipfile``, so
+it works on a device without TensorFlow; writing rebuilds the model with the generated
+schema that ai-edge-litert (or TensorFlow) ships.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from edgevision.errors import BadInput
+from edgevision.model.flatbuf import FbTable
+
+TFLITE_IDENTIFIER = b"TFL3"
+MAX_MODEL_BYTES = 2**31
+
+
+def read_model_bytes(path: str | Path) -> bytes:
+    """Read a .tflite file, refusing anything that is not one with a one-line reason."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"{p}: model file not found")
+    if p.is_dir():
+        raise BadInput(f"{p}: is a directory, expected a .tflite model file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{p}: cannot read model ({exc.strerror})") from None
+    check_tflite(data, str(p))
+    return data
+
+
+def check_tflite(data: bytes, origin: str) -> None:
+    if len(data) < 16 or data[4:8] != TFLITE_IDENTIFIER:
+        hint = " (a Keras/SavedModel? convert it first: edgevision convert)" if _looks_like_keras(data) else ""
+        raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
+    try:
+        root = FbTable.root(data)
+        subgraphs = root.tables(2)
+        buffers = root.tables(4)
+    except Exception as exc:  # noqa: BLE001 - flatbuffers raises whatever garbage bytes provoke
+        raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({exc.__class__.__name__})") from None
+    if not subgraphs:
+        raise BadInput(f"{origin}: TFLite model has no subgraph")
+    for buf in buffers:
+        offset, size = buf.uint64(1), buf.uint64(2)
+        if offset > 1 and offset + size > len(data):
+            raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
+
+
+def _looks_like_keras(data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04" or data[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+def metadata_buffers(data: bytes) -> dict[str, bytes]:
+    """Map each ``Model.metadata`` entry name to its buffer's bytes."""
+    root = FbTable.root(data)
+    buffers = root.tables(4)
+    out: dict[str, bytes] = {}
+    for entry in root.tables(6):
+        name, index = entry.string(0) or "", entry.uint32(1)
+        if index >= len(buffers):
+            continue
+        buf = buffers[index]
+        offset, size = buf.uint64(1), buf.uint64(2)
+        out[name] = bytes(data[offset:offset + size]) if offset > 1 else bytes(buf.bytes_(0))
+    return out
+
+
+def associated_files(data: bytes) -> dict[str, bytes]:
+    """Files packed in the zip that follows the FlatBuffer (empty when there is none)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return {}
+
+
+def _schema():  # type: ignore[no-untyped-def]
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        try:
+            from tensorflow.lite.python import schema_py_generated as schema
+        except ImportError:
+            from edgevision.errors import MissingDependency
+
+            raise MissingDependency("ai-edge-litert", "device", "writing model metadata") from None
+    return schema
+
+
+def embed(data: bytes, metadata: dict[str, bytes], files: dict[str, bytes]) -> bytes:
+    """Return ``data`` with the given metadata buffers set and ``files`` as its associated zip.
+
+    Existing entries of the same names are replaced; any previous associated zip is dropped.
+    """
+    import flatbuffers
+
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(data, 0))
+    for buf in model.buffers or []:
+        if buf.offset:  # large models keep weights after the FlatBuffer; pull them back in
+            buf.data, buf.offset, buf.size = bytearray(data[buf.offset:buf.offset + buf.size]), 0, 0
+    model.metadata = [m for m in (model.metadata or [])
+                      if (m.name.decode() if isinstance(m.name, bytes) else m.name) not in metadata]
+    for name, payload in metadata.items():
+        buf = schema.BufferT()
+        buf.data = bytearray(payload)
+        model.buffers.append(buf)
+        entry = schema.MetadataT()
+        entry.name = name
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(data) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+    out = io.BytesIO(bytes(builder.Output()))
+    if files:
+        # Appending in "a" mode to a non-zip stream is exactly what the TFLite Support
+        # populator does: offsets are absolute, so MediaPipe's extractor finds the files.
+        with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as zf:
+            for name, payload in files.items():
+                zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), payload)
+    return out.getvalue()

@@ -1,0 +1,41 @@
+"""Decode image files into RGB uint8 arrays, the one way the whole project does it.
+
+OpenCV applies the EXIF orientation (phone photos come out upright) and converts
+grayscale, CMYK and alpha images to three channels, identically on desktop and device.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgevision.errors import BadInput
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def decode_image(data: bytes | np.ndarray, origin: str = "image") -> np.ndarray:
+    """Decode encoded bytes to an HxWx3 RGB uint8 array; BadInput if it is not an image."""
+    import cv2
+
+    buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray) else data
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    if bgr is None or bgr.size == 0:
+        raise BadInput(f"{origin}: corrupt or unsupported image file")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{p}: image not found") from None
+    except OSError as exc:
+        raise BadInput(f"{p}: cannot read image ({exc.strerror or exc.__class__.__name__})") from None
+    return decode_image(raw, str(p))

@@ -1,0 +1,57 @@
+"""Output tensor -> ranked labels: dequantize, top-k, threshold, background offset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One ranked class: what ``Classifier.classify`` returns and each ``top_k`` entry of a label event."""
+
+    label: str
+    score: float
+    index: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"label": self.label, "score": round(self.score, 6), "index": self.index}
+
+
+@dataclass(frozen=True)
+class OutputQuant:
+    scale: float = 0.0
+    zero_point: int = 0
+
+
+def dequantize(raw: np.ndarray, quant: OutputQuant) -> np.ndarray:
+    """Scores as float32, as pycoral's ``classify.get_scores`` computes them (no softmax added)."""
+    flat = raw.reshape(-1)
+    if quant.scale:
+        return (flat.astype(np.float32) - quant.zero_point) * np.float32(quant.scale)
+    return flat.astype(np.float32, copy=False)
+
+
+def top_k(scores: np.ndarray, labels: tuple[str, ...], k: int = 3, threshold: float = -np.inf,
+          label_offset: int = 0) -> list[Prediction]:
+    """The ``k`` best classes with ``score >= threshold``, best first; ties keep index order.
+
+    ``label_offset`` is 1 for models whose output index 0 is a background class that the
+    labels file does not list.
+    """
+    k = max(1, min(k, scores.size))
+    if k < scores.size:
+        idx = np.argpartition(-scores, k - 1)[:k]
+        idx = idx[np.lexsort((idx, -scores[idx]))]
+    else:
+        idx = np.lexsort((np.arange(scores.size), -scores))
+    out = []
+    for i in idx:
+        s = float(scores[i])
+        if s < threshold:
+            break
+        j = int(i) - label_offset
+        name = labels[j] if 0 <= j < len(labels) else ("background" if j < 0 else str(i))
+        out.append(Prediction(label=name, score=s, index=int(i)))
+    return out

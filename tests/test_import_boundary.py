@@ -1,0 +1,73 @@
+"""The device side never imports TensorFlow: checked in a subprocess, and run in a TF-free virtualenv."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+DEVICE_MODULES = [
+    "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.device.pipeline",
+    "edgevision.device.stream", "edgevision.device.sources", "edgevision.bench.latency",
+    "edgevision.convert.validate", "edgevision.convert.evaluate", "edgevision.cli.main",
+]
+
+PROBE = """
+import json, sys
+for name in sys.argv[1:]:
+    __import__(name)
+from edgevision.cli.main import build_app
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'cv2', 'matplotlib'))
+print(json.dumps(heavy))
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def test_device_modules_and_cli_import_no_heavy_packages() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE, *DEVICE_MODULES], capture_output=True, text=True,
+                         env=_env(), check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_cli_help_does_not_import_tensorflow() -> None:
+    code = ("import runpy, sys; sys.argv = ['edgevision', '--help']\n"
+            "try:\n    runpy.run_module('edgevision', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('TF' if any(m.startswith('tensorflow') for m in sys.modules) else 'CLEAN', file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
+    assert "CLEAN" in out.stderr and "Usage" in out.stdout
+
+
+def test_run_in_a_virtualenv_without_tensorflow(device_python: str, trained, tmp_path) -> None:
+    has_tf = subprocess.run([device_python, "-c", "import tensorflow"], capture_output=True)
+    assert has_tf.returncode != 0, "the device virtualenv must not have TensorFlow"
+    folder = trained.data / "test" / "triangle"
+    out = subprocess.run([device_python, "-m", "edgevision", "run", str(trained.int8), "--source", str(folder)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(events) == len(list(folder.glob("*.png")))
+    info = subprocess.run([device_python, "-m", "edgevision", "info", str(trained.int8), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["quantization"] == "int8"
+
+
+@pytest.mark.parametrize("command", ["bench", "run"])
+def test_tensorflow_made_unimportable(command: str, trained, tmp_path) -> None:
+    """Even with TF installed, the device commands work when it cannot be imported."""
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "tensorflow.py").write_text("raise ImportError('TensorFlow is blocked in this test')\n")
+    args = ["--runs", "5"] if command == "bench" else ["--source", str(trained.data / "test" / "cross")]
+    out = subprocess.run([sys.executable, "-m", "edgevision", command, str(trained.int8), *args],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{blocker}:{REPO}"},
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
