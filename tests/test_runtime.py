@@ -78,3 +78,22 @@ def test_exif_rotation_is_applied(sign_digits: Path) -> None:
     raw = cv2.imread(str(photo), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     assert rgb.shape[:2] == raw.shape[:2][::-1] or not np.array_equal(rgb[..., ::-1], raw)
     np.testing.assert_array_equal(rgb[..., ::-1], np.rot90(raw, k=-1))
+
+
+def test_embedded_reference_images_reproduce_their_scores(trained) -> None:
+    """The model carries non-square reference images and the scores they gave at export."""
+    from edgevision.model.artifact import load_artifact
+    from edgevision.model.tflite_file import associated_files
+    from edgevision.runtime.images import decode_image
+
+    for path in (trained.int8, trained.float32):
+        art = load_artifact(path)
+        refs = art.card.references
+        assert len(refs) == 3
+        files = associated_files(art.data)
+        clf = Classifier(art)
+        for ref in refs:
+            rgb = decode_image(files[ref["file"]])
+            assert rgb.shape[0] != rgb.shape[1]
+            np.testing.assert_allclose(clf.scores(rgb), ref["scores"], atol=1e-5)
+            assert len(ref["float_scores"]) == len(ref["scores"]) == 5

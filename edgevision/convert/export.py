@@ -23,14 +23,16 @@ INPUT_RANGE = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
 
 
 def model_card(name: str, spec: PreprocessSpec, labels: Sequence[str], quantization: str, recipe: str = "",
-               validation: Mapping[str, Any] | None = None,
-               calibration: Mapping[str, Any] | None = None) -> ModelCard:
+               validation: Mapping[str, Any] | None = None, calibration: Mapping[str, Any] | None = None,
+               references: Sequence[Mapping[str, Any]] = ()) -> ModelCard:
     return ModelCard(name=name, spec=spec, labels_sha256=labels_sha256(list(labels)), num_classes=len(labels),
                      quantization=quantization, recipe=recipe, validation=dict(validation or {}),
-                     calibration=dict(calibration or {}), edgevision_version=__version__)
+                     calibration=dict(calibration or {}), edgevision_version=__version__,
+                     references=tuple(references))
 
 
-def package(tflite: bytes, card: ModelCard, labels: Sequence[str], input_dtype: str) -> bytes:
+def package(tflite: bytes, card: ModelCard, labels: Sequence[str], input_dtype: str,
+            extra_files: Mapping[str, bytes] | None = None) -> bytes:
     """Embed metadata (read by MediaPipe Tasks / TFLite Support) and associated files into ``tflite``."""
     spec = card.spec
     lo, hi = INPUT_RANGE.get(input_dtype, ((0 - spec.mean[0]) / spec.std[0], (255 - spec.mean[0]) / spec.std[0]))
@@ -48,5 +50,6 @@ def package(tflite: bytes, card: ModelCard, labels: Sequence[str], input_dtype: 
         model_files=(AssociatedFile(CARD_FILE, "edgevision model card: preprocessing spec, quantization and "
                                     "validation results", FILE_DESCRIPTIONS),),
     )
-    files = {LABELS_FILE: labels_text(list(labels)).encode("utf-8"), CARD_FILE: card.to_json().encode("utf-8")}
+    files = {LABELS_FILE: labels_text(list(labels)).encode("utf-8"), CARD_FILE: card.to_json().encode("utf-8"),
+             **(extra_files or {})}
     return embed(tflite, {METADATA_NAME: build_metadata(md)}, files)

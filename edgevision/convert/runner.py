@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from edgevision.bench.latency import bench_model
 from edgevision.convert.export import model_card, package
 from edgevision.convert.quantize import QUANT_MODES, calibration_set, load_keras, to_tflite
+from edgevision.convert.references import card_entries, expected_outputs, pick_references
 from edgevision.convert.validate import gate, score_models
 from edgevision.errors import BadInput
 from edgevision.train.rundir import RunDir, load_run
@@ -109,14 +110,18 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
 
     primary = "int8" if "int8" in gates else (next(iter(gates)) if gates else "float32")
     main_gate = gates.get(primary)
-    for mode in modes:  # re-embed the card, now with the validation results
+    refs = pick_references(held, run.classes)
+    expected = expected_outputs(refs, paths)
+    ref_files = {r.file: r.png for r in refs}
+    for mode in modes:  # re-embed the card, now with the validation results and reference outputs
         validation = {"split": split, "images": reference.y_true.size, "accuracy": variants[mode]["accuracy"],
                       "float_accuracy": variants["float32"]["accuracy"], "drop_points": variants[mode]["drop_points"],
                       "agreement": variants[mode]["agreement"], "budget_points": opts.max_drop}
         card = model_card(run.name, run.spec, run.classes, mode, str(run.recipe.get("name", "")), validation,
-                          calibration if mode == "int8" else None)
+                          calibration if mode == "int8" else None,
+                          card_entries(refs, expected[mode], expected["float32"]))
         flat = paths[mode].read_bytes()
-        paths[mode].write_bytes(package(flat, card, run.classes, io_types[mode]))
+        paths[mode].write_bytes(package(flat, card, run.classes, io_types[mode], ref_files))
         variants[mode]["size_bytes"] = paths[mode].stat().st_size
 
     report = {

@@ -29,7 +29,7 @@ from edgevision.train.recipe import Augment, Recipe
 from edgevision.train.trainer import train
 
 # Light augmentation: shapes are already varied, and heavy geometric jitter slows a 2-core run.
-DEMO_RECIPE = Recipe(name="demo_shapes", arch="small_cnn", size=32, epochs=25, batch_size=32, learning_rate=1e-3,
+DEMO_RECIPE = Recipe(name="demo_shapes", arch="small_cnn", size=32, epochs=35, batch_size=32, learning_rate=1e-3,
                      dropout=0.2, patience=8, resize="area",
                      augment=Augment(flip=True, rotation=0.02, zoom=0.0, translate=0.0, brightness=0.05, contrast=0.0))
 VIDEO_FRAMES = 100

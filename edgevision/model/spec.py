@@ -99,6 +99,9 @@ class ModelCard:
     validation: Mapping[str, Any] = field(default_factory=dict)
     calibration: Mapping[str, Any] = field(default_factory=dict)
     edgevision_version: str = ""
+    # embedded reference images and the scores they gave on the desktop ({"file", "label", "scores",
+    # "float_scores"}), for checking a device end to end
+    references: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> str:
         body = {
@@ -112,6 +115,7 @@ class ModelCard:
             "validation": dict(self.validation),
             "calibration": dict(self.calibration),
             "edgevision_version": self.edgevision_version,
+            "references": [dict(r) for r in self.references],
         }
         return json.dumps(body, indent=2, sort_keys=True)
 
@@ -131,6 +135,7 @@ class ModelCard:
                 quantization=str(d.get("quantization", "float32")), recipe=str(d.get("recipe", "")),
                 validation=d.get("validation") or {}, calibration=d.get("calibration") or {},
                 edgevision_version=str(d.get("edgevision_version", "")),
+                references=tuple(d.get("references") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"{origin}: missing or malformed field {exc}") from None
