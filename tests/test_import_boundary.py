@@ -15,6 +15,9 @@ DEVICE_MODULES = [
     "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.device.pipeline",
     "edgevision.device.stream", "edgevision.device.sources", "edgevision.bench.latency",
     "edgevision.convert.validate", "edgevision.convert.evaluate", "edgevision.cli.main",
+    "edgevision.deploy.bundle", "edgevision.deploy.store", "edgevision.deploy.device_ops", "edgevision.deploy.service",
+    "edgevision.deploy.supervisor", "edgevision.deploy.deployer", "edgevision.deploy.probe",
+    "edgevision.cli.device_cmd", "edgevision.cli.deploy_cmd", "edgevision.cli.bundle_cmd",
 ]
 
 PROBE = """

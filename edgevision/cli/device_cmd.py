@@ -1,0 +1,241 @@
+"""``edgevision device …``: the device side of deploy (status, rollback, verify, install, activate, service).
+
+Runs on the Raspberry Pi / Coral without TensorFlow. ``edgevision deploy`` calls these over SSH;
+they are just as usable by hand on the device.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+
+ROOT_HELP = "Device root holding releases/ and the current/previous links (default ~/edgevision or " \
+            "$EDGEVISION_DEVICE_ROOT)."
+
+
+def _store(root: Path | None) -> Any:
+    from edgevision.deploy.store import DeviceStore, default_root
+
+    return DeviceStore((root or default_root()).expanduser().absolute())
+
+
+def register(app: typer.Typer) -> None:
+    device = typer.Typer(no_args_is_help=True, help="On the device: releases, the active model, the service.")
+    service = typer.Typer(no_args_is_help=True, help="The labelling service (systemd, or edgevision's supervisor).")
+    device.add_typer(service, name="service")
+    app.add_typer(device, name="device")
+
+    @device.command(epilog="Examples:\n\n  edgevision device status\n\n  edgevision device status --labels 10 --json")
+    @handle_errors
+    def status(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+               labels: int = typer.Option(5, "--labels", min=0, help="Recent label events to show."),
+               json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Installed models, the active one, service state, recent labels and FPS."""
+        from edgevision.deploy.device_ops import status as device_status
+
+        data = device_status(_store(root), labels)
+        if json_out:
+            print_json(data)
+        else:
+            _render_status(data)
+
+    @device.command(epilog="Examples:\n\n  edgevision device rollback\n\n  edgevision device rollback --wait 120")
+    @handle_errors
+    def rollback(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                 restart: bool = typer.Option(True, "--restart/--no-restart",
+                                              help="Restart the service on the previous model (if installed)."),
+                 wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the first label."),
+                 json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Go back to the previous model (current and previous swap places)."""
+        from edgevision.deploy.device_ops import rollback as do_rollback
+
+        report = do_rollback(_store(root), restart, wait)
+        _done(report, json_out, f"rolled back: current is {report['release']} (previous {report['previous']})")
+
+    @device.command(epilog="Examples:\n\n  edgevision device verify shapes_rpi5.tar.gz\n\n"
+                           "  edgevision device verify shapes_int8-1f2e3d4c5b6a7988")
+    @handle_errors
+    def verify(bundle: str = typer.Argument(..., help="A bundle directory or .tar.gz, or an installed release."),
+               root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+               json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")) -> None:
+        """Check every file of a bundle against its manifest (exit 1 when anything differs)."""
+        from edgevision.deploy.archive import safe_extract
+        from edgevision.deploy.manifest import verify_bundle_dir
+
+        path = Path(bundle)
+        if path.is_dir():
+            manifest = verify_bundle_dir(path)
+        elif path.is_file():
+            with tempfile.TemporaryDirectory(prefix="ev-verify-") as tmp:
+                safe_extract(path, Path(tmp))
+                manifest = verify_bundle_dir(Path(tmp))
+        else:
+            manifest = _store(root).find(bundle).manifest
+        _done(manifest.to_dict(), json_out, f"ok: {bundle} matches its manifest (id {manifest.id}, "
+                                            f"{len(manifest.files)} files, profile {manifest.profile.get('name')})")
+
+    @device.command(epilog="Example:\n\n  edgevision device install /tmp/shapes_rpi5.tar.gz --remove")
+    @handle_errors
+    def install(bundle: Path = typer.Argument(..., help="A bundle .tar.gz or directory."),
+                root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                expect_id: str | None = typer.Option(None, "--expect-id", help="Refuse unless the bundle has this id."),
+                remove: bool = typer.Option(False, "--remove", help="Delete the upload from ROOT/incoming after."),
+                json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Verify a bundle and unpack it into releases/ (does not switch; see `activate`)."""
+        store = _store(root)
+        try:
+            with store.lock():
+                release, new = store.install(bundle, expect_id)
+        finally:
+            if remove and bundle.is_file() and bundle.resolve().parent == store.incoming.resolve():
+                bundle.unlink()
+        _done({"release": release.name, "id": release.manifest.id, "new": new}, json_out,
+              f"{'installed' if new else 'already installed'}: {release.name}")
+
+    @device.command(epilog="Examples:\n\n  edgevision device activate 1f2e3d4c5b6a7988\n\n"
+                           "  edgevision device activate shapes_int8-1f2e3d4c5b6a7988 --service --wait 90")
+    @handle_errors
+    def activate(release: str = typer.Argument(..., help="Release name, id, or a unique prefix."),
+                 root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                 with_service: bool = typer.Option(False, "--service", help="Install and restart the service, wait "
+                                                   "for its first label, restore the previous state if it fails."),
+                 restart: bool = typer.Option(True, "--restart/--no-restart", help="Without --service: restart an "
+                                              "already installed service on the new release (same safety net)."),
+                 manager: str = typer.Option("auto", "--manager", help="auto | systemd | supervisor"),
+                 python: str | None = typer.Option(None, "--python", help="Interpreter for the service "
+                                                   "(default: this one)."),
+                 wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the first label."),
+                 keep: int = typer.Option(3, "--keep", min=0, help="Older releases to keep besides current/previous."),
+                 json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Make an installed release current (one atomic rename; the old one becomes previous)."""
+        from edgevision.deploy.device_ops import activate as do_activate
+        from edgevision.deploy.service import ServiceConfig, resolve_config
+
+        store = _store(root)
+        installed = ServiceConfig.load(store)
+        config = resolve_config(manager, python, installed) if with_service else installed if restart else None
+        report = do_activate(store, release, config, wait, keep)
+        label = report.get("first_label")
+        _done(report, json_out, f"current: {report['release']} (previous {report['previous']})"
+                                + (f"; first label {label.get('label')!r}" if label else ""))
+
+    @service.command("restart")
+    @handle_errors
+    def service_restart(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                        wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for a label."),
+                        manager: str = typer.Option("auto", "--manager", help="auto | systemd | supervisor")) -> None:
+        """(Re)start the service on the current release and wait for its first label."""
+        from edgevision.deploy.device_ops import start_release
+        from edgevision.deploy.service import ServiceConfig, resolve_config
+        from edgevision.errors import CheckFailed
+
+        store = _store(root)
+        current = store.link("current")
+        if current is None:
+            raise CheckFailed(f"{store.root}: no current release; deploy one first")
+        with store.lock():
+            event = start_release(store, store.find(current), resolve_config(manager, None, ServiceConfig.load(store)),
+                                  wait)
+        err_console().print(f"running {current}; first label {event.get('label')!r}")
+
+    @service.command("stop")
+    @handle_errors
+    def service_stop(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
+        """Stop the service (it stays installed)."""
+        from edgevision.deploy.service import ServiceConfig, manager_for
+
+        store = _store(root)
+        config = ServiceConfig.load(store)
+        if config is not None:
+            manager_for(store, config).stop()
+        err_console().print("stopped" if config else "no service installed")
+
+    @service.command("logs")
+    @handle_errors
+    def service_logs(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                     lines: int = typer.Option(40, "-n", "--lines", min=1, help="How many lines.")) -> None:
+        """The service's recent stderr (journal or the supervisor's log)."""
+        from edgevision.deploy.service import ServiceConfig, manager_for
+
+        store = _store(root)
+        config = ServiceConfig.load(store)
+        for line in manager_for(store, config).logs(lines) if config else []:
+            print(line)
+
+    @service.command("unit")
+    @handle_errors
+    def service_unit(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                     release: str | None = typer.Argument(None, help="Release (default: current)."),
+                     scope: str = typer.Option("system", "--scope", help="system | user"),
+                     python: str | None = typer.Option(None, "--python", help="Interpreter (default: this one).")
+                     ) -> None:
+        """Print the unit file a release would get (to review it, or to install it by hand)."""
+        import sys
+
+        from edgevision.deploy.device_ops import render_for
+        from edgevision.deploy.service import ServiceConfig
+        from edgevision.errors import BadInput
+
+        store = _store(root)
+        name = release or store.link("current")
+        if name is None or scope not in ("system", "user"):
+            raise BadInput("no release given and none is current" if name is None else "--scope: system or user")
+        sys.stdout.write(render_for(store, store.find(name), ServiceConfig("systemd", scope, python or sys.executable)))
+
+    @device.command("supervise", hidden=True)
+    @handle_errors
+    def supervise(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
+        """Run the installed unit in the foreground (what `service restart` starts where systemd is absent)."""
+        from edgevision.deploy.supervisor import supervise as run_supervisor
+        from edgevision.deploy.unit import UNIT_NAME
+
+        store = _store(root)
+        raise typer.Exit(run_supervisor(store.service_dir / UNIT_NAME, store.service_dir))
+
+    @device.command("labels-rotate", hidden=True)
+    @handle_errors
+    def labels_rotate(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
+                      max_mb: int = typer.Option(64, "--max-mb", min=1)) -> None:
+        """Keep the labels file bounded (run by the service before each start)."""
+        from edgevision.deploy.device_ops import labels_rotate as rotate
+
+        rotate(_store(root).root, max_mb)
+
+
+def _done(data: dict[str, Any], json_out: bool, message: str) -> None:
+    if json_out:
+        print_json(data)
+    else:
+        out_console().print(message)
+
+
+def _render_status(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    con = out_console()
+    con.print(f"[bold]{d['root']}[/]  edgevision {d['edgevision']}  current: [bold]{d['current'] or 'none'}[/]  "
+              f"previous: {d['previous'] or 'none'}")
+    t = Table("", "release", "profile", "source", "delegate", "created", title="installed releases")
+    for r in d["releases"]:
+        mark = "current" if r["current"] else "previous" if r["previous"] else ""
+        t.add_row(mark, r["name"], str(r.get("profile", r.get("error", ""))), str(r.get("source", "")),
+                  str(r.get("delegate", "")), str(r.get("created", "")))
+    con.print(t)
+    s = d["service"]
+    if s.get("installed"):
+        lag = "" if s.get("release") in (None, d["current"]) else f"  [yellow]runs {s['release']}, not current[/]"
+        con.print(f"service ({s['manager']}, {s['scope']}): [bold]{s['state']}[/] pid {s['main_pid']} "
+                  f"restarts {s['restarts']} last exit {s['last_exit']}{lag}")
+    else:
+        con.print("service: not installed")
+    lab = d["labels"]
+    fps = f"{lab['fps']:.1f} FPS" if lab["fps"] else "FPS n/a"
+    age = f", last label {lab['last_age_s']:.1f} s ago" if lab["last_age_s"] is not None else ", no labels yet"
+    con.print(f"labels: {lab['file']}  {fps}{age}")
+    for e in lab["recent"]:
+        con.print(f"  frame {e.get('frame')}: {e.get('label')} {float(e.get('score', 0)):.2f}  ({e.get('source')})")

@@ -1,0 +1,161 @@
+"""The bundle manifest: what a bundle holds, proven by sha256, checked on the device before anything runs.
+
+A bundle is flat: ``manifest.json``, ``runtime.json``, the model, optionally a labels file. Every
+file but the manifest is listed with its size and sha256. The bundle's id is a hash over that
+content (files, runtime config, profile), so the same bundle always lands in the same release
+directory, and the desktop can pass the id it expects so a manifest swapped in transit is caught too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgevision.deploy.runtime_config import RuntimeConfig, is_plain_name
+from edgevision.errors import BadInput, CheckFailed
+
+FORMAT = "edgevision-bundle/1"
+MANIFEST = "manifest.json"
+RUNTIME = "runtime.json"
+ALLOWED_SUFFIXES = (".tflite", ".json", ".txt")  # data only: a bundle never carries anything executable
+ID_CHARS = 16
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``manifest.json``; ``profile`` carries what the device needs from the profile (it has no profile files)."""
+
+    id: str
+    created: str
+    edgevision: str
+    profile: dict[str, Any]
+    model: dict[str, Any]
+    runtime: RuntimeConfig
+    files: dict[str, dict[str, Any]]  # name -> {"sha256": hex, "size": bytes}
+    format: str = FORMAT
+
+    @staticmethod
+    def compute_id(profile: dict[str, Any], runtime: RuntimeConfig, files: dict[str, dict[str, Any]]) -> str:
+        core = {"format": FORMAT, "profile": profile, "runtime": runtime.to_dict(), "files": files}
+        return sha256_bytes(canonical_json(core))[:ID_CHARS]
+
+    @property
+    def release_name(self) -> str:
+        """The release directory on the device: readable and unique (``shapes_int8-1f2e3d4c5b6a7988``)."""
+        stem = Path(self.runtime.model).stem
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:48] or "model"
+        return f"{safe}-{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "id": self.id, "created": self.created, "edgevision": self.edgevision,
+                "profile": self.profile, "model": self.model, "runtime": self.runtime.to_dict(),
+                "files": self.files}
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, origin: str) -> Manifest:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckFailed(f"{origin}: manifest is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CheckFailed(f"{origin}: manifest is not a JSON object")
+        fmt = data.get("format")
+        if fmt != FORMAT:
+            raise CheckFailed(f"{origin}: unsupported bundle format {fmt!r} (this edgevision reads {FORMAT}; "
+                              "upgrade edgevision on the device)")
+        try:
+            files = data["files"]
+            if not isinstance(files, dict) or not all(
+                    isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
+                    for v in files.values()):
+                raise CheckFailed(f"{origin}: manifest 'files' must map names to {{sha256, size}}")
+            return cls(id=str(data["id"]), created=str(data["created"]), edgevision=str(data["edgevision"]),
+                       profile=dict(data["profile"]), model=dict(data["model"]),
+                       runtime=RuntimeConfig.from_dict(data["runtime"], f"{origin}: runtime"), files=files)
+        except KeyError as exc:
+            raise CheckFailed(f"{origin}: manifest lacks {exc.args[0]!r}") from None
+        except BadInput as exc:
+            raise CheckFailed(str(exc)) from None
+
+
+def file_entry(data: bytes) -> dict[str, Any]:
+    return {"sha256": sha256_bytes(data), "size": len(data)}
+
+
+def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
+    """Check a bundle directory file by file; raise CheckFailed naming the first file at fault."""
+    from edgevision.model.tflite_file import check_tflite
+    from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
+
+    where = str(directory)
+    mpath = directory / MANIFEST
+    if not directory.is_dir():
+        raise BadInput(f"{where}: bundle directory not found")
+    if mpath.is_symlink() or not mpath.is_file():
+        raise CheckFailed(f"{where}: no {MANIFEST} (not a bundle; make one with `edgevision bundle`)")
+    manifest = Manifest.from_json(mpath.read_bytes(), str(mpath))
+    present: dict[str, Path] = {}
+    for entry in sorted(directory.iterdir()):
+        st = entry.lstat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("symlink" if stat.S_ISLNK(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode)
+                    else "special file")
+            raise CheckFailed(f"{entry}: a {kind} in a bundle is refused (bundles hold plain files only)")
+        if entry.name != MANIFEST:
+            present[entry.name] = entry
+    for name in manifest.files:
+        if not is_plain_name(name) or not name.endswith(ALLOWED_SUFFIXES) or name == MANIFEST:
+            raise CheckFailed(f"{where}: manifest lists {name!r}; bundles hold only plain "
+                              f"{'/'.join(ALLOWED_SUFFIXES)} files")
+    extra = sorted(set(present) - set(manifest.files))
+    if extra:
+        raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
+    contents: dict[str, bytes] = {}
+    for name, expected in sorted(manifest.files.items()):
+        if name not in present:
+            raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
+        data = present[name].read_bytes()
+        if len(data) != expected["size"] or sha256_bytes(data) != expected["sha256"]:
+            raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
+        contents[name] = data
+    if manifest.runtime.model not in contents:
+        raise CheckFailed(f"{where}: the model {manifest.runtime.model!r} is not in the manifest")
+    if manifest.runtime.labels and manifest.runtime.labels not in contents:
+        raise CheckFailed(f"{where}: the labels file {manifest.runtime.labels!r} is not in the manifest")
+    if RUNTIME not in contents:
+        raise CheckFailed(f"{where}: no {RUNTIME} in the manifest")
+    try:
+        runtime = RuntimeConfig.from_dict(json.loads(contents[RUNTIME]), str(directory / RUNTIME))
+    except (json.JSONDecodeError, UnicodeDecodeError, BadInput) as exc:
+        raise CheckFailed(f"{directory / RUNTIME}: {exc}") from None
+    if runtime != manifest.runtime:
+        raise CheckFailed(f"{directory / RUNTIME}: differs from the runtime config in the manifest")
+    actual_id = Manifest.compute_id(manifest.profile, manifest.runtime, manifest.files)
+    if actual_id != manifest.id:
+        raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")
+    if expect_id is not None and manifest.id != expect_id:
+        raise CheckFailed(f"{where}: bundle id {manifest.id} is not the {expect_id} that was sent")
+    model = contents[manifest.runtime.model]
+    try:
+        check_tflite(model, str(directory / manifest.runtime.model))
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
+    if manifest.profile.get("requires_edgetpu_model") and EDGETPU_CUSTOM_OP not in model:
+        raise CheckFailed(f"{directory / manifest.runtime.model}: profile {manifest.profile.get('name')} needs an "
+                          "Edge TPU compiled model")
+    return manifest

@@ -1,0 +1,187 @@
+"""OpenSSH as the transport: the system's ``ssh`` and ``scp``, never a password, host keys always checked.
+
+Every call runs with ``BatchMode=yes`` (no prompt can hang a deploy, no password is ever asked
+for or kept) and ``StrictHostKeyChecking=yes`` placed before any user option, so neither an
+``-o`` nor ``~/.ssh/config`` can turn host-key checking off. A host seen for the first time is
+refused with the way to check its key; on a terminal, ``ssh`` itself may ask once (its own
+prompt shows the fingerprint). One master connection (ControlMaster) carries all the steps.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from edgevision.errors import BadInput, CheckFailed
+
+FORBIDDEN = re.compile(r"^\s*(StrictHostKeyChecking\s*[= ]\s*(no|off|accept-new)|UserKnownHostsFile\s*[= ]\s*/dev/null"
+                       r"|BatchMode|PasswordAuthentication\s*[= ]\s*yes)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str, port: int | None = None) -> SshTarget:
+        """``host``, ``user@host`` or ``ssh://user@host:port``."""
+        if text.startswith("ssh://"):
+            u = urlsplit(text)
+            if not u.hostname or u.path not in ("", "/"):
+                raise BadInput(f"{text}: expected ssh://[user@]host[:port]")
+            return cls(u.hostname, u.username, port or u.port)
+        user, _, host = text.rpartition("@")
+        if not host or any(c in host for c in " /\\") or host.startswith("-") or user.startswith("-"):
+            raise BadInput(f"{text!r}: expected [user@]host or ssh://[user@]host[:port]")
+        return cls(host, user or None, port)
+
+    @property
+    def dest(self) -> str:
+        return f"{self.user}@{self.host}" if self.user else self.host
+
+    def scp_dest(self, path: str) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user + '@' if self.user else ''}{host}:{path}"
+
+    def __str__(self) -> str:
+        return self.dest + (f":{self.port}" if self.port else "")
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    identity: Path | None = None
+    known_hosts: Path | None = None
+    config: Path | None = None
+    options: tuple[str, ...] = ()
+    connect_timeout: int = 15
+    multiplex: bool = True
+
+    def __post_init__(self) -> None:
+        for opt in self.options:
+            if FORBIDDEN.match(opt):
+                raise BadInput(f"-o {opt}: refused; host-key checking and key-only batch login stay on")
+            if "=" not in opt and " " not in opt.strip():
+                raise BadInput(f"-o {opt}: expected KEY=VALUE")
+
+
+class Ssh:
+    """Runs commands on, and copies files to, one target."""
+
+    def __init__(self, target: SshTarget, options: SshOptions) -> None:
+        self.target, self.options = target, options
+        self._control: Path | None = None
+
+    def common(self, batch: bool = True) -> list[str]:
+        o = self.options
+        args = ["-o", "BatchMode=yes" if batch else "BatchMode=no",
+                "-o", "StrictHostKeyChecking=yes" if batch else "StrictHostKeyChecking=ask",
+                "-o", f"ConnectTimeout={o.connect_timeout}", "-o", "ServerAliveInterval=15",
+                "-o", "ServerAliveCountMax=4", "-o", "LogLevel=ERROR"]
+        if o.config:
+            args[:0] = ["-F", str(o.config)]
+        if o.known_hosts:
+            args += ["-o", f"UserKnownHostsFile={o.known_hosts}"]
+        if o.identity:
+            args += ["-i", str(o.identity), "-o", "IdentitiesOnly=yes"]
+        if self._control:
+            args += ["-o", f"ControlPath={self._control / '%C'}"]
+        for opt in o.options:
+            args += ["-o", opt]
+        return args
+
+    def ssh_argv(self, remote: list[str], batch: bool = True) -> list[str]:
+        port = ["-p", str(self.target.port)] if self.target.port else []
+        return ["ssh", *self.common(batch), *port, "--", self.target.dest, shlex.join(remote)]
+
+    def scp_argv(self, local: Path, remote_path: str) -> list[str]:
+        port = ["-P", str(self.target.port)] if self.target.port else []
+        return ["scp", "-q", *self.common(), *port, str(local), self.target.scp_dest(remote_path)]
+
+    def open(self) -> None:
+        """Start the shared master connection (also the first contact: host key and login are checked here)."""
+        for tool in ("ssh", "scp"):
+            if shutil.which(tool) is None:
+                raise BadInput(f"`{tool}` not found: install the OpenSSH client (apt install openssh-client)")
+        if not self.options.multiplex or self._control:
+            return
+        control = Path(tempfile.mkdtemp(prefix="ev-ssh-"))
+        self._control = control
+        port = ["-p", str(self.target.port)] if self.target.port else []
+        with tempfile.TemporaryFile() as err:
+            # Not `-N -f`: a master without a session type refuses the sessions multiplexed onto it.
+            proc = subprocess.run(["ssh", *self.common(), "-o", "ControlMaster=yes", "-o", "ControlPersist=120",
+                                   *port, "--", self.target.dest, "true"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=120)
+            err.seek(0)
+            message = err.read().decode(errors="replace")
+        if proc.returncode != 0:
+            self._control = None
+            shutil.rmtree(control, ignore_errors=True)
+            raise self.explain(message)
+
+    def close(self) -> None:
+        if self._control:
+            port = ["-p", str(self.target.port)] if self.target.port else []
+            subprocess.run(["ssh", *self.common(), *port, "-O", "exit", self.target.dest], capture_output=True,
+                           timeout=30)
+            shutil.rmtree(self._control, ignore_errors=True)
+            self._control = None
+
+    def first_contact(self) -> bool:
+        """On a terminal, let ssh show the unknown host's fingerprint and ask the user (never auto-accepted)."""
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            return False
+        port = ["-p", str(self.target.port)] if self.target.port else []
+        argv = ["ssh", *self.common(batch=False), "-o", "PasswordAuthentication=no", *port, self.target.dest, "true"]
+        return subprocess.run(argv, timeout=300).returncode == 0
+
+    def run(self, remote: list[str], input: bytes | None = None, timeout: float = 600) -> str:
+        """Run a command on the device; its stdout, or CheckFailed/BadInput with the device's own error line."""
+        try:
+            proc = subprocess.run(self.ssh_argv(remote), input=input, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s") from None
+        out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        if proc.returncode == 255:
+            raise self.explain(err)
+        if proc.returncode != 0:
+            lines = [ln for ln in err.splitlines() if ln.startswith("error:")] or err.strip().splitlines()[-1:]
+            message = lines[-1].removeprefix("error: ") if lines else f"exit status {proc.returncode}"
+            exc = BadInput if proc.returncode == 2 else CheckFailed
+            raise exc(f"{self.target}: {message}")
+        return out
+
+    def copy(self, local: Path, remote_path: str, timeout: float = 1800) -> None:
+        proc = subprocess.run(self.scp_argv(local, remote_path), capture_output=True, timeout=timeout)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace")
+            if "Connection closed" in err and "Permission denied" not in err:
+                err += "\n(scp needs the SFTP subsystem: `Subsystem sftp` in the device's /etc/ssh/sshd_config)"
+            raise self.explain(err, f"copying {local.name}")
+
+    def explain(self, stderr: str, doing: str = "connecting") -> CheckFailed:
+        """Turn ssh's failure output into one line that says what to do."""
+        t, port = self.target, f" -p {self.target.port}" if self.target.port else ""
+        kh = f" (known hosts: {self.options.known_hosts})" if self.options.known_hosts else ""
+        if "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr or ("Host key for" in stderr and "has changed" in stderr):
+            return CheckFailed(f"{t}: the host key CHANGED since it was recorded{kh}; refusing (possible "
+                               "man-in-the-middle). If the device was reinstalled, remove the old key with "
+                               f"ssh-keygen -R {t.host} and check the new fingerprint")
+        if "Host key verification failed" in stderr or "host key is known" in stderr:
+            return CheckFailed(f"{t}: host key unknown{kh}; connect once with `ssh{port} {t.dest}` and compare the "
+                               "fingerprint it shows with the device's (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key"
+                               ".pub on the device); deploy never trusts a new host key by itself")
+        if "Permission denied" in stderr:
+            return CheckFailed(f"{t}: key login refused (deploy never asks for or keeps a password); install your "
+                               f"key with `ssh-copy-id{port} {t.dest}` or pass --identity KEY")
+        last = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+        return CheckFailed(f"{t}: {doing} failed: {last[-1] if last else 'ssh exited with status 255'}")

@@ -1,0 +1,155 @@
+"""The service's systemd unit: rendered from the kit's template for one release, and parsed back.
+
+Parsing is the systemd syntax subset our template uses (sections, repeated keys, quoting,
+``%%`` and ``$$`` escapes), so that the user-level supervisor runs exactly what systemd would,
+and a test can prove that the ExecStart systemd reads is the argv edgevision meant.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from edgevision.deploy.manifest import Manifest
+from edgevision.deploy.runtime_config import ServiceSettings
+from edgevision.errors import BadInput
+
+UNIT_NAME = "edgevision.service"
+TEMPLATE_NAME = "edgevision.service.in"
+_SAFE = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
+HARDENING = "NoNewPrivileges=yes\nProtectSystem=full\nPrivateTmp=yes\n"
+
+
+def systemd_quote(arg: str, executable: bool = False) -> str:
+    """Quote one argument for ExecStart=: specifiers (%) and variables ($) are escaped, spaces quoted.
+
+    The executable (argv[0]) is never variable-expanded by systemd, so its ``$`` stays as is, and
+    systemd refuses quotes and backslashes in it outright.
+    """
+    if executable and any(c in arg for c in "\\\"'"):
+        raise BadInput(f"{arg}: systemd refuses quotes or backslashes in the path of the program it runs")
+    text = arg.replace("%", "%%") if executable else arg.replace("%", "%%").replace("$", "$$")
+    if _SAFE.match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def env_quote(assignment: str) -> str:
+    """Quote one Environment= assignment: specifiers are expanded there, variables are not."""
+    text = assignment.replace("%", "%%")
+    return text if _SAFE.match(text) else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_join(argv: list[str]) -> str:
+    return " ".join(systemd_quote(a, executable=i == 0) for i, a in enumerate(argv))
+
+
+def split_command(value: str, origin: str) -> list[str]:
+    """The argv systemd runs for an Exec*= line written by :func:`systemd_join`."""
+    if value[:1] in "-@+!:":
+        raise BadInput(f"{origin}: ExecStart prefix {value[0]!r} is not supported by the supervisor")
+    try:
+        words = shlex.split(value, posix=True)
+    except ValueError as exc:
+        raise BadInput(f"{origin}: cannot parse {value!r} ({exc})") from None
+    out = []
+    for i, w in enumerate(words):
+        if "%" in w.replace("%%", "") or (i > 0 and "$" in w.replace("$$", "")):
+            raise BadInput(f"{origin}: {w!r} uses a systemd specifier or variable the supervisor cannot expand")
+        w = w.replace("%%", "%")
+        out.append(w if i == 0 else w.replace("$$", "$"))
+    if not out:
+        raise BadInput(f"{origin}: empty command")
+    return out
+
+
+def parse_unit(text: str, origin: str) -> dict[str, list[tuple[str, str]]]:
+    """Sections -> ordered (key, value) pairs, with continuation lines joined; an empty value resets a key."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    pending = ""
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = pending + raw.strip() if pending else raw.strip()
+        pending = ""
+        if not line or line[0] in "#;":
+            continue
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or current is None or not re.match(r"^[A-Za-z][A-Za-z0-9]*$", key.strip()):
+            raise BadInput(f"{origin}:{n}: not a unit file line: {raw!r}")
+        key, value = key.strip(), value.strip()
+        if not value:
+            current[:] = [(k, v) for k, v in current if k != key]
+        else:
+            current.append((key, value))
+    return sections
+
+
+def values(sections: dict[str, list[tuple[str, str]]], section: str, key: str) -> list[str]:
+    return [v for k, v in sections.get(section, []) if k == key]
+
+
+def environment(sections: dict[str, list[tuple[str, str]]], origin: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for value in values(sections, "Service", "Environment"):
+        for item in shlex.split(value, posix=True):
+            name, sep, val = item.partition("=")
+            if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                raise BadInput(f"{origin}: bad Environment entry {item!r}")
+            env[name] = val.replace("%%", "%")
+    return env
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """Everything a rendered unit depends on besides the release's manifest."""
+
+    root: Path
+    python: str
+    scope: str = "user"          # "system" (a unit in /etc/systemd/system, User=) or "user" (systemctl --user)
+    user: str | None = None      # User= for a system unit
+
+
+def find_template(root: Path) -> Path:
+    """The kit's unit template: the copy deploy put on the device, else the one in a source checkout."""
+    for candidate in (root / "kit" / TEMPLATE_NAME,
+                      Path(__file__).resolve().parents[2] / "device" / "kit" / TEMPLATE_NAME):
+        if candidate.is_file():
+            return candidate
+    raise BadInput(f"no service template: {root / 'kit' / TEMPLATE_NAME} is missing (deploy copies it there; "
+                   "or copy device/kit/ from the edgevision sources)")
+
+
+def render_unit(template: str, manifest: Manifest, release: Path, ctx: UnitContext, labels_out: Path) -> str:
+    if any(ord(c) < 32 for c in f"{ctx.root}{ctx.python}{ctx.user or ''}"):
+        raise BadInput(f"{ctx.root!r}: control characters in a path cannot go into a unit file")
+    settings = ServiceSettings.from_dict(manifest.profile.get("service", {}), f"release {release.name} [service]")
+    argv = manifest.runtime.run_argv(ctx.python, release, labels_out)
+    rotate = [ctx.python, "-m", "edgevision", "device", "labels-rotate", "--root", str(ctx.root),
+              "--max-mb", str(settings.labels_max_mb)]
+    user_lines = ""
+    if ctx.scope == "system":
+        if ctx.user:
+            user_lines += f"User={ctx.user}\n"
+        if settings.supplementary_groups:
+            user_lines += f"SupplementaryGroups={' '.join(settings.supplementary_groups)}\n"
+    one_line = {"release": release.name, "profile": str(manifest.profile.get("name", "?")),
+                "model": manifest.runtime.model}
+    fields = {k: re.sub(r"[^A-Za-z0-9_.:+-]", "_", v) for k, v in one_line.items()}
+    try:
+        return Template(template).substitute(
+            **fields, scope=ctx.scope, user_lines=user_lines, root=str(ctx.root).replace("%", "%%"),
+            root_env=env_quote(f"EDGEVISION_DEVICE_ROOT={ctx.root}"), rotate_labels=systemd_join(rotate),
+            exec_start=systemd_join(argv), restart_sec=str(settings.restart_sec), nice=str(settings.nice),
+            hardening=HARDENING if ctx.scope == "system" else "",
+            wanted_by="multi-user.target" if ctx.scope == "system" else "default.target")
+    except (KeyError, ValueError) as exc:
+        raise BadInput(f"unit template: unknown or malformed placeholder {exc}") from None

@@ -1,0 +1,83 @@
+"""The service path where systemd is not PID 1: edgevision's supervisor runs the rendered unit.
+
+It restarts a killed pipeline after RestartSec, rotates the labels file before each start
+(ExecStartPre), and stops everything it started. Runs in the TF-free device venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from edgevision.deploy.bundle import BundleOptions, make_bundle
+from edgevision.deploy.unit import parse_unit
+from edgevision.device.profiles import load_profile
+from tests.conftest import REPO
+from tests.deploy.conftest import device_cli
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_supervisor_restarts_rotates_and_stops(trained, camera, device_python, device_root, tmp_path) -> None:
+    profile = tmp_path / "fast.toml"  # x86-64 with a 1 s restart delay and a 1 MiB labels file
+    text = (REPO / "device" / "profiles" / "x86-64.toml").read_text()
+    profile.write_text(text.replace("restart_sec = 5", "restart_sec = 1").replace("labels_max_mb = 64",
+                                                                                 "labels_max_mb = 1"))
+    bundle = tmp_path / "b.tar.gz"
+    manifest = make_bundle(trained.int8, load_profile(profile), BundleOptions(source=camera), bundle)
+    device_root.mkdir()
+    (device_root / "labels.jsonl").write_text('{"label": "old"}\n' * 70_000)  # > 1 MiB: rotated on start
+    dev = device_cli(device_python)
+    out = dev("device", "install", bundle, "--root", device_root)
+    assert out.returncode == 0, out.stderr
+    out = dev("device", "activate", manifest.id, "--root", device_root, "--service", "--manager", "supervisor",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["first_label"]["source"] == camera
+    assert (device_root / "labels.jsonl.1").stat().st_size > 1024 * 1024
+    assert '"old"' not in (device_root / "labels.jsonl").read_text()
+
+    def status() -> dict:
+        s = dev("device", "status", "--root", device_root, "--json")
+        assert s.returncode == 0, s.stderr
+        return json.loads(s.stdout)
+
+    st = status()["service"]
+    assert st["manager"] == "supervisor" and st["state"] == "running" and st["restarts"] == 0
+    first_pid = st["main_pid"]
+    unit = parse_unit((device_root / "service" / "edgevision.service").read_text(), "unit")
+    assert any(k == "ExecStartPre" and "labels-rotate" in v for k, v in unit["Service"])
+    supervisor_pid = int((device_root / "service" / "supervisor.pid").read_text())
+
+    os.kill(first_pid, signal.SIGKILL)  # the pipeline dies: the supervisor brings it back
+    st = _wait(lambda: (s := status()["service"])["main_pid"] not in (None, first_pid) and s)
+    assert st["restarts"] == 1 and st["last_exit"] == -signal.SIGKILL
+    size = (device_root / "labels.jsonl").stat().st_size
+    _wait(lambda: (device_root / "labels.jsonl").stat().st_size > size)
+    assert status()["labels"]["fps"] > 1
+
+    logs = dev("device", "service", "logs", "--root", device_root)
+    assert logs.returncode == 0
+    stop = dev("device", "service", "stop", "--root", device_root)
+    assert stop.returncode == 0, stop.stderr
+    assert not _alive(supervisor_pid) and not _alive(st["main_pid"])
+    assert not (device_root / "service" / "supervisor.pid").exists()
+    assert status()["service"]["state"] == "stopped"
