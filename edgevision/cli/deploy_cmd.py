@@ -65,7 +65,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ship a model to a Raspberry Pi or Coral over SSH: check, copy, verify, switch, (re)start, roll back."""
         from edgevision.deploy.bundle import BundleOptions, make_bundle, read_manifest
-        from edgevision.deploy.deployer import DeployOptions, deploy_bundle, detect_profile, print_checks, probe
+        from edgevision.deploy.deployer import (
+            DeployOptions,
+            deploy_bundle,
+            detect_profile,
+            print_checks,
+            probe,
+            probe_argv,
+        )
         from edgevision.deploy.runtime_config import Sink
         from edgevision.deploy.ssh import Ssh, SshOptions, SshTarget
         from edgevision.device.profiles import load_profile
@@ -105,7 +112,8 @@ def register(app: typer.Typer) -> None:
 
         try:
             _connect(ssh)  # outside any spinner: on a terminal, ssh may ask about an unknown host key
-            say("pre-flight (read-only)", ssh.ssh_argv(["python3", "-", "--root", root]), False)
+            say("pre-flight (read-only: runs in a dry run too; the script goes on stdin)",
+                ssh.ssh_argv(probe_argv(root, opts.remote_python, opts.install)), dry_run)
             with con.status(f"pre-flight on {ssh.target}"):
                 facts = probe(ssh, root, opts.remote_python, opts.install)
             with tempfile.TemporaryDirectory(prefix="ev-bundle-") as tmp:

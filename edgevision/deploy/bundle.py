@@ -129,7 +129,7 @@ def read_manifest(bundle: Path) -> Manifest:
     try:
         with tarfile.open(bundle, "r:gz") as tf:
             for m in tf:
-                if m.isfile() and m.name.lstrip("./") == MANIFEST and m.name in (MANIFEST, f"./{MANIFEST}"):
+                if m.isfile() and m.name in (MANIFEST, f"./{MANIFEST}"):
                     fh = tf.extractfile(m)
                     return _parse(fh.read() if fh else b"", f"{bundle}:{MANIFEST}")
     except (tarfile.TarError, OSError, EOFError) as exc:

@@ -66,11 +66,15 @@ def probe_source() -> bytes:
     return (Path(__file__).with_name("probe.py")).read_bytes()
 
 
-def probe(ssh: Ssh, root: str, remote_python: str | None, install: bool) -> dict[str, Any]:
-    """Read-only facts from the device (runs with the system python3 unless told which interpreter)."""
+def probe_argv(root: str, remote_python: str | None, install: bool) -> list[str]:
+    """The probe runs with the system python3 unless told which interpreter has edgevision."""
     python = remote_python if remote_python and not install else "python3"
-    out = ssh.run([python, "-", "--root", root, "--python", "" if install else (remote_python or "")],
-                  input=probe_source(), timeout=120)
+    return [python, "-", "--root", root, "--python", "" if install else (remote_python or "")]
+
+
+def probe(ssh: Ssh, root: str, remote_python: str | None, install: bool) -> dict[str, Any]:
+    """Read-only facts from the device."""
+    out = ssh.run(probe_argv(root, remote_python, install), input=probe_source(), timeout=120)
     try:
         facts = json.loads(out.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):

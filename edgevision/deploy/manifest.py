@@ -89,6 +89,8 @@ class Manifest:
                        runtime=RuntimeConfig.from_dict(data["runtime"], f"{origin}: runtime"), files=files)
         except KeyError as exc:
             raise CheckFailed(f"{origin}: manifest lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise CheckFailed(f"{origin}: malformed manifest ({exc})") from None
         except BadInput as exc:
             raise CheckFailed(str(exc)) from None
 
