@@ -126,7 +126,8 @@ def register(app: typer.Typer) -> None:
                         delegate=delegate, top_k=top_k or 3, loop=loop, labels=labels), path)
                     say(f"bundle {bundle.name} for {prof.name} (id {manifest.id})", None, dry_run)
                 assert manifest is not None
-                report = deploy_bundle(ssh, facts, path, manifest, opts, say, show_checks)
+                report = deploy_bundle(ssh, facts, path, manifest, opts, say, show_checks,
+                                       busy=lambda title: con.status(title))
         finally:
             ssh.close()
         if json_out:

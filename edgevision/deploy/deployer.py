@@ -12,6 +12,7 @@ import json
 import shlex
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,16 @@ class Steps:
 
     dry_run: bool
     say: Callable[[str, list[str] | None, bool], None]
+    busy: Callable[[str], AbstractContextManager[Any]] = lambda title: nullcontext()
     done: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, title: str, argv: list[str] | None, action: Callable[[], Any] | None = None) -> Any:
         self.say(title, argv, self.dry_run)
         self.done.append({"step": title, "command": shlex.join(argv) if argv else None})
-        return None if self.dry_run or action is None else action()
+        if self.dry_run or action is None:
+            return None
+        with self.busy(title):
+            return action()
 
 
 def kit_dir() -> Path:
@@ -104,7 +109,8 @@ def remote_python_for(facts: dict[str, Any], opts: DeployOptions) -> str:
 
 def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manifest, opts: DeployOptions,
                   say: Callable[[str, list[str] | None, bool], None],
-                  show_checks: Callable[[list[Check]], None]) -> dict[str, Any]:
+                  show_checks: Callable[[list[Check]], None],
+                  busy: Callable[[str], AbstractContextManager[Any]] = lambda title: nullcontext()) -> dict[str, Any]:
     """Everything after the pre-flight probe; raises CheckFailed with the device's own reason on refusal."""
     archive_bytes = sum(f["size"] for f in manifest.files.values())
     checks = evaluate(facts, manifest, opts.install, archive_bytes)
@@ -119,7 +125,7 @@ def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manif
     root = str(facts["root"])
     py = remote_python_for(facts, opts)
     dev = [py, "-m", "edgevision", "device"]
-    steps = Steps(opts.dry_run, say)
+    steps = Steps(opts.dry_run, say, busy)
     kit = kit_dir()
     steps("prepare the device root", ssh.ssh_argv(["mkdir", "-p", f"{root}/kit", f"{root}/incoming"]),
           lambda: ssh.run(["mkdir", "-p", f"{root}/kit", f"{root}/incoming"]))
