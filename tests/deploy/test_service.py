@@ -81,3 +81,43 @@ def test_supervisor_restarts_rotates_and_stops(trained, camera, device_python, d
     assert not _alive(supervisor_pid) and not _alive(st["main_pid"])
     assert not (device_root / "service" / "supervisor.pid").exists()
     assert status()["service"]["state"] == "stopped"
+
+
+def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
+    """systemd cannot be PID 1 here: a stand-in `systemctl`/`journalctl` on PATH records the calls and answers
+    `show` like systemd does, so the adapter's command lines and its parsing are checked."""
+    from edgevision.deploy.service import Systemd
+    from edgevision.deploy.store import DeviceStore
+
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    show = tmp_path / "show.txt"
+    for tool, body in (("systemctl", f'if [ "$2" = show ]; then cat {show}; fi'),
+                       ("journalctl", 'echo "INFO: starting"; echo "error: /dev/video0: source not found"'),
+                       ("loginctl", "")):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n{body}\n')
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    store = DeviceStore(tmp_path / "root")
+    store.ensure()
+    sd = Systemd(store, "user")
+    unit = sd.install("[Service]\nExecStart=/bin/true\n")
+    assert unit == tmp_path / "home" / ".config" / "systemd" / "user" / "edgevision.service" and unit.is_file()
+    assert (store.service_dir / "edgevision.service").is_file(), "a copy for status and review"
+    sd.stop()
+    sd.start()
+    calls = log.read_text().splitlines()
+    assert calls == ["systemctl --user daemon-reload", "systemctl --user enable edgevision.service",
+                     "loginctl enable-linger", "systemctl --user stop edgevision.service",
+                     "systemctl --user start edgevision.service"]
+    show.write_text("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\nNRestarts=0\n"
+                    "ExecMainStatus=0\n")
+    st = sd.state()
+    assert st.running and st.main_pid == 4242 and sd.failure() is None
+    show.write_text("LoadState=loaded\nActiveState=activating\nSubState=auto-restart\nMainPID=0\nNRestarts=1\n"
+                    "ExecMainStatus=2\n")
+    assert sd.state().state == "auto-restart" and sd.state().restarts == 1
+    reason = sd.failure()
+    assert reason and "status 2" in reason and "source not found" in reason
+    assert Systemd(store, "system").unit_path == Path("/etc/systemd/system/edgevision.service")
