@@ -15,6 +15,8 @@ DEVICE_MODULES = [
     "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.device.pipeline",
     "edgevision.device.stream", "edgevision.device.sources", "edgevision.bench.latency",
     "edgevision.convert.validate", "edgevision.convert.evaluate", "edgevision.cli.main",
+    "edgevision.bench.runner", "edgevision.bench.store", "edgevision.bench.report", "edgevision.bench.render",
+    "edgevision.bench.references", "edgevision.bench.pipeline_bench", "edgevision.cli.bench_results_cmd",
 ]
 
 PROBE = """

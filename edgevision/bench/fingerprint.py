@@ -56,12 +56,6 @@ class Fingerprint:
         hw = {k: v for k, v in asdict(self).items() if k in ("name", "board", "cpu", "cores", "arch", "memory_mb")}
         return _digest(hw)
 
-    @property
-    def label(self) -> str:
-        """Short name for tables and plot legends."""
-        what = self.board or self.cpu or self.arch
-        return f"{self.name} · {what}" if self.name and self.name not in what else what
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["isa"] = list(self.isa)
@@ -152,11 +146,18 @@ def collect(runtime: str, runtime_version: str, name: str | None = None, root: P
     return Fingerprint(
         name=name or (socket.gethostname() if live else ""),
         board=board_model(root), cpu=cpu_model(root), cores=usable_cores() if live else _count_cpus(root),
-        arch=platform.machine() if live else _cpuinfo(root).get("architecture", ""), memory_mb=memory_mb(root),
+        arch=platform.machine() if live else _arch_from_cpuinfo(root), memory_mb=memory_mb(root),
         max_mhz=max_mhz(root), isa=tuple(f for f in NOTABLE_FLAGS if f in flags), os=os_name(root),
         kernel=platform.release() if live else "", python=platform.python_version(), runtime=runtime,
         runtime_version=runtime_version,
     )
+
+
+def _arch_from_cpuinfo(root: Path) -> str:
+    info = _cpuinfo(root)
+    if info.get("cpu architecture") == "8":
+        return "aarch64"
+    return "x86_64" if "vendor_id" in info else ""
 
 
 def _count_cpus(root: Path) -> int:

@@ -98,7 +98,7 @@ def matching_profile(device: dict[str, Any], delegate: str) -> str | None:
     for p in profiles:
         if p.board and p.board.lower() in board:
             return p.name
-    bus = (delegate.split(":") + [""])[1]
+    bus = [*delegate.split(":"), ""][1]
     for p in profiles:
         if not p.board and p.uses_edgetpu and delegate.startswith("edgetpu") and bus in ("", p.delegate[8:]):
             return p.name

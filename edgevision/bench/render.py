@@ -16,6 +16,7 @@ from edgevision.bench.report import (
     Comparison,
     device_rows,
     flag_rows,
+    prune,
     reference_rows,
     table_rows,
 )
@@ -67,12 +68,17 @@ def plot(comp: Comparison, path: Path) -> Path:
     ax_fps.set_xlabel("frames per second")
     ax_fps.grid(axis="x", alpha=0.3)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[d]) for d in devices]
-    fig.legend(handles, [f"{tag[d]}: {d}" for d in devices], loc="upper center", ncol=1 if len(devices) > 3 else len(devices), fontsize=8,
-               frameon=False)
+    fig.legend(handles, [f"{tag[d]}: {d}" for d in devices], loc="upper center",
+               ncol=1 if len(devices) > 3 else len(devices), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - min(0.35, 0.06 * len(devices) + 0.04)))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    h, r = prune(header, rows)
+    return (h, *r)
 
 
 def write_html(comp: Comparison, path: Path, png: Path | None, title: str = "edgevision benchmark report") -> Path:
@@ -82,7 +88,7 @@ def write_html(comp: Comparison, path: Path, png: Path | None, title: str = "edg
     sections = [
         Section("Comparison", text=f"{len(comp.rows)} results from {n_dev} device/interpreter "
                 f"combination{'s' if n_dev != 1 else ''}. Latency is invoke() only; pipeline columns are "
-                "source to label.", table=(HEADER, *table_rows(comp)), image=png),
+                "source to label.", table=_table(HEADER, table_rows(comp)), image=png),
         Section("Devices", table=(DEVICE_HEADER, *device_rows(comp))),
     ]
     refs = reference_rows(comp)

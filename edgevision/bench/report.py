@@ -128,3 +128,9 @@ def device_rows(comp: Comparison) -> list[tuple[str, ...]]:
 
 DEVICE_HEADER = ("name", "board", "CPU", "cores", "arch", "memory MB", "max MHz", "SIMD", "OS", "Python",
                  "interpreter", "profile", "fingerprint")
+
+
+def prune(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Drop columns that are empty in every row (no pipeline runs, no published figure, no flags)."""
+    keep = [i for i in range(len(header)) if any(r[i] for r in rows)]
+    return tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]

@@ -70,25 +70,24 @@ def plan(model: Path, opts: BenchOptions) -> tuple[list[RunConfig], list[str]]:
     """The configurations to measure for one model, and notes on what was left out and why."""
     data = read_model_bytes(model)
     compiled = EDGETPU_CUSTOM_OP in data
-    tpus = conditions.edgetpus(opts.root)
-    tpu_ok = bool(tpus) and conditions.edgetpu_runtime_present()
+    tpu_ok = bool(conditions.edgetpus(opts.root)) and conditions.edgetpu_runtime_present()
     notes: list[str] = []
-    wanted = list(opts.delegates)
-    if opts.sweep or "auto" in wanted:
-        wanted = [w for w in wanted if w != "auto"] or []
-        wanted += ["cpu", "cpu-noxnnpack"] if not compiled else []
-        if tpu_ok and compiled:
-            wanted.append("edgetpu")
-        elif compiled:
-            notes.append(f"{model.name}: compiled for the Edge TPU but no Coral with libedgetpu is attached")
-        elif tpu_ok:
+    wanted = [w for w in opts.delegates if w != "auto"]
+    if opts.sweep or "auto" in opts.delegates:
+        wanted += ["edgetpu"] if compiled else ["cpu", "cpu-noxnnpack"]
+        if tpu_ok and not compiled:
             notes.append(f"{model.name}: a Coral is attached, but this model is not compiled for it (edgetpu_compiler)")
     delegates = [parse_delegate(w) for w in dict.fromkeys(wanted or ["cpu"])]
+    if compiled and not any(d.startswith("edgetpu") for d, _ in delegates):
+        raise BadInput(f"{model}: compiled for the Edge TPU; benchmark it with --delegate edgetpu on a machine with "
+                       "a Coral, or benchmark the model from before edgetpu_compiler")
+    if compiled and not tpu_ok and not opts.delegates:
+        raise BadInput(f"{model}: compiled for the Edge TPU, and no Coral with libedgetpu is attached here")
     threads = list(opts.threads) or (sweep_threads(usable_cores()) if opts.sweep else [0])
     configs: list[RunConfig] = []
     for delegate, xnnpack in delegates:
         if compiled and not delegate.startswith("edgetpu"):
-            notes.append(f"{model.name}: compiled for the Edge TPU; it cannot run on the {delegate} alone")
+            notes.append(f"{model.name}: compiled for the Edge TPU; skipped on the {delegate} alone")
             continue
         for n in ([1] if delegate.startswith("edgetpu") and not opts.threads else threads):
             configs.append(RunConfig(n, delegate, xnnpack))

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
-from edgevision.errors import BadInput
+from edgevision.errors import BadInput, MissingDependency
 
 REPORT_EPILOG = """Examples:
 
@@ -23,9 +23,7 @@ Where a well-known model runs on a known board, the published figure from the de
 is shown beside the measured one."""
 
 
-def _store_option() -> Any:
-    return typer.Option(None, "--store", help="Result store [default: $EDGEVISION_BENCH_STORE or "
-                                              "~/.local/share/edgevision/bench.sqlite].")
+STORE_HELP = "Result store [default: $EDGEVISION_BENCH_STORE or ~/.local/share/edgevision/bench.sqlite]."
 
 
 def register(bench: typer.Typer) -> None:
@@ -58,7 +56,7 @@ def _select(docs: list[dict[str, Any]], model: str | None, device: str | None) -
 def report(
     results: list[Path] | None = typer.Argument(None, help="Results files (.json) or stores (.sqlite); "
                                                 "none: the local store."),
-    store: Path | None = _store_option(),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
     out: Path = typer.Option(Path("bench-report"), "--out", help="Folder for the PNG and HTML."),
     model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
     device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
@@ -69,7 +67,7 @@ def report(
 
     from edgevision.bench.references import load_references
     from edgevision.bench.render import plot, write_html
-    from edgevision.bench.report import HEADER, compare, table_rows
+    from edgevision.bench.report import HEADER, compare, prune, table_rows
 
     docs = _select(_load(results or [], store), model, device)
     if not docs:
@@ -80,22 +78,27 @@ def report(
         print_json([dict(zip(HEADER, row, strict=True)) | {"id": r.doc["id"]}
                     for row, r in zip(table_rows(comp), comp.rows, strict=True)])
         return
-    t = Table(*HEADER, title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
-    for row in table_rows(comp):
+    header, rows = prune(HEADER, table_rows(comp))
+    t = Table(*header, title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
+    for row in rows:
         t.add_row(*row)
     out_console().print(t)
     for note in comp.notes:
         err_console().print(f"[yellow]warn[/]: {note}")
     out.mkdir(parents=True, exist_ok=True)
-    png = plot(comp, out / "bench_report.png")
+    try:
+        png: Path | None = plot(comp, out / "bench_report.png")
+    except MissingDependency as exc:  # a Pi without matplotlib still gets the table and the HTML page
+        png = None
+        err_console().print(f"note: no plot ({exc})")
     html = write_html(comp, out / "bench_report.html", png)
-    err_console().print(f"wrote {png} and {html}")
+    err_console().print(f"wrote {' and '.join(str(p) for p in (png, html) if p)}")
 
 
 @handle_errors
 def export(
     path: Path = typer.Argument(..., help="Results file to write (JSON)."),
-    store: Path | None = _store_option(),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
     model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
     device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
 ) -> None:
@@ -112,7 +115,7 @@ def export(
 @handle_errors
 def import_(
     files: list[Path] = typer.Argument(..., help="Results files (.json) or stores (.sqlite) to merge in."),
-    store: Path | None = _store_option(),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Merge results from other machines into the local store (all or nothing; duplicates are skipped)."""
     from edgevision.bench.store import ResultStore, default_store, merge, read_results
@@ -127,7 +130,7 @@ def import_(
 
 @handle_errors
 def list_(
-    store: Path | None = _store_option(),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
     model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
     device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
     json_out: bool = typer.Option(False, "--json", help="Print the result documents as JSON."),
