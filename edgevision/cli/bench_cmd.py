@@ -141,6 +141,7 @@ def _progress(con: Any) -> Any:
 
 
 def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store: Any, out: Path | None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from edgevision.bench import sanity
@@ -170,13 +171,15 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
         out_console().print(t)
     for d in docs:
         for f in d.get("flags", []):
-            con.print(f"[yellow]{f['level']}[/]: {d['model']['file']} ({config_label(d['config'])}): {f['message']}")
+            con.print(f"[yellow]{f['level']}[/]: " + escape(f"{d['model']['file']} ({config_label(d['config'])}): "
+                                                           f"{f['message']}"))
     for i8, f in sanity.int8_slower(docs):
-        con.print(f"[yellow]warn[/]: int8 is slower than float on this device ({config_label(i8['config'])}): "
-                  f"{i8['model']['file']} {i8['metrics']['invoke']['p50']:.3g} ms vs {f['model']['file']} "
-                  f"{f['metrics']['invoke']['p50']:.3g} ms; keep the float model here or check the int8 kernels")
+        con.print("[yellow]warn[/]: " + escape(
+            f"int8 is slower than float on this device ({config_label(i8['config'])}): {i8['model']['file']} "
+            f"{i8['metrics']['invoke']['p50']:.3g} ms vs {f['model']['file']} {f['metrics']['invoke']['p50']:.3g} ms; "
+            "keep the float model here or check the int8 kernels"))
     for note in notes:
-        con.print(f"note: {note}")
+        con.print(f"note: {note}", markup=False)
     if store is not None and docs:
         con.print(f"stored {len(docs)} result{'s' if len(docs) != 1 else ''} in {store.path}")
     if out is not None and docs:

@@ -63,6 +63,7 @@ def report(
     json_out: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON (no files)."),
 ) -> None:
     """One comparison table and plot across devices and models (measured vs published where known)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from edgevision.bench.references import load_references
@@ -84,13 +85,13 @@ def report(
         t.add_row(*row)
     out_console().print(t)
     for note in comp.notes:
-        err_console().print(f"[yellow]warn[/]: {note}")
+        err_console().print(f"[yellow]warn[/]: {escape(note)}")
     out.mkdir(parents=True, exist_ok=True)
     try:
         png: Path | None = plot(comp, out / "bench_report.png")
     except MissingDependency as exc:  # a Pi without matplotlib still gets the table and the HTML page
         png = None
-        err_console().print(f"note: no plot ({exc})")
+        err_console().print(f"note: no plot ({exc})", markup=False)
     html = write_html(comp, out / "bench_report.html", png)
     err_console().print(f"wrote {' and '.join(str(p) for p in (png, html) if p)}")
 

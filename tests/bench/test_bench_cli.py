@@ -115,6 +115,15 @@ def test_report_merges_two_devices_into_one_table_and_plot(cli, bench_models, de
     assert len(json.loads(_ok(cli("bench", "report", "--store", store, "--json")).stdout)) == 2
 
 
+def test_report_on_a_device_without_matplotlib(device_python: str, tmp_path: Path) -> None:
+    results = write_export(tmp_path / "pi4.json", [make_doc(33.0)])
+    proc = _ok(subprocess.run([device_python, "-m", "edgevision", "bench", "report", str(results), "--out",
+                               str(tmp_path / "r")], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}))
+    assert "no plot" in proc.stderr and "edgevision[train]" in proc.stderr
+    assert (tmp_path / "r" / "bench_report.html").exists() and not (tmp_path / "r" / "bench_report.png").exists()
+
+
 def test_report_shows_measured_vs_published(cli, tmp_path: Path) -> None:
     results = write_export(tmp_path / "pi4.json", [make_doc(33.0)])  # a Pi 4 result for Coral's test model
     (row,) = json.loads(_ok(cli("bench", "report", results, "--json")).stdout)
