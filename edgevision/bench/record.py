@@ -2,8 +2,8 @@
 
 Results travel between machines (a Pi measures, a laptop reports), so the document is
 plain JSON with a schema version, every field a reader needs, and the raw samples. The
-store and the export files keep the document exactly as written: a result imported from
-another machine, and exported again, is byte-for-byte the same JSON.
+store and the export files keep the document exactly as written (unknown fields included): a
+result imported from another machine and exported again is the same document.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ def peak_macs_per_s(device: dict[str, Any], config: dict[str, Any], quantization
     kind = "int8" if quantization in ("int8", "uint8", "dynamic", "mixed") else "float"
     cores = max(1, min(int(config.get("threads") or 1), int(device.get("cores") or 1)))
     ghz = (device.get("max_mhz") or FALLBACK_GHZ * 1000) / 1000.0
-    return cores * ghz * 1e9 * PEAK_MACS_PER_CYCLE[(arch, kind)]
+    amx = 4 if kind == "int8" and "amx_int8" in (device.get("isa") or []) else 1  # Intel AMX tiles
+    return cores * ghz * 1e9 * PEAK_MACS_PER_CYCLE[(arch, kind)] * amx
 
 
 def check(doc: dict[str, Any]) -> list[dict[str, str]]:
