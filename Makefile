@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 DEVICE_VENV := .venv-device
 MEDIAPIPE_VENV := .venv-mediapipe
+TFLITE_VENV := .venv-tflite-runtime
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench clean venvs
+.PHONY: demo test test-all lint bench bench-venvs clean venvs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +26,24 @@ $(MEDIAPIPE_VENV)/.installed:
 	$(MEDIAPIPE_VENV)/bin/pip install $(PIP_FLAGS) "mediapipe==0.10.21"
 	touch $@
 
-venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed
+# tflite-runtime 2.14 (the interpreter many Pi images run) for the cross-interpreter benchmarks and report
+# test. Its wheels are built against NumPy 1.x, so it gets its own env and never meets ai-edge-litert.
+$(TFLITE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TFLITE_VENV)
+	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) "tflite-runtime==2.14.0" "numpy<2" "opencv-python-headless>=4.8,<4.11"
+	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) -e .
+	touch $@
+
+bench-venvs: $(TFLITE_VENV)/.installed
+
+venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed bench-venvs
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgevision demo
 
 TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
            EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
+           EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
 test: venvs
@@ -40,8 +52,12 @@ test: venvs
 test-all: venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(PYTEST_ARGS)
 
+# The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
+bench: venvs
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python $(VENV)/bin/python $$b || exit 1; done
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgevision tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) demo-output .pytest_cache

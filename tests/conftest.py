@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,12 @@ SHARED_DATA = Path(os.environ.get("EDGEVISION_SHARED_DATA",
                                   REPO.parent / "shared" / "data" / "sign-language-digits"))
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
 REQUIRE_ALL = os.environ.get("EDGEVISION_REQUIRE_ALL") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `edgevision bench` adds results to a store in the user's home by default; tests keep theirs apart
+    if "EDGEVISION_BENCH_STORE" not in os.environ:
+        os.environ["EDGEVISION_BENCH_STORE"] = str(Path(tempfile.mkdtemp(prefix="edgevision-bench-")) / "bench.sqlite")
 
 
 def need(condition: bool, reason: str) -> None:

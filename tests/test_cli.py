@@ -60,10 +60,10 @@ def test_run_max_frames_and_out_file(cli, trained, tmp_path: Path) -> None:
 def test_bench_json(cli, trained) -> None:
     out = cli("bench", trained.int8, "--runs", "20", "--warmup", "2", "--threads", "1", "--json")
     assert out.returncode == 0, out.stderr
-    (r,) = json.loads(out.stdout)
-    assert r["threads"] == 1 and r["invoke"]["runs"] == 20
-    inv = r["invoke"]
-    assert 0 < inv["p50"] <= inv["p90"] <= inv["p99"] and inv["fps"] > 0 and r["peak_rss_mb"] > 0
+    (r,) = json.loads(out.stdout)  # one result document (edgevision/bench/record.py)
+    assert r["config"]["threads"] == 1 and r["metrics"]["invoke"]["runs"] == 20
+    inv = r["metrics"]["invoke"]
+    assert 0 < inv["p50"] <= inv["p90"] <= inv["p99"] and inv["fps"] > 0 and r["metrics"]["peak_rss_mb"] > 0
 
 
 def test_bad_inputs_are_one_line_errors(cli, trained, tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ DEVICE_MODULES = [
     "edgevision.deploy.bundle", "edgevision.deploy.store", "edgevision.deploy.device_ops", "edgevision.deploy.service",
     "edgevision.deploy.supervisor", "edgevision.deploy.deployer", "edgevision.deploy.probe",
     "edgevision.cli.device_cmd", "edgevision.cli.deploy_cmd", "edgevision.cli.bundle_cmd",
+    "edgevision.bench.runner", "edgevision.bench.store", "edgevision.bench.report", "edgevision.bench.render",
+    "edgevision.bench.references", "edgevision.bench.pipeline_bench", "edgevision.cli.bench_results_cmd",
 ]
 
 PROBE = """

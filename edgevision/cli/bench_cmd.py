@@ -1,47 +1,186 @@
-"""``edgevision bench MODEL``: latency percentiles and FPS on this machine."""
+"""``edgevision bench``: measure models on this machine; store, export, merge and compare results.
+
+``bench`` is a command group (run, report, export, import, list) whose default command is
+``run``: ``edgevision bench MODEL…`` is ``edgevision bench run MODEL…``. A model file that
+shares a subcommand's name can be given as ``./report`` or through ``bench run``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
+from edgevision.cli import bench_results_cmd
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+from edgevision.errors import BadInput
+
+RUN_EPILOG = """Examples:
+
+  edgevision bench model_int8.tflite
+
+  edgevision bench model_int8.tflite model_float32.tflite --threads 1 --threads 4 --json
+
+  edgevision bench model_int8.tflite --sweep                    # threads 1,2,4…cores × XNNPACK on/off (+ Edge TPU)
+
+  edgevision bench model_int8.tflite --delegate cpu-noxnnpack --duration 10
+
+  edgevision bench model_edgetpu.tflite --delegate edgetpu:usb --device-name pi4-kitchen --out pi4.json
+
+  edgevision bench model_int8.tflite --pipeline --source synthetic:640x480 --source-fps 30
+
+Every result is added to the local result store (--store, default $EDGEVISION_BENCH_STORE or
+~/.local/share/edgevision/bench.sqlite); --out also writes (or merges into) a results file to carry
+to another machine. Compare with: edgevision bench report FILE…"""
+
+
+class DefaultRunGroup(TyperGroup):
+    """A group whose unknown first word means ``run``: ``bench MODEL…`` == ``bench run MODEL…``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(epilog="Examples:\n\n  edgevision bench model_int8.tflite\n\n"
-                        "  edgevision bench model_int8.tflite model_float32.tflite --threads 1 --threads 4 --json")
-    @handle_errors
-    def bench(
-        models: list[Path] = typer.Argument(..., help="One or more .tflite files."),
-        runs: int = typer.Option(100, "--runs", min=1, help="Timed invoke() calls per configuration."),
-        warmup: int = typer.Option(10, "--warmup", min=0, help="Untimed calls first."),
-        threads: list[int] | None = typer.Option(None, "--threads", min=1, help="Thread counts to sweep."),
-        delegate: str | None = typer.Option(None, "--delegate", help="cpu (default) or edgetpu[:usb:0|:pci:0]."),
-        labels: Path | None = typer.Option(None, "--labels", help="Labels file for models without one."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    ) -> None:
-        """Measure model latency after warm-up: p50/p90/p99, mean, std, FPS, init time, peak RSS."""
-        from rich.table import Table
+    bench = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True, add_completion=False,
+                        help="Latency on this machine, comparable across machines. "
+                             "`edgevision bench MODEL…` runs `bench run`.")
+    bench.command("run", epilog=RUN_EPILOG)(run)
+    bench_results_cmd.register(bench)
+    app.add_typer(bench, name="bench")
 
-        from edgevision.bench.latency import bench_model
 
-        results = []
-        with err_console().status("benchmarking") as status:
-            for model in models:
-                for n in threads or [None]:
-                    status.update(f"benchmarking {model.name} ({n or 'default'} threads)")
-                    results.append(bench_model(model, runs=runs, warmup=warmup, threads=n, delegate=delegate,
-                                               labels=labels))
-        if json_out:
-            print_json([r.to_dict() for r in results])
-            return
-        t = Table("model", "threads", "p50 ms", "p90 ms", "p99 ms", "mean ms", "std ms", "FPS", "init ms",
-                  "peak RSS MB", "size KiB", title=f"invoke() latency, {runs} runs after {warmup} warm-up")
-        for r in results:
-            s = r.invoke
-            t.add_row(Path(r.model).name, str(r.threads), f"{s.p50:.3f}", f"{s.p90:.3f}", f"{s.p99:.3f}",
-                      f"{s.mean:.3f}", f"{s.std:.3f}", f"{s.fps:.1f}", f"{r.init_ms:.1f}", f"{r.peak_rss_mb:.0f}",
-                      f"{r.size_bytes / 1024:.1f}")
+@handle_errors
+def run(
+    models: list[Path] = typer.Argument(..., help="One or more .tflite files."),
+    runs: int | None = typer.Option(None, "--runs", min=1, help="Timed invoke() calls per configuration "
+                                    "[default: 100, or unlimited within --duration]."),
+    duration: float | None = typer.Option(None, "--duration", min=0.01, help="Time budget per configuration, s."),
+    warmup: int = typer.Option(10, "--warmup", min=0, help="Untimed calls first."),
+    threads: list[int] | None = typer.Option(None, "--threads", min=1, help="Thread counts to sweep (repeat)."),
+    delegate: list[str] | None = typer.Option(None, "--delegate", help="cpu (XNNPACK), cpu-noxnnpack, "
+                                              "edgetpu[:usb[:N]|:pci[:N]] or auto (repeat to sweep)."),
+    sweep: bool = typer.Option(False, "--sweep", help="Threads 1,2,4…cores × XNNPACK on/off, and the Edge TPU "
+                               "when one is attached and the model is compiled for it."),
+    pipeline: bool = typer.Option(False, "--pipeline", help="Also run the whole source → label pipeline."),
+    source: str = typer.Option("synthetic", "--source", help="Pipeline source: synthetic[:WxH], a video, a "
+                               "folder, a camera index or a URL."),
+    source_fps: float = typer.Option(0.0, "--source-fps", min=0, help="Pace the source like a camera at this "
+                                     "rate (frames are dropped when the model is slower); 0 = as fast as possible."),
+    frames: int = typer.Option(100, "--frames", min=2, help="Pipeline frames measured (after 5 warm-up frames)."),
+    labels: Path | None = typer.Option(None, "--labels", help="Labels file for models without one."),
+    device_name: str | None = typer.Option(None, "--device-name", help="Name for this device in reports "
+                                           "[default: the hostname]."),
+    store: Path | None = typer.Option(None, "--store", help="Result store (SQLite) to add results to."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not add the results to the store."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the results to this file (merged into it "
+                                    "when it exists)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result documents as JSON."),
+) -> None:
+    """Measure latency after warm-up: p50/p90/p99, mean, std, FPS, GMAC/s, init time, RSS; store the results."""
+    from edgevision.bench.pipeline_bench import PipelineSpec
+    from edgevision.bench.runner import BenchOptions, parse_delegate, plan, run_config
+    from edgevision.bench.store import ResultStore, default_store, read_results, write_export
+
+    for d in delegate or []:
+        if d != "auto":
+            parse_delegate(d)  # a typo fails before anything runs
+    result_store = None if no_store else ResultStore.open(store or default_store())
+    previous = read_results(out) if out is not None and out.exists() else []
+    opts = BenchOptions(runs=runs or (1_000_000 if duration else 100), warmup=warmup, budget_s=duration,
+                        labels=labels, device_name=device_name, threads=tuple(threads or ()),
+                        delegates=tuple(delegate or ()), sweep=sweep,
+                        pipeline=PipelineSpec(source=source, frames=frames, fps=source_fps) if pipeline else None)
+    docs: list[dict[str, Any]] = []
+    failures: list[str] = []
+    notes: list[str] = []
+    planned = []
+    for model in models:
+        try:
+            configs, why = plan(model, opts)
+        except BadInput as exc:
+            failures.append(str(exc))
+            continue
+        notes += why
+        planned += [(model, c) for c in configs]
+    con = err_console()
+    with _progress(con) as progress:
+        task = progress.add_task("benchmarking", total=len(planned))
+        for model, config in planned:
+            progress.update(task, description=f"{model.name} · threads {config.threads or 'default'} · "
+                                              f"{config.delegate}{'' if config.xnnpack else ' no-XNNPACK'}")
+            try:
+                doc = run_config(model, config, opts)
+            except BadInput as exc:
+                failures.append(str(exc))
+                progress.advance(task)
+                continue
+            docs.append(doc)
+            if result_store is not None:
+                result_store.add([doc])  # stored as soon as measured: a later failure loses nothing
+            progress.advance(task)
+    if out is not None and docs:
+        from edgevision.bench.store import merge
+
+        write_export(out, merge(previous, docs))
+    _report(docs, notes, json_out, result_store, out)
+    if failures:
+        unique = list(dict.fromkeys(failures))
+        raise BadInput(unique[0] if len(unique) == 1 else f"{len(unique)} models failed: " + "; ".join(unique))
+
+
+def _progress(con: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=con, transient=True)
+
+
+def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store: Any, out: Path | None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edgevision.bench import sanity
+    from edgevision.bench.record import config_label
+
+    con = err_console()
+    if json_out:
+        print_json(docs)
+    elif docs:
+        t = Table("model", "config", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "std ms", "FPS", "GMAC/s",
+                  "init ms", "RSS +MB", "size KiB", title="invoke() latency on this machine")
+        has_pipe = any(d.get("pipeline") for d in docs)
+        if has_pipe:
+            t.add_column("pipeline FPS")
+            t.add_column("glass→label p50 ms")
+        for d in docs:
+            s, m = d["metrics"]["invoke"], d["metrics"]
+            row = [d["model"]["file"], config_label(d["config"]), str(s["runs"]), f"{s['p50']:.3f}",
+                   f"{s['p90']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}", f"{s['std']:.3f}", f"{m['fps']:.1f}",
+                   f"{m['gmacs']:.2f}" if m.get("gmacs") else "", f"{m['init_ms']:.1f}", f"{m['rss_delta_mb']:.1f}",
+                   f"{d['model']['size_bytes'] / 1024:.1f}"]
+            if has_pipe:
+                p = d.get("pipeline") or {}
+                row += [f"{p['fps']:.1f}" if p.get("fps") else "",
+                        f"{p['latency']['p50']:.2f}" if p.get("latency") else ""]
+            t.add_row(*row)
         out_console().print(t)
+    for d in docs:
+        for f in d.get("flags", []):
+            con.print(f"[yellow]{f['level']}[/]: " + escape(f"{d['model']['file']} ({config_label(d['config'])}): "
+                                                           f"{f['message']}"))
+    for i8, f in sanity.int8_slower(docs):
+        con.print("[yellow]warn[/]: " + escape(
+            f"int8 is slower than float on this device ({config_label(i8['config'])}): {i8['model']['file']} "
+            f"{i8['metrics']['invoke']['p50']:.3g} ms vs {f['model']['file']} {f['metrics']['invoke']['p50']:.3g} ms; "
+            "keep the float model here or check the int8 kernels"))
+    for note in notes:
+        con.print(f"note: {note}", markup=False)
+    if store is not None and docs:
+        con.print(f"stored {len(docs)} result{'s' if len(docs) != 1 else ''} in {store.path}")
+    if out is not None and docs:
+        con.print(f"wrote {out}")

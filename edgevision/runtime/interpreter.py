@@ -53,14 +53,17 @@ def _interpreter_module() -> tuple[Any, str, str]:
 
 
 def make_interpreter(model: bytes, threads: int | None = None, delegate: str | None = None,
-                     origin: str = "model") -> tuple[Any, RuntimeInfo]:
+                     origin: str = "model", xnnpack: bool = True) -> tuple[Any, RuntimeInfo]:
     """Build and allocate an interpreter for ``model`` bytes.
 
     ``delegate``: None/"cpu" for the CPU (XNNPACK), or "edgetpu[:usb:0|:pci:0]" for a Coral.
+    ``xnnpack=False`` uses the builtin kernels without the default XNNPACK delegate (benchmarks compare both).
     """
     mod, name, version = _interpreter_module()
     n = threads or default_threads()
     kwargs: dict[str, Any] = {"model_content": model, "num_threads": n}
+    if not xnnpack:
+        kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     label = "cpu"
     if delegate and delegate != "cpu":
         kwargs["experimental_delegates"] = [_edgetpu_delegate(mod, delegate)]

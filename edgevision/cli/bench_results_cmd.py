@@ -1,0 +1,152 @@
+"""``edgevision bench report|export|import|list``: results from many machines, compared in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+from edgevision.errors import BadInput, MissingDependency
+
+REPORT_EPILOG = """Examples:
+
+  edgevision bench report                                   # everything in the local store
+
+  edgevision bench report pi4.json pi5.json laptop.sqlite --out bench-report
+
+  edgevision bench report pi4.json --json
+
+Writes OUT/bench_report.png and OUT/bench_report.html (self-contained: the plot is inlined).
+Where a well-known model runs on a known board, the published figure from the device profiles
+is shown beside the measured one."""
+
+
+STORE_HELP = "Result store [default: $EDGEVISION_BENCH_STORE or ~/.local/share/edgevision/bench.sqlite]."
+
+
+def register(bench: typer.Typer) -> None:
+    bench.command("report", epilog=REPORT_EPILOG)(report)
+    bench.command("export", epilog="Examples:\n\n  edgevision bench export pi4.json\n\n"
+                                   "  edgevision bench export mnv2.json --model mobilenet_v2")(export)
+    bench.command("import", epilog="Examples:\n\n  edgevision bench import pi4.json pi5.json")(import_)
+    bench.command("list", epilog="Examples:\n\n  edgevision bench list --model mobilenet")(list_)
+
+
+def _load(results: list[Path], store: Path | None) -> list[dict[str, Any]]:
+    from edgevision.bench.store import ResultStore, default_store, merge, read_results
+
+    if results:
+        return merge(*(read_results(p) for p in results))
+    return ResultStore.open(store or default_store()).results()
+
+
+def _select(docs: list[dict[str, Any]], model: str | None, device: str | None) -> list[dict[str, Any]]:
+    from edgevision.bench.record import device_label
+
+    if model:
+        docs = [d for d in docs if model.lower() in str(d["model"].get("name", "")).lower()]
+    if device:
+        docs = [d for d in docs if device.lower() in device_label(d).lower()]
+    return docs
+
+
+@handle_errors
+def report(
+    results: list[Path] | None = typer.Argument(None, help="Results files (.json) or stores (.sqlite); "
+                                                "none: the local store."),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+    out: Path = typer.Option(Path("bench-report"), "--out", help="Folder for the PNG and HTML."),
+    model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
+    device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
+    json_out: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON (no files)."),
+) -> None:
+    """One comparison table and plot across devices and models (measured vs published where known)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from edgevision.bench.references import load_references
+    from edgevision.bench.render import plot, write_html
+    from edgevision.bench.report import HEADER, compare, prune, table_rows
+
+    docs = _select(_load(results or [], store), model, device)
+    if not docs:
+        raise BadInput("no benchmark results to report" + (" (check --model/--device)" if model or device else
+                                                           "; run `edgevision bench MODEL` first"))
+    comp = compare(docs, load_references())
+    if json_out:
+        print_json([dict(zip(HEADER, row, strict=True)) | {"id": r.doc["id"]}
+                    for row, r in zip(table_rows(comp), comp.rows, strict=True)])
+        return
+    header, rows = prune(HEADER, table_rows(comp))
+    t = Table(*header, title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
+    for row in rows:
+        t.add_row(*row)
+    out_console().print(t)
+    for note in comp.notes:
+        err_console().print(f"[yellow]warn[/]: {escape(note)}")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        png: Path | None = plot(comp, out / "bench_report.png")
+    except MissingDependency as exc:  # a Pi without matplotlib still gets the table and the HTML page
+        png = None
+        err_console().print(f"note: no plot ({exc})", markup=False)
+    html = write_html(comp, out / "bench_report.html", png)
+    err_console().print(f"wrote {' and '.join(str(p) for p in (png, html) if p)}")
+
+
+@handle_errors
+def export(
+    path: Path = typer.Argument(..., help="Results file to write (JSON)."),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+    model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
+    device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
+) -> None:
+    """Write stored results to a file another machine can import or report on."""
+    from edgevision.bench.store import write_export
+
+    docs = _select(_load([], store), model, device)
+    if not docs:
+        raise BadInput("no stored results match" if model or device else "the result store is empty")
+    write_export(path, docs)
+    err_console().print(f"wrote {len(docs)} results to {path}")
+
+
+@handle_errors
+def import_(
+    files: list[Path] = typer.Argument(..., help="Results files (.json) or stores (.sqlite) to merge in."),
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Merge results from other machines into the local store (all or nothing; duplicates are skipped)."""
+    from edgevision.bench.store import ResultStore, default_store, merge, read_results
+
+    target = ResultStore.open(store or default_store())
+    docs = merge(*(read_results(p) for p in files))  # every file is read and checked before anything is written
+    m = target.add(docs)
+    msg = f"imported {m.added} new results into {target.path} ({m.present} already there"
+    msg += f", {m.conflicts} with a known id but different content kept as stored)" if m.conflicts else ")"
+    err_console().print(msg)
+
+
+@handle_errors
+def list_(
+    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+    model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
+    device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result documents as JSON."),
+) -> None:
+    """The results in the local store."""
+    from rich.table import Table
+
+    from edgevision.bench.record import config_label, device_label
+
+    docs = _select(_load([], store), model, device)
+    if json_out:
+        print_json(docs)
+        return
+    t = Table("id", "created", "device", "model", "config", "p50 ms", "FPS", title=f"{len(docs)} stored results")
+    for d in docs:
+        t.add_row(d["id"][:8], d["created"], device_label(d), str(d["model"].get("name")), config_label(d["config"]),
+                  f"{d['metrics']['invoke']['p50']:.3f}", f"{d['metrics'].get('fps') or 0:.1f}")
+    out_console().print(t)
