@@ -15,6 +15,8 @@ DEVICE_MODULES = [
     "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.device.pipeline",
     "edgevision.device.stream", "edgevision.device.sources", "edgevision.bench.latency",
     "edgevision.convert.validate", "edgevision.convert.evaluate", "edgevision.cli.main",
+    "edgevision.convert.edgetpu", "edgevision.convert.policy", "edgevision.convert.graph",
+    "edgevision.convert.calibration",
 ]
 
 PROBE = """
