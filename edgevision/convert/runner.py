@@ -57,7 +57,24 @@ class ConvertOptions:
     formats: tuple[str, ...] | None = None
 
 
+def _check_flags(opts: ConvertOptions) -> None:
+    """Name the flag, not the policy, when a command-line value is wrong."""
+    from edgevision.convert.policy import FORMATS, IO_TYPES, QUANT_CHOICES, TARGETS
+
+    for flag, values, allowed in (("--quant", [opts.quant], QUANT_CHOICES), ("--io", [opts.io], IO_TYPES),
+                                  ("--target", list(opts.targets or ()), TARGETS),
+                                  ("--format", list(opts.formats or ()), FORMATS)):
+        for value in values:
+            if value is not None and value not in allowed:
+                raise BadInput(f"{flag} {value}: choose one of {', '.join(allowed)}")
+    if opts.max_drop is not None and opts.max_drop < 0:
+        raise BadInput(f"--max-drop {opts.max_drop}: must be >= 0 percentage points")
+    if opts.calibration_size is not None and opts.calibration_size < 1:
+        raise BadInput(f"--calibration-size {opts.calibration_size}: must be at least 1")
+
+
 def resolve_policy(opts: ConvertOptions) -> Policy:
+    _check_flags(opts)
     pol = load_policy(opts.policy).override(quant=opts.quant, max_drop=opts.max_drop, io=opts.io,
                                             calibration_size=opts.calibration_size, split=opts.split,
                                             targets=opts.targets, formats=opts.formats)
@@ -117,6 +134,8 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
+    if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
+        raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
     if "onnx" in pol.formats:
         from edgevision.convert.onnx_export import check_available
 

@@ -81,11 +81,13 @@ def test_model_with_dynamic_shapes(cli, trained, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (["--quant", "int4"], "quant 'int4' unknown"),
-    (["--io", "int16"], "io 'int16' unknown"),
-    (["--target", "hexagon"], "targets 'hexagon' unknown"),
+    (["--quant", "int4"], "--quant int4: choose one of"),
+    (["--io", "int16"], "--io int16: choose one of uint8, int8"),
+    (["--target", "hexagon"], "--target hexagon: choose one of edgetpu"),
+    (["--calibration-size", "0"], "--calibration-size 0: must be at least 1"),
     (["--policy", "no-such-policy"], "policy 'no-such-policy' not found"),
     (["--max-drop", "-1"], "must be >= 0"),
+    (["--quant", "float16", "--target", "edgetpu"], "--target edgetpu needs an int8 model"),
 ])
 def test_bad_options(cli, trained, args: list[str], needle: str) -> None:
     _fails_cleanly(cli("convert", trained.run, *args), needle)
