@@ -118,8 +118,16 @@ def main() -> int:
           f"{model_ratio:.3f}x; budget 0.30x)")
     print(f"[{'PASS' if lat_ratio <= 0.6 else 'FAIL'}] int8 latency {lat_ratio:.3f}x float "
           f"(median of {args.rounds} interleaved rounds x {args.runs} invokes; budget 0.6x)")
-    print(f"[{'PASS' if report['passed'] else 'FAIL'}] accuracy gate: int8 drop {q['drop_points']:.2f} points "
-          f"(budget {report['budget_points']}), agreement {q['agreement']:.3f} on {report['images']} test images")
+    print(f"int8 accuracy {q['accuracy']:.4f} vs float {f['accuracy']:.4f}: drop {q['drop_points']:.2f} points "
+          f"(budget {report['budget_points']}: {'within' if q['passed'] else 'OVER'}), agreement {q['agreement']:.3f} "
+          f"on {report['images']} test images")
+    d = report["variants"][report["quant"]]
+    print(f"[{'PASS' if report['passed'] else 'FAIL'}] delivered {report['quant']}: drop {d['drop_points']:.2f} "
+          f"points, file {d['size_bytes'] / f['size_bytes']:.3f}x, latency {d['latency_ms'] / f['latency_ms']:.3f}x "
+          "float (single series)")
+    for s in (report.get("repair") or {}).get("strategies", []):
+        print(f"  repair {s['strategy']}: kept in float: "
+              f"{', '.join(x.get('layer', x['tensor']) for x in s.get('float_layers', [])) or '-'}")
     if report.get("onnx"):
         o = report["onnx"]
         print(f"ONNX: agreement with TFLite {o['agreement']:.4f} on {o['images']} images, "

@@ -70,13 +70,20 @@ class Graph:
         out = []
         for n in names:
             op = self.by_output(n)
-            out.append({"op": op.kind if op else "?", "layer": layer_label(n, layer_names), "tensor": n,
+            out.append({"op": op.kind if op else "?", "layer": layer_label(n, layer_names, op.kind if op else ""),
+                        "tensor": n,
                         "index": op.index if op else -1})
         return out
 
 
-def layer_label(tensor: str, layer_names: Sequence[str]) -> str:
-    """The Keras layers fused into a TFLite tensor's op, e.g. ``conv2+bn2+relu2`` (else the tensor name)."""
+def layer_label(tensor: str, layer_names: Sequence[str], kind: str = "") -> str:
+    """The Keras layers fused into a TFLite tensor's op, e.g. ``conv2+bn2+relu2``.
+
+    Ops TFLite adds on its own (a Dense layer's softmax becomes a SOFTMAX op writing the
+    model output) match no layer: they are labelled by their kind, else by the tensor name.
+    """
     parts = {re.sub(r"_\d+$", "", seg) for piece in tensor.split(";") for seg in piece.split("/")}
     found = [n for n in layer_names if n in parts]
-    return "+".join(found) if found else tensor
+    if found:
+        return "+".join(found)
+    return f"{kind.lower()} ({tensor})" if kind else tensor

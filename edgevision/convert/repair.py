@@ -169,8 +169,9 @@ def selective(calibrated: bytes, io_type: str, errors: Sequence[LayerError], gra
                    "candidates": policy.candidates},
         "plain_int8": base.to_dict(), "result": best.to_dict(),
         "float_layers": graph.describe(kept, layer_names), "search": trials,
-        "suspects": [{**e.to_dict(), "layer": layer_label(e.tensor, layer_names),
-                      "island": [layer_label(o.output, layer_names) for o in graph.island(op)]} for e, op in ranked],
+        "suspects": [{**e.to_dict(), "layer": layer_label(e.tensor, layer_names, e.op),
+                      "island": [layer_label(o.output, layer_names, o.kind) for o in graph.island(op)]}
+                     for e, op in ranked],
     }
     # a clear improvement that misses the goal on the repair images still goes to the held-out gate
     data = quantize_int8(calibrated, io_type, kept) if useful else None
@@ -198,7 +199,8 @@ def run_strategies(strategies: Sequence[str], *, model: Any, calibrated: bytes, 
             on_status("measuring per-layer quantization error (TFLite quantization debugger)")
             errors = errors or layer_errors(calibrated, calibration)
             names = [layer.name for layer in getattr(model, "layers", [])]
-            account["layer_errors"] = [{**e.to_dict(), "layer": layer_label(e.tensor, names)} for e in errors[:10]]
+            account["layer_errors"] = [{**e.to_dict(), "layer": layer_label(e.tensor, names, e.op)}
+                                       for e in errors[:10]]
             on_status("searching for the fewest layers to keep in float")
             outcome = selective(calibrated, io_type, errors, Graph.of(calibrated), evaluate, policy, budget, names)
         elif strategy == "int16x8":

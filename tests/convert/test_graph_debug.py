@@ -41,6 +41,7 @@ def test_debugger_rows_map_to_ops_in_model_order(trained) -> None:
     assert [op for _, op in match_ops(rows, g)] == convs
     assert layer_label("m/m/relu2_1/Relu;m/m/conv2_1/convolution", ["conv2", "bn2", "relu2"]) == "conv2+relu2"
     assert layer_label("StatefulPartitionedCall:0", ["conv2"]) == "StatefulPartitionedCall:0"
+    assert layer_label("StatefulPartitionedCall:0", ["conv2"], "SOFTMAX") == "softmax (StatefulPartitionedCall:0)"
 
 
 def test_sign_test_ignores_borderline_flips() -> None:
