@@ -20,6 +20,8 @@ DEVICE_MODULES = [
     "edgevision.cli.device_cmd", "edgevision.cli.deploy_cmd", "edgevision.cli.bundle_cmd",
     "edgevision.bench.runner", "edgevision.bench.store", "edgevision.bench.report", "edgevision.bench.render",
     "edgevision.bench.references", "edgevision.bench.pipeline_bench", "edgevision.cli.bench_results_cmd",
+    "edgevision.convert.edgetpu", "edgevision.convert.policy", "edgevision.convert.graph",
+    "edgevision.convert.calibration",
 ]
 
 PROBE = """

@@ -1,4 +1,4 @@
-"""``edgevision convert RUN``: quantize, validate through the device runtime, gate the drop."""
+"""``edgevision convert RUN``: quantize, validate through the device runtime, gate the drop, repair."""
 
 from __future__ import annotations
 
@@ -20,49 +20,126 @@ from edgevision.cli.common import (
 def register(app: typer.Typer) -> None:
     @app.command(epilog="Examples:\n\n  edgevision convert runs/flowers\n\n"
                         "  edgevision convert runs/flowers --quant all --max-drop 0.5\n\n"
-                        "  edgevision convert runs/flowers --quant int8 --io int8 --json")
+                        "  edgevision convert runs/flowers --policy edgetpu\n\n"
+                        "  edgevision convert runs/flowers --policy convert/strict.toml --format onnx --json\n\n"
+                        "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair")
     @handle_errors
     def convert(
         run: Path = typer.Argument(..., help="Run directory written by edgevision train."),
-        quant: str = typer.Option("int8", "--quant", help="int8 | float16 | dynamic | float32 | all"),
-        max_drop: float = typer.Option(1.0, "--max-drop", help="Accuracy budget in percentage points."),
-        io: str = typer.Option("uint8", "--io", help="int8 model input/output type: uint8 or int8."),
-        calibration_size: int = typer.Option(200, "--calibration-size", help="Representative images."),
+        policy: str | None = typer.Option(None, "--policy", help="Quantization policy: a name in convert/ "
+                                                                 "(default, strict, edgetpu) or a TOML path."),
+        quant: str | None = typer.Option(None, "--quant", help="int8 | float16 | dynamic | float32 | all."),
+        max_drop: float | None = typer.Option(None, "--max-drop", help="Accuracy budget in percentage points."),
+        io: str | None = typer.Option(None, "--io", help="int8 model input/output type: uint8 or int8."),
+        calibration_size: int | None = typer.Option(None, "--calibration-size", help="Representative images."),
         split: str | None = typer.Option(None, "--split", help="Held-out split: test (default) or val."),
         labels: Path | None = typer.Option(None, "--labels", help="Labels file (must match the run's classes)."),
         out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/export)."),
+        target: list[str] | None = typer.Option(None, "--target", help="edgetpu: check readiness, compile "
+                                                                      "when edgetpu_compiler is installed."),
+        fmt: list[str] | None = typer.Option(None, "--format", help="tflite (always) and/or onnx."),
+        repair: bool | None = typer.Option(None, "--repair/--no-repair", help="Repair an over-budget int8 "
+                                                                            "model (default: as the policy says)."),
+        threads: int | None = typer.Option(None, "--threads", help="Interpreter threads (default: all cores)."),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Convert a trained run to TFLite and prove the quantized model is still the model."""
         quiet_tensorflow()
         from edgevision.convert.runner import ConvertOptions, convert_run
 
+        formats = tuple(dict.fromkeys(["tflite", *fmt])) if fmt else None
         report = convert_run(run, ConvertOptions(quant=quant, max_drop=max_drop, io=io,
                                                  calibration_size=calibration_size, split=split, labels=labels,
-                                                 out=out), err_console())
+                                                 out=out, policy=policy, repair=repair, threads=threads,
+                                                 targets=tuple(target) if target else None, formats=formats),
+                             err_console())
         if json_out:
             print_json(report)
         else:
             render(report)
         if not report["passed"]:
             losers = ", ".join(report["worst_classes"]) or "spread over all classes"
+            why = (report.get("repair") or {}).get("why_not")
             err_console().print(f"[red]error:[/] accuracy drop {report['drop_points']:.2f} points exceeds the budget "
-                                f"of {report['budget_points']} (lost most: {losers})")
+                                f"of {report['budget_points']} (lost most: {losers})" + (f"; {why}" if why else ""))
             raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 def render(r: dict[str, Any]) -> None:
     from rich.table import Table
 
+    con = out_console()
     t = Table("variant", "accuracy", "drop (pts)", "agreement", "size KiB", "size ×", "latency ms", "latency ×",
-              "file", title=f"{r['model']}: {r['images']} {r['split']} images through the device runtime")
+              "gate", "file", title=f"{r['model']}: {r['images']} {r['split']} images through the device runtime "
+                                    f"(policy {r['policy']['name']})")
     ref = r["variants"]["float32"]
     for name, v in r["variants"].items():
+        verdict = "ref" if name == "float32" else ("pass" if v["passed"] else "[red]FAIL[/]")
+        if v.get("superseded_by"):
+            verdict += f" → {v['superseded_by']}"
         t.add_row(name, f"{v['accuracy']:.4f}", f"{v['drop_points']:.2f}", f"{v['agreement']:.3f}",
                   f"{v['size_bytes'] / 1024:.1f}", f"{v['size_bytes'] / ref['size_bytes']:.2f}",
-                  f"{v['latency_ms']:.3f}", f"{v['latency_ms'] / ref['latency_ms']:.2f}", v["path"])
-    con = out_console()
+                  f"{v['latency_ms']:.3f}", f"{v['latency_ms'] / ref['latency_ms']:.2f}", verdict, Path(v["path"]).name)
     con.print(t)
+    con.print(f"files in {Path(ref['path']).parent}; sizes include the embedded metadata, labels and reference "
+              "images; latency is the median invoke() on this machine")
+    if r.get("repair"):
+        _render_repair(con, r)
+    if r.get("edgetpu"):
+        _render_edgetpu(con, r["edgetpu"])
+    if r.get("onnx"):
+        o = r["onnx"]
+        con.print(f"ONNX: {o['path']} ({o['size_bytes'] / 1024:.1f} KiB, opset {o['opset']}, {o['route']}); "
+                  f"onnxruntime {o['onnxruntime']} agrees with TFLite on {o['agreement']:.1%} of {o['images']} "
+                  f"images, max score difference {o['max_abs_score_diff']:.2e}")
     verdict = "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"
     con.print(f"{verdict}: {r['quant']} drop {r['drop_points']:.2f} points (budget {r['budget_points']}), "
               f"agreement with float {r['agreement']:.3f}")
+
+
+def _render_repair(con: Any, r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    a = r["repair"]
+    g = a["plain_int8_gate"]
+    con.print(f"[yellow]int8 was over budget[/]: drop {g['drop_points']:.2f} points (lost most: "
+              f"{', '.join(g['worst_classes']) or '-'}); repair judged on {a.get('repair_set', {}).get('images', '?')} "
+              f"{a.get('repair_set', {}).get('source', '')} images, then re-validated on {r['split']}")
+    if a.get("layer_errors"):
+        t = Table("op", "layer", "channel error", "rmse/scale", title="worst layers (quantization debugger)")
+        for e in a["layer_errors"][:5]:
+            t.add_row(e["op"], e.get("layer", e["tensor"])[-60:], f"{e['channel_error']:.4f}", f"{e['rmse_scale']:.3f}")
+        con.print(t)
+    for s in a["strategies"]:
+        if "skipped" in s:
+            con.print(f"  {s['strategy']}: skipped ({s['skipped']})")
+            continue
+        res = s.get("gate") or s.get("result", {})
+        kept = ", ".join(f"{x.get('layer', x['tensor'])[-40:]} ({x['op']})" for x in s.get("float_layers", []))
+        con.print(f"  {s['strategy']}: {'[green]within budget[/]' if s.get('passed') else '[red]not enough[/]'}, "
+                  f"drop {res.get('drop_points')} points" + (f"; kept in float: {kept}" if kept else "")
+                  + (f" ({s['trials']} candidate models tried)" if "trials" in s else ""))
+    chosen = a.get("chosen")
+    if chosen and chosen in r["variants"] and "int8" in r["variants"]:
+        c, base = r["variants"][chosen], r["variants"]["int8"]
+        con.print(f"  cost of {chosen} vs int8: latency ×{c['latency_ms'] / base['latency_ms']:.2f}, "
+                  f"size ×{c['size_bytes'] / base['size_bytes']:.2f}")
+    if a.get("why_not"):
+        con.print(f"  [red]why not[/]: {a['why_not']}")
+
+
+def _render_edgetpu(con: Any, e: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    head = "[green]ready[/]" if e["ready"] else f"[red]not ready[/] ({e['first_blocker']})"
+    t = Table("#", "op", "maps to Edge TPU", "note", title=f"Edge TPU: {head}: {e['ops_mapped']}/{e['ops_total']} "
+                                                           f"ops expected on the TPU")
+    for row in e["ops"]:
+        t.add_row(str(row["index"]), row["op"], "yes" if row["maps"] else "[red]no[/]", row["note"])
+    con.print(t)
+    comp = e.get("compiler") or {}
+    if comp.get("ran") and comp.get("path"):
+        con.print(f"edgetpu_compiler {comp.get('version') or ''}: {comp['path']} — {comp.get('ops_on_tpu')} ops on "
+                  f"the Edge TPU, {comp.get('ops_on_cpu')} on the CPU")
+    elif comp.get("message"):
+        con.print(f"edgetpu_compiler: {comp['message']}")

@@ -45,6 +45,14 @@ def render(d: dict[str, Any]) -> None:
                 t.add_row(kind[:-1], x["name"], str(x["shape"]), x["dtype"], f"{x['scale']:.6g}", str(x["zero_point"]))
         con.print(t)
         con.print("ops: " + ", ".join(f"{k}×{v}" for k, v in d["ops"].items()))
+        facts = d.get("quantization_facts") or {}
+        if facts.get("float_ops") and d["quantization"] != "float32":
+            con.print(f"computes in float: {len(facts['float_ops'])} op(s): "
+                      + ", ".join(f"{f['op']} {f['output'][-50:]}" for f in facts["float_ops"][:8])
+                      + (" …" if len(facts["float_ops"]) > 8 else ""))
+        if facts:
+            con.print("tensor types: " + ", ".join(f"{k}×{v}" for k, v in facts["tensor_types"].items())
+                      + ("  (integer end to end)" if facts.get("integer_only") else ""))
     md = d.get("metadata")
     if md:
         con.print(f"TFLite Metadata: name={md['name']!r} version={md['version']!r} color={md['color_space']} "
@@ -58,9 +66,26 @@ def render(d: dict[str, Any]) -> None:
                   f"mean={p['mean']} std={p['std']} quantization={card['quantization']} recipe={card['recipe']!r}")
         if card.get("validation"):
             v = card["validation"]
+            verdict = {True: ", within budget", False: ", OVER BUDGET"}.get(v.get("passed"), "")
             con.print(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, "
-                      f"float {v.get('float_accuracy')}, drop {v.get('drop_points')} points, "
-                      f"agreement {v.get('agreement')}")
+                      f"float {v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget "
+                      f"{v.get('budget_points')}{verdict}), agreement {v.get('agreement')}")
+            rep = v.get("repair")
+            if rep:
+                layers = ", ".join(f"{x.get('layer', x.get('tensor'))} ({x.get('op')})"
+                                   for x in rep.get("float_layers", []))
+                con.print(f"repaired ({rep.get('strategy')}): plain int8 lost {rep.get('plain_int8_drop_points')} "
+                          f"points" + (f"; kept in float: {layers}" if layers else ""))
+        cal = card.get("calibration") or {}
+        if cal:
+            per = cal.get("per_class") or {}
+            con.print(f"calibration: {cal.get('images')} {cal.get('source')} images (asked {cal.get('requested')}, "
+                      f"stratified over {len(per)} classes, seed {cal.get('seed')}, io {cal.get('io')}), "
+                      f"files sha256 {str(cal.get('files_sha256', ''))[:12]}")
+        refs = card.get("references") or []
+        if refs:
+            con.print(f"reference images: {len(refs)} (" + ", ".join(f"{x['file']}={x['label']}" for x in refs)
+                      + ") with desktop scores, for edgevision doctor")
     labels = d.get("labels")
     if labels:
         shown = ", ".join(labels[:20]) + (f", … ({len(labels)} in all)" if len(labels) > 20 else "")

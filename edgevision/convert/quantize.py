@@ -1,24 +1,29 @@
-"""[TF] Keras model -> TFLite bytes in one of four precisions.
+"""[TF] Keras model -> TFLite bytes: float32, float16, dynamic range, int8 (full or selective), 16x8.
 
-Calibration images go through the runtime's own resize (``resize_to_spec``), so the int8
-ranges are measured on exactly the pixels the device will feed.
+int8 is done in two steps so a repair can re-quantize many times without re-calibrating:
+``calibrate`` runs the representative images once and returns a float model annotated
+with activation ranges; ``quantize_int8`` turns that into an integer model, optionally
+keeping named layers in float (selective quantization). Both steps are what
+``TFLiteConverter.convert()`` does internally (the same MLIR quantizer that
+``tf.lite.experimental.QuantizationDebugger`` drives), so a plain ``quantize_int8`` equals
+the converter's full-integer output.
+
+Models are converted with a fixed batch of 1: static shapes everywhere (the Edge TPU
+compiler requires them) and no SHAPE/STRIDED_SLICE/PACK ops computing the batch at run time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import random
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgevision.data.discover import Sample
-from edgevision.data.loader import load_pixels
 from edgevision.errors import BadInput
-from edgevision.model.spec import PreprocessSpec
 
 QUANT_MODES = ("int8", "float16", "dynamic", "float32")
 IO_TYPES = ("uint8", "int8")
@@ -31,6 +36,11 @@ def load_keras(path: str | Path) -> Any:
     p = Path(path)
     if not p.exists():
         raise BadInput(f"{p}: Keras model not found (train first: edgevision train DATA --out RUN)")
+    if p.is_dir():
+        what = "a TensorFlow SavedModel directory" if (p / "saved_model.pb").exists() else "a directory"
+        raise BadInput(f"{p}: is {what}, expected a Keras .keras file (re-save it with model.save('model.keras'))")
+    if p.stat().st_size == 0:
+        raise BadInput(f"{p}: Keras model file is empty")
     try:
         return keras.models.load_model(p, compile=False)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
@@ -38,72 +48,132 @@ def load_keras(path: str | Path) -> Any:
         raise BadInput(f"{p}: cannot load Keras model ({first})") from None
 
 
-def calibration_set(samples: Sequence[Sample], spec: PreprocessSpec, size: int, seed: int = 0) -> np.ndarray:
-    """Up to ``size`` training images, stratified per class, as uint8 NHWC; unreadable ones skipped."""
-    if size <= 0:
-        raise BadInput("calibration size must be at least 1")
-    by_class: dict[int, list[Sample]] = {}
-    for s in samples:
-        by_class.setdefault(s.label, []).append(s)
-    if not by_class:
-        raise BadInput("calibration set is empty: the run has no training images")
-    rng = random.Random(seed)
-    for group in by_class.values():
-        rng.shuffle(group)
-    # round-robin over classes so every class is represented even for small sizes
-    picked: list[Sample] = []
-    depth = 0
-    while len(picked) < size and any(depth < len(g) for g in by_class.values()):
-        for label in sorted(by_class):
-            if depth < len(by_class[label]) and len(picked) < size:
-                picked.append(by_class[label][depth])
-        depth += 1
-    images = [img for img, ok in (load_pixels(s.path, spec) for s in picked) if ok]
-    if not images:
-        raise BadInput("calibration set is empty: none of the training images could be read")
-    return np.stack(images)
+def check_static(model: Any, origin: str = "model") -> tuple[int, int, int]:
+    """The (height, width, channels) of a single-image input; BadInput for anything dynamic."""
+    if len(model.inputs) != 1:
+        raise BadInput(f"{origin}: model has {len(model.inputs)} inputs; an image classifier needs exactly one")
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or any(d is None for d in shape[1:]):
+        raise BadInput(f"{origin}: input shape {shape} is dynamic; rebuild the model with a fixed height, width "
+                       "and channels (e.g. keras.Input((224, 224, 3)))")
+    if len(model.outputs) != 1 or len(tuple(model.outputs[0].shape)) != 2 or model.outputs[0].shape[-1] is None:
+        raise BadInput(f"{origin}: output shape {tuple(model.outputs[0].shape)} is not (batch, classes)")
+    return int(shape[1]), int(shape[2]), int(shape[3])
+
+
+def _fixed_batch(model: Any) -> Any:
+    """The same model behind a batch-1 input, so every tensor shape is static."""
+    import keras
+
+    h, w, c = check_static(model)
+    inp = keras.Input(batch_shape=(1, h, w, c), name=model.inputs[0].name.split(":")[0] or "image")
+    return keras.Model(inp, model(inp), name=model.name)
+
+
+def _converter(model: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
+
+
+def _run(conv: Any, what: str) -> bytes:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # Keras prints "Saved artifact"
+            warnings.simplefilter("ignore")
+            return bytes(conv.convert())
+    except BadInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - converter errors are long MLIR dumps
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
+        raise BadInput(f"TFLite conversion ({what}) failed: {first}") from None
+
+
+def _representative(images: np.ndarray, on_step: Callable[[], None] | None) -> Callable[[], Iterator[list[Any]]]:
+    if images is None or len(images) == 0:
+        raise BadInput("quantization needs a non-empty calibration set")
+    data = images.astype(np.float32)
+
+    def gen() -> Iterator[list[Any]]:
+        for i in range(len(data)):
+            yield [data[i:i + 1]]
+            if on_step:
+                on_step()
+
+    return gen
+
+
+def convert_float(model: Any, mode: str) -> bytes:
+    """float32 (the reference), float16 weights, or dynamic-range int8 weights."""
+    import tensorflow as tf
+
+    if mode not in ("float32", "float16", "dynamic"):
+        raise BadInput(f"unknown float mode {mode!r}")
+    conv = _converter(model)
+    if mode in ("float16", "dynamic"):
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    return _run(conv, mode)
+
+
+def calibrate(model: Any, images: np.ndarray, on_step: Callable[[], None] | None = None) -> bytes:
+    """Run the calibration images once: a float TFLite model annotated with activation ranges."""
+    import tensorflow as tf
+
+    conv = _converter(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = _representative(images, on_step)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv._experimental_calibrate_only = True  # the documented first half of QuantizationDebugger's flow
+    return _run(conv, "int8 calibration")
+
+
+def quantize_int8(calibrated: bytes, io_type: str = "uint8", float_nodes: Sequence[str] = ()) -> bytes:
+    """Integer model from a calibrated one; ops whose output tensor is in ``float_nodes`` stay float."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tf_convert
+
+    if io_type not in IO_TYPES:
+        raise BadInput(f"unknown int8 I/O type {io_type!r}; use uint8 or int8")
+    dtype = tf.uint8 if io_type == "uint8" else tf.int8
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected": we pass none on purpose
+            return bytes(tf_convert.mlir_quantize(calibrated, input_data_type=dtype, output_data_type=dtype,
+                                                  denylisted_nodes=list(float_nodes) or None))
+    except Exception as exc:  # noqa: BLE001 - MLIR errors
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
+        raise BadInput(f"int8 quantization failed: {first}") from None
+
+
+def debug_model(calibrated: bytes) -> bytes:
+    """The calibrated model quantized with NumericVerify ops, for the quantization debugger."""
+    from tensorflow.lite.python import convert as tf_convert
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(tf_convert.mlir_quantize(calibrated, enable_numeric_verify=True))
+
+
+def convert_int16x8(model: Any, images: np.ndarray, on_step: Callable[[], None] | None = None) -> bytes:
+    """16-bit activations, 8-bit weights (float32 I/O): 256x finer activation steps than int8."""
+    import tensorflow as tf
+
+    conv = _converter(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = _representative(images, on_step)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    return _run(conv, "int16x8")
 
 
 def to_tflite(model: Any, mode: str, calibration: np.ndarray | None = None, io_type: str = "uint8") -> bytes:
-    """Convert; ``int8`` is full-integer (integer weights and activations, ``io_type`` I/O)."""
-    import tensorflow as tf
-
+    """One-call conversion; ``int8`` is full-integer (integer weights and activations, ``io_type`` I/O)."""
     if mode not in QUANT_MODES:
         raise BadInput(f"unknown quantization {mode!r}; use one of {', '.join(QUANT_MODES)}")
-    _check_static(model)
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    if mode == "float16":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_types = [tf.float16]
-    elif mode == "dynamic":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif mode == "int8":
-        if calibration is None or len(calibration) == 0:
-            raise BadInput("int8 quantization needs a non-empty calibration set")
-        if io_type not in IO_TYPES:
-            raise BadInput(f"unknown int8 I/O type {io_type!r}; use uint8 or int8")
-        data = calibration.astype(np.float32)
-
-        def representative() -> Any:
-            for i in range(len(data)):
-                yield [data[i:i + 1]]
-
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = representative
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.uint8 if io_type == "uint8" else tf.int8
-        conv.inference_output_type = conv.inference_input_type
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints "Saved artifact at ..."
-            return bytes(conv.convert())
-    except Exception as exc:  # noqa: BLE001 - converter errors are long MLIR dumps
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
-        raise BadInput(f"TFLite conversion ({mode}) failed: {first}") from None
-
-
-def _check_static(model: Any) -> None:
-    shape = tuple(model.inputs[0].shape)
-    if len(model.inputs) != 1:
-        raise BadInput(f"model has {len(model.inputs)} inputs; an image classifier needs exactly one")
-    if len(shape) != 4 or any(d is None for d in shape[1:]):
-        raise BadInput(f"model input shape {shape} is dynamic; rebuild it with a fixed height, width and channels")
+    if mode != "int8":
+        return convert_float(model, mode)
+    if io_type not in IO_TYPES:
+        raise BadInput(f"unknown int8 I/O type {io_type!r}; use uint8 or int8")
+    if calibration is None or len(calibration) == 0:
+        raise BadInput("int8 quantization needs a non-empty calibration set")
+    return quantize_int8(calibrate(model, calibration), io_type)

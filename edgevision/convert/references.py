@@ -39,8 +39,24 @@ def _non_square(rgb: np.ndarray, wide: bool) -> np.ndarray:
     return np.pad(rgb, ((extra // 2, extra - extra // 2), (0, 0), (0, 0)), mode="reflect")
 
 
-def pick_references(samples: Sequence[Sample], classes: Sequence[str], n: int = REFERENCE_COUNT) -> list[Reference]:
-    """One readable held-out image from each of the first ``n`` classes that have one."""
+def _small(rgb: np.ndarray, longest: int) -> np.ndarray:
+    """Downscale (area) so the longer side is at most ``longest``: they ride inside every model file."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if max(h, w) <= longest:
+        return rgb
+    s = longest / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def pick_references(samples: Sequence[Sample], classes: Sequence[str], n: int = REFERENCE_COUNT,
+                    input_size: int | None = None) -> list[Reference]:
+    """One readable held-out image from each of the first ``n`` classes that have one.
+
+    With ``input_size`` the images are kept small (longer side 1.5x the model input, so
+    the device still has to resize them) instead of carrying full photos in the model.
+    """
     import cv2
 
     out: list[Reference] = []
@@ -53,6 +69,8 @@ def pick_references(samples: Sequence[Sample], classes: Sequence[str], n: int = 
         except BadInput:
             continue
         img = _non_square(rgb, wide=len(out) % 2 == 0)
+        if input_size:
+            img = _small(img, max(48, round(1.5 * input_size)))
         ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         if ok:
             out.append(Reference(f"reference_{len(out)}.png", classes[s.label], png.tobytes()))

@@ -2,44 +2,85 @@
 
 The float32 TFLite model is the reference: every quantized variant is scored against it
 on the held-out images through the device runtime, and the report says whether the
-accuracy drop fits the budget.
+accuracy drop fits the policy's budget. An int8 model over budget is repaired
+(``repair.py``) when the policy allows, and every file is named for what it really is.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgevision.bench.latency import bench_model
+from edgevision.convert.calibration import CalibrationSet, load_calibration
 from edgevision.convert.export import model_card, package
-from edgevision.convert.quantize import QUANT_MODES, calibration_set, load_keras, to_tflite
+from edgevision.convert.policy import Policy, load_policy
+from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, load_keras, quantize_int8
 from edgevision.convert.references import card_entries, expected_outputs, pick_references
-from edgevision.convert.validate import gate, score_models
+from edgevision.convert.repair import Outcome
+from edgevision.convert.repair_run import card_repair
+from edgevision.convert.validate import Scored, gate, score_models
+from edgevision.data.discover import Sample
+from edgevision.data.loader import load_pixels
 from edgevision.errors import BadInput
+from edgevision.runtime.inspect import plain_interpreter, quantization_summary
 from edgevision.train.rundir import RunDir, load_run
 
 REPORT_FILE = "convert_report.json"
 MAX_CONFUSION_CLASSES = 100  # beyond this the matrix would dwarf the report
+CALIBRATED = ("int8", "int8-mixed", "int16x8")
 
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What to produce and how strictly to judge it."""
+    """What to produce and how strictly to judge it; None means "as the policy says"."""
 
-    quant: str = "int8"            # one of QUANT_MODES, or "all"
-    max_drop: float = 1.0          # accuracy budget in percentage points (top-1)
-    io: str = "uint8"              # int8 models' input/output type
-    calibration_size: int = 200
-    split: str | None = None       # held-out split to judge on (default: test, else val)
+    quant: str | None = None          # one of QUANT_MODES, or "all"
+    max_drop: float | None = None     # accuracy budget in percentage points (top-1)
+    io: str | None = None             # int8 models' input/output type
+    calibration_size: int | None = None
+    split: str | None = None          # held-out split to judge on (default: test, else val)
     labels: Path | None = None
     out: Path | None = None
     threads: int | None = None
     latency_runs: int = 50
+    policy: str | Path | None = None  # name in convert/ or a TOML path
+    repair: bool | None = None        # False: report over-budget int8 without trying to repair it
+    targets: tuple[str, ...] | None = None
+    formats: tuple[str, ...] | None = None
+
+
+def _check_flags(opts: ConvertOptions) -> None:
+    """Name the flag, not the policy, when a command-line value is wrong."""
+    from edgevision.convert.policy import FORMATS, IO_TYPES, QUANT_CHOICES, TARGETS
+
+    for flag, values, allowed in (("--quant", [opts.quant], QUANT_CHOICES), ("--io", [opts.io], IO_TYPES),
+                                  ("--target", list(opts.targets or ()), TARGETS),
+                                  ("--format", list(opts.formats or ()), FORMATS)):
+        for value in values:
+            if value is not None and value not in allowed:
+                raise BadInput(f"{flag} {value}: choose one of {', '.join(allowed)}")
+    if opts.max_drop is not None and opts.max_drop < 0:
+        raise BadInput(f"--max-drop {opts.max_drop}: must be >= 0 percentage points")
+    if opts.calibration_size is not None and opts.calibration_size < 1:
+        raise BadInput(f"--calibration-size {opts.calibration_size}: must be at least 1")
+
+
+def resolve_policy(opts: ConvertOptions) -> Policy:
+    _check_flags(opts)
+    pol = load_policy(opts.policy).override(quant=opts.quant, max_drop=opts.max_drop, io=opts.io,
+                                            calibration_size=opts.calibration_size, split=opts.split,
+                                            targets=opts.targets, formats=opts.formats)
+    if opts.repair is False:
+        pol = pol.override(repair=type(pol.repair)(strategies=()))
+    return pol
 
 
 def _progress(console: Console) -> Progress:
@@ -47,93 +88,182 @@ def _progress(console: Console) -> Progress:
                     console=console, transient=True)
 
 
-def variant_path(run: RunDir, out: Path, mode: str) -> Path:
-    return out / f"{run.name}_{mode}.tflite"
+def _bar(con: Console, description: str, total: int, work: Callable[[Callable[[], None]], Any]) -> Any:
+    with _progress(con) as prog:
+        task = prog.add_task(description, total=total)
+        return work(lambda: prog.advance(task))
+
+
+def variant_path(run: RunDir, out: Path, variant: str) -> Path:
+    return out / f"{run.name}_{variant}.tflite"
+
+
+class _Variants:
+    """The files being produced: raw bytes, I/O type and path per variant name."""
+
+    def __init__(self, run: RunDir, out: Path, calibration: dict[str, Any]) -> None:
+        self.run, self.out, self.calibration = run, out, calibration
+        self.flat: dict[str, bytes] = {}
+        self.io: dict[str, str] = {}
+        self.paths: dict[str, Path] = {}
+
+    def card(self, variant: str, validation: dict[str, Any] | None = None, refs: Any = ()) -> Any:
+        run = self.run
+        return model_card(run.name, run.spec, run.classes, variant, str(run.recipe.get("name", "")), validation,
+                          self.calibration if variant in CALIBRATED else None, refs)
+
+    def add(self, expected: str, data: bytes, io_type: str) -> str:
+        """Write a variant under its measured name (never a name the ops contradict)."""
+        measured = quantization_summary(plain_interpreter(data)).replace(" ", "-").replace("(", "").replace(")", "")
+        variant = measured if expected in CALIBRATED or expected == "dynamic" else expected
+        self.flat[variant], self.io[variant] = data, io_type
+        self.paths[variant] = variant_path(self.run, self.out, variant)
+        self.paths[variant].write_bytes(package(data, self.card(variant), self.run.classes, io_type))
+        return variant
+
+
+def load_images(samples: list[Sample] | tuple[Sample, ...], run: RunDir) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(img, s.label) for s in samples for img, ok in [load_pixels(s.path, run.spec)] if ok]
+    if not pairs:
+        return np.zeros((0, run.spec.height, run.spec.width, run.spec.channels), np.uint8), np.zeros(0, np.int64)
+    return np.stack([p[0] for p in pairs]), np.asarray([p[1] for p in pairs], np.int64)
 
 
 def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
                 console: Console | None = None) -> dict[str, Any]:
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
-    if opts.quant != "all" and opts.quant not in QUANT_MODES:
-        raise BadInput(f"--quant {opts.quant}: choose one of {', '.join(QUANT_MODES)} or all")
-    if opts.max_drop < 0:
-        raise BadInput(f"--max-drop {opts.max_drop}: must be >= 0 percentage points")
+    pol = resolve_policy(opts)
+    if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
+        raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
+    if "onnx" in pol.formats:
+        from edgevision.convert.onnx_export import check_available
+
+        check_available()
     run = load_run(run_dir, opts.labels)
-    split, held = (opts.split, run.dataset.split(opts.split)) if opts.split else run.dataset.held_out()
+    split, held = (pol.split, run.dataset.split(pol.split)) if pol.split else run.dataset.held_out()
     if not held:
         raise BadInput(f"{run.root}: the {split} split is empty; nothing to validate the conversion on")
     model = load_keras(run.model_path)
-    wanted = QUANT_MODES if opts.quant == "all" else (opts.quant,)
-    modes = ["float32"] + [m for m in wanted if m != "float32"]
+    check_static(model, str(run.model_path))
+    modes = ["float32"] + [m for m in (QUANT_MODES if pol.quant == "all" else (pol.quant,)) if m != "float32"]
     out = opts.out or run.export_dir
     out.mkdir(parents=True, exist_ok=True)
 
-    calibration: dict[str, Any] = {}
-    calib = None
+    calib: CalibrationSet | None = None
     if "int8" in modes:
-        with con.status(f"loading {opts.calibration_size} calibration images (stratified per class)"):
-            calib = calibration_set(run.dataset.train, run.spec, opts.calibration_size, run.recipe.get("seed", 0))
-        calibration = {"images": len(calib), "source": "train", "stratified": True,
-                       "io": opts.io, "seed": int(run.recipe.get("seed", 0))}
-
-    paths: dict[str, Path] = {}
-    io_types: dict[str, str] = {}
+        seed = int(run.recipe.get("seed", 0))
+        calib = _bar(con, f"loading calibration images (stratified, {pol.calibration_size} asked)",
+                     min(pol.calibration_size, len(run.dataset.train)) or 1,
+                     lambda tick: load_calibration(run.dataset.train, run.spec, pol.calibration_size, run.classes,
+                                                   seed, "train", tick))
+    v = _Variants(run, out, {**(calib.record if calib else {}), "io": pol.io})
+    calibrated = b""
     for mode in modes:
-        with con.status(f"converting to {mode}"):
-            flat = to_tflite(model, mode, calib, opts.io)
-        io_types[mode] = opts.io if mode == "int8" else "float32"
-        card = model_card(run.name, run.spec, run.classes, mode, str(run.recipe.get("name", "")),
-                          calibration=calibration if mode == "int8" else None)
-        paths[mode] = variant_path(run, out, mode)
-        paths[mode].write_bytes(package(flat, card, run.classes, io_types[mode]))
+        if mode == "int8" and calib is not None:
+            calibrated = _bar(con, "calibrating int8 activation ranges", len(calib),
+                              lambda tick: calibrate(model, calib.images, tick))
+            v.add("int8", quantize_int8(calibrated, pol.io), pol.io)
+        else:
+            with con.status(f"converting to {mode}"):
+                v.add(mode, convert_float(model, mode), "float32")
 
-    with _progress(con) as prog:
-        task = prog.add_task(f"validating on {len(held)} {split} images", total=len(held))
-        scored = score_models(paths, held, run.classes, opts.threads, on_image=lambda: prog.advance(task))
-
+    scored = _bar(con, f"validating on {len(held)} {split} images", len(held) * 1,
+                  lambda tick: score_models(dict(v.paths), held, run.classes, opts.threads, on_image=tick))
     reference = scored["float32"]
-    variants: dict[str, dict[str, Any]] = {}
-    gates: dict[str, dict[str, Any]] = {}
-    with con.status("measuring latency"):
-        for mode in modes:
-            lat = bench_model(paths[mode], runs=opts.latency_runs, warmup=5, threads=opts.threads)
-            g = gate(reference, scored[mode], opts.max_drop, run.classes) if mode != "float32" else None
-            if g is not None:
-                gates[mode] = g
-            variants[mode] = {"accuracy": round(scored[mode].accuracy, 5), "size_bytes": paths[mode].stat().st_size,
-                              "latency_ms": round(lat.invoke.p50, 4), "path": str(paths[mode]),
-                              "drop_points": g["drop_points"] if g else 0.0,
-                              "agreement": g["agreement"] if g else 1.0, "passed": g["passed"] if g else True}
-            if len(run.classes) <= MAX_CONFUSION_CLASSES:
-                variants[mode]["confusion"] = scored[mode].report["confusion"]
+    gates = {name: gate(reference, s, pol.max_drop, run.classes) for name, s in scored.items() if name != "float32"}
 
-    primary = "int8" if "int8" in gates else (next(iter(gates)) if gates else "float32")
-    main_gate = gates.get(primary)
-    refs = pick_references(held, run.classes)
-    expected = expected_outputs(refs, paths)
+    repair_account: dict[str, Any] | None = None
+    repaired: Outcome | None = None
+    int8_gate = gates.get("int8")
+    if int8_gate is not None and not int8_gate["passed"] and calib is not None:
+        from edgevision.convert.repair_run import repair_conversion
+
+        repaired, repair_account = repair_conversion(con, run, pol, opts, model, calibrated, calib, held, split, v,
+                                                     reference, gates, scored)
+
+    variants = _measure(con, v, scored, gates, opts, run)
+    primary = repaired.variant if repaired else ("int8" if "int8" in gates else next(iter(gates), "float32"))
+    if repaired and "int8" in variants:
+        variants["int8"]["superseded_by"] = repaired.variant
+    delivered = {k: gates[k] for k in modes if k in gates and not (repaired and k == "int8")}
+    if repaired:
+        delivered[repaired.variant] = gates[repaired.variant]
+    edgetpu = _edgetpu(con, v, pol) if "int8" in v.paths else None
+
+    refs = pick_references(held, run.classes, input_size=max(run.spec.width, run.spec.height))
+    expected = expected_outputs(refs, v.paths)
     ref_files = {r.file: r.png for r in refs}
-    for mode in modes:  # re-embed the card, now with the validation results and reference outputs
-        validation = {"split": split, "images": reference.y_true.size, "accuracy": variants[mode]["accuracy"],
-                      "float_accuracy": variants["float32"]["accuracy"], "drop_points": variants[mode]["drop_points"],
-                      "agreement": variants[mode]["agreement"], "budget_points": opts.max_drop}
-        card = model_card(run.name, run.spec, run.classes, mode, str(run.recipe.get("name", "")), validation,
-                          calibration if mode == "int8" else None,
-                          card_entries(refs, expected[mode], expected["float32"]))
-        flat = paths[mode].read_bytes()
-        paths[mode].write_bytes(package(flat, card, run.classes, io_types[mode], ref_files))
-        variants[mode]["size_bytes"] = paths[mode].stat().st_size
+    for name in v.paths:  # re-embed the card, now with the validation results and reference outputs
+        validation = {"split": split, "images": int(reference.y_true.size), "accuracy": variants[name]["accuracy"],
+                      "float_accuracy": variants["float32"]["accuracy"], "drop_points": variants[name]["drop_points"],
+                      "agreement": variants[name]["agreement"], "budget_points": pol.max_drop,
+                      "passed": variants[name]["passed"], "policy": pol.name}
+        if repaired and name == repaired.variant and repair_account:
+            validation["repair"] = card_repair(repair_account)
+        card = v.card(name, validation, card_entries(refs, expected[name], expected["float32"]))
+        v.paths[name].write_bytes(package(v.flat[name], card, run.classes, v.io[name], ref_files))
+        variants[name]["size_bytes"] = v.paths[name].stat().st_size
+        variants[name]["model_bytes"] = len(v.flat[name])  # the flatbuffer alone, without metadata/files
+    if edgetpu is not None and "edgetpu" in pol.targets:
+        from edgevision.convert.edgetpu import compile_model
 
+        with con.status("running edgetpu_compiler"):
+            edgetpu["compiler"] = compile_model(v.paths["int8"], out)
+    onnx = _onnx(con, v, run, held, opts) if "onnx" in pol.formats else None
+
+    main_gate = delivered.get(primary)
     report = {
         "model": run.name, "run": str(run.root), "split": split, "images": int(reference.y_true.size),
-        "quant": primary, "budget_points": opts.max_drop,
-        "passed": all(g["passed"] for g in gates.values()),
+        "quant": primary, "policy": pol.to_dict(), "budget_points": pol.max_drop,
+        "passed": all(g["passed"] for g in delivered.values()),
         "drop_points": main_gate["drop_points"] if main_gate else 0.0,
         "agreement": main_gate["agreement"] if main_gate else 1.0,
         "variants": variants,
         "per_class": main_gate["per_class"] if main_gate else {},
         "worst_classes": main_gate["worst_classes"] if main_gate else [],
-        "calibration": calibration,
+        "calibration": v.calibration if calib else {},
+        "repair": repair_account, "edgetpu": edgetpu, "onnx": onnx,
     }
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     return report
+
+
+def _measure(con: Console, v: _Variants, scored: dict[str, Scored], gates: dict[str, Any], opts: ConvertOptions,
+             run: RunDir) -> dict[str, dict[str, Any]]:
+    variants: dict[str, dict[str, Any]] = {}
+    with con.status("measuring latency"):
+        for name, path in v.paths.items():
+            lat = bench_model(path, runs=opts.latency_runs, warmup=5, threads=opts.threads)
+            g = gates.get(name)
+            variants[name] = {"accuracy": round(scored[name].accuracy, 5), "size_bytes": path.stat().st_size,
+                              "latency_ms": round(lat.invoke.p50, 4), "path": str(path),
+                              "quantization": name, "io": v.io[name],
+                              "drop_points": g["drop_points"] if g else 0.0,
+                              "agreement": g["agreement"] if g else 1.0, "passed": g["passed"] if g else True}
+            if len(run.classes) <= MAX_CONFUSION_CLASSES:
+                variants[name]["confusion"] = scored[name].report["confusion"]
+    return variants
+
+
+def _edgetpu(con: Console, v: _Variants, pol: Policy) -> dict[str, Any]:
+    from edgevision.convert.edgetpu import INSTALL_HINT, readiness
+
+    result = readiness(v.flat["int8"])
+    result["model"] = str(v.paths["int8"])
+    if "edgetpu" not in pol.targets:
+        result["compiler"] = {"ran": False, "message": "not requested (use --target edgetpu or --policy edgetpu); "
+                                                       + INSTALL_HINT.split(":", 1)[0]}
+    return result
+
+
+def _onnx(con: Console, v: _Variants, run: RunDir, held: Any, opts: ConvertOptions) -> dict[str, Any]:
+    from edgevision.convert.onnx_export import export_onnx, verify_onnx
+
+    path = v.out / f"{run.name}_float32.onnx"
+    with con.status("exporting ONNX"):
+        result = export_onnx(v.paths["float32"], path, run.classes, v.card("float32").to_json())
+    images, _ = load_images(held, run)
+    with con.status(f"verifying ONNX against TFLite on {len(images)} images (onnxruntime)"):
+        result.update(verify_onnx(path, v.paths["float32"], images, opts.threads))
+    return result

@@ -17,6 +17,8 @@ import numpy as np
 from edgevision.data.discover import Sample
 from edgevision.errors import BadInput
 from edgevision.metrics import classification_report
+from edgevision.model.artifact import ModelArtifact
+from edgevision.model.spec import ModelCard
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.images import read_image
 from edgevision.runtime.preprocess import resize_to_spec
@@ -87,3 +89,18 @@ def gate(reference: Scored, candidate: Scored, budget_points: float, classes: Se
     return {"budget_points": budget_points, "passed": drop <= budget_points + 1e-9, "drop_points": round(drop, 3),
             "agreement": round(agreement, 4), "reference": reference.name, "candidate": candidate.name,
             "per_class": per_class, "worst_classes": losers[:3], "images": int(reference.y_true.size)}
+
+
+def in_memory_model(data: bytes, card: ModelCard, labels: Sequence[str], name: str = "candidate") -> ModelArtifact:
+    """A model that exists only as bytes (a repair candidate), ready for ``Classifier``."""
+    return ModelArtifact(path=Path(f"<{name}>"), data=data, metadata=None, card=card, labels=tuple(labels),
+                         labels_origin=name, files=())
+
+
+def predict_resized(model: str | Path | ModelArtifact, images: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Top-1 class of each already resized uint8 image (NHWC), through the device's ``Classifier``."""
+    clf = Classifier(model, options=ClassifierOptions(threads=threads))
+    out = np.empty(len(images), dtype=np.int64)
+    for i, img in enumerate(images):
+        out[i] = int(np.argmax(clf.infer(clf.preprocessor.from_resized(img)))) - clf.label_offset
+    return out

@@ -1,0 +1,92 @@
+"""[TF] Wire the repair strategies into a conversion: repair set, evaluator, held-out judge, account.
+
+Kept apart from ``runner.py`` so the runner reads as the conversion's outline; this is
+the part that only runs when int8 is over budget.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from edgevision.convert.calibration import CalibrationSet
+from edgevision.convert.policy import Policy
+from edgevision.convert.repair import Evaluator, Outcome, RepairSet, run_strategies
+from edgevision.convert.validate import Scored, gate, in_memory_model, predict_resized, score_models
+from edgevision.train.rundir import RunDir
+
+if TYPE_CHECKING:
+    from edgevision.convert.runner import ConvertOptions, _Variants
+
+
+def repair_conversion(con: Console, run: RunDir, pol: Policy, opts: ConvertOptions, model: Any, calibrated: bytes,
+            calib: CalibrationSet, held: Any, split: str, v: _Variants, reference: Scored,
+            gates: dict[str, Any], scored: dict[str, Scored]) -> tuple[Outcome | None, dict[str, Any]]:
+    strategies = list(pol.repair.strategies)
+    skipped = []
+    if "edgetpu" in pol.targets:  # float layers and int16 activations cannot run on the Edge TPU
+        skipped = [{"strategy": s, "skipped": "the Edge TPU target needs a model that is int8 end to end"}
+                   for s in strategies]
+        strategies = []
+    if split == "test" and run.dataset.val:
+        from edgevision.convert.runner import load_images
+
+        images, labels = load_images(run.dataset.val, run)
+        source = "val"
+    else:
+        images, labels, source = calib.images, calib.labels, "calibration images (train)"
+    repair_set = RepairSet(images, labels, source)
+    card = v.card("int8")
+    evaluate = Evaluator(repair_set, predict_resized(v.paths["float32"], images, opts.threads),
+                         lambda data: predict_resized(in_memory_model(data, card, run.classes), images, opts.threads))
+
+    def judge(outcome: Outcome) -> dict[str, Any]:
+        assert outcome.data is not None
+        name = v.add(outcome.strategy if outcome.strategy == "int16x8" else "int8", outcome.data,
+                     "float32" if outcome.strategy == "int16x8" else pol.io)
+        outcome.variant = name
+        with con.status(f"validating {name} on {len(held)} {split} images"):
+            scored[name] = score_models({name: v.paths[name]}, held, run.classes, opts.threads)[name]
+        gates[name] = gate(reference, scored[name], pol.max_drop, run.classes)
+        return {k: gates[name][k] for k in ("passed", "drop_points", "agreement", "worst_classes")}
+
+    def status(message: str) -> None:
+        con.print(f"[yellow]int8 is over budget[/] ({gates['int8']['drop_points']:.2f} > {pol.max_drop} points): "
+                  f"{message}")
+
+    if not strategies:
+        account: dict[str, Any] = {"strategies": skipped, "chosen": None}
+        outcome = None
+    else:
+        outcome, account = run_strategies(strategies, model=model, calibrated=calibrated, calibration=calib.images,
+                                          io_type=pol.io, evaluate=evaluate, policy=pol.repair,
+                                          budget=pol.max_drop, judge=judge, on_status=status)
+        account["strategies"] = skipped + account["strategies"]
+    account["plain_int8_gate"] = {k: gates["int8"][k] for k in ("drop_points", "agreement", "worst_classes")}
+    account["why_not"] = None if outcome else _why_not(account, pol)
+    return outcome, account
+
+
+def _why_not(account: dict[str, Any], pol: Policy) -> str:
+    tried = [s for s in account["strategies"] if "skipped" not in s]
+    if not tried:
+        reason = account["strategies"][0]["skipped"] if account["strategies"] else "repair is off (--no-repair " \
+                                                                                     "or the policy has no strategies)"
+        return (f"no repair was attempted: {reason}. Options: a larger --calibration-size, quantization-aware "
+                "training, a larger --max-drop, or ship the float16 model")
+    parts = []
+    for s in tried:
+        res = s.get("gate") or s.get("result") or {}
+        parts.append(f"{s['strategy']}: {'met its search goal but ' if s.get('met_goal') else ''}drop "
+                     f"{res.get('drop_points', '?')} points" + ("" if s.get("met_goal") else
+                                                                 " (goal not met within the policy's limits)"))
+    return (f"no strategy brought the drop within {pol.max_drop} points — " + "; ".join(parts) +
+            ". Options: raise repair.max_float_layers / max_trials in the policy, quantization-aware training, "
+            "or ship the float16 model")
+
+
+def card_repair(account: dict[str, Any]) -> dict[str, Any]:
+    chosen = next((s for s in account["strategies"] if s.get("passed")), {})
+    return {"strategy": chosen.get("strategy"), "float_layers": chosen.get("float_layers", []),
+            "plain_int8_drop_points": account["plain_int8_gate"]["drop_points"]}
