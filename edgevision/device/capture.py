@@ -186,8 +186,7 @@ class CaptureThread(threading.Thread):
         return deliver
 
     def _status(self, state: str, detail: str, attempt: int = 0) -> None:
-        level = logging.INFO if state == "restored" else logging.WARNING
-        log.log(level, "source %s: %s", state, detail)
+        log.warning("source %s: %s", state, detail)  # rare, and what an operator needs to see in the journal
         if self.on_status is not None:
             try:
                 self.on_status(CaptureStatus(state, detail, attempt))

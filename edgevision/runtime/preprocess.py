@@ -53,11 +53,12 @@ def check_frame(frame: np.ndarray) -> None:
     if not isinstance(frame, np.ndarray):
         raise BadInput(f"frame must be a numpy array (HxWx3 uint8 RGB), got {type(frame).__name__}")
     if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
-        raise BadInput(f"frame must be HxWx3 RGB, got one channel {shape}: a grayscale or Y plane (picamera2 lores YUV420?); "
-                       "convert it to RGB (cv2.COLOR_YUV420p2RGB for a YUV420 array, COLOR_GRAY2RGB for gray)")
+        raise BadInput(f"frame must be HxWx3 RGB, got one channel {shape}: a grayscale or Y plane "
+                       "(picamera2 lores YUV420?); convert it to RGB (cv2.COLOR_YUV420p2RGB for a YUV420 array, "
+                       "COLOR_GRAY2RGB for gray)")
     if frame.ndim == 3 and frame.shape[2] == 4:
-        raise BadInput(f"frame must be HxWx3 RGB, got 4 channels {shape}: XRGB8888/BGRA (picamera2) or RGBA; pass frame[..., 2::-1] "
-                       "for picamera2's XRGB8888 (bytes are B,G,R,X) or frame[..., :3] for RGBA")
+        raise BadInput(f"frame must be HxWx3 RGB, got 4 channels {shape}: XRGB8888/BGRA (picamera2) or RGBA; "
+                       "pass frame[..., 2::-1] for picamera2's XRGB8888 (bytes are B,G,R,X) or frame[..., :3] for RGBA")
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise BadInput(f"frame must be HxWx3 uint8 RGB, got shape {shape}")
     if dtype != np.uint8:
