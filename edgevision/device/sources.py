@@ -126,7 +126,7 @@ class CaptureSource:
         fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
         fmt = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") if fourcc else ""
         return SourceInfo(name=str(self.target), kind=self.kind, live=self.live, fps=fps, width=w, height=h,
-                          pixel_format=f"{fmt or 'BGR'} via OpenCV")
+                          pixel_format=f"{fmt + ' decoded to ' if fmt else ''}BGR by OpenCV")
 
     def read(self) -> Frame | None:
         import cv2
