@@ -235,6 +235,8 @@ class CaptureThread(threading.Thread):
                 attempt = 0
                 reader = self._start_reader(fresh)
             if reader.done.wait(tick):
+                if self.stop.is_set():
+                    return
                 outcome = reader.outcome
                 if not self.live or not hasattr(self.source, "fresh"):  # files end; only live sources reconnect
                     if isinstance(outcome, BaseException):

@@ -39,7 +39,7 @@ def to_rgb(array: np.ndarray, fmt: str, width: int) -> np.ndarray:
     import cv2
 
     if fmt in _YUV:
-        code = cv2.COLOR_YUV420p2RGB if fmt == "YUV420" else cv2.COLOR_YUV2RGB_YV12
+        code = cv2.COLOR_YUV2RGB_I420 if fmt == "YUV420" else cv2.COLOR_YUV2RGB_YV12  # not YUV420p2RGB: that is YV12
         return np.ascontiguousarray(cv2.cvtColor(array, code)[:, :width])
     conv = _TO_RGB.get(fmt)
     if conv is None:

@@ -54,7 +54,7 @@ def check_frame(frame: np.ndarray) -> None:
         raise BadInput(f"frame must be a numpy array (HxWx3 uint8 RGB), got {type(frame).__name__}")
     if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
         raise BadInput(f"frame must be HxWx3 RGB, got one channel {shape}: a grayscale or Y plane "
-                       "(picamera2 lores YUV420?); convert it to RGB (cv2.COLOR_YUV420p2RGB for a YUV420 array, "
+                       "(picamera2 lores YUV420?); convert it to RGB (cv2.COLOR_YUV2RGB_I420 for a YUV420 array, "
                        "COLOR_GRAY2RGB for gray)")
     if frame.ndim == 3 and frame.shape[2] == 4:
         raise BadInput(f"frame must be HxWx3 RGB, got 4 channels {shape}: XRGB8888/BGRA (picamera2) or RGBA; "
