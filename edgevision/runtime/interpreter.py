@@ -133,7 +133,7 @@ def load_edgetpu_delegate(mod: Any, device: str = "", system: str | None = None)
                        "from Coral's package repository, or run on the CPU with --delegate cpu") from None
     try:
         return mod.load_delegate(library, {"device": device} if device else {})
-    except (ValueError, OSError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError, AttributeError) as exc:  # AttributeError: not a delegate plugin
         first = str(exc).splitlines()[0] if str(exc) else "no device"
         raise BadInput(f"no Edge TPU{where} found ({library}: {first}); is the Coral plugged in "
                        f"(lsusb shows 1a6e or 18d1) and does this user have access to it?") from None
