@@ -98,7 +98,7 @@ def _convert(model, dtype: str) -> bytes:  # type: ignore[no-untyped-def]
         rng = np.random.default_rng(0)
 
         def rep():  # type: ignore[no-untyped-def]
-            for i in range(16):
+            for _ in range(16):
                 x = rng.uniform(-1, 127 / 128, (1, H, W, 3)).astype(np.float32)
                 x.flat[0], x.flat[1] = -1.0, 127 / 128  # range [-1, 127/128]: scale 1/128 like Coral's models
                 yield [x]
