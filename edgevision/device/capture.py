@@ -210,7 +210,8 @@ class CaptureThread(threading.Thread):
             self.slot.close()
 
     def _supervise(self) -> None:
-        reader: _Reader | None = self._start_reader(self.source)
+        current = self.source  # the instance in use: fresh() is asked of it so it can release a wedged device
+        reader: _Reader | None = self._start_reader(current)
         attempt, lost_at = 0, 0.0
         tick = min(0.1, self.policy.read_timeout / 4)
         while not self.stop.is_set():
@@ -224,7 +225,7 @@ class CaptureThread(threading.Thread):
                 self._status("reconnecting", f"attempt {attempt} in {delay:.1f} s", attempt)
                 if self.stop.wait(delay):
                     return
-                fresh = self.source.fresh()  # type: ignore[attr-defined]
+                fresh = current.fresh()  # type: ignore[attr-defined]
                 err = _open_with_timeout(fresh, self.policy.read_timeout)
                 if err is not None:
                     log.warning("source still unavailable: %s", err)
@@ -232,7 +233,7 @@ class CaptureThread(threading.Thread):
                 self.reconnects += 1
                 self._status("restored", f"after {time.monotonic() - lost_at:.1f} s and {attempt} attempt(s)",
                              attempt)
-                attempt = 0
+                attempt, current = 0, fresh
                 reader = self._start_reader(fresh)
             if reader.done.wait(tick):
                 if self.stop.is_set():

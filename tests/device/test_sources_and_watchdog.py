@@ -266,3 +266,44 @@ def test_smoother_moving_average_and_reset() -> None:
     sm.reset()
     np.testing.assert_allclose(sm.update(np.array([1.0, 0.0])), [1, 0])
     assert ScoreSmoother(1).update(vs[0]) is vs[0]
+
+
+class WedgingPicamera2(FakePicamera2):
+    """After a few frames capture_array blocks until the camera is closed (as a wedged libcamera request does)."""
+
+    def __init__(self, rgb: np.ndarray, wedge_after: int | None) -> None:
+        super().__init__(rgb)
+        self.wedge_after, self.n, self.unwedge = wedge_after, 0, threading.Event()
+
+    def capture_array(self, stream: str = "main") -> np.ndarray:
+        self.n += 1
+        if self.wedge_after is not None and self.n > self.wedge_after:
+            self.unwedge.wait(30)
+            raise RuntimeError("camera closed")
+        return super().capture_array(stream)
+
+    def close(self) -> None:
+        super().close()
+        self.unwedge.set()
+
+
+def test_wedged_picamera2_is_closed_and_replaced() -> None:
+    cams = [WedgingPicamera2(_scene(), wedge_after=3), WedgingPicamera2(_scene(), wedge_after=None)]
+    made = iter(cams)
+    src = Picamera2Source("main", (64, 48), camera_factory=lambda: next(made))
+    slot, stop, statuses = LatestFrameSlot(), threading.Event(), []
+    src.open()
+    thread = CaptureThread(src, slot, stop, policy=ReconnectPolicy(read_timeout=0.3, backoff_initial=0.05),
+                           on_status=statuses.append)
+    thread.start()
+    got = []
+    deadline = time.monotonic() + 10
+    while len(got) < 10 and time.monotonic() < deadline:
+        f = slot.take(timeout=0.1)
+        if f is not None:
+            got.append(f)
+    stop.set()
+    thread.join(5)
+    assert len(got) == 10 and thread.hangs == 1 and thread.reconnects == 1
+    assert cams[0].closed and cams[1].n >= 7            # the wedged camera was released, the new one delivers
+    np.testing.assert_array_equal(got[-1].image, _scene())
