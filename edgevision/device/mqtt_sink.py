@@ -123,7 +123,6 @@ class MqttSink:
             log.warning("MQTT broker %s refused the connection: %s", self.name, reason_code)
             return
         log.info("MQTT connected to %s", self.name)
-        self._connected.set()
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         client.publish(self.topic("source"), self._source_state, qos=1, retain=True)
         for topic, payload in self._discovery():
@@ -132,6 +131,7 @@ class MqttSink:
             state = self._state
         if state is not None:
             client.publish(self.topic("state"), state, qos=1, retain=True)
+        self._connected.set()  # only now: events published from the pipeline thread queue after these
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if self._connected.is_set():
