@@ -70,7 +70,9 @@ def register(app: typer.Typer) -> None:
         loop: bool = typer.Option(False, "--loop", help="Loop a folder source forever."),
         stdout: bool = typer.Option(True, "--stdout/--no-stdout", help="JSON lines on stdout."),
         out: Path | None = typer.Option(None, "--out", help="Also append the JSON lines to this file."),
-        mqtt: str | None = typer.Option(None, "--mqtt", help="Publish to mqtt://[user:pass@]host[:port][/topic]."),
+        mqtt: str | None = typer.Option(None, "--mqtt",
+                                        help="Publish to an MQTT broker: mqtt://user:pass@host:port/topic "
+                                             "(all but host optional; mqtts:// for TLS)."),
         mqtt_node: str | None = typer.Option(None, "--mqtt-node", help="Device id in topics (default: hostname)."),
         mqtt_discovery: bool = typer.Option(True, "--mqtt-discovery/--no-mqtt-discovery",
                                             help="Publish Home Assistant discovery configs."),

@@ -67,7 +67,7 @@ class MqttConfig:
             raise BadInput(f"--mqtt {url!r}: invalid port") from None
         node = kwargs.pop("node_id", None) or slug(socket.gethostname())
         base = parts.path.strip("/") or f"edgevision/{node}"
-        if "+" in base or "#" in base:
+        if "+" in base or "#" in url:  # urlsplit would take a '#' for a fragment
             raise BadInput(f"--mqtt {url!r}: the topic may not contain + or #")
         return cls(host=parts.hostname, port=port, base=base, node_id=node,
                    username=unquote(parts.username) if parts.username else None,
