@@ -1,6 +1,6 @@
 """Shared pieces of the runtime benchmarks: a model big enough to time, a paced 640x480 camera, RSS.
 
-The model is a Keras MobileNetV2 (alpha 1.0, 160 px, random weights, no download) converted
+The model is a Keras MobileNetV2 (alpha 1.0, 224 px, random weights, no download) converted
 to full-integer int8 in a subprocess (so TensorFlow never loads into the measuring process)
 and cached under ``benchmarks/.cache``.
 """
@@ -34,7 +34,7 @@ open(sys.argv[1], "wb").write(conv.convert())
 """
 
 
-def bench_model(size: int = 160, alpha: float = 1.0) -> Path:
+def bench_model(size: int = 224, alpha: float = 1.0) -> Path:
     """Path of the cached int8 MobileNetV2 model (invoke takes a few ms on one core), built on first use."""
     path = CACHE / f"mobilenet_v2_{alpha:g}_{size}_int8.tflite"
     if not path.exists():

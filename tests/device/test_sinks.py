@@ -95,7 +95,16 @@ def test_run_to_mqtt_survives_a_broker_that_starts_late(trained, mosquitto, run_
     sub = Subscriber(broker.port, ["ev/cam/#"])
     msgs = sub.collect(30, lambda m: sum(t == "ev/cam/state" for t, _, _ in m) >= 3)
     sub.close()
+    broker.stop()                               # the broker dies mid-run ...
+    n = len(run.lines)
+    run.wait_events(n + 30, 30)                 # ... stdout carries on ...
+    broker.start()                              # ... and when it is back, so are the labels
+    sub = Subscriber(broker.port, ["ev/cam/state"])
+    again = sub.collect(40, lambda m: sum(not r for _, _, r in m) >= 2)  # fresh (not retained) states
+    sub.close()
+    assert sum(not r for _, _, r in again) >= 2, "no labels after the broker came back"
     assert run.stop() == 0, run.stderr
+    assert "MQTT lost" in run.stderr
     states = [json.loads(p) for t, p, _ in msgs if t == "ev/cam/state"]
     assert len(states) >= 3
     labels = {e["label"] for e in run.events}
