@@ -110,6 +110,7 @@ class CaptureSource:
     def open(self) -> SourceInfo:
         import cv2
 
+        _quiet_opencv(cv2)
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target)
         else:
@@ -147,6 +148,16 @@ class CaptureSource:
         cap, self._cap = self._cap, None
         if cap is not None:
             cap.release()
+
+
+def _quiet_opencv(cv2: Any) -> None:
+    """Keep FFmpeg's and OpenCV's per-attempt chatter (connection refused, stream timeout) out of the journal:
+    the capture supervisor logs one line per event instead. Users can still set both variables themselves."""
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 STREAM_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp")
