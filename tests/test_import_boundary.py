@@ -22,6 +22,10 @@ DEVICE_MODULES = [
     "edgevision.bench.references", "edgevision.bench.pipeline_bench", "edgevision.cli.bench_results_cmd",
     "edgevision.convert.edgetpu", "edgevision.convert.policy", "edgevision.convert.graph",
     "edgevision.convert.calibration",
+    "edgevision.device.capture", "edgevision.device.picamera", "edgevision.device.mqtt_sink",
+    "edgevision.device.webview", "edgevision.device.doctor", "edgevision.device.frame_checks",
+    "edgevision.device.outputs", "edgevision.device.smoothing", "edgevision.cli.doctor_cmd",
+    "edgevision.cli.run_cmd",
 ]
 
 PROBE = """
@@ -29,7 +33,8 @@ import json, sys
 for name in sys.argv[1:]:
     __import__(name)
 from edgevision.cli.main import build_app
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'cv2', 'matplotlib'))
+heavy = sorted(m for m in sys.modules
+               if m.split('.')[0] in ('tensorflow', 'keras', 'cv2', 'matplotlib', 'paho', 'picamera2', 'playwright'))
 print(json.dumps(heavy))
 """
 

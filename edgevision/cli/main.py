@@ -12,6 +12,7 @@ from edgevision.cli import (
     demo_cmd,
     deploy_cmd,
     device_cmd,
+    doctor_cmd,
     evaluate_cmd,
     info_cmd,
     run_cmd,
@@ -37,7 +38,7 @@ def build_app() -> typer.Typer:
                                            help="Print the version and exit.")) -> None:
         """edgevision command line."""
 
-    for module in (demo_cmd, train_cmd, convert_cmd, evaluate_cmd, info_cmd, run_cmd, bench_cmd,
+    for module in (demo_cmd, train_cmd, convert_cmd, evaluate_cmd, info_cmd, run_cmd, bench_cmd, doctor_cmd,
                    bundle_cmd, deploy_cmd, device_cmd):
         module.register(app)
     return app

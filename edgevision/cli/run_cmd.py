@@ -1,9 +1,8 @@
-"""``edgevision run MODEL --source SRC``: live labels, one JSON object per line on stdout."""
+"""``edgevision run MODEL --source SRC``: live labels to stdout, a file, MQTT and a live web view."""
 
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,16 +31,31 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+EPILOG = """Examples:
+
+  edgevision run model.tflite --source images/
+
+  edgevision run model.tflite --source 0 --top-k 1 --smooth 5 --threshold 0.5
+
+  edgevision run model.tflite --source picamera2:lores --web 8080 --mqtt mqtt://broker.local/kitchen/camera
+
+  edgevision run model.tflite --source http://cam.local/stream.mjpg --out labels.jsonl --no-stdout
+
+  edgevision run mobilenet.tflite --labels labels.txt --source clip.mp4 --realtime
+
+Sources: image, folder (sorted; --loop), video file, V4L2 camera index, http(s) MJPEG or rtsp URL,
+picamera2[:main|:lores][:WxH]. Live sources are watched: a read that blocks for --read-timeout
+seconds or a stream that ends is reconnected with backoff, and labels resume when it returns.
+"""
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(epilog="Examples:\n\n  edgevision run model.tflite --source images/\n\n"
-                        "  edgevision run model.tflite --source 0 --top-k 1 --smooth 5\n\n"
-                        "  edgevision run model.tflite --source http://cam.local/stream.mjpg --out labels.jsonl\n\n"
-                        "  edgevision run mobilenet.tflite --labels labels.txt --source clip.mp4 --realtime")
+    @app.command(epilog=EPILOG)
     @handle_errors
     def run(
         model: Path = typer.Argument(..., help="A .tflite model file."),
         source: str = typer.Option(..., "--source", "-s",
-                                   help="Image, folder, video file, camera index (0) or http/rtsp URL."),
+                                   help="Image, folder, video, camera index (0), picamera2[:lores] or http/rtsp URL."),
         labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
         top_k: int = typer.Option(3, "--top-k", min=1, help="Classes per event."),
         threshold: float | None = typer.Option(None, "--threshold", help="Drop classes scoring below this."),
@@ -54,31 +68,60 @@ def register(app: typer.Typer) -> None:
                                              help="Drop stale frames (default: on for cameras/URLs, off for files)."),
         max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop after N labels."),
         loop: bool = typer.Option(False, "--loop", help="Loop a folder source forever."),
+        stdout: bool = typer.Option(True, "--stdout/--no-stdout", help="JSON lines on stdout."),
         out: Path | None = typer.Option(None, "--out", help="Also append the JSON lines to this file."),
+        mqtt: str | None = typer.Option(None, "--mqtt",
+                                        help="Publish to an MQTT broker: mqtt://user:pass@host:port/topic "
+                                             "(all but host optional; mqtts:// for TLS)."),
+        mqtt_node: str | None = typer.Option(None, "--mqtt-node", help="Device id in topics (default: hostname)."),
+        mqtt_discovery: bool = typer.Option(True, "--mqtt-discovery/--no-mqtt-discovery",
+                                            help="Publish Home Assistant discovery configs."),
+        web: int | None = typer.Option(None, "--web", min=0, max=65535,
+                                       help="Serve the live view on this port (0: any free port)."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address the live view binds to (0.0.0.0: all)."),
+        read_timeout: float = typer.Option(5.0, "--read-timeout", min=0.1,
+                                           help="Seconds a capture call may block before it is abandoned."),
+        give_up_after: float | None = typer.Option(None, "--give-up-after", min=0.0,
+                                                   help="Exit 1 after this many seconds without frames (default: "
+                                                        "retry forever)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
     ) -> None:
-        """Classify frames from a source and print one JSON label event per line."""
+        """Classify frames from a source and send one label event per frame to every output."""
+        from edgevision.device.capture import ReconnectPolicy
+        from edgevision.device.outputs import OutputOptions, build_outputs
         from edgevision.device.pipeline import Pipeline, PipelineOptions
-        from edgevision.device.sinks import FanOut, JsonlSink
         from edgevision.device.sources import open_source
+        from edgevision.errors import CheckFailed
         from edgevision.runtime.classifier import Classifier, ClassifierOptions
         from edgevision.runtime.interpreter import default_threads
 
-        src = open_source(source, loop=loop)
+        src = open_source(source, loop=loop, timeout_s=read_timeout)
         live = src.live if realtime is None else realtime
         clf = Classifier(model, labels, ClassifierOptions(
             top_k=top_k, threshold=float("-inf") if threshold is None else threshold,
             threads=threads or default_threads(capture_thread=live), delegate=delegate, normalization=norm))
         stop = threading.Event()
-        sinks = FanOut([JsonlSink(sys.stdout)] + ([JsonlSink(out)] if out else []))
-        pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth), stop)
+        sinks = build_outputs(OutputOptions(stdout=stdout, file=out, mqtt_url=mqtt, mqtt_node=mqtt_node,
+                                            mqtt_discovery=mqtt_discovery, web_port=web, web_host=host,
+                                            model_name=clf.artifact.name))
+        console = err_console()
+        for sink in sinks.sinks:
+            if hasattr(sink, "url") and not quiet:
+                console.print(f"live view: {sink.url}")
+        policy = ReconnectPolicy(read_timeout=read_timeout, give_up_after=give_up_after)
+        pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
+                                                      reconnect=policy), stop, on_status=sinks.status)
         try:
             with stop_on_signals(stop):
-                for event in pipeline.events():
-                    sinks.emit(event)
+                for event, frame in pipeline.results():
+                    sinks.emit(event, frame)
         finally:
             sinks.close()
         s = pipeline.stats
         if not quiet:
-            err_console().print(f"{s.frames} frames from {s.source.name if s.source else source}: "
-                                f"{s.fps:.1f} FPS, {s.dropped} dropped ({clf.info.name}, {clf.info.threads} threads)")
+            extra = f", {s.reconnects} reconnects, {s.hangs} hung reads" if s.reconnects or s.hangs else ""
+            console.print(f"{s.frames} frames from {s.source.name if s.source else source}: "
+                          f"{s.fps:.1f} FPS, {s.dropped} dropped{extra} ({clf.info.name}, {clf.info.threads} threads)")
+        capture = pipeline.capture
+        if capture is not None and capture.error is not None:  # gave up on a lost source
+            raise CheckFailed(f"{source}: {capture.error}")

@@ -20,7 +20,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What a source reports about itself once opened."""
+    """What a source reports about itself once opened (fps/size None where the source cannot tell)."""
 
     name: str
     kind: str
@@ -28,3 +28,8 @@ class SourceInfo:
     fps: float | None
     width: int | None
     height: int | None
+    pixel_format: str = "RGB"  # what the device delivers before the source converts it to RGB
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind, "live": self.live, "fps": self.fps, "width": self.width,
+                "height": self.height, "pixel_format": self.pixel_format}

@@ -1,19 +1,26 @@
-"""Label sinks: where events go. A failing sink is logged and skipped, never fatal to the others."""
+"""Label sinks: where events go. A failing sink is logged, retried with backoff, never fatal to the others."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
+from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
+from edgevision.device.frames import Frame
 
 log = logging.getLogger("edgevision.sink")
 
 
 class Sink(Protocol):
+    """``emit`` gets every event. Optional: ``wants_frames = True`` to get the frame as well
+    (``emit(event, frame)``), and ``status(CaptureStatus)`` to hear about the source's health."""
+
     def emit(self, event: LabelEvent) -> None: ...
 
     def close(self) -> None: ...
@@ -23,6 +30,7 @@ class JsonlSink:
     """One JSON object per line, flushed per event so a killed run leaves only complete lines."""
 
     def __init__(self, target: IO[str] | str | Path | None = None) -> None:
+        self.name = "stdout" if target is None or target == "-" or target is sys.stdout else str(target)
         if target is None or target == "-":
             self._fh: IO[str] = sys.stdout
             self._owned = False
@@ -46,6 +54,7 @@ class CallbackSink:
 
     def __init__(self, fn: Callable[[LabelEvent], object]) -> None:
         self.fn = fn
+        self.name = getattr(fn, "__name__", "callback")
 
     def emit(self, event: LabelEvent) -> None:
         self.fn(event)
@@ -54,27 +63,71 @@ class CallbackSink:
         pass
 
 
+@dataclass
+class _Health:
+    failures: int = 0
+    retry_at: float = 0.0
+    skipped: int = 0
+
+
 class FanOut:
-    """Delivers each event to every sink; one sink's failure does not starve the rest."""
+    """Delivers each event to every sink; one sink's failure does not starve the rest.
 
-    def __init__(self, sinks: list[Sink]) -> None:
+    A sink that raises is skipped for a backoff period (1 s doubling to 30 s; its events in
+    that time are counted as skipped), then tried again; recovery is logged.
+    """
+
+    def __init__(self, sinks: list[Any], backoff_initial: float = 1.0, backoff_max: float = 30.0) -> None:
         self.sinks = sinks
-        self.failures = [0] * len(sinks)
+        self.health = [_Health() for _ in sinks]
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
 
-    def emit(self, event: LabelEvent) -> None:
-        for i, sink in enumerate(self.sinks):
+    @property
+    def failures(self) -> list[int]:
+        return [h.failures for h in self.health]
+
+    def emit(self, event: LabelEvent, frame: Frame | None = None) -> None:
+        now = time.monotonic()
+        for sink, h in zip(self.sinks, self.health, strict=True):
+            if h.retry_at > now:
+                h.skipped += 1
+                continue
             try:
-                sink.emit(event)
+                if getattr(sink, "wants_frames", False):
+                    sink.emit(event, frame)
+                else:
+                    sink.emit(event)
             except BrokenPipeError:
                 raise
             except Exception as exc:  # noqa: BLE001 - isolate sinks from each other
-                self.failures[i] += 1
-                if self.failures[i] in (1, 10, 100) or self.failures[i] % 1000 == 0:
-                    log.warning("sink %s failed (%d times): %s", type(sink).__name__, self.failures[i], exc)
+                h.failures += 1
+                wait = min(self.backoff_max, self.backoff_initial * 2 ** min(h.failures - 1, 10))
+                h.retry_at = now + wait
+                log.warning("sink %s failed (%d in a row): %s; retrying in %.0f s", _name(sink), h.failures, exc,
+                            wait)
+            else:
+                if h.failures:
+                    log.warning("sink %s recovered after %d failure(s), %d event(s) skipped", _name(sink),
+                                h.failures, h.skipped)
+                    h.failures, h.skipped, h.retry_at = 0, 0, 0.0
+
+    def status(self, status: CaptureStatus) -> None:
+        for sink in self.sinks:
+            hook = getattr(sink, "status", None)
+            if hook is None:
+                continue
+            try:
+                hook(status)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("sink %s status update failed: %s", _name(sink), exc)
 
     def close(self) -> None:
         for sink in self.sinks:
             try:
                 sink.close()
             except Exception as exc:  # noqa: BLE001
-                log.warning("closing sink %s failed: %s", type(sink).__name__, exc)
+                log.warning("closing sink %s failed: %s", _name(sink), exc)
+
+
+def _name(sink: Any) -> str:
+    return f"{type(sink).__name__}({getattr(sink, 'name', '')})"

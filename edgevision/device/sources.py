@@ -83,32 +83,60 @@ class FolderSource:
 
 
 class CaptureSource:
-    """OpenCV ``VideoCapture``: video files, V4L2 camera indices, HTTP MJPEG and RTSP URLs."""
+    """OpenCV ``VideoCapture``: video files, V4L2 camera indices, HTTP MJPEG and RTSP URLs.
 
-    def __init__(self, target: str | int, live: bool, kind: str) -> None:
-        self.target, self.live, self.kind = target, live, kind
+    opencv-python-headless ships FFmpeg, which reads both ``multipart/x-mixed-replace``
+    MJPEG over HTTP and RTSP. Network streams get FFmpeg-level open/read timeouts so a dead
+    server usually surfaces as an ended read; the capture watchdog covers the rest.
+    """
+
+    def __init__(self, target: str | int, live: bool, kind: str, timeout_s: float = 5.0) -> None:
+        self.target, self.live, self.kind, self.timeout_s = target, live, kind, timeout_s
         self._cap: Any = None
         self._count = 0
+
+    def fresh(self) -> CaptureSource:
+        """A new, unopened instance with the same settings (for reconnecting)."""
+        return CaptureSource(self.target, self.live, self.kind, self.timeout_s)
+
+    def _params(self) -> list[int]:
+        import cv2
+
+        if self.kind != "stream":
+            return []
+        ms = int(self.timeout_s * 1000)
+        return [getattr(cv2, "CAP_PROP_OPEN_TIMEOUT_MSEC", 53), ms, getattr(cv2, "CAP_PROP_READ_TIMEOUT_MSEC", 54), ms]
 
     def open(self) -> SourceInfo:
         import cv2
 
-        cap = cv2.VideoCapture(self.target)
+        _quiet_opencv(cv2)
+        if isinstance(self.target, int):
+            cap = cv2.VideoCapture(self.target)
+        else:
+            backend = cv2.CAP_FFMPEG if self.kind == "stream" else cv2.CAP_ANY
+            cap = cv2.VideoCapture(self.target, backend, self._params())
         if not cap.isOpened():
             cap.release()
             raise BadInput(f"{self.target}: cannot open {self.kind}")
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) or None
+        if fps is not None and not 0 < fps < 1000:  # FFmpeg reports 90000 or 1000 for some MJPEG streams
+            fps = None
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) or None, int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
-        return SourceInfo(name=str(self.target), kind=self.kind, live=self.live, fps=fps, width=w, height=h)
+        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+        fmt = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") if fourcc else ""
+        return SourceInfo(name=str(self.target), kind=self.kind, live=self.live, fps=fps, width=w, height=h,
+                          pixel_format=f"{fmt + ' decoded to ' if fmt else ''}BGR by OpenCV")
 
     def read(self) -> Frame | None:
         import cv2
 
-        if self._cap is None:
+        cap = self._cap
+        if cap is None:
             return None
         t0 = time.perf_counter()
-        ok, bgr = self._cap.read()
+        ok, bgr = cap.read()
         if not ok or bgr is None:
             return None
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else np.repeat(bgr[..., None], 3, axis=2)
@@ -117,24 +145,45 @@ class CaptureSource:
         return frame
 
     def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.release()
 
 
-def open_source(spec: str | int | Path, loop: bool = False) -> FrameSource:
-    """Pick a source from a user string: ``0`` (camera), ``rtsp://…``/``http://…``, a folder, an image, a video."""
+def _quiet_opencv(cv2: Any) -> None:
+    """Keep FFmpeg's and OpenCV's per-attempt chatter (connection refused, stream timeout) out of the journal:
+    the capture supervisor logs one line per event instead. Users can still set both variables themselves."""
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+STREAM_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp")
+
+
+def open_source(spec: str | int | Path, loop: bool = False, timeout_s: float = 5.0) -> FrameSource:
+    """Pick a source from a user string.
+
+    ``0`` (V4L2 camera index), ``picamera2`` / ``picamera2:lores`` / ``picamera2:main:1280x720``,
+    ``rtsp://…`` / ``http://…`` (MJPEG), a folder, an image, or a video file.
+    """
     text = str(spec)
     if isinstance(spec, int) or text.isdigit():
-        return CaptureSource(int(text), live=True, kind="camera")
+        return CaptureSource(int(text), live=True, kind="camera", timeout_s=timeout_s)
+    if text == "picamera2" or text.startswith("picamera2:"):
+        from edgevision.device.picamera import Picamera2Source
+
+        return Picamera2Source.from_spec(text)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
-        if scheme not in ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp"):
-            raise BadInput(f"{text}: unsupported stream scheme {scheme!r}")
-        return CaptureSource(text, live=True, kind="stream")
+        if scheme not in STREAM_SCHEMES:
+            raise BadInput(f"{text}: unsupported stream scheme {scheme!r} (use {', '.join(STREAM_SCHEMES)})")
+        return CaptureSource(text, live=True, kind="stream", timeout_s=timeout_s)
     p = Path(text)
     if not p.exists():
-        raise BadInput(f"{p}: source not found (give an image, folder, video file, camera index or URL)")
+        raise BadInput(f"{p}: source not found (give an image, folder, video file, camera index, picamera2 or URL)")
     if p.is_dir() or is_image_path(p):
         return FolderSource(p, loop=loop)
     return CaptureSource(str(p), live=False, kind="video")

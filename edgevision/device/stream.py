@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from edgevision.device.capture import CaptureStatus, ReconnectPolicy
 from edgevision.device.events import LabelEvent
 from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.sources import open_source
+from edgevision.device.sources import FrameSource, open_source
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
+from edgevision.runtime.interpreter import default_threads
 
 
-def stream(model: str | Path | Classifier, source: str | int | Path, *, labels: str | Path | None = None,
-           top_k: int = 3, threshold: float = float("-inf"), threads: int | None = None,
+def stream(model: str | Path | Classifier, source: str | int | Path | FrameSource, *,
+           labels: str | Path | None = None, top_k: int = 3, threshold: float = float("-inf"),
+           threads: int | None = None, delegate: str | None = None, normalization: str | None = None,
            realtime: bool | None = None, max_frames: int | None = None, smooth: int = 1, loop: bool = False,
+           reconnect: ReconnectPolicy | None = None, on_status: Callable[[CaptureStatus], None] | None = None,
            stop: threading.Event | None = None) -> Iterator[LabelEvent]:
-    """Yield a :class:`LabelEvent` per classified frame of ``source``.
+    """Yield a :class:`LabelEvent` per classified frame of ``source`` (a path, URL, camera index,
+    ``"picamera2"`` or any object with the FrameSource methods).
 
     >>> for event in edgevision.stream("model.tflite", "images/"):  # doctest: +SKIP
     ...     print(event.label, event.score)
     """
+    is_source = hasattr(source, "read") and hasattr(source, "open")
+    src = source if is_source else open_source(source, loop=loop)  # type: ignore[arg-type]
+    live = src.live if realtime is None else realtime  # type: ignore[union-attr]
     clf = model if isinstance(model, Classifier) else Classifier(
-        model, labels, ClassifierOptions(top_k=top_k, threshold=threshold, threads=threads))
-    pipeline = Pipeline(clf, open_source(source, loop=loop),
-                        PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth), stop)
-    yield from pipeline.events()
+        model, labels, ClassifierOptions(top_k=top_k, threshold=threshold, delegate=delegate,
+                                         threads=threads or default_threads(capture_thread=live),
+                                         normalization=normalization))
+    options = PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
+                              reconnect=reconnect or ReconnectPolicy())
+    yield from Pipeline(clf, src, options, stop, on_status).events()  # type: ignore[arg-type]

@@ -80,6 +80,11 @@ class Classifier:
         return self.runtime
 
     @property
+    def output_quant(self) -> OutputQuant:
+        """The output tensor's quantization (scale 0 for float outputs)."""
+        return self._oquant
+
+    @property
     def input_index(self) -> int:
         return int(self._in["index"])
 

@@ -37,9 +37,9 @@ def _ops(interp: Any) -> list[str]:
 
 def plain_interpreter(data: bytes) -> Any:
     """An interpreter without default delegates, so op details show the model's own ops."""
-    from edgevision.runtime.interpreter import _interpreter_module
+    from edgevision.runtime.interpreter import interpreter_module
 
-    mod, _, _ = _interpreter_module()
+    mod, _, _ = interpreter_module()
     resolver = getattr(getattr(mod, "OpResolverType", None), "BUILTIN_WITHOUT_DEFAULT_DELEGATES", None)
     kwargs: dict[str, Any] = {"experimental_op_resolver_type": resolver} if resolver is not None else {}
     interp = mod.Interpreter(model_content=data, **kwargs)

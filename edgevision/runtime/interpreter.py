@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from edgevision.errors import BadInput, MissingDependency
 
+# libedgetpu's file name per OS, as Coral's runtime installs it (pycoral uses the same table).
 EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
 EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
+# "usb", "usb:0", "pci", "pci:1", ":0" (the N-th TPU of any kind), as libedgetpu's "device" option takes them.
+_TPU_DEVICE = re.compile(r"^(usb|pci)?(:\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -28,13 +32,38 @@ class RuntimeInfo:
     delegate: str = "cpu"
 
 
+@dataclass(frozen=True)
+class DelegateChoice:
+    """A parsed ``--delegate`` value: ``cpu`` or ``edgetpu`` with an optional device (``usb:0``)."""
+
+    kind: str
+    device: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.device}" if self.device else self.kind
+
+
+def parse_delegate(text: str | None) -> DelegateChoice:
+    """``None``/``cpu`` -> CPU; ``edgetpu``, ``edgetpu:usb:0``, ``edgetpu:pci``, ``edgetpu::1`` -> Edge TPU."""
+    if not text or text == "cpu":
+        return DelegateChoice("cpu")
+    kind, _, device = text.partition(":")
+    if kind != "edgetpu":
+        raise BadInput(f"--delegate {text!r}: use cpu or edgetpu[:usb|:usb:N|:pci|:pci:N|::N]")
+    if device and not _TPU_DEVICE.match(device):
+        raise BadInput(f"--delegate {text!r}: Edge TPU device must look like usb, usb:0, pci, pci:0 or :0")
+    return DelegateChoice("edgetpu", device)
+
+
 def default_threads(capture_thread: bool = False) -> int:
     """All cores for a bare benchmark; cores - 1 when a capture thread needs one."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores - 1) if capture_thread else max(1, cores)
 
 
-def _interpreter_module() -> tuple[Any, str, str]:
+def interpreter_module() -> tuple[Any, str, str]:
+    """The interpreter module and its distribution name and version (ai-edge-litert, else tflite-runtime)."""
     try:
         from importlib.metadata import version
 
@@ -52,6 +81,11 @@ def _interpreter_module() -> tuple[Any, str, str]:
         raise MissingDependency("ai-edge-litert", "device", "running a model") from None
 
 
+def is_edgetpu_model(model: bytes) -> bool:
+    """edgetpu_compiler replaces the graph by one custom op that only libedgetpu can run."""
+    return EDGETPU_CUSTOM_OP in model
+
+
 def make_interpreter(model: bytes, threads: int | None = None, delegate: str | None = None,
                      origin: str = "model", xnnpack: bool = True) -> tuple[Any, RuntimeInfo]:
     """Build and allocate an interpreter for ``model`` bytes.
@@ -59,16 +93,15 @@ def make_interpreter(model: bytes, threads: int | None = None, delegate: str | N
     ``delegate``: None/"cpu" for the CPU (XNNPACK), or "edgetpu[:usb:0|:pci:0]" for a Coral.
     ``xnnpack=False`` uses the builtin kernels without the default XNNPACK delegate (benchmarks compare both).
     """
-    mod, name, version = _interpreter_module()
+    choice = parse_delegate(delegate)
+    mod, name, version = interpreter_module()
     n = threads or default_threads()
     kwargs: dict[str, Any] = {"model_content": model, "num_threads": n}
     if not xnnpack:
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    label = "cpu"
-    if delegate and delegate != "cpu":
-        kwargs["experimental_delegates"] = [_edgetpu_delegate(mod, delegate)]
-        label = delegate
-    elif EDGETPU_CUSTOM_OP in model:
+    if choice.kind == "edgetpu":
+        kwargs["experimental_delegates"] = [load_edgetpu_delegate(mod, choice.device)]
+    elif is_edgetpu_model(model):
         raise BadInput(f"{origin}: compiled for the Edge TPU; run it with --delegate edgetpu on a machine with a "
                        "Coral, or use the model from before edgetpu_compiler")
     try:
@@ -77,19 +110,33 @@ def make_interpreter(model: bytes, threads: int | None = None, delegate: str | N
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise BadInput(f"{origin}: the interpreter cannot load this model ({first})") from None
-    return interp, RuntimeInfo(name=name, version=version, threads=n, delegate=label)
+    return interp, RuntimeInfo(name=name, version=version, threads=n, delegate=choice.label)
 
 
-def _edgetpu_delegate(mod: Any, delegate: str) -> Any:
-    # Thin adapter over the system libedgetpu; it cannot be exercised without a Coral.
-    options: dict[str, str] = {}
-    _, _, device = delegate.partition(":")
-    if device:
-        options["device"] = device
-    library = EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
+def edgetpu_library(system: str | None = None) -> str:
+    return EDGETPU_LIBRARY.get(system or platform.system(), "libedgetpu.so.1")
+
+
+def load_edgetpu_delegate(mod: Any, device: str = "", system: str | None = None) -> Any:
+    """Load libedgetpu as a TFLite delegate for ``device`` ("" = the first TPU found).
+
+    Thin adapter over the system library: no Coral exists on the machines that test this
+    project, so only the failure paths (library missing, no TPU on that bus) are exercised.
+    The library is opened with ctypes first because a failed ``load_delegate`` leaves a
+    half-built object whose destructor prints a traceback.
+    """
+    import ctypes
+
+    library = edgetpu_library(system)
+    where = f" {device}" if device else ""
     try:
-        return mod.load_delegate(library, options)
-    except (ValueError, OSError) as exc:
-        raise BadInput(f"Edge TPU delegate unavailable ({library}{' ' + device if device else ''}): "
-                       f"{str(exc).splitlines()[0] if str(exc) else 'not found'}; is a Coral attached and "
-                       "libedgetpu installed?") from None
+        ctypes.CDLL(library)
+    except OSError:
+        raise BadInput(f"Edge TPU runtime not found ({library} cannot be loaded); install libedgetpu1-std "
+                       "from Coral's package repository, or run on the CPU with --delegate cpu") from None
+    try:
+        return mod.load_delegate(library, {"device": device} if device else {})
+    except (ValueError, OSError, RuntimeError, AttributeError) as exc:  # AttributeError: not a delegate plugin
+        first = str(exc).splitlines()[0] if str(exc) else "no device"
+        raise BadInput(f"no Edge TPU{where} found ({library}: {first}); is the Coral plugged in "
+                       f"(lsusb shows 1a6e or 18d1) and does this user have access to it?") from None

@@ -41,17 +41,19 @@ def top_k(scores: np.ndarray, labels: tuple[str, ...], k: int = 3, threshold: fl
     labels file does not list.
     """
     k = max(1, min(k, scores.size))
-    if k < scores.size:
+    if scores.size <= 256:  # a stable sort is cheapest for small heads and keeps ties in index order
+        idx = np.argsort(-scores, kind="stable")[:k]
+    elif k < scores.size:
         idx = np.argpartition(-scores, k - 1)[:k]
         idx = idx[np.lexsort((idx, -scores[idx]))]
     else:
         idx = np.lexsort((np.arange(scores.size), -scores))
     out = []
-    for i in idx:
-        s = float(scores[i])
+    n = len(labels)
+    for i, s in zip(idx.tolist(), scores[idx].tolist(), strict=True):
         if s < threshold:
             break
-        j = int(i) - label_offset
-        name = labels[j] if 0 <= j < len(labels) else ("background" if j < 0 else str(i))
-        out.append(Prediction(label=name, score=s, index=int(i)))
+        j = i - label_offset
+        name = labels[j] if 0 <= j < n else ("background" if j < 0 else str(i))
+        out.append(Prediction(name, s, i))
     return out

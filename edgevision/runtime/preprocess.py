@@ -22,8 +22,7 @@ def resize_to_spec(rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """Crop/resize and convert color: HxWx3 RGB uint8 -> spec.height x spec.width x channels uint8."""
     import cv2
 
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise BadInput(f"frame must be HxWx3 uint8 RGB, got shape {rgb.shape} dtype {rgb.dtype}")
+    check_frame(rgb)
     h, w = rgb.shape[:2]
     tw, th = spec.width, spec.height
     interp = _INTERP[spec.resize]
@@ -46,6 +45,25 @@ def resize_to_spec(rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     elif spec.color == "GRAY" or spec.channels == 1:
         out = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2GRAY)[..., None]
     return np.ascontiguousarray(out)
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Refuse arrays that are not HxWx3 uint8 RGB, naming the classic camera mistake behind each."""
+    shape, dtype = getattr(frame, "shape", None), getattr(frame, "dtype", None)
+    if not isinstance(frame, np.ndarray):
+        raise BadInput(f"frame must be a numpy array (HxWx3 uint8 RGB), got {type(frame).__name__}")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        raise BadInput(f"frame must be HxWx3 RGB, got one channel {shape}: a grayscale or Y plane "
+                       "(picamera2 lores YUV420?); convert it to RGB (cv2.COLOR_YUV2RGB_I420 for a YUV420 array, "
+                       "COLOR_GRAY2RGB for gray)")
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        raise BadInput(f"frame must be HxWx3 RGB, got 4 channels {shape}: XRGB8888/BGRA (picamera2) or RGBA; "
+                       "pass frame[..., 2::-1] for picamera2's XRGB8888 (bytes are B,G,R,X) or frame[..., :3] for RGBA")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise BadInput(f"frame must be HxWx3 uint8 RGB, got shape {shape}")
+    if dtype != np.uint8:
+        raise BadInput(f"frame must be HxWx3 uint8 0..255, got {dtype}: pass the camera's pixels; the model's own "
+                       "normalization is applied by the Classifier")
 
 
 @dataclass(frozen=True)

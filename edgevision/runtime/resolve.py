@@ -50,12 +50,13 @@ def resolve_spec(artifact: ModelArtifact, detail: dict[str, Any], normalization:
     else:
         spec = PreprocessSpec(width=w, height=h, channels=c, color="GRAY" if c == 1 else "RGB")
         md = artifact.metadata
-        if md is not None and md.mean and md.std:
+        raw = _raw_pixel_normalization(quant)
+        if md is not None and md.mean and md.std and not (raw and _same_normalization(md.mean, md.std, *raw)):
             spec = replace(spec, mean=md.mean, std=md.std)
-        elif quant.dtype in ("uint8", "int8") and quant.scale:
-            # Feed the pixels the quantization expects to be raw (pycoral's convention).
-            mean = quant.zero_point + (128 if quant.dtype == "int8" else 0)
-            spec = replace(spec, mean=(float(mean),), std=(1.0 / quant.scale,))
+        elif raw is not None:
+            # Feed pixels as they are when the quantization says so (pycoral's and MediaPipe's convention,
+            # also when metadata says 127.5/127.5 and the quantization 128/128: within a rounding step).
+            spec = replace(spec, mean=(raw[0],), std=(raw[1],))
         elif normalization is None and quant.dtype == "float32":
             raise BadInput(f"{origin}: float input and no normalization in its metadata; pass "
                            f"--norm {'|'.join(NORMALIZATIONS)} (0..255, 0..1 or -1..1)")
@@ -64,3 +65,24 @@ def resolve_spec(artifact: ModelArtifact, detail: dict[str, Any], normalization:
     if crop is not None:
         spec = replace(spec, crop=crop)
     return spec
+
+
+def _raw_pixel_normalization(quant: InputQuant) -> tuple[float, float] | None:
+    """The (mean, std) under which raw 0..255 pixels are exactly the quantized input (integer inputs)."""
+    if quant.dtype not in ("uint8", "int8") or not quant.scale:
+        return None
+    return float(quant.zero_point + (128 if quant.dtype == "int8" else 0)), 1.0 / quant.scale
+
+
+def _same_normalization(mean: tuple[float, ...], std: tuple[float, ...], raw_mean: float, raw_std: float) -> bool:
+    """True when two normalizations map every pixel 0..255 to within one quantization step of each other."""
+    import numpy as np
+
+    px = np.array([0.0, 255.0])
+    for m, s in zip(np.broadcast_to(mean, 3), np.broadcast_to(std, 3), strict=True):
+        # both expressed in quantized units: (x - m) / s / scale vs (x - raw_mean) / raw_std / scale
+        a = (px - m) / s * raw_std
+        b = px - raw_mean
+        if np.max(np.abs(a - b)) > 1.0 + 1e-6:
+            return False
+    return True

@@ -1,0 +1,81 @@
+"""``edgevision doctor MODEL [--source SRC]``: one screen, pass or fail, on the device itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+
+EPILOG = """Examples:
+
+  edgevision doctor model.tflite
+
+  edgevision doctor model.tflite --source 0
+
+  edgevision doctor model.tflite --source picamera2:lores --frames 30
+
+  edgevision doctor mobilenet.tflite --labels labels.txt --norm symmetric --source clip.mp4 --json
+
+Runs the reference images embedded in the model through this device's runtime and compares
+the scores with those recorded on the desktop; with --source, grabs live frames and flags
+BGR/RGB swaps, 4-channel XRGB arrays, grayscale Y planes, wrong normalization, black or frozen
+frames, and reports frame rate and frame age. Exit 0 all passed, 1 a check failed, 2 bad input.
+"""
+
+STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(epilog=EPILOG)
+    @handle_errors
+    def doctor(
+        model: Path = typer.Argument(..., help="A .tflite model file."),
+        source: str | None = typer.Option(None, "--source", "-s",
+                                          help="Also check live frames from this source (as for `run`)."),
+        frames: int = typer.Option(20, "--frames", min=1, help="Live frames to grab."),
+        timeout: float = typer.Option(15.0, "--timeout", min=1.0, help="Seconds to wait for those frames."),
+        labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
+        norm: str | None = typer.Option(None, "--norm", help="raw|unit|symmetric, as you would pass to `run`."),
+        threads: int | None = typer.Option(None, "--threads", min=1, help="Interpreter threads."),
+        delegate: str | None = typer.Option(None, "--delegate", help="cpu (default) or edgetpu[:usb:0|:pci:0]."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Check that this device classifies like the desktop did, and that the camera feeds it right."""
+        from edgevision.device.doctor import diagnose
+        from edgevision.device.sources import open_source
+        from edgevision.errors import CheckFailed
+        from edgevision.runtime.classifier import Classifier, ClassifierOptions
+        from edgevision.runtime.interpreter import default_threads
+
+        src = open_source(source) if source is not None else None
+        clf = Classifier(model, labels, ClassifierOptions(
+            threads=threads or default_threads(capture_thread=src is not None and src.live),
+            delegate=delegate, normalization=norm))
+        console = err_console()
+        with console.status("checking…") as status:
+            report = diagnose(clf, src, frames=frames, timeout_s=timeout, user_norm=norm,
+                              on_step=lambda s: status.update(f"checking {s}…"))
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            _render(model, report)
+        if not report.passed:
+            failed = [c.name for c in report.checks if c.status == "fail"]
+            raise CheckFailed(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+def _render(model: Path, report: object) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"edgevision doctor: {model}", title_justify="left", show_lines=False, expand=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for c in report.checks:  # type: ignore[attr-defined]
+        table.add_row(c.name, f"[{STYLE.get(c.status, '')}]{c.status.upper()}[/]", c.detail)
+    console = out_console()
+    console.print(table)
+    passed = report.passed  # type: ignore[attr-defined]
+    console.print("[bold green]PASS[/]" if passed else "[bold red]FAIL[/]")

@@ -1,0 +1,149 @@
+"""picamera2 (libcamera) as a frame source on a Raspberry Pi: a thin adapter.
+
+picamera2 imports the system libcamera bindings, which exist only on a Pi, so this
+module is exercised in tests with an injected stand-in camera object; what it owns and
+tests is the part that goes wrong in practice: pixel formats. picamera2 names formats
+after the DRM fourcc, so ``RGB888`` arrays are B,G,R in memory and ``XRGB8888`` arrays
+are B,G,R,X; the Pi 4's lores stream can only be ``YUV420`` (a (h*3/2) x stride plane).
+Every frame leaves here as HxWx3 RGB.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from edgevision.device.frames import Frame, SourceInfo
+from edgevision.errors import BadInput, MissingDependency
+
+log = logging.getLogger("edgevision.source")
+
+# picamera2 format -> how to turn its array into RGB
+_TO_RGB: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "RGB888": lambda a: a[..., ::-1],       # bytes B,G,R
+    "BGR888": lambda a: a,                  # bytes R,G,B
+    "XRGB8888": lambda a: a[..., 2::-1],    # bytes B,G,R,X
+    "XBGR8888": lambda a: a[..., :3],       # bytes R,G,B,X
+}
+_YUV = ("YUV420", "YVU420")
+DEFAULT_SIZES = {"main": (640, 480), "lores": (320, 240)}
+
+
+def to_rgb(array: np.ndarray, fmt: str, width: int) -> np.ndarray:
+    """Convert one picamera2 array in format ``fmt`` to contiguous HxWx3 RGB uint8."""
+    import cv2
+
+    if fmt in _YUV:
+        code = cv2.COLOR_YUV2RGB_I420 if fmt == "YUV420" else cv2.COLOR_YUV2RGB_YV12  # not YUV420p2RGB: that is YV12
+        return np.ascontiguousarray(cv2.cvtColor(array, code)[:, :width])
+    conv = _TO_RGB.get(fmt)
+    if conv is None:
+        raise BadInput(f"picamera2 format {fmt!r} is not supported; use RGB888, XRGB8888 or YUV420")
+    return np.ascontiguousarray(conv(array)[:, :width])
+
+
+class Picamera2Source:
+    """Frames from picamera2's ``main`` (RGB888) or ``lores`` (YUV420) stream."""
+
+    live = True
+
+    def __init__(self, stream: str = "main", size: tuple[int, int] | None = None, fps: float | None = None,
+                 camera_factory: Callable[[], Any] | None = None) -> None:
+        if stream not in DEFAULT_SIZES:
+            raise BadInput(f"picamera2 stream must be main or lores, got {stream!r}")
+        self.stream, self.fps = stream, fps
+        self.size = size or DEFAULT_SIZES[stream]
+        self.camera_factory = camera_factory
+        self._cam: Any = None
+        self._fmt = ""
+        self._width = self.size[0]
+        self._count = 0
+
+    @classmethod
+    def from_spec(cls, text: str) -> Picamera2Source:
+        """``picamera2``, ``picamera2:lores``, ``picamera2:main:1280x720``."""
+        parts = text.split(":")[1:]
+        stream = parts[0] if parts else "main"
+        size = None
+        if len(parts) > 1:
+            try:
+                w, h = (int(v) for v in parts[1].lower().split("x"))
+                size = (w, h)
+            except ValueError:
+                raise BadInput(f"{text}: size must look like 640x480") from None
+        return cls(stream, size)
+
+    def fresh(self) -> Picamera2Source:
+        """A new instance for reconnecting; the old camera is closed first (it may be stuck in a capture)."""
+        old, self._cam = self._cam, None
+        if old is not None:
+            threading.Thread(target=_quiet_close, args=(old,), daemon=True).start()
+            time.sleep(0.2)
+        return Picamera2Source(self.stream, self.size, self.fps, self.camera_factory)
+
+    def _camera(self) -> Any:
+        if self.camera_factory is not None:
+            return self.camera_factory()
+        try:
+            from picamera2 import Picamera2  # type: ignore[import-not-found]
+        except ImportError:
+            raise MissingDependency("picamera2", "pi", "the picamera2 source") from None
+        return Picamera2()
+
+    def open(self) -> SourceInfo:
+        cam = self._camera()
+        streams: dict[str, Any] = {"main": {"size": DEFAULT_SIZES["main"], "format": "RGB888"}}
+        if self.stream == "lores":
+            streams["lores"] = {"size": self.size, "format": "YUV420"}
+        else:
+            streams["main"] = {"size": self.size, "format": "RGB888"}
+        controls = {"FrameRate": float(self.fps)} if self.fps else {}
+        try:
+            config = cam.create_video_configuration(**streams, controls=controls)
+            cam.configure(config)
+            cam.start()
+        except Exception as exc:  # noqa: BLE001 - libcamera raises RuntimeError, OSError, ...
+            _quiet_close(cam)
+            raise BadInput(f"picamera2: cannot start the camera ({exc})") from None
+        actual = cam.camera_configuration()
+        sc = actual[self.stream]
+        self._fmt, (self._width, height) = str(sc["format"]), tuple(sc["size"])
+        self._cam = cam
+        return SourceInfo(name=f"picamera2:{self.stream}", kind="picamera2", live=True, fps=_fps(actual, self.fps),
+                          width=self._width, height=height, pixel_format=self._fmt)
+
+    def read(self) -> Frame | None:
+        cam = self._cam
+        if cam is None:
+            return None
+        t0 = time.perf_counter()
+        array = cam.capture_array(self.stream)
+        rgb = to_rgb(array, self._fmt, self._width)
+        frame = Frame(rgb, self._count, f"picamera2:{self.stream}", time.time(), (time.perf_counter() - t0) * 1e3)
+        self._count += 1
+        return frame
+
+    def close(self) -> None:
+        cam, self._cam = self._cam, None
+        if cam is not None:
+            _quiet_close(cam)
+
+
+def _fps(config: dict[str, Any], asked: float | None) -> float | None:
+    limits = (config.get("controls") or {}).get("FrameDurationLimits")
+    if limits and limits[0]:
+        return round(1e6 / float(limits[0]), 2)
+    return asked
+
+
+def _quiet_close(cam: Any) -> None:
+    for method in ("stop", "close"):
+        try:
+            getattr(cam, method)()
+        except Exception as exc:  # noqa: BLE001 - closing a wedged camera must not raise
+            log.debug("picamera2 %s failed: %s", method, exc)
