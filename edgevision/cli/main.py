@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgevision import __version__
-from edgevision.cli import bench_cmd, convert_cmd, demo_cmd, evaluate_cmd, info_cmd, run_cmd, train_cmd
+from edgevision.cli import bench_cmd, convert_cmd, data_cmd, demo_cmd, evaluate_cmd, info_cmd, run_cmd, train_cmd
 
 
 def _version(value: bool) -> None:
@@ -26,7 +26,7 @@ def build_app() -> typer.Typer:
                                            help="Print the version and exit.")) -> None:
         """edgevision command line."""
 
-    for module in (demo_cmd, train_cmd, convert_cmd, evaluate_cmd, info_cmd, run_cmd, bench_cmd):
+    for module in (demo_cmd, train_cmd, convert_cmd, evaluate_cmd, info_cmd, run_cmd, bench_cmd, data_cmd):
         module.register(app)
     return app
 
