@@ -137,12 +137,17 @@ def _show_check(r: dict[str, Any]) -> None:
         con.print(f"image size: min {s['min'][0]}x{s['min'][1]}, median {s['median'][0]}x{s['median'][1]}, "
                   f"max {s['max'][0]}x{s['max'][1]}; formats: "
                   + ", ".join(f"{k} {v}" for k, v in r["formats"].items()))
+    root = r["root"].rstrip("/") + "/"
+
+    def rel(name: str) -> str:  # paths under the dataset root, so the table stays readable
+        return name[len(root):] if name.startswith(root) else name
+
     p = Table("finding", "files", "examples", "what training does", title="findings")
-    rows = [("unreadable", [u["file"] for u in r["unreadable"]]),
-            ("duplicates", [" = ".join(d["files"][:2]) for d in r["duplicates"]]),
-            ("tiny", [f"{t['file']} ({t['width']}x{t['height']})" for t in r["tiny"]]),
-            ("grayscale", r["grayscale"]), ("cmyk", r["cmyk"]), ("alpha", r["alpha"]),
-            ("exif_rotated", r["exif_rotated"])]
+    rows = [("unreadable", [rel(u["file"]) for u in r["unreadable"]]),
+            ("duplicates", [" = ".join(rel(f) for f in d["files"][:2]) for d in r["duplicates"]]),
+            ("tiny", [f"{rel(t['file'])} ({t['width']}x{t['height']})" for t in r["tiny"]]),
+            ("grayscale", [rel(f) for f in r["grayscale"]]), ("cmyk", [rel(f) for f in r["cmyk"]]),
+            ("alpha", [rel(f) for f in r["alpha"]]), ("exif_rotated", [rel(f) for f in r["exif_rotated"]])]
     for key, items in rows:
         count = r["problems"][key]
         extra = ""

@@ -35,20 +35,34 @@ def _regularizer(keras: Any, l2: float) -> Any:
     return keras.regularizers.L2(l2) if l2 > 0 else None
 
 
+def conv_blocks(size: int) -> int:
+    """Conv-pool blocks that bring the input down to a 4..7 px map (32 px: 3, 64 px: 4, 224 px: 5)."""
+    blocks = 1
+    while size // 2 ** (blocks + 1) >= 4 and blocks < 6:
+        blocks += 1
+    return max(blocks, 1)
+
+
 def _small_cnn(keras: Any, r: Recipe, num_classes: int) -> Any:
-    """The classic Conv-Pool x3 -> Dense -> softmax, with batch norm for stable int8 ranges."""
+    """The classic Conv-Pool xN -> Dense -> softmax, with batch norm for stable int8 ranges.
+
+    Blocks double the filters (16, 32, 64, ...) until the map is 4..7 px, which is then
+    flattened: where each part of the hand or object sits matters, and a small map keeps
+    the dense layer small (a 64 px model has ~0.2 M parameters).
+    """
     L = keras.layers
     init = keras.initializers.HeNormal(seed=r.seed)
     reg = _regularizer(keras, r.l2)
     x = inputs = keras.Input((r.size, r.size, 3), name="image")
     x = L.Rescaling(1.0 / 255.0, name="normalize")(x)
-    for i, filters in enumerate((16, 32, 64)):
-        x = L.Conv2D(max(4, round(filters * r.width)), 3, padding="same", use_bias=False, kernel_initializer=init,
-                     kernel_regularizer=reg, name=f"conv{i + 1}")(x)
+    for i in range(conv_blocks(r.size)):
+        filters = max(4, round(min(16 * 2**i, 256) * r.width))
+        x = L.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init, kernel_regularizer=reg,
+                     name=f"conv{i + 1}")(x)
         x = L.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
         x = L.ReLU(name=f"relu{i + 1}")(x)
         x = L.MaxPooling2D(2, name=f"pool{i + 1}")(x)
-    x = L.GlobalAveragePooling2D(name="gap")(x) if r.size > 96 else L.Flatten(name="flatten")(x)
+    x = L.Flatten(name="flatten")(x)
     x = L.Dense(max(8, round(64 * r.width)), activation="relu", kernel_initializer=init, kernel_regularizer=reg,
                 name="fc")(x)
     x = L.Dropout(r.dropout, seed=r.seed, name="dropout")(x)

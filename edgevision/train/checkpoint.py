@@ -118,9 +118,14 @@ class Checkpoints:
         return model
 
     def restore_best(self, model: Any, state: TrainState) -> None:
+        """Put the best epoch's weights back (its optimizer state, from another stage maybe, is not needed)."""
+        import warnings
+
         for folder in (self.write_dir, self.dir):
             if state.best_file and (folder / state.best_file).is_file():
-                model.load_weights(folder / state.best_file)
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                    model.load_weights(folder / state.best_file)
                 return
 
 

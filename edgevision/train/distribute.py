@@ -59,6 +59,13 @@ def _cluster() -> tuple[int, int]:
     return len(chiefs) + len(workers), position
 
 
+def is_chief(name: str) -> bool:
+    """Whether this process writes the run's files; answered from TF_CONFIG, before TensorFlow loads."""
+    if name not in STRATEGIES:
+        raise BadInput(f"--strategy {name}: choose from {', '.join(STRATEGIES)}")
+    return name != "multiworker" or _cluster()[1] == 0
+
+
 def make_distribution(name: str = "default") -> Distribution:
     import tensorflow as tf
 

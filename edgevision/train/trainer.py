@@ -29,7 +29,7 @@ from edgevision.metrics import class_weights
 from edgevision.model.labels import read_labels, write_labels
 from edgevision.train.backbones import build_model, set_stage, stage_of
 from edgevision.train.checkpoint import Checkpoints, TrainState
-from edgevision.train.distribute import Distribution, make_distribution
+from edgevision.train.distribute import Distribution, is_chief, make_distribution
 from edgevision.train.evaluate import evaluate_keras
 from edgevision.train.progress import epoch_line, rich_progress_callback
 from edgevision.train.recipe import Recipe
@@ -59,13 +59,11 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
     ``resume`` continues the run's unfinished training from its last finished epoch; its
     recipe is the saved one (``recipe`` None), or a copy that only extends epochs/patience.
     """
-    import keras
-
     con = console or Console(stderr=True)
     t0 = time.perf_counter()
     out = Path(out_dir)
-    dist = make_distribution(strategy)
-    scratch = None if dist.is_chief else Path(tempfile.mkdtemp(prefix="edgevision-worker-"))
+    chief = is_chief(strategy)  # refusals below come before TensorFlow is even imported
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="edgevision-worker-"))
     ckpt = Checkpoints(out, scratch)
     state, recipe = _start_state(ckpt, out, recipe, resume)
     if state.finished:
@@ -75,6 +73,9 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
             return done
     elapsed0 = state.elapsed_s
     tdata = _open(data, out, recipe, resume)
+    import keras
+
+    dist = make_distribution(strategy)
     if not resume:
         ckpt.clear()  # a finished run in the same folder is replaced (only after the new data opened fine)
     if not resume and dist.is_chief:
@@ -87,15 +88,10 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
               + (f"; {dist.replicas} replicas ({dist.name})" if dist.name != "default" else ""))
 
     keras.utils.set_random_seed(recipe.seed)
-    spec, skips = recipe.spec(), SkipLog()
+    skips = SkipLog()
     skips.reasons.update(state.skipped)
     skips.paths.update(state.skipped)
     cache = _cache(recipe, tdata, out, resume)
-    train_stream = Stream(tdata.train, spec, recipe.batch_size, training=True, augment=recipe.augment,
-                          seed=recipe.seed, cache=cache, skips=skips, shard=dist.shard())
-    val_cache = cache if not cache else str(Path(cache).with_name("val-pixels"))  # None, memory or its own file
-    val_data = Stream(tdata.val, spec, recipe.batch_size, training=False, cache=val_cache, skips=skips,
-                      shard=dist.shard()).epoch(0)
     weights = class_weights(tdata.class_counts()) if recipe.class_weight == "balanced" else None
 
     with dist.strategy.scope():
@@ -106,9 +102,9 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
                       f"(best val accuracy {state.best or 0:.4f} at epoch {state.best_epoch + 1})")
         else:
             model, compiled = build_model(recipe, num_classes=len(tdata.classes)), ""
+    runner = _runner(model, recipe, tdata, dist, cache, skips, weights)
     try:
-        _epochs(model, compiled, recipe, state, ckpt, dist, train_stream, val_data, weights, skips, con,
-                t0 - elapsed0)
+        _epochs(model, compiled, recipe, state, ckpt, dist, runner, skips, con, t0 - elapsed0)
     except KeyboardInterrupt:
         con.print(f"[yellow]interrupted[/]: {state.epochs_done} finished epoch(s) are saved; continue with "
                   f"edgevision train {data} --out {out} --resume")
@@ -197,9 +193,53 @@ def _compile(model: Any, recipe: Recipe, stage: str, steps: int) -> None:
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
+class _FitRunner:
+    """One Keras ``fit`` per epoch, on that epoch's (seed, epoch)-determined stream."""
+
+    def __init__(self, model: Any, train: Stream, val: Any, weights: dict[int, float] | None) -> None:
+        self.model, self.train, self.val, self.weights = model, train, val, weights
+        self.steps, self.images = train.steps, train.size
+
+    def reset(self) -> None:
+        """Nothing to redo after a recompile: ``fit`` retraces by itself."""
+
+    def fit_epoch(self, epoch: int, progress: Any) -> dict[str, float]:
+        with warnings.catch_warnings():
+            # the stream's length is unknown after skipping unreadable files; Keras warns at each epoch end
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            fit = self.model.fit(self.train.epoch(epoch), validation_data=self.val, epochs=1,
+                                 class_weight=self.weights, callbacks=[progress], verbose=0, shuffle=False)
+        return {k: float(v[-1]) for k, v in fit.history.items()}
+
+
+def _runner(model: Any, recipe: Recipe, tdata: TrainingData, dist: Distribution, cache: str | None,
+            skips: SkipLog, weights: dict[int, float] | None) -> Any:
+    spec = recipe.spec()
+    if cache and dist.workers > 1:  # workers on one machine must not share a disk cache
+        cache = f"{cache}-worker{dist.worker_index}"
+    val_cache = cache if not cache else str(Path(cache).with_name(Path(cache).name.replace("pixels", "val-pixels")))
+    val = Stream(tdata.val, spec, recipe.batch_size, training=False, cache=val_cache, skips=skips).epoch(0)
+    if dist.name != "multiworker":
+        train_stream = Stream(tdata.train, spec, recipe.batch_size, training=True, augment=recipe.augment,
+                              seed=recipe.seed, cache=cache, skips=skips)
+        return _FitRunner(model, train_stream, val, weights)
+    from edgevision.train.multiworker import MultiWorkerLoop
+
+    streams: dict[tuple[Any, ...], Stream] = {}  # one per shard: its cache then serves every epoch
+
+    def make_stream(shard: tuple[int, int], batch: int) -> Stream:
+        key = (shard, batch)
+        if key not in streams:
+            streams[key] = Stream(tdata.train, spec, batch, training=True, augment=recipe.augment, seed=recipe.seed,
+                                  cache=cache and f"{cache}-{shard[1]}", skips=skips, shard=shard)
+        return streams[key]
+
+    return MultiWorkerLoop(model, dist.strategy, make_stream, val, recipe.batch_size, len(tdata.train), weights,
+                           len(tdata.classes))
+
+
 def _epochs(model: Any, compiled: str, recipe: Recipe, state: TrainState, ckpt: Checkpoints, dist: Distribution,
-            train_stream: Stream, val_data: Any, weights: dict[int, float] | None, skips: SkipLog, con: Console,
-            t0: float) -> None:
+            runner: Any, skips: SkipLog, con: Console, t0: float) -> None:
     total = recipe.total_epochs
     for epoch in range(state.epochs_done, total):
         stage = stage_of(recipe, epoch)
@@ -208,20 +248,16 @@ def _epochs(model: Any, compiled: str, recipe: Recipe, state: TrainState, ckpt: 
         if stage != compiled:
             with dist.strategy.scope():
                 trainable = set_stage(model, recipe, stage)
-                _compile(model, recipe, stage, train_stream.steps)
+                _compile(model, recipe, stage, runner.steps)
+            runner.reset()
             if compiled or stage == "fine_tune":
                 con.print(f"[bold]{stage}[/]: {trainable} backbone layers train at lr "
                           f"{recipe.fine_tune_learning_rate if stage == 'fine_tune' else recipe.learning_rate:g}")
             compiled, state.wait = stage, 0
         tick = time.perf_counter()
-        callbacks = [rich_progress_callback(total, train_stream.steps, con, epoch_offset=epoch, stage=stage)]
-        with warnings.catch_warnings():
-            # the stream's length is unknown after skipping unreadable files; Keras warns at each epoch end
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
-            fit = model.fit(train_stream.epoch(epoch), validation_data=val_data, epochs=1, class_weight=weights,
-                            callbacks=callbacks, verbose=0, shuffle=False)
+        logs = runner.fit_epoch(epoch, rich_progress_callback(total, runner.steps, con, epoch_offset=epoch,
+                                                              stage=stage))
         seconds = time.perf_counter() - tick
-        logs = {k: float(v[-1]) for k, v in fit.history.items()}
         val_acc = logs.get("val_accuracy", 0.0)
         improved = state.best is None or val_acc > state.best
         if improved:
@@ -237,7 +273,7 @@ def _epochs(model: Any, compiled: str, recipe: Recipe, state: TrainState, ckpt: 
         if recipe.patience and state.wait >= recipe.patience:
             state.stopped_stages.append(stage)
         ckpt.save(model, state, improved)
-        con.print(epoch_line(epoch, total, stage, logs, seconds, train_stream.size, improved), highlight=False)
+        con.print(epoch_line(epoch, total, stage, logs, seconds, runner.images, improved), highlight=False)
         if stage in state.stopped_stages:
             con.print(f"early stop: no val accuracy gain in {recipe.patience} epochs"
                       + (" (moving on to fine-tuning)" if stage == "head" and recipe.fine_tune_epochs else ""))
@@ -267,6 +303,7 @@ def _finish(model: Any, recipe: Recipe, tdata: TrainingData, state: TrainState, 
         "counts": tdata.counts(), "split_mode": tdata.split_mode, "held_out": split_name,
         "epochs_run": len(history.get("loss", [])), "epochs_planned": recipe.total_epochs,
         "best_epoch": state.best_epoch + 1, "stopped_early": state.stopped_stages,
+        "stages": state.history.get("stage", []),
         "resumed_at": state.resumed_at, "distribution": dist.to_dict(),
         "cache": "none" if cache is None else ("memory" if cache == "" else "disk"),
         "decoded_mb": round((len(tdata.train) + len(tdata.val)) * image_bytes(spec) / 2**20, 1),
