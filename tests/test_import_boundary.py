@@ -15,6 +15,7 @@ DEVICE_MODULES = [
     "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.device.pipeline",
     "edgevision.device.stream", "edgevision.device.sources", "edgevision.bench.latency",
     "edgevision.convert.validate", "edgevision.convert.evaluate", "edgevision.cli.main",
+    "edgevision.train.evaluate",  # saves .tflite evaluation reports on a device too
 ]
 
 PROBE = """

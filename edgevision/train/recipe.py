@@ -65,7 +65,7 @@ class Recipe:
     schedule: str = "constant"       # constant | cosine (decays to 0 over each stage)
     weight_decay: float = 0.0        # decoupled weight decay applied by the optimizer to every weight
     l2: float = 0.0                  # L2 penalty on conv/dense kernels (small_cnn) and the classifier head
-    dropout: float = 0.3
+    dropout: float = 0.1              # see train/small_cnn.toml: 0.3 stalls the small CNN
     class_weight: str = "balanced"   # balanced: weight classes by inverse frequency; none
     seed: int = 42
     patience: int = 5                # early stopping on validation accuracy; 0 disables
