@@ -11,7 +11,20 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
-SIGN_DIGITS = Path(os.environ.get("EDGEVISION_SHARED_DATA", REPO.parent / "shared" / "data" / "sign-language-digits"))
+
+
+def _sign_digits() -> Path:
+    """$EDGEVISION_SHARED_DATA, else ``shared/data/sign-language-digits`` beside the checkout or above it."""
+    if os.environ.get("EDGEVISION_SHARED_DATA"):
+        return Path(os.environ["EDGEVISION_SHARED_DATA"])
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "data" / "sign-language-digits"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "data" / "sign-language-digits"
+
+
+SIGN_DIGITS = _sign_digits()
 
 
 def load_average() -> float:
