@@ -54,3 +54,27 @@ def worst_confusions(cm: np.ndarray | list[list[int]], classes: Sequence[str], n
     pairs = [(int(m[i, j]), i, j) for i in range(m.shape[0]) for j in range(m.shape[1]) if i != j and m[i, j] > 0]
     pairs.sort(key=lambda t: (-t[0], t[1], t[2]))
     return [{"true": classes[i], "predicted": classes[j], "count": c} for c, i, j in pairs[:n]]
+
+
+def top_k_accuracy(y_true: Sequence[int] | np.ndarray, scores: np.ndarray, k: int = 5) -> float:
+    """Share of samples whose true class is among the ``k`` highest scores (ties count as hits)."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.int64)
+    if s.ndim != 2 or len(y) != len(s):
+        raise ValueError(f"scores must be (N, classes) for N={len(y)} labels, got {s.shape}")
+    if not len(y):
+        return 0.0
+    k = min(k, s.shape[1])
+    true_scores = s[np.arange(len(y)), y]
+    higher = (s > true_scores[:, None]).sum(axis=1)
+    return float(np.mean(higher < k))
+
+
+def class_weights(counts: Sequence[int]) -> dict[int, float]:
+    """Inverse-frequency weights (sklearn's "balanced"): a class's weight is total / (classes x its count)."""
+    c = np.asarray(counts, dtype=np.float64)
+    present = c > 0
+    if not present.any():
+        return {}
+    total, k = c[present].sum(), int(present.sum())
+    return {i: float(total / (k * n)) for i, n in enumerate(c) if n > 0}

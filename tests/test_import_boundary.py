@@ -26,6 +26,7 @@ DEVICE_MODULES = [
     "edgevision.device.webview", "edgevision.device.doctor", "edgevision.device.frame_checks",
     "edgevision.device.outputs", "edgevision.device.smoothing", "edgevision.cli.doctor_cmd",
     "edgevision.cli.run_cmd",
+    "edgevision.train.evaluate",  # saves .tflite evaluation reports on a device too
 ]
 
 PROBE = """

@@ -9,6 +9,7 @@ from edgevision.cli import (
     bench_cmd,
     bundle_cmd,
     convert_cmd,
+    data_cmd,
     demo_cmd,
     deploy_cmd,
     device_cmd,
@@ -39,7 +40,7 @@ def build_app() -> typer.Typer:
         """edgevision command line."""
 
     for module in (demo_cmd, train_cmd, convert_cmd, evaluate_cmd, info_cmd, run_cmd, bench_cmd, doctor_cmd,
-                   bundle_cmd, deploy_cmd, device_cmd):
+                   bundle_cmd, deploy_cmd, device_cmd, data_cmd):
         module.register(app)
     return app
 

@@ -1,52 +1,97 @@
-"""``edgevision train DATA --out RUN``: train a classifier from one folder per class."""
+"""``edgevision train DATA --out RUN``: train a classifier from one folder per class or from shards."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
+EPILOG = """Examples:
+
+  edgevision train data/flowers --out runs/flowers
+
+  edgevision train data/digits --out runs/digits --size 64 --epochs 20
+
+  edgevision train data/pets --out runs/pets --recipe mobilenet_v3_small --weights imagenet
+
+  edgevision train data/pets --out runs/pets --recipe train/small_cnn.toml --set augment.rotation=0 --set l2=1e-4
+
+  edgevision train data/pets-shards --out runs/pets --cache disk          (shards from: edgevision data pack)
+
+  edgevision train data/pets --out runs/pets --resume                     (continue a killed run)
+
+  edgevision train data/pets --out runs/pets --strategy mirrored          (all local GPUs)
+
+Recipes are TOML or YAML files; by name they are looked up in ./train and the project's train/ folder.
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command(epilog="Examples:\n\n  edgevision train data/flowers --out runs/flowers\n\n"
-                        "  edgevision train data/digits --out runs/digits --size 64 --epochs 20\n\n"
-                        "  edgevision train data/pets --out runs/pets --recipe train/small_cnn.toml --json")
+    @app.command(epilog=EPILOG)
     @handle_errors
     def train(
         data: Path = typer.Argument(..., help="Folder with one sub-folder per class (optionally under "
-                                              "train/, val/, test/)."),
+                                              "train/, val/, test/), or a shard folder from `edgevision data pack`."),
         out: Path = typer.Option(..., "--out", "-o", help="Run directory to create, e.g. runs/NAME."),
-        recipe: str | None = typer.Option(None, "--recipe", help="Recipe name (train/NAME.toml) or path."),
-        arch: str | None = typer.Option(None, "--arch", help="Architecture (overrides the recipe)."),
+        recipe: str | None = typer.Option(None, "--recipe", help="Recipe name (train/NAME.toml|yaml) or path."),
+        arch: str | None = typer.Option(None, "--arch", help="small_cnn | mobilenet_v2 | mobilenet_v3_small | "
+                                                             "mobilenet_v3_large (overrides the recipe)."),
+        weights: str | None = typer.Option(None, "--weights", help="Backbone weights: imagenet | PATH | none. "
+                                                                   "With weights: frozen base, then fine-tuning."),
         size: int | None = typer.Option(None, "--size", help="Input size in pixels (square)."),
         epochs: int | None = typer.Option(None, "--epochs", min=1),
-        batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+        batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Global batch size."),
         learning_rate: float | None = typer.Option(None, "--lr"),
         seed: int | None = typer.Option(None, "--seed"),
+        cache: str | None = typer.Option(None, "--cache", help="auto | memory | disk | none: where decoded "
+                                                               "images are kept between epochs."),
+        settings: list[str] = typer.Option([], "--set", help="Override any recipe key: KEY=VALUE "
+                                                              "(repeatable; e.g. augment.zoom=0.2)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the unfinished run in --out from its last "
+                                                            "finished epoch (with its own recipe)."),
+        strategy: str = typer.Option("default", "--strategy", help="default | mirrored (all local GPUs) | "
+                                                                    "multiworker (machines in TF_CONFIG)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Train a CNN and save it with its labels, data splits and preprocessing spec."""
         quiet_tensorflow()
-        from edgevision.train.recipe import load_recipe
-
-        r = load_recipe(recipe).override(arch=arch, size=size, epochs=epochs, batch_size=batch_size,
-                                         learning_rate=learning_rate, seed=seed)
+        r = _recipe(out, recipe, resume, settings, arch=arch, weights=weights, size=size, epochs=epochs,
+                    batch_size=batch_size, learning_rate=learning_rate, seed=seed, cache=cache)
         from edgevision.train.trainer import train as run_training
 
-        result = run_training(data, out, r, err_console())
+        result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy)
         held = next((k for k in ("test", "val") if result.metrics.get(k)), "val")
         m = result.metrics[held]
         summary = {"run": str(result.out_dir), "model": str(result.model_path), "classes": list(result.classes),
                    "held_out": held, "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
-                   "epochs_run": len(result.history.get("loss", [])), "skipped_images": result.skipped,
+                   "epochs_run": len(result.history.get("loss", [])), "best_epoch": result.best_epoch,
+                   "resumed_at": list(result.resumed_at), "skipped_images": result.skipped,
                    "elapsed_s": round(result.elapsed_s, 1)}
         if json_out:
             print_json(summary)
             return
         out_console().print(
             f"[bold green]trained[/] {len(result.classes)} classes in {summary['elapsed_s']} s "
-            f"({summary['epochs_run']} epochs): {held} accuracy {m['accuracy']:.3f}, macro F1 {m['macro']['f1']:.3f}"
+            f"({summary['epochs_run']} epochs, best {result.best_epoch}): {held} accuracy {m['accuracy']:.3f}, "
+            f"macro F1 {m['macro']['f1']:.3f}"
             + (f", {result.skipped} unreadable images skipped" if result.skipped else "")
             + f"\nrun directory: {result.out_dir}\nnext: edgevision convert {result.out_dir}")
+
+
+def _recipe(out: Path, name: str | None, resume: bool, settings: list[str], **flags: Any) -> Any:
+    """The recipe file plus CLI overrides; when resuming, the run's own recipe (only epochs may grow)."""
+    from edgevision.errors import BadInput
+    from edgevision.train.recipe import load_recipe
+
+    if resume:
+        from edgevision.train.trainer import saved_recipe
+
+        if name:
+            raise BadInput("--resume continues the run's own recipe; drop --recipe")
+        base = saved_recipe(out)
+    else:
+        base = load_recipe(name)
+    return base.with_settings(settings).override(**flags) if settings else base.override(**flags)
