@@ -18,8 +18,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("EDGEVISION_SHARED_DATA",
-                                  REPO.parent / "shared" / "data" / "sign-language-digits"))
+
+
+def _shared_data() -> Path:
+    """$EDGEVISION_SHARED_DATA, else ``shared/data/sign-language-digits`` beside the checkout (or above a worktree)."""
+    if os.environ.get("EDGEVISION_SHARED_DATA"):
+        return Path(os.environ["EDGEVISION_SHARED_DATA"])
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "data" / "sign-language-digits"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "data" / "sign-language-digits"
+
+
+SHARED_DATA = _shared_data()
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
 REQUIRE_ALL = os.environ.get("EDGEVISION_REQUIRE_ALL") == "1"
 
