@@ -39,8 +39,8 @@ def build_app() -> typer.Typer:
                                            help="Print the version and exit.")) -> None:
         """edgevision command line."""
 
-    for module in (demo_cmd, train_cmd, convert_cmd, evaluate_cmd, info_cmd, run_cmd, bench_cmd, doctor_cmd,
-                   bundle_cmd, deploy_cmd, device_cmd, data_cmd):
+    for module in (demo_cmd, data_cmd, train_cmd, evaluate_cmd, convert_cmd, info_cmd, run_cmd, doctor_cmd,
+                   bench_cmd, bundle_cmd, deploy_cmd, device_cmd):
         module.register(app)
     return app
 

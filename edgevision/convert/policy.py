@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from edgevision.assets import asset_dirs
 from edgevision.errors import BadInput
 
 DEFAULT_POLICY = "default"
@@ -105,7 +106,7 @@ class Policy:
 
 def policy_dirs() -> list[Path]:
     """Where policies are looked up by name: ./convert, then the project's own convert/ folder."""
-    return [Path.cwd() / "convert", Path(__file__).resolve().parents[2] / "convert"]
+    return asset_dirs("convert")
 
 
 def load_policy(name_or_path: str | Path | None) -> Policy:

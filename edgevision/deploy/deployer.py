@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgevision.assets import asset_dirs
 from edgevision.deploy.archive import pack
 from edgevision.deploy.manifest import Manifest
 from edgevision.deploy.preflight import Check, evaluate, failures
@@ -60,10 +61,10 @@ class Steps:
 
 
 def kit_dir() -> Path:
-    for d in (Path.cwd() / "device" / "kit", Path(__file__).resolve().parents[2] / "device" / "kit"):
+    for d in asset_dirs("device", "kit"):
         if all((d / f).is_file() for f in KIT_FILES):
             return d
-    raise BadInput("the deployment kit (device/kit/edgevision.service.in, install.sh) was not found; run from an "
+    raise BadInput("the deployment kit (device/kit/edgevision.service.in, install.sh) was not found; reinstall edgevision or run from an "
                    "edgevision checkout")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from edgevision.assets import asset_dirs
 from edgevision.deploy.manifest import Manifest
 from edgevision.deploy.runtime_config import ServiceSettings
 from edgevision.errors import BadInput
@@ -120,8 +121,7 @@ class UnitContext:
 
 def find_template(root: Path) -> Path:
     """The kit's unit template: the copy deploy put on the device, else the one in a source checkout."""
-    for candidate in (root / "kit" / TEMPLATE_NAME,
-                      Path(__file__).resolve().parents[2] / "device" / "kit" / TEMPLATE_NAME):
+    for candidate in (root / "kit" / TEMPLATE_NAME, *(d / TEMPLATE_NAME for d in asset_dirs("device", "kit"))):
         if candidate.is_file():
             return candidate
     raise BadInput(f"no service template: {root / 'kit' / TEMPLATE_NAME} is missing (deploy copies it there; "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from edgevision.assets import asset_dirs
 from edgevision.errors import BadInput
 
 
@@ -34,7 +35,7 @@ class Profile:
 
 def profile_dirs() -> list[Path]:
     """Where profiles are looked up by name: ./device/profiles, then the project's own."""
-    return [Path.cwd() / "device" / "profiles", Path(__file__).resolve().parents[2] / "device" / "profiles"]
+    return asset_dirs("device", "profiles")
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from edgevision.assets import asset_dirs
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.model.spec import PreprocessSpec
 
@@ -173,8 +174,7 @@ def _parse_value(raw: str) -> Any:
 
 def recipe_dirs() -> list[Path]:
     """Where recipes are looked up by name: ./train, then the project's own train/ folder."""
-    here = Path(__file__).resolve().parents[2] / "train"
-    return [Path.cwd() / "train", here]
+    return asset_dirs("train")
 
 
 def _read(path: Path) -> dict[str, Any]:

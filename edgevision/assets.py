@@ -1,0 +1,24 @@
+"""Where the editable data folders live: recipes (train/), policies (convert/), device profiles and kit (device/).
+
+DESIGN.md keeps them at the top of the repository because users edit them. A source checkout finds
+them there; a wheel installs copies under ``<prefix>/share/edgevision/`` (pyproject's data-files),
+so `pip install edgevision` gets the same defaults as a checkout. The user's own ./train, ./convert
+and ./device folders always come first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def asset_dirs(*parts: str) -> list[Path]:
+    """Candidate folders for ``parts`` (e.g. ``"device", "profiles"``), most specific first, without repeats."""
+    found: list[Path] = []
+    for base in (Path.cwd(), _CHECKOUT, Path(sys.prefix) / "share" / "edgevision"):
+        d = base.joinpath(*parts)
+        if d not in found:
+            found.append(d)
+    return found
