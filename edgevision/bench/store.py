@@ -130,7 +130,7 @@ class ResultStore:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as con:
                 if not con.execute("SELECT 1 FROM sqlite_master WHERE name='results'").fetchone():
                     return []
-                rows = con.execute("SELECT doc FROM results ORDER BY created, id").fetchall()
+                rows = con.execute("SELECT doc FROM results ORDER BY created, rowid").fetchall()
         except sqlite3.Error as exc:
             raise self._fail(exc) from None
         return [validate(json.loads(r[0]), str(self.path)) for r in rows]
