@@ -58,7 +58,7 @@ def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comp
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     counts: dict[tuple[Any, ...], int] = {}
     all_docs = list(docs)
-    for d in sorted(all_docs, key=lambda d: (d["created"], d["id"])):
+    for d in sorted(all_docs, key=lambda d: d["created"]):
         k = _key(d)
         latest[k] = d
         counts[k] = counts.get(k, 0) + 1

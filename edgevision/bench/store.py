@@ -180,9 +180,9 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 
 
 def merge(*groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Union of results by id (first copy wins), oldest first."""
+    """Union of results by id (first copy wins), oldest first; ties keep the order they came in."""
     seen: dict[str, dict[str, Any]] = {}
     for group in groups:
         for d in group:
             seen.setdefault(d["id"], d)
-    return sorted(seen.values(), key=lambda d: (d["created"], d["id"]))
+    return sorted(seen.values(), key=lambda d: d["created"])

@@ -64,8 +64,8 @@ def kit_dir() -> Path:
     for d in asset_dirs("device", "kit"):
         if all((d / f).is_file() for f in KIT_FILES):
             return d
-    raise BadInput("the deployment kit (device/kit/edgevision.service.in, install.sh) was not found; reinstall edgevision or run from an "
-                   "edgevision checkout")
+    raise BadInput("the deployment kit (device/kit/edgevision.service.in, install.sh) was not found; "
+                   "reinstall edgevision or run from an edgevision checkout")
 
 
 def probe_source() -> bytes:
