@@ -134,3 +134,49 @@ def prune(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> tuple[tuple[s
     """Drop columns that are empty in every row (no pipeline runs, no published figure, no flags)."""
     keep = [i for i in range(len(header)) if any(r[i] for r in rows)]
     return tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
+
+
+# Columns a narrow terminal loses first; the HTML page and --json always keep every column.
+# "device" here means: abbreviate device labels to D1, D2… with a legend under the table.
+LOW_PRIORITY = ("init ms", "p90 ms", "size KiB", "n", "GMAC/s", "device", "glass→label p50 ms", "p99 ms", "FPS",
+                "pipeline FPS", "quant")
+WRAPPING = ("device", "config", "flags")  # text that wraps at spaces; everything else needs its full width
+
+
+@dataclass(frozen=True)
+class Fitted:
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    hidden: tuple[str, ...] = ()
+    legend: tuple[tuple[str, str], ...] = ()   # (short key, device label) when devices were abbreviated
+
+
+def fit(header: tuple[str, ...], rows: list[tuple[str, ...]], width: int) -> Fitted:
+    """Make the table fit ``width`` characters: drop low-priority columns and abbreviate devices.
+
+    A 17-column table squeezed into 80 characters wraps every cell into slivers, which is worse than
+    fewer columns and a device legend.
+    """
+
+    def cell(i: int, text: str) -> int:
+        return max((len(w) for w in text.split()), default=0) if header[i] in WRAPPING else len(text)
+
+    def need(cols: list[int], table: list[tuple[str, ...]]) -> int:
+        widths = [max(max(len(w) for w in header[i].split()), *(cell(i, r[i]) for r in table)) for i in cols]
+        return sum(widths) + 3 * len(cols) + 1
+
+    cols = list(range(len(header)))
+    hidden: list[str] = []
+    legend: dict[str, str] = {}
+    for name in LOW_PRIORITY:
+        if need(cols, rows) <= width:
+            break
+        if name == "device" and name in header:
+            at = header.index(name)
+            legend = {label: f"D{n}" for n, label in enumerate(dict.fromkeys(r[at] for r in rows), 1)}
+            rows = [(*r[:at], legend[r[at]], *r[at + 1:]) for r in rows]
+        elif name in header:
+            cols.remove(header.index(name))
+            hidden.append(name)
+    return Fitted(tuple(header[i] for i in cols), [tuple(r[i] for i in cols) for r in rows], tuple(hidden),
+                  tuple((key, label) for label, key in legend.items()))

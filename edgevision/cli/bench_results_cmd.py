@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.errors import BadInput, MissingDependency
+
+if TYPE_CHECKING:
+    from rich.table import Column
 
 REPORT_EPILOG = """Examples:
 
@@ -68,7 +71,7 @@ def report(
 
     from edgevision.bench.references import load_references
     from edgevision.bench.render import plot, write_html
-    from edgevision.bench.report import HEADER, compare, prune, table_rows
+    from edgevision.bench.report import HEADER, compare, fit, prune, table_rows
 
     docs = _select(_load(results or [], store), model, device)
     if not docs:
@@ -79,11 +82,18 @@ def report(
         print_json([dict(zip(HEADER, row, strict=True)) | {"id": r.doc["id"]}
                     for row, r in zip(table_rows(comp), comp.rows, strict=True)])
         return
-    header, rows = prune(HEADER, table_rows(comp))
-    t = Table(*header, title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
-    for row in rows:
-        t.add_row(*row)
-    out_console().print(t)
+    console = out_console()
+    fitted = fit(*prune(HEADER, table_rows(comp)), width=console.width)
+    title = f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations"
+    t = Table(*_columns(fitted.header, fitted.rows, console.width), title=title)
+    for row in fitted.rows:
+        t.add_row(*(escape(c) for c in row))
+    console.print(t)
+    for key, label in fitted.legend:
+        console.print(f"{key}: {label}", markup=False, highlight=False)
+    if fitted.hidden:
+        err_console().print(f"note: {', '.join(fitted.hidden)} hidden to fit {console.width} columns; the HTML "
+                            "page and --json have every column (or set COLUMNS)", markup=False)
     for note in comp.notes:
         err_console().print(f"[yellow]warn[/]: {escape(note)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +104,27 @@ def report(
         err_console().print(f"note: no plot ({exc})", markup=False)
     html = write_html(comp, out / "bench_report.html", png)
     err_console().print(f"wrote {' and '.join(str(p) for p in (png, html) if p)}")
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]], width: int) -> list[Column]:
+    """Model names stay whole (they often differ only at the end); when space is short, text columns
+    wrap to their longest word rather than letting the table spill over the edge."""
+    from rich.table import Column
+
+    from edgevision.bench.report import WRAPPING
+
+    cells = [[h, *(r[i] for r in rows)] for i, h in enumerate(header)]
+    tight = sum(max(len(c) for c in col) for col in cells) + 3 * len(header) + 1 > width
+    out = []
+    for h, col in zip(header, cells, strict=True):
+        if h == "model":
+            out.append(Column(h, min_width=min(max(len(c) for c in col), 36), overflow="fold"))
+        elif tight:  # exactly the widths report.fit counted: headers and text wrap at spaces, numbers stay whole
+            words = h.split() + [w for c in col[1:] for w in (c.split() if h in WRAPPING else [c])]
+            out.append(Column(h, max_width=max(map(len, words)), overflow="fold"))
+        else:
+            out.append(Column(h, overflow="fold"))
+    return out
 
 
 @handle_errors

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from edgevision.bench.store import ResultStore, read_results, write_export
-from tests.bench.docs import make_doc
-from tests.conftest import REPO, need
+from tests.bench.docs import PI4, make_doc
+from tests.conftest import REPO, Cli, need
 
 
 def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -132,6 +132,25 @@ def test_report_shows_measured_vs_published(cli, tmp_path: Path) -> None:
     _ok(cli("bench", "report", results, "--out", out))
     page = (out / "bench_report.html").read_text()
     assert "Measured vs published" in page and "github.com/Qengineering" in page
+
+
+def test_report_table_fits_a_narrow_terminal(cli, tmp_path: Path) -> None:
+    """On an 80-column terminal the table loses minor columns and abbreviates devices instead of spilling over."""
+    pi5 = {**PI4, "name": "garage", "board": "Raspberry Pi 5 Model B Rev 1.0", "cpu": "ARM Cortex-A76",
+           "id": "pi5fingerprint01", "device_id": "pi5device0000001", "profile": "rpi5"}
+    docs = [make_doc(33.0, model="efficientnet_lite0_int8_2.tflite"), make_doc(14.0, device=pi5),
+            make_doc(90.0, quant="float32", model="mobilenet_v2_1.0_224.tflite", threads=1)]
+    results = write_export(tmp_path / "two.json", docs)
+    narrow = Cli(cli.python, {**cli.env, "COLUMNS": "80"})
+    proc = _ok(narrow("bench", "report", results, "--out", tmp_path / "r"))
+    table = [ln for ln in proc.stdout.splitlines() if ln[:1] in "┏┃┡│└"]
+    assert table and all(len(ln) <= 80 for ln in table) and all(ln.rstrip()[-1] in "┓┃┩│┘" for ln in table)
+    assert "efficientnet_lite0_int8_2" in proc.stdout and "mobilenet_v2_1.0_224" in proc.stdout  # names whole
+    legend = [ln for ln in proc.stdout.splitlines() if ln.startswith(("D1: ", "D2: "))]
+    assert len(legend) == 2 and any("Raspberry Pi 5" in ln or "garage" in ln for ln in legend)
+    assert "hidden to fit 80 columns" in " ".join(proc.stderr.split())
+    wide = _ok(cli("bench", "report", results, "--out", tmp_path / "r"))  # COLUMNS=200: every column, no legend
+    assert "init" in wide.stdout and "D1: " not in wide.stdout and "hidden" not in wide.stderr
 
 
 def test_newer_schema_and_corrupt_store_are_refused_and_nothing_is_lost(cli, bench_models, tmp_path: Path) -> None:
