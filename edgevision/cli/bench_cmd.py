@@ -15,7 +15,12 @@ from typer.core import TyperGroup
 
 from edgevision.cli import bench_results_cmd
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput
+
+# On a narrow terminal (an SSH session on a Pi) the result table keeps model, config, p50, FPS and the pipeline.
+BENCH_LAYOUT = Layout(drop=("std ms", "mean ms", "init ms", "RSS +MB", "size KiB", "p90 ms", "GMAC/s", "runs",
+                            "glass→label p50 ms", "p99 ms"), wrapping=("config",), whole="model")
 
 RUN_EPILOG = """Examples:
 
@@ -142,7 +147,6 @@ def _progress(con: Any) -> Any:
 
 def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store: Any, out: Path | None) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from edgevision.bench import sanity
     from edgevision.bench.record import config_label
@@ -151,24 +155,24 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
     if json_out:
         print_json(docs)
     elif docs:
-        t = Table("model", "config", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "std ms", "FPS", "GMAC/s",
-                  "init ms", "RSS +MB", "size KiB", title="invoke() latency on this machine")
+        header = ("model", "config", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "std ms", "FPS", "GMAC/s",
+                  "init ms", "RSS +MB", "size KiB")
         has_pipe = any(d.get("pipeline") for d in docs)
         if has_pipe:
-            t.add_column("pipeline FPS")
-            t.add_column("glass→label p50 ms")
+            header += ("pipeline FPS", "glass→label p50 ms")
+        rows = []
         for d in docs:
             s, m = d["metrics"]["invoke"], d["metrics"]
-            row = [d["model"]["file"], config_label(d["config"]), str(s["runs"]), f"{s['p50']:.3f}",
+            row = (d["model"]["file"], config_label(d["config"]), str(s["runs"]), f"{s['p50']:.3f}",
                    f"{s['p90']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}", f"{s['std']:.3f}", f"{m['fps']:.1f}",
                    f"{m['gmacs']:.2f}" if m.get("gmacs") else "", f"{m['init_ms']:.1f}", f"{m['rss_delta_mb']:.1f}",
-                   f"{d['model']['size_bytes'] / 1024:.1f}"]
+                   f"{d['model']['size_bytes'] / 1024:.1f}")
             if has_pipe:
                 p = d.get("pipeline") or {}
-                row += [f"{p['fps']:.1f}" if p.get("fps") else "",
-                        f"{p['latency']['p50']:.2f}" if p.get("latency") else ""]
-            t.add_row(*row)
-        out_console().print(t)
+                row += (f"{p['fps']:.1f}" if p.get("fps") else "",
+                        f"{p['latency']['p50']:.2f}" if p.get("latency") else "")
+            rows.append(row)
+        print_fitted(out_console(), con, header, rows, BENCH_LAYOUT, title="invoke() latency on this machine")
     for d in docs:
         for f in d.get("flags", []):
             con.print(f"[yellow]{f['level']}[/]: " + escape(f"{d['model']['file']} ({config_label(d['config'])}): "

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput, MissingDependency
 
-if TYPE_CHECKING:
-    from rich.table import Column
+# On a narrow terminal the comparison loses these first; the HTML page and --json keep every column.
+REPORT_LAYOUT = Layout(drop=("init ms", "p90 ms", "size KiB", "n", "GMAC/s", "device", "glass→label p50 ms", "p99 ms",
+                             "FPS", "pipeline FPS", "quant"),
+                       wrapping=("device", "config", "flags"), whole="model", abbreviate="device")
 
 REPORT_EPILOG = """Examples:
 
@@ -67,11 +70,10 @@ def report(
 ) -> None:
     """One comparison table and plot across devices and models (measured vs published where known)."""
     from rich.markup import escape
-    from rich.table import Table
 
     from edgevision.bench.references import load_references
     from edgevision.bench.render import plot, write_html
-    from edgevision.bench.report import HEADER, compare, fit, prune, table_rows
+    from edgevision.bench.report import HEADER, compare, prune, table_rows
 
     docs = _select(_load(results or [], store), model, device)
     if not docs:
@@ -82,18 +84,8 @@ def report(
         print_json([dict(zip(HEADER, row, strict=True)) | {"id": r.doc["id"]}
                     for row, r in zip(table_rows(comp), comp.rows, strict=True)])
         return
-    console = out_console()
-    fitted = fit(*prune(HEADER, table_rows(comp)), width=console.width)
-    title = f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations"
-    t = Table(*_columns(fitted.header, fitted.rows, console.width), title=title)
-    for row in fitted.rows:
-        t.add_row(*(escape(c) for c in row))
-    console.print(t)
-    for key, label in fitted.legend:
-        console.print(f"{key}: {label}", markup=False, highlight=False)
-    if fitted.hidden:
-        err_console().print(f"note: {', '.join(fitted.hidden)} hidden to fit {console.width} columns; the HTML "
-                            "page and --json have every column (or set COLUMNS)", markup=False)
+    print_fitted(out_console(), err_console(), *prune(HEADER, table_rows(comp)), REPORT_LAYOUT,
+                 title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
     for note in comp.notes:
         err_console().print(f"[yellow]warn[/]: {escape(note)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -104,27 +96,6 @@ def report(
         err_console().print(f"note: no plot ({exc})", markup=False)
     html = write_html(comp, out / "bench_report.html", png)
     err_console().print(f"wrote {' and '.join(str(p) for p in (png, html) if p)}")
-
-
-def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]], width: int) -> list[Column]:
-    """Model names stay whole (they often differ only at the end); when space is short, text columns
-    wrap to their longest word rather than letting the table spill over the edge."""
-    from rich.table import Column
-
-    from edgevision.bench.report import WRAPPING
-
-    cells = [[h, *(r[i] for r in rows)] for i, h in enumerate(header)]
-    tight = sum(max(len(c) for c in col) for col in cells) + 3 * len(header) + 1 > width
-    out = []
-    for h, col in zip(header, cells, strict=True):
-        if h == "model":
-            out.append(Column(h, min_width=min(max(len(c) for c in col), 36), overflow="fold"))
-        elif tight:  # exactly the widths report.fit counted: headers and text wrap at spaces, numbers stay whole
-            words = h.split() + [w for c in col[1:] for w in (c.split() if h in WRAPPING else [c])]
-            out.append(Column(h, max_width=max(map(len, words)), overflow="fold"))
-        else:
-            out.append(Column(h, overflow="fold"))
-    return out
 
 
 @handle_errors
