@@ -15,6 +15,10 @@ from edgevision.cli.common import (
     print_json,
     quiet_tensorflow,
 )
+from edgevision.cli.tables import Layout, print_fitted
+
+# On a narrow terminal the variants table keeps accuracy, drop, size × and latency × (the gate's evidence).
+CONVERT_LAYOUT = Layout(drop=("file", "size KiB", "latency ms", "agreement"), wrapping=("gate",), whole="variant")
 
 
 def register(app: typer.Typer) -> None:
@@ -66,21 +70,22 @@ def register(app: typer.Typer) -> None:
 
 
 def render(r: dict[str, Any]) -> None:
-    from rich.table import Table
-
     con = out_console()
-    t = Table("variant", "accuracy", "drop (pts)", "agreement", "size KiB", "size ×", "latency ms", "latency ×",
-              "gate", "file", title=f"{r['model']}: {r['images']} {r['split']} images through the device runtime "
-                                    f"(policy {r['policy']['name']})")
+    header = ("variant", "accuracy", "drop (pts)", "agreement", "size KiB", "size ×", "latency ms", "latency ×", "gate",
+              "file")
     ref = r["variants"]["float32"]
+    rows = []
     for name, v in r["variants"].items():
         verdict = "ref" if name == "float32" else ("pass" if v["passed"] else "[red]FAIL[/]")
         if v.get("superseded_by"):
             verdict += f" → {v['superseded_by']}"
-        t.add_row(name, f"{v['accuracy']:.4f}", f"{v['drop_points']:.2f}", f"{v['agreement']:.3f}",
-                  f"{v['size_bytes'] / 1024:.1f}", f"{v['size_bytes'] / ref['size_bytes']:.2f}",
-                  f"{v['latency_ms']:.3f}", f"{v['latency_ms'] / ref['latency_ms']:.2f}", verdict, Path(v["path"]).name)
-    con.print(t)
+        rows.append((name, f"{v['accuracy']:.4f}", f"{v['drop_points']:.2f}", f"{v['agreement']:.3f}",
+                     f"{v['size_bytes'] / 1024:.1f}", f"{v['size_bytes'] / ref['size_bytes']:.2f}",
+                     f"{v['latency_ms']:.3f}", f"{v['latency_ms'] / ref['latency_ms']:.2f}", verdict,
+                     Path(v["path"]).name))
+    print_fitted(con, err_console(), header, rows, CONVERT_LAYOUT, markup=True,
+                 title=f"{r['model']}: {r['images']} {r['split']} images through the device runtime "
+                       f"(policy {r['policy']['name']})")
     con.print(f"files in {Path(ref['path']).parent}; sizes include the embedded metadata, labels and reference "
               "images; latency is the median invoke() on this machine")
     if r.get("repair"):

@@ -85,15 +85,18 @@ def _columns(fitted: Fitted, width: int, layout: Layout) -> list[Column]:
 
 
 def print_fitted(console: Console, notes: Console, header: tuple[str, ...], rows: list[tuple[str, ...]],
-                 layout: Layout, title: str) -> None:
-    """Print the table on ``console`` (its legend too); what was left out is said on ``notes``."""
+                 layout: Layout, title: str, markup: bool = False) -> None:
+    """Print the table on ``console`` (its legend too); what was left out is said on ``notes``.
+
+    With ``markup`` the cells may carry rich markup (a red FAIL); otherwise they are printed literally.
+    """
     from rich.markup import escape
     from rich.table import Table
 
     fitted = fit(header, rows, console.width, layout)
     table = Table(*_columns(fitted, console.width, layout), title=title)
     for row in fitted.rows:
-        table.add_row(*(escape(c) for c in row))
+        table.add_row(*(row if markup else (escape(c) for c in row)))
     console.print(table)
     for key, value in fitted.legend:
         console.print(f"{key}: {value}", markup=False, highlight=False)
