@@ -118,6 +118,8 @@ class ResultStore:
                         continue
                     con.execute("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(d, text))
                     added += 1
+        except sqlite3.OperationalError as exc:  # full disk, read-only file system, locked: the transaction rolled back
+            raise BadInput(f"{self.path}: cannot store results ({exc}); what it held before is unchanged") from None
         except sqlite3.Error as exc:
             raise self._fail(exc) from None
         return Merge(added, present, conflicts)
@@ -148,8 +150,13 @@ def write_export(path: str | Path, docs: list[dict[str, Any]]) -> Path:
     p = Path(path)
     payload = {"format": FORMAT, "schema": SCHEMA, "exported": now_iso(), "results": docs}
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(p)  # never leave half a file behind
+    try:
+        tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(p)  # never leave half a file behind
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        kept = "; the existing file is unchanged" if p.exists() else ""
+        raise BadInput(f"{p}: cannot write results ({exc.strerror or exc}){kept}") from None
     return p
 
 

@@ -126,12 +126,20 @@ def run(
                 continue
             docs.append(doc)
             if result_store is not None:
-                result_store.add([doc])  # stored as soon as measured: a later failure loses nothing
+                try:
+                    result_store.add([doc])  # stored as soon as measured: a later failure loses nothing
+                except BadInput as exc:  # a full disk: keep measuring, print everything, then say so
+                    failures.append(f"{exc}; the results are printed above")
+                    result_store = None
             progress.advance(task)
     if out is not None and docs:
         from edgevision.bench.store import merge
 
-        write_export(out, merge(previous, docs))
+        try:
+            write_export(out, merge(previous, docs))
+        except BadInput as exc:
+            failures.append(f"{exc}; the results are printed above")
+            out = None
     _report(docs, notes, json_out, result_store, out)
     if failures:
         unique = list(dict.fromkeys(failures))

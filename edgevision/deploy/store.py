@@ -18,6 +18,7 @@ into ``releases/``, and only a verified release is ever linked as ``current``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -131,6 +132,13 @@ class DeviceStore:
             os.rename(staging, target)
             self.log("install", release=target.name, id=manifest.id)
             return Release(target.name, target, manifest), True
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            free = shutil.disk_usage(self.releases).free
+            raise BadInput(f"{self.releases}: no space left to unpack {source.name} ({free // 1024} KiB free); "
+                           "nothing was replaced, the active model is unchanged — free some space "
+                           "(`edgevision device status` lists releases) and retry") from None
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,26 +30,45 @@ class Sink(Protocol):
 
 
 class JsonlSink:
-    """One JSON object per line, flushed per event so a killed run leaves only complete lines."""
+    """One JSON object per line, so a killed run or a full disk leaves only complete lines.
+
+    A file gets each line in one ``write`` on an ``O_APPEND`` descriptor; when the disk fills
+    mid-line, the part that got through is cut off again, and the sink fails (FanOut retries it),
+    so the file never holds a torn line that would break a reader of the log.
+    """
 
     def __init__(self, target: IO[str] | str | Path | None = None) -> None:
         self.name = "stdout" if target is None or target == "-" or target is sys.stdout else str(target)
+        self._fd: int | None = None
+        self._fh: IO[str] | None = None
         if target is None or target == "-":
-            self._fh: IO[str] = sys.stdout
-            self._owned = False
+            self._fh = sys.stdout
         elif isinstance(target, str | Path):
-            self._fh = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-            self._owned = True
+            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         else:
-            self._fh, self._owned = target, False
+            self._fh = target
 
     def emit(self, event: LabelEvent) -> None:
-        self._fh.write(event.to_json() + "\n")
-        self._fh.flush()
+        line = event.to_json() + "\n"
+        if self._fh is not None:
+            self._fh.write(line)
+            self._fh.flush()
+            return
+        assert self._fd is not None
+        data = line.encode("utf-8")
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            if os.write(self._fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "No space left on device (the partial line was removed)")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)
+            raise
 
     def close(self) -> None:
-        if self._owned:
-            self._fh.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class CallbackSink:

@@ -10,6 +10,7 @@ resumed run continues exactly where the uninterrupted one would have been.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -58,11 +59,41 @@ class TrainState:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save_model_atomic(model: Any, path: Path, epochs_done: int) -> None:
+    """The run's final ``model.keras``: written under another name, then renamed, so a full disk
+    never leaves a truncated model where ``convert`` looks for one."""
+    tmp = path.with_name("partial-" + path.name)
+    try:
+        model.save(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise BadInput(f"{path.parent}: no space left to save the trained model; all {epochs_done} epochs are "
+                       "checkpointed: free some space and run again with --resume") from None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """A run file (history, run.json) in full or not at all."""
+    try:
+        _atomic_write(path, text)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise BadInput(f"{path}: no space left to write it; the checkpoints are kept: free some space and run "
+                       "again with --resume") from None
 
 
 class Checkpoints:
@@ -93,18 +124,32 @@ class Checkpoints:
                 f.unlink()
 
     def save(self, model: Any, state: TrainState, improved: bool) -> None:
-        """Write epoch ``state.epochs_done``'s model (and best weights), then commit the state."""
+        """Write epoch ``state.epochs_done``'s model (and best weights), then commit the state.
+
+        A full disk midway removes what this epoch wrote (the last committed epoch stays the one
+        ``--resume`` continues from) and says so in one line.
+        """
         self.write_dir.mkdir(parents=True, exist_ok=True)
         tag = f"epoch-{state.epochs_done:04d}"
         old = {state.model_file, state.best_file}
-        state.model_file = f"{tag}.keras"
-        model.save(self.write_dir / state.model_file)
-        if improved or not state.best_file:
-            state.best_file = f"best-{tag}.weights.h5"
-            model.save_weights(self.write_dir / state.best_file)
-        state.seed_states = seed_states(model)
-        if self.writer:
-            _atomic_write(self.state_path, state.to_json())
+        new = [f"{tag}.keras"] + ([f"best-{tag}.weights.h5"] if improved or not state.best_file else [])
+        try:
+            model.save(self.write_dir / new[0])
+            if len(new) > 1:
+                model.save_weights(self.write_dir / new[1])
+            state.model_file, state.best_file = new[0], new[-1] if len(new) > 1 else state.best_file
+            state.seed_states = seed_states(model)
+            if self.writer:
+                _atomic_write(self.state_path, state.to_json())
+        except OSError as exc:
+            for name in new:
+                (self.write_dir / name).unlink(missing_ok=True)
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            done = state.epochs_done - 1
+            raise BadInput(f"{self.write_dir}: no space left to save epoch {state.epochs_done}'s checkpoint; "
+                           + (f"epoch {done} is kept: free some space and continue with --resume" if done > 0
+                              else "free some space and train again")) from None
         for name in old - {state.model_file, state.best_file, ""}:
             (self.write_dir / name).unlink(missing_ok=True)
 

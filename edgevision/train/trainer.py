@@ -28,7 +28,7 @@ from edgevision.errors import BadInput
 from edgevision.metrics import class_weights
 from edgevision.model.labels import read_labels, write_labels
 from edgevision.train.backbones import build_model, set_stage, stage_of
-from edgevision.train.checkpoint import Checkpoints, TrainState
+from edgevision.train.checkpoint import Checkpoints, TrainState, save_model_atomic, write_text_atomic
 from edgevision.train.distribute import Distribution, is_chief, make_distribution
 from edgevision.train.evaluate import evaluate_keras
 from edgevision.train.progress import epoch_line, rich_progress_callback
@@ -290,11 +290,11 @@ def _finish(model: Any, recipe: Recipe, tdata: TrainingData, state: TrainState, 
     elapsed = time.perf_counter() - t0
     target = out if dist.is_chief else ckpt.write_dir.parent  # other workers write to a scratch folder
     model_path = target / MODEL_FILE
-    model.save(model_path)
+    save_model_atomic(model, model_path, state.epochs_done)
     if not dist.is_chief:
         shutil.rmtree(ckpt.write_dir.parent, ignore_errors=True)
         return TrainResult(out, out / MODEL_FILE, tdata.classes, metrics, history, skips.count, elapsed)
-    (out / HISTORY_FILE).write_text(json.dumps(history, indent=2), encoding="utf-8")
+    write_text_atomic(out / HISTORY_FILE, json.dumps(history, indent=2))
     if cache:
         shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
     run = {
@@ -310,7 +310,7 @@ def _finish(model: Any, recipe: Recipe, tdata: TrainingData, state: TrainState, 
         "class_weights": class_weights(tdata.class_counts()) if recipe.class_weight == "balanced" else None,
         "skipped": sorted(skips.paths), "metrics": metrics, "elapsed_s": round(elapsed, 2),
     }
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2), encoding="utf-8")
+    write_text_atomic(out / RUN_FILE, json.dumps(run, indent=2))
     state.finished = True
     state.elapsed_s = elapsed
     ckpt.commit(state)
