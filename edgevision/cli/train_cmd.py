@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,28 @@ EPILOG = """Examples:
 
 Recipes are TOML or YAML files; by name they are looked up in ./train and the project's train/ folder.
 """
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (kill, systemd, a batch scheduler) ends training like Ctrl-C: the finished epochs are already
+    committed, the run says how to continue it, and the exit status is 143 rather than a silent death."""
+    terminated = False
+
+    def _handler(signum: int, frame: Any) -> None:
+        nonlocal terminated
+        terminated = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _handler)
+    try:
+        yield
+    except KeyboardInterrupt:
+        if terminated:
+            raise typer.Exit(128 + signal.SIGTERM) from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +87,8 @@ def register(app: typer.Typer) -> None:
                     batch_size=batch_size, learning_rate=learning_rate, seed=seed, cache=cache)
         from edgevision.train.trainer import train as run_training
 
-        result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy)
+        with _sigterm_as_interrupt():
+            result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy)
         held = next((k for k in ("test", "val") if result.metrics.get(k)), "val")
         m = result.metrics[held]
         summary = {"run": str(result.out_dir), "model": str(result.model_path), "classes": list(result.classes),

@@ -72,3 +72,21 @@ def test_sigkill_mid_epoch_then_resume(cli, shapes_data: Path, tmp_path: Path) -
     assert again.returncode == 0 and "already finished" in again.stderr
     nothing = cli("train", shapes_data, "--out", tmp_path / "empty", "--resume")
     assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr
+
+
+def test_sigterm_ends_like_ctrl_c_and_says_how_to_resume(cli, shapes_data: Path, tmp_path: Path) -> None:
+    need(HAS_TF, "TensorFlow is not installed")
+    run = tmp_path / "terminated"
+    proc = subprocess.Popen([cli.python, "-m", "edgevision", "train", str(shapes_data), "--out", str(run), *ARGS],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env)
+    try:
+        state = _wait_for_epochs(run / "checkpoints" / "state.json", proc, 1)
+        time.sleep(0.4 * state["history"]["seconds"][-1])
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err[-3000:]
+    assert "interrupted" in err and "--resume" in err
+    assert json.loads((run / "checkpoints" / "state.json").read_text())["epochs_done"] >= 1
