@@ -44,7 +44,8 @@ def check_tflite(data: bytes, origin: str) -> None:
         subgraphs = root.tables(2)
         buffers = root.tables(4)
     except Exception as exc:  # noqa: BLE001 - flatbuffers raises whatever garbage bytes provoke
-        raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({exc.__class__.__name__})") from None
+        raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({len(data):,} bytes; its flatbuffer "
+                       f"tables cannot be read: {type(exc).__module__}.{type(exc).__qualname__})") from None
     if not subgraphs:
         raise BadInput(f"{origin}: TFLite model has no subgraph")
     for buf in buffers:
