@@ -54,15 +54,34 @@ class Dataset:
             out[name] = per
         return out
 
-    def to_json(self) -> str:
-        return json.dumps({"root": self.root, "classes": list(self.classes), "split_mode": self.split_mode,
-                           **{n: [[s.path, s.label] for s in self.split(n)] for n in ("train", "val", "test")}})
+    def to_json(self, run_dir: Path | None = None) -> str:
+        """Paths inside ``run_dir`` are stored relative to it (the run can move), others absolute,
+        so ``convert``/``evaluate`` find the images from any working directory."""
+        base = run_dir.resolve() if run_dir is not None else None
+
+        def where(path: str) -> str:
+            full = Path(path).resolve()
+            if base is not None and full.is_relative_to(base):
+                return str(full.relative_to(base))
+            return str(full)
+
+        return json.dumps({"root": where(self.root), "classes": list(self.classes), "split_mode": self.split_mode,
+                           **{n: [[where(s.path), s.label] for s in self.split(n)] for n in ("train", "val", "test")}})
 
     @classmethod
-    def from_json(cls, text: str) -> Dataset:
+    def from_json(cls, text: str, run_dir: Path | None = None) -> Dataset:
+        """Relative paths are the run's own (resolved against ``run_dir``); listings written by older
+        versions were relative to where training ran, which is kept when that is what exists."""
         d = json.loads(text)
-        return cls(root=d["root"], classes=tuple(d["classes"]), split_mode=d["split_mode"],
-                   **{n: tuple(Sample(p, int(y)) for p, y in d[n]) for n in ("train", "val", "test")})
+        first = next((p for n in ("train", "val", "test") for p, _ in d[n]), None)
+        rebase = (run_dir is not None and first is not None and not Path(first).is_absolute()
+                  and ((run_dir / first).exists() or not Path(first).exists()))
+
+        def where(path: str) -> str:
+            return str(run_dir / path) if rebase and run_dir is not None and not Path(path).is_absolute() else path
+
+        return cls(root=where(d["root"]), classes=tuple(d["classes"]), split_mode=d["split_mode"],
+                   **{n: tuple(Sample(where(p), int(y)) for p, y in d[n]) for n in ("train", "val", "test")})
 
 
 def _class_dirs(folder: Path) -> list[Path]:

@@ -49,7 +49,7 @@ def load_run(path: str | Path, labels: str | Path | None = None) -> RunDir:
             raise BadInput(f"{root / name}: missing; is {root} a finished training run?")
     try:
         run = json.loads((root / RUN_FILE).read_text(encoding="utf-8"))
-        dataset = Dataset.from_json((root / DATASET_FILE).read_text(encoding="utf-8"))
+        dataset = Dataset.from_json((root / DATASET_FILE).read_text(encoding="utf-8"), root)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"{root}: run files are corrupt ({exc})") from None
     classes = read_labels(labels if labels is not None else root / LABELS_FILE)

@@ -82,7 +82,7 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
         out.mkdir(parents=True, exist_ok=True)
         write_labels(out / LABELS_FILE, tdata.classes)
         listing = listing_for_run(tdata, out)
-        (out / DATASET_FILE).write_text(listing.to_json(), encoding="utf-8")
+        (out / DATASET_FILE).write_text(listing.to_json(out), encoding="utf-8")
     con.print(f"data: {len(tdata.classes)} classes, {len(tdata.train)} train / {len(tdata.val)} val / "
               f"{len(tdata.test)} test images ({tdata.kind}, {tdata.split_mode} split)"
               + (f"; {dist.replicas} replicas ({dist.name})" if dist.name != "default" else ""))
@@ -161,7 +161,7 @@ def _open(data: str | Path, out: Path, recipe: Recipe, resume: bool) -> Training
     if tuple(labels) != tdata.classes:
         raise BadInput(f"{data}: classes differ from the run being resumed ({', '.join(labels[:5])}...)")
     if tdata.folder is not None:  # the same images as before, even if files were added since
-        ds = Dataset.from_json((out / DATASET_FILE).read_text(encoding="utf-8"))
+        ds = Dataset.from_json((out / DATASET_FILE).read_text(encoding="utf-8"), out)
         tdata = TrainingData(tdata.root, "folder", ds.classes, ds.train, ds.val, ds.test, ds.split_mode, folder=ds)
     return tdata
 

@@ -72,3 +72,24 @@ def test_data_commands_have_help_with_examples(cli) -> None:
         assert out.returncode == 0 and "Usage" in out.stdout
     assert "Examples" in cli("data", "pack", "--help").stdout
     assert "--resume" in cli("train", "--help").stdout
+
+
+def test_a_run_trained_on_a_relative_path_works_from_anywhere_and_after_a_move(cli, shapes_data: Path,
+                                                                               tmp_path: Path) -> None:
+    need(HAS_TF, "TensorFlow is not installed")
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(shapes_data, work / "data")
+    out = cli("train", "data", "--out", "runs/rel", "--size", "32", "--epochs", "1", cwd=work)
+    assert out.returncode == 0, out.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ev = cli("evaluate", work / "runs" / "rel", "--json", cwd=elsewhere)
+    assert ev.returncode == 0, ev.stderr
+    moved = tmp_path / "moved"
+    shutil.move(work / "runs" / "rel", moved)  # the data stays; the run's listing points at it absolutely
+    conv = cli("convert", moved, "--max-drop", "100", "--json", cwd=elsewhere)
+    assert conv.returncode == 0, conv.stderr
+    listing = json.loads((moved / "dataset.json").read_text())
+    assert all(Path(p).is_absolute() for p, _ in listing["train"])
