@@ -55,3 +55,20 @@ def test_truncated_tflite_is_refused(tmp_path, trained_int8_bytes: bytes) -> Non
         from edgevision.runtime.classifier import Classifier
 
         Classifier(cut)
+
+
+def test_garbled_metadata_is_one_clear_error(cli, tmp_path, trained_int8_bytes: bytes) -> None:
+    """Flipped bytes inside the embedded metadata make its offsets point anywhere: refuse, never crash."""
+    raw = metadata_buffers(trained_int8_bytes)["TFLITE_METADATA"]
+    at = trained_int8_bytes.find(bytes(raw))
+    assert at > 0
+    data = bytearray(trained_int8_bytes)
+    for i in range(at + 8, at + min(len(raw), 200), 7):
+        data[i] ^= 0xFF
+    bad = tmp_path / "garbled.tflite"
+    bad.write_bytes(bytes(data))
+    for args in (["info", bad], ["bench", bad, "--runs", "2", "--no-store"], ["doctor", bad]):
+        proc = cli(*args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        assert "garbled.tflite" in line and "corrupt" in line

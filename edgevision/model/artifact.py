@@ -70,5 +70,6 @@ def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
         return None
     try:
         return parse_metadata(raw)
-    except (ValueError, IndexError) as exc:
-        raise BadInput(f"{p}: TFLite Metadata is corrupt ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - garbled offsets point anywhere; flatbuffers raises whatever they provoke
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+        raise BadInput(f"{p}: TFLite Metadata is corrupt ({kind}: {str(exc)[:60]})") from None

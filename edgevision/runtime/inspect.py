@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
 from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP, make_interpreter
 
@@ -131,6 +132,14 @@ def describe_model(path: str | Path, labels: str | Path | None = None) -> dict[s
         return out
     interp, info = make_interpreter(art.data, 1, None, str(art.path))
     plain = plain_interpreter(art.data)
+    try:
+        _describe_graph(out, interp, info, plain)
+    except UnicodeDecodeError:  # the interpreter loads it, but its tensor names are garbage
+        raise BadInput(f"{art.path}: TFLite model is corrupt (tensor names are not valid UTF-8)") from None
+    return out
+
+
+def _describe_graph(out: dict[str, Any], interp: Any, info: Any, plain: Any) -> None:
     out.update({
         "runtime": {"name": info.name, "version": info.version},
         "inputs": [_tensor(d) for d in interp.get_input_details()],
@@ -139,7 +148,6 @@ def describe_model(path: str | Path, labels: str | Path | None = None) -> dict[s
         "ops": dict(sorted(Counter(_ops(plain)).items())),
         "quantization_facts": quantization_facts(op_table(plain)),
     })
-    return out
 
 
 def _card(art: Any) -> dict[str, Any] | None:
