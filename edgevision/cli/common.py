@@ -19,6 +19,8 @@ from edgevision.errors import EdgevisionError
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# What the desktop extras bring; missing on a Pi that installed edgevision[device] only.
+DESKTOP_MODULES = {"tensorflow", "keras", "tf_keras", "matplotlib", "tf2onnx", "onnxruntime", "onnx"}
 
 
 def err_console() -> Console:
@@ -52,8 +54,14 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(EXIT_OK) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except ModuleNotFoundError as exc:  # a desktop command on a device-only install
+            if exc.name and exc.name.split(".")[0] in DESKTOP_MODULES:
+                raise fail(f"this command needs {exc.name.split('.')[0]}, which a device install does not have: "
+                           "pip install 'edgevision[train]'") from None
+            raise
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENOENT):
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENOENT, errno.EEXIST,
+                             errno.ENOTDIR, errno.EISDIR):
                 where = f": {exc.filename}" if exc.filename else ""
                 raise fail(f"{exc.strerror}{where}") from None
             raise

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+import typer.main
 
 from edgevision import __version__
 from edgevision.cli import (
@@ -46,7 +49,28 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()(prog_name="edgevision")
+    """Usage mistakes (a bad option value, a missing argument) get the same one-line ``error:`` and exit 2
+    as every other bad input, instead of a framed panel that a script reading stderr cannot parse."""
+    try:
+        from typer._click import exceptions as cx  # typer >= 0.17 vendors click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions as cx  # type: ignore[no-redef]
+
+    command = typer.main.get_command(build_app())
+    try:
+        rv = command.main(args=sys.argv[1:], prog_name="edgevision", standalone_mode=False)
+    except cx.NoArgsIsHelpError:
+        command.main(args=sys.argv[1:], prog_name="edgevision")  # prints the help, as before
+        return
+    except cx.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "edgevision"
+        message = " ".join(exc.format_message().split())
+        print(f"error: {message} (see: {where} --help)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except cx.ClickException as exc:
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":
