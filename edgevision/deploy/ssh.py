@@ -38,7 +38,13 @@ class SshTarget:
             u = urlsplit(text)
             if not u.hostname or u.path not in ("", "/"):
                 raise BadInput(f"{text}: expected ssh://[user@]host[:port]")
-            return cls(u.hostname, u.username, port or u.port)
+            try:
+                url_port = u.port
+            except ValueError:  # urllib refuses ports outside 0-65535
+                url_port = 0
+            if url_port == 0 or (url_port is None and u.netloc.endswith(":")):
+                raise BadInput(f"{text}: the port must be a number from 1 to 65535")
+            return cls(u.hostname, u.username, port or url_port)
         user, _, host = text.rpartition("@")
         if not host or any(c in host for c in " /\\") or host.startswith("-") or user.startswith("-"):
             raise BadInput(f"{text!r}: expected [user@]host or ssh://[user@]host[:port]")

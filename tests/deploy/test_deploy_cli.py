@@ -45,3 +45,13 @@ def test_device_commands_on_an_empty_root(device_python: str, tmp_path: Path) ->
     _one_line_error(dev("device", "rollback", "--root", root), 1, "no previous release")
     _one_line_error(dev("device", "activate", "abc", "--root", root), 2, "not found")
     _one_line_error(dev("device", "install", tmp_path / "nope.tar.gz", "--root", root), 2, "not found")
+
+
+def test_ssh_targets_with_a_bad_port_are_refused() -> None:
+    from edgevision.deploy.ssh import SshTarget
+    from edgevision.errors import BadInput
+
+    assert SshTarget.parse("ssh://pi@[::1]:2222").port == 2222 and SshTarget.parse("ssh://pi@[::1]").port is None
+    for bad in ("ssh://pi@host:99999", "ssh://pi@host:0", "ssh://pi@host:"):
+        with pytest.raises(BadInput, match="port must be a number"):
+            SshTarget.parse(bad)
