@@ -7,6 +7,8 @@ report the same message; the CLI maps ``exit_code`` to the process status
 
 from __future__ import annotations
 
+import errno
+
 
 class EdgevisionError(Exception):
     """Base class: a message meant for a person, and the exit status it implies."""
@@ -35,3 +37,13 @@ class MissingDependency(EdgevisionError):
         super().__init__(
             f"{why} needs the '{package}' package: pip install 'edgevision[{extra}]'"
         )
+
+
+def disk_full(exc: OSError) -> bool:
+    """The file system (or the user's quota) has no room left: bad input to report, not a bug."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def exception_name(exc: BaseException) -> str:
+    """``struct.error`` rather than a bare ``error``: garbled files raise from odd corners."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")

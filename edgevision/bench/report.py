@@ -134,4 +134,3 @@ def prune(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> tuple[tuple[s
     """Drop columns that are empty in every row (no pipeline runs, no published figure, no flags)."""
     keep = [i for i in range(len(header)) if any(r[i] for r in rows)]
     return tuple(header[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
-

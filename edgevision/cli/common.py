@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from edgevision.errors import EdgevisionError
+from edgevision.errors import EdgevisionError, MissingDependency
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,10 +55,11 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except ModuleNotFoundError as exc:  # a desktop command on a device-only install
-            if exc.name and exc.name.split(".")[0] in DESKTOP_MODULES:
-                raise fail(f"this command needs {exc.name.split('.')[0]}, which a device install does not have: "
-                           "pip install 'edgevision[train]'") from None
-            raise
+            package = (exc.name or "").split(".")[0]
+            if package not in DESKTOP_MODULES:
+                raise
+            missing = MissingDependency(package, "train", "this is a desktop command: it")
+            raise fail(str(missing), missing.exit_code) from None
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENOENT, errno.EEXIST,
                              errno.ENOTDIR, errno.EISDIR):

@@ -62,13 +62,11 @@ def main() -> None:
     except cx.NoArgsIsHelpError:
         command.main(args=sys.argv[1:], prog_name="edgevision")  # prints the help, as before
         return
-    except cx.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx is not None else "edgevision"
-        message = " ".join(exc.format_message().split())
-        print(f"error: {message} (see: {where} --help)", file=sys.stderr)
-        sys.exit(exc.exit_code)
     except cx.ClickException as exc:
-        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        ctx = getattr(exc, "ctx", None)  # usage errors know the command, so they can point at its --help
+        hint = f" (see: {ctx.command_path if ctx is not None else 'edgevision'} --help)" \
+            if isinstance(exc, cx.UsageError) else ""
+        print(f"error: {' '.join(exc.format_message().split())}{hint}", file=sys.stderr)
         sys.exit(exc.exit_code)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -74,11 +74,11 @@ class Dataset:
         versions were relative to where training ran, which is kept when that is what exists."""
         d = json.loads(text)
         first = next((p for n in ("train", "val", "test") for p, _ in d[n]), None)
-        rebase = (run_dir is not None and first is not None and not Path(first).is_absolute()
-                  and ((run_dir / first).exists() or not Path(first).exists()))
+        base = run_dir if (run_dir is not None and first is not None and not Path(first).is_absolute()
+                           and ((run_dir / first).exists() or not Path(first).exists())) else None
 
         def where(path: str) -> str:
-            return str(run_dir / path) if rebase and run_dir is not None and not Path(path).is_absolute() else path
+            return str(base / path) if base is not None and not Path(path).is_absolute() else path
 
         return cls(root=where(d["root"]), classes=tuple(d["classes"]), split_mode=d["split_mode"],
                    **{n: tuple(Sample(where(p), int(y)) for p, y in d[n]) for n in ("train", "val", "test")})

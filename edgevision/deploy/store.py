@@ -18,7 +18,6 @@ into ``releases/``, and only a verified release is ever linked as ``current``.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -33,7 +32,7 @@ from typing import Any
 from edgevision.deploy.archive import FILE_MODE, safe_extract
 from edgevision.deploy.bundle import is_archive
 from edgevision.deploy.manifest import Manifest, verify_bundle_dir
-from edgevision.errors import BadInput, CheckFailed
+from edgevision.errors import BadInput, CheckFailed, disk_full
 
 DEFAULT_ROOT = "~/edgevision"
 ROOT_ENV = "EDGEVISION_DEVICE_ROOT"
@@ -133,7 +132,7 @@ class DeviceStore:
             self.log("install", release=target.name, id=manifest.id)
             return Release(target.name, target, manifest), True
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if not disk_full(exc):
                 raise
             free = shutil.disk_usage(self.releases).free
             raise BadInput(f"{self.releases}: no space left to unpack {source.name} ({free // 1024} KiB free); "

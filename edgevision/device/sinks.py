@@ -56,14 +56,11 @@ class JsonlSink:
             return
         assert self._fd is not None
         data = line.encode("utf-8")
-        start = os.lseek(self._fd, 0, os.SEEK_END)
-        try:
-            if os.write(self._fd, data) != len(data):
-                raise OSError(errno.ENOSPC, "No space left on device (the partial line was removed)")
-        except OSError:
+        written = os.write(self._fd, data)  # all, part (disk filled mid-line) or OSError (nothing written)
+        if written != len(data):
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, start)
-            raise
+                os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - written)
+            raise OSError(errno.ENOSPC, "No space left on device (the partial line was removed)")
 
     def close(self) -> None:
         if self._fd is not None:

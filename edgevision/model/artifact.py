@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevision.errors import BadInput
+from edgevision.errors import BadInput, exception_name
 from edgevision.model.labels import labels_sha256, parse_labels, read_labels
 from edgevision.model.metadata import METADATA_NAME, ParsedMetadata, parse_metadata
 from edgevision.model.spec import ModelCard
@@ -71,5 +71,4 @@ def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
     try:
         return parse_metadata(raw)
     except Exception as exc:  # noqa: BLE001 - garbled offsets point anywhere; flatbuffers raises whatever they provoke
-        kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
-        raise BadInput(f"{p}: TFLite Metadata is corrupt ({kind}: {str(exc)[:60]})") from None
+        raise BadInput(f"{p}: TFLite Metadata is corrupt ({exception_name(exc)}: {str(exc)[:60]})") from None

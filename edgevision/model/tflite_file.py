@@ -13,7 +13,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from edgevision.errors import BadInput
+from edgevision.errors import BadInput, exception_name
 from edgevision.model.flatbuf import FbTable
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -45,7 +45,7 @@ def check_tflite(data: bytes, origin: str) -> None:
         buffers = root.tables(4)
     except Exception as exc:  # noqa: BLE001 - flatbuffers raises whatever garbage bytes provoke
         raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({len(data):,} bytes; its flatbuffer "
-                       f"tables cannot be read: {type(exc).__module__}.{type(exc).__qualname__})") from None
+                       f"tables cannot be read: {exception_name(exc)})") from None
     if not subgraphs:
         raise BadInput(f"{origin}: TFLite model has no subgraph")
     for buf in buffers:

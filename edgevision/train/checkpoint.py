@@ -10,14 +10,13 @@ resumed run continues exactly where the uninterrupted one would have been.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgevision.errors import BadInput
+from edgevision.errors import BadInput, disk_full
 
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
@@ -79,7 +78,7 @@ def save_model_atomic(model: Any, path: Path, epochs_done: int) -> None:
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not disk_full(exc):
             raise
         raise BadInput(f"{path.parent}: no space left to save the trained model; all {epochs_done} epochs are "
                        "checkpointed: free some space and run again with --resume") from None
@@ -90,7 +89,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         _atomic_write(path, text)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not disk_full(exc):
             raise
         raise BadInput(f"{path}: no space left to write it; the checkpoints are kept: free some space and run "
                        "again with --resume") from None
@@ -132,19 +131,21 @@ class Checkpoints:
         self.write_dir.mkdir(parents=True, exist_ok=True)
         tag = f"epoch-{state.epochs_done:04d}"
         old = {state.model_file, state.best_file}
-        new = [f"{tag}.keras"] + ([f"best-{tag}.weights.h5"] if improved or not state.best_file else [])
+        model_file = f"{tag}.keras"
+        best_file = f"best-{tag}.weights.h5" if improved or not state.best_file else ""
+        new = [name for name in (model_file, best_file) if name]
         try:
-            model.save(self.write_dir / new[0])
-            if len(new) > 1:
-                model.save_weights(self.write_dir / new[1])
-            state.model_file, state.best_file = new[0], new[-1] if len(new) > 1 else state.best_file
+            model.save(self.write_dir / model_file)
+            if best_file:
+                model.save_weights(self.write_dir / best_file)
+            state.model_file, state.best_file = model_file, best_file or state.best_file
             state.seed_states = seed_states(model)
             if self.writer:
                 _atomic_write(self.state_path, state.to_json())
         except OSError as exc:
             for name in new:
                 (self.write_dir / name).unlink(missing_ok=True)
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if not disk_full(exc):
                 raise
             done = state.epochs_done - 1
             raise BadInput(f"{self.write_dir}: no space left to save epoch {state.epochs_done}'s checkpoint; "
