@@ -6,29 +6,43 @@ MEDIAPIPE_VENV := .venv-mediapipe
 TFLITE_VENV := .venv-tflite-runtime
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs
+.PHONY: demo test test-all lint bench bench-venvs clean venvs system-packages system-packages-venv
 
-$(VENV)/.installed: pyproject.toml
+# Debian packages, installed only when missing (scripts/system-packages.sh: sudo when not root,
+# `apt-get update` only when something is missing). `make test` needs system-packages.txt (add to
+# that list); every venv needs python3.X-venv, but only when $(PYTHON) is Debian's own /usr/bin
+# Python (pyenv, conda and python.org builds bundle ensurepip). DRY_RUN=1 prints what is missing
+# and installs nothing; SKIP_SYSTEM_PACKAGES=1 leaves the system alone.
+VENV_DEBIAN_PACKAGE := $(shell $(PYTHON) -c 'import sys; print("python3.%d-venv" % sys.version_info[1] if sys.prefix == "/usr" else "")' 2>/dev/null)
+system_packages = $(if $(SKIP_SYSTEM_PACKAGES),@echo "system packages: not checked (SKIP_SYSTEM_PACKAGES): $(1)",@sh scripts/system-packages.sh $(if $(DRY_RUN),--dry-run) $(1))
+
+system-packages-venv:
+	$(if $(VENV_DEBIAN_PACKAGE),$(call system_packages,$(VENV_DEBIAN_PACKAGE)),@true)
+
+system-packages: system-packages-venv
+	$(call system_packages,--list system-packages.txt)
+
+$(VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[dev]"
 	touch $@
 
 # What a Raspberry Pi gets: edgevision[device] only, no TensorFlow (the import-boundary tests use it).
-$(DEVICE_VENV)/.installed: pyproject.toml
+$(DEVICE_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(DEVICE_VENV)
 	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) -e ".[device]"
 	touch $@
 
 # MediaPipe Tasks for the interop test. It pins numpy<2 and its own OpenCV, so it never shares an env.
-$(MEDIAPIPE_VENV)/.installed:
+$(MEDIAPIPE_VENV)/.installed: | system-packages-venv
 	$(PYTHON) -m venv $(MEDIAPIPE_VENV)
 	$(MEDIAPIPE_VENV)/bin/pip install $(PIP_FLAGS) "mediapipe==0.10.21"
 	touch $@
 
 # tflite-runtime 2.14 (the interpreter many Pi images run) for the cross-interpreter benchmarks and report
 # test. Its wheels are built against NumPy 1.x, so it gets its own env and never meets ai-edge-litert.
-$(TFLITE_VENV)/.installed: pyproject.toml
+$(TFLITE_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(TFLITE_VENV)
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) "tflite-runtime==2.14.0" "numpy<2" "opencv-python-headless>=4.8,<4.11"
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) -e .
@@ -46,10 +60,10 @@ TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
-test: venvs
+test: system-packages venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-test-all: venvs
+test-all: system-packages venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(PYTEST_ARGS)
 
 # The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
