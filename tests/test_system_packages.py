@@ -107,7 +107,7 @@ def test_unreadable_list_and_unknown_option_are_usage_errors(tmp_path):
 
 
 def test_off_debian_names_the_packages_and_carries_on(tmp_path):
-    proc, calls = _run(tmp_path, "mosquitto", stubs=("id",))
+    proc, _ = _run(tmp_path, "mosquitto", stubs=("id",))
     assert proc.returncode == 0
     assert "not a Debian system" in proc.stdout and "mosquitto" in proc.stdout
 

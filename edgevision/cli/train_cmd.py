@@ -120,4 +120,6 @@ def _recipe(out: Path, name: str | None, resume: bool, settings: list[str], **fl
         base = saved_recipe(out)
     else:
         base = load_recipe(name)
+        if flags.get("arch") == "small_cnn" and flags.get("weights") is None:
+            flags["weights"] = "none"  # small_cnn has no pretrained weights: --arch small_cnn on a transfer recipe
     return base.with_settings(settings).override(**flags) if settings else base.override(**flags)
