@@ -68,6 +68,8 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
     ckpt = Checkpoints(out, scratch)
     init = None
     if not resume and recipe is not None:  # transfer learning when the weights can be had, else its fallback
+        if not Path(data).exists():  # a mistyped path is told at once, not after a download attempt
+            raise BadInput(f"{data}: data folder not found")
         init = choose(recipe)
         recipe = init.recipe
     state, recipe = _start_state(ckpt, out, recipe, resume)
