@@ -56,8 +56,10 @@ test-all: venvs
 bench: venvs
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python $(VENV)/bin/python $$b || exit 1; done
 
+# ruff, and the import contracts of DESIGN.md ("Imports go one way"; pyproject's [tool.importlinter]).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgevision tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) demo-output .pytest_cache

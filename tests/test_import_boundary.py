@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,30 @@ def test_tensorflow_made_unimportable(command: str, trained, tmp_path) -> None:
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{blocker}:{REPO}"},
                          timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """Every import in a source file (also those inside functions), as (module, names)."""
+    out: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            out.extend((a.name, []) for a in node.names)
+    return out
+
+
+def test_no_module_imports_the_package_root() -> None:
+    """``edgevision/__init__`` points up at the runtime and device APIs; taking anything from it runs imports
+    in a circle. The layers contract of ``make lint`` cannot see this (the root is no layer), so it is checked here."""
+    offenders = [f"{p.relative_to(REPO)}: from edgevision import {', '.join(names)}"
+                 for p in sorted((REPO / "edgevision").rglob("*.py")) if p != REPO / "edgevision" / "__init__.py"
+                 for module, names in _imports(p) if module == "edgevision"]
+    assert offenders == []
+
+
+def test_the_model_layer_never_imports_tensorflow() -> None:
+    """The bottom layer (the artifact contract) is what every device reads: not even a fallback may pull TensorFlow."""
+    offenders = [f"{p.relative_to(REPO)}: {module}" for p in sorted((REPO / "edgevision" / "model").rglob("*.py"))
+                 for module, _ in _imports(p) if module.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+    assert offenders == []

@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevision import __version__
 from edgevision.deploy.archive import pack
 from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, file_entry
 from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name
 from edgevision.device.profiles import Profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.version import __version__
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 LABELS_NAME = "labels.txt"

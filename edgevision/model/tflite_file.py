@@ -4,7 +4,7 @@ A TFLite file is a FlatBuffer (identifier ``TFL3``) that may be followed by a zi
 holding "associated files" (labels, our model card). TFLite Metadata lives in a model
 buffer named ``TFLITE_METADATA``. Reading needs only ``flatbuffers`` and ``zipfile``, so
 it works on a device without TensorFlow; writing rebuilds the model with the generated
-schema that ai-edge-litert (or TensorFlow) ships.
+schema that ai-edge-litert ships (a dependency of both the device and the train extras).
 """
 
 from __future__ import annotations
@@ -86,12 +86,9 @@ def _schema():  # type: ignore[no-untyped-def]
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
-        try:
-            from tensorflow.lite.python import schema_py_generated as schema
-        except ImportError:
-            from edgevision.errors import MissingDependency
+        from edgevision.errors import MissingDependency
 
-            raise MissingDependency("ai-edge-litert", "device", "writing model metadata") from None
+        raise MissingDependency("ai-edge-litert", "device", "writing model metadata") from None
     return schema
 
 
