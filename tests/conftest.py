@@ -112,6 +112,36 @@ def trained(shapes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Trai
     return TrainedModels(result.out_dir, Path(v["int8"]["path"]), Path(v["float32"]["path"]), report, shapes_data)
 
 
+FIXTURE_MODELS = REPO / "tests" / "fixtures" / "models"
+
+
+@dataclass(frozen=True)
+class DeviceModels:
+    """edgevision models as the device receives them, without TensorFlow: see tests/fixtures/make_models.py."""
+
+    int8: Path
+    float32: Path
+    data: Path
+
+
+@pytest.fixture(scope="session")
+def models(shapes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> DeviceModels:
+    """The committed shapes models (trained and converted by edgevision on the desktop, see PROVENANCE.json)
+    and the images they were trained on, generated here; copied so that no test can alter the originals."""
+    d = tmp_path_factory.mktemp("device_models")
+    paths = [Path(shutil.copy2(FIXTURE_MODELS / f"shapes_{v}.tflite", d)) for v in ("int8", "float32")]
+    return DeviceModels(paths[0], paths[1], shapes_data)
+
+
+@pytest.fixture(scope="session")
+def desktop_cli() -> Cli:
+    """``edgevision`` with the desktop extras (plots need matplotlib), also from a test run in the device venv."""
+    python = os.environ.get("EDGEVISION_DESKTOP_PYTHON") or sys.executable
+    need(subprocess.run([python, "-c", "import matplotlib"], capture_output=True).returncode == 0,
+         "no desktop virtualenv with matplotlib (set EDGEVISION_DESKTOP_PYTHON, or run `make test`)")
+    return Cli(python, _env())
+
+
 @pytest.fixture(scope="session")
 def device_python() -> str:
     """A Python with edgevision[device] only (no TensorFlow), as `make test` builds it."""

@@ -60,29 +60,29 @@ def test_cli_help_does_not_import_tensorflow() -> None:
     assert "CLEAN" in out.stderr and "Usage" in out.stdout
 
 
-def test_run_in_a_virtualenv_without_tensorflow(device_python: str, trained, tmp_path) -> None:
+def test_run_in_a_virtualenv_without_tensorflow(device_python: str, models, tmp_path) -> None:
     has_tf = subprocess.run([device_python, "-c", "import tensorflow"], capture_output=True)
     assert has_tf.returncode != 0, "the device virtualenv must not have TensorFlow"
-    folder = trained.data / "test" / "triangle"
-    out = subprocess.run([device_python, "-m", "edgevision", "run", str(trained.int8), "--source", str(folder)],
+    folder = models.data / "test" / "triangle"
+    out = subprocess.run([device_python, "-m", "edgevision", "run", str(models.int8), "--source", str(folder)],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""}, timeout=120)
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(events) == len(list(folder.glob("*.png")))
-    info = subprocess.run([device_python, "-m", "edgevision", "info", str(trained.int8), "--json"],
+    info = subprocess.run([device_python, "-m", "edgevision", "info", str(models.int8), "--json"],
                           capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["quantization"] == "int8"
 
 
 @pytest.mark.parametrize("command", ["bench", "run"])
-def test_tensorflow_made_unimportable(command: str, trained, tmp_path) -> None:
+def test_tensorflow_made_unimportable(command: str, models, tmp_path) -> None:
     """Even with TF installed, the device commands work when it cannot be imported."""
     blocker = tmp_path / "block"
     blocker.mkdir()
     (blocker / "tensorflow.py").write_text("raise ImportError('TensorFlow is blocked in this test')\n")
-    args = ["--runs", "5"] if command == "bench" else ["--source", str(trained.data / "test" / "cross")]
-    out = subprocess.run([sys.executable, "-m", "edgevision", command, str(trained.int8), *args],
+    args = ["--runs", "5"] if command == "bench" else ["--source", str(models.data / "test" / "cross")]
+    out = subprocess.run([sys.executable, "-m", "edgevision", command, str(models.int8), *args],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{blocker}:{REPO}"},
                          timeout=120)
     assert out.returncode == 0, out.stderr

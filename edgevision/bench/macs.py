@@ -14,9 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from math import prod
 
-from flatbuffers import number_types as nt
-
 from edgevision.model.flatbuf import FbTable
+from edgevision.model.opcodes import CUSTOM, operator_codes
 
 # builtin operator codes from TFLite's schema.fbs (stable: the schema never renumbers)
 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV = 3, 4, 9, 67
@@ -24,7 +23,6 @@ BATCH_MATMUL, CONV_3D, CONV_3D_TRANSPOSE = 126, 132, 141
 OP_NAMES = {CONV_2D: "CONV_2D", DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D", FULLY_CONNECTED: "FULLY_CONNECTED",
             TRANSPOSE_CONV: "TRANSPOSE_CONV", BATCH_MATMUL: "BATCH_MATMUL", CONV_3D: "CONV_3D",
             CONV_3D_TRANSPOSE: "CONV_3D_TRANSPOSE"}
-CUSTOM = 32
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,6 @@ def _shape(tensors: list[FbTable], index: int) -> list[int]:
     if index < 0 or index >= len(tensors):
         return []
     return [max(1, d) for d in tensors[index].ints(0)]
-
-
-def _op_code(codes: list[FbTable], index: int) -> tuple[int, str]:
-    if index >= len(codes):
-        return -1, ""
-    code = codes[index]
-    builtin = max(code.int8(0), int(code.scalar(3, nt.Int32Flags, 0)))
-    return builtin, code.string(1) or ""
 
 
 def _macs(code: int, op: FbTable, tensors: list[FbTable]) -> int:
@@ -92,13 +82,14 @@ def _macs(code: int, op: FbTable, tensors: list[FbTable]) -> int:
 def count_macs(model: bytes) -> MacCount:
     """MACs of every subgraph's counted ops. Raises ValueError on a buffer that is not a FlatBuffer."""
     root = FbTable.root(model)
-    codes = root.tables(1)
+    codes = operator_codes(model)
     by_op: Counter[str] = Counter()
     custom: list[str] = []
     for sub in root.tables(2):
         tensors = sub.tables(0)
         for op in sub.tables(3):
-            code, custom_name = _op_code(codes, op.uint32(0))
+            index = op.uint32(0)
+            code, custom_name = (codes[index].builtin, codes[index].custom) if index < len(codes) else (-1, "")
             if code == CUSTOM:
                 custom.append(custom_name or "custom")
                 continue

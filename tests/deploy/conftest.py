@@ -136,12 +136,12 @@ class _Stream(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def camera(trained) -> Iterator[str]:
+def camera(models) -> Iterator[str]:
     """A live MJPEG stream at ~10 FPS on loopback, cycling the test images: the device's camera."""
     import cv2
 
     frames = []
-    for png in sorted((trained.data / "test" / "star").glob("*.png"))[:8]:
+    for png in sorted((models.data / "test" / "star").glob("*.png"))[:8]:
         ok, jpg = cv2.imencode(".jpg", cv2.imread(str(png)))
         assert ok
         frames.append(jpg.tobytes())

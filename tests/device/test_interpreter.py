@@ -84,6 +84,15 @@ def test_device_option_reaches_libedgetpu(monkeypatch: pytest.MonkeyPatch) -> No
     assert calls == [("libc.so.6", {"device": "usb:1"}), ("libc.so.6", {})]
 
 
-def test_edgetpu_model_detection() -> None:
-    assert is_edgetpu_model(b"TFL3....edgetpu-custom-op....")
-    assert not is_edgetpu_model(b"TFL3 plain model")
+def test_edgetpu_model_detection_reads_the_operator_table(models) -> None:
+    from edgevision.model.tflite_file import associated_files, embed
+    from tests.fixtures.tflite_edit import with_custom_op
+
+    plain = models.int8.read_bytes()
+    assert not is_edgetpu_model(plain)
+    assert is_edgetpu_model(with_custom_op(plain, "edgetpu-custom-op"))
+    assert not is_edgetpu_model(with_custom_op(plain, "NotARealOp"))
+    # the name in a label file (or any other bytes of the file) is not the compiler's operator
+    mentions = embed(plain, {}, {**associated_files(plain), "notes.txt": b"run edgetpu-custom-op on a Coral"})
+    assert b"edgetpu-custom-op" in mentions and not is_edgetpu_model(mentions)
+    assert not is_edgetpu_model(b"TFL3 plain model") and not is_edgetpu_model(b"")
