@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # `edgevision bench` adds results to a store in the user's home by default; tests keep theirs apart
     if "EDGEVISION_BENCH_STORE" not in os.environ:
         os.environ["EDGEVISION_BENCH_STORE"] = str(Path(tempfile.mkdtemp(prefix="edgevision-bench-")) / "bench.sqlite")
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now (servers the tests start take it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def need(condition: bool, reason: str) -> None:

@@ -21,14 +21,14 @@ from edgevision.bench.latency import bench_model
 from edgevision.convert.calibration import CalibrationSet, load_calibration
 from edgevision.convert.export import package
 from edgevision.convert.policy import Policy, load_policy
-from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, load_keras, quantize_int8
+from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, quantize_int8
 from edgevision.convert.references import card_entries, expected_outputs, pick_references
 from edgevision.convert.repair import Outcome
 from edgevision.convert.repair_run import RepairJob, card_repair, repair_conversion
 from edgevision.convert.validate import Scored, gate, score_models
 from edgevision.convert.variants import Variants, load_images
 from edgevision.errors import BadInput
-from edgevision.train.rundir import RunDir, load_run
+from edgevision.train.rundir import RunDir, load_keras, load_run
 
 REPORT_FILE = "convert_report.json"
 MAX_CONFUSION_CLASSES = 100  # beyond this the matrix would dwarf the report

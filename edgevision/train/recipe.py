@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from edgevision.assets import asset_dirs
+from edgevision.assets import asset_dirs, find_asset
 from edgevision.data.settings import Augment, Split
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.model.spec import PreprocessSpec
@@ -186,19 +186,14 @@ def load_recipe(name_or_path: str | None) -> Recipe:
     """A recipe by path, by name (``small_cnn`` -> ``train/small_cnn.toml``), or the built-in default."""
     if not name_or_path:
         name_or_path = DEFAULT_RECIPE
-    p = Path(name_or_path)
-    if p.suffix in RECIPE_SUFFIXES or p.exists():
-        candidates = [p]
-    else:
-        candidates = [d / f"{name_or_path}{suffix}" for d in recipe_dirs() for suffix in RECIPE_SUFFIXES]
-    for c in candidates:
-        if c.is_file():
-            try:
-                data = _read(c)
-            except UnicodeDecodeError:
-                raise BadInput(f"{c}: not a text file") from None
-            data.setdefault("name", c.stem)
-            return Recipe.from_dict(data, str(c))
+    found, candidates = find_asset(name_or_path, ("train",), RECIPE_SUFFIXES)
+    if found is not None:
+        try:
+            data = _read(found)
+        except UnicodeDecodeError:
+            raise BadInput(f"{found}: not a text file") from None
+        data.setdefault("name", found.stem)
+        return Recipe.from_dict(data, str(found))
     if name_or_path == DEFAULT_RECIPE:
         return Recipe()
     shown = ", ".join(str(c) for c in candidates[:4]) + (", ..." if len(candidates) > 4 else "")

@@ -62,7 +62,7 @@ def test_signal_flushes_and_exits_zero(models, run_process, tmp_path: Path, sig:
 
 
 def test_unreachable_stream_at_start_is_one_clear_error(cli, models) -> None:
-    from tests.device.conftest import free_port
+    from tests.conftest import free_port
 
     r = cli("run", models.int8, "--source", f"http://127.0.0.1:{free_port()}/stream.mjpg", timeout=60)
     assert r.returncode == 2

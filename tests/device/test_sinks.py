@@ -13,7 +13,8 @@ from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
 from edgevision.device.sinks import CallbackSink, FanOut, JsonlSink
 from edgevision.runtime.postprocess import Prediction
-from tests.device.conftest import CHROMIUM_ARGS, Subscriber, free_port
+from tests.conftest import free_port
+from tests.device.conftest import CHROMIUM_ARGS, Subscriber
 
 
 def _event(i: int, label: str = "cat") -> LabelEvent:
