@@ -5,22 +5,22 @@
 its operator-code table holds that custom code (a scan of the raw bytes for the name would also
 match a label file or a description that mentions it).
 
-The table is read with the generated schema module that ai-edge-litert ships
-(``schema_py_generated``, from TFLite's ``schema.fbs``); on a device with tflite-runtime, which
-ships none, the small reader of ``flatbuf.py`` reads the same fields by their schema slots.
+The table is read through ``tflite_tables`` (ai-edge-litert's generated schema module, or the
+small reader by named schema slots where only tflite-runtime is installed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
-from edgevision.model.flatbuf import FbTable
+from edgevision.model import tflite_tables as tables
 
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 CUSTOM = 32  # BuiltinOperator.CUSTOM in schema.fbs
 
-# schema.fbs field slots (declaration order), for the fallback reader
-MODEL_OPERATOR_CODES = 1                      # table Model { version; operator_codes; subgraphs; ... }
+# schema.fbs field slots of table OperatorCode (declaration order), for the small reader
 OPCODE_DEPRECATED_BUILTIN_CODE, OPCODE_CUSTOM_CODE, OPCODE_VERSION, OPCODE_BUILTIN_CODE = 0, 1, 2, 3
 
 
@@ -32,35 +32,23 @@ class OpCode:
     custom: str = ""
 
 
-def _schema():  # type: ignore[no-untyped-def]
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:  # tflite-runtime installs ship no schema module
-        return None
-    return schema
-
-
-def operator_codes(model: bytes) -> list[OpCode]:
-    """The model's operator codes. Raises ValueError (or what flatbuffers raises) on bytes that are no FlatBuffer.
+def operator_codes(model: bytes, use_schema: bool | None = None) -> list[OpCode]:
+    """The model's operator codes. Raises ValueError on bytes that are no FlatBuffer.
 
     The builtin code is the larger of ``builtin_code`` and ``deprecated_builtin_code``: converters before
     TF 2.4 wrote only the (int8) deprecated field, later ones write both (schema.fbs explains the pair).
     """
-    if len(model) < 8:
-        raise ValueError("buffer too small for a FlatBuffer")
-    schema = _schema()
-    if schema is not None:
-        root = schema.Model.GetRootAs(model, 0)
+    def generated(schema: ModuleType, m: Any) -> list[OpCode]:
         out = []
-        for i in range(root.OperatorCodesLength()):
-            code = root.OperatorCodes(i)
+        for code in (m.OperatorCodes(i) for i in range(m.OperatorCodesLength())):
             custom = code.CustomCode()
             out.append(OpCode(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()),
                               custom.decode("utf-8", errors="replace") if custom else ""))
         return out
-    return [OpCode(max(c.int8(OPCODE_DEPRECATED_BUILTIN_CODE), c.int32(OPCODE_BUILTIN_CODE)),
-                   c.string(OPCODE_CUSTOM_CODE) or "")
-            for c in FbTable.root(model).tables(MODEL_OPERATOR_CODES)]
+
+    return tables.read(model, use_schema, generated, lambda r: [
+        OpCode(max(c.int8(OPCODE_DEPRECATED_BUILTIN_CODE), c.int32(OPCODE_BUILTIN_CODE)),
+               c.string(OPCODE_CUSTOM_CODE) or "") for c in r.tables(tables.MODEL_OPERATOR_CODES)])
 
 
 def custom_ops(model: bytes) -> tuple[str, ...]:
