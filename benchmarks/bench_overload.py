@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import mobilenet_v2
-from paced_camera import PacedCamera, loadavg
+from paced_camera import PacedCamera, loadavg, verdict
 
 from edgevision.bench.latency import time_calls
 from edgevision.device.pipeline import Pipeline, PipelineOptions
@@ -98,7 +98,7 @@ def main() -> int:
           f"{over['p99_ms']:.2f} ms, max {over['max_ms']:.2f} ms; inference period {period:.2f} ms")
     print(f"[overload] ratio p99 latency / inference period = {r99:.3f}  (target < 2)  "
           f"{'PASS' if r99 < 2 else 'FAIL'}")
-    return 0 if ok else 1
+    return verdict(ok)
 
 
 if __name__ == "__main__":
