@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevision import __version__
 from edgevision.deploy.archive import pack
 from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, file_entry
 from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name
 from edgevision.device.profiles import Profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.version import __version__
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 LABELS_NAME = "labels.txt"
@@ -47,9 +47,9 @@ def is_archive(path: Path) -> bool:
 
 def check_model_for_delegate(model: Path, data: bytes, delegate: str, profile: Profile) -> bool:
     """Refuse a model the delegate cannot run; return whether it is Edge TPU compiled."""
-    from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
+    from edgevision.model.opcodes import is_edgetpu_model
 
-    compiled = EDGETPU_CUSTOM_OP in data
+    compiled = is_edgetpu_model(data)
     uses_tpu = delegate.startswith("edgetpu")
     if (uses_tpu or profile.requires_edgetpu_model) and not compiled:
         raise BadInput(f"{model}: not compiled for the Edge TPU, which profile {profile.name} (delegate {delegate}) "

@@ -101,8 +101,8 @@ def file_entry(data: bytes) -> dict[str, Any]:
 
 def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
     """Check a bundle directory file by file; raise CheckFailed naming the first file at fault."""
+    from edgevision.model.opcodes import is_edgetpu_model
     from edgevision.model.tflite_file import check_tflite
-    from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
 
     where = str(directory)
     mpath = directory / MANIFEST
@@ -157,7 +157,7 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         check_tflite(model, str(directory / manifest.runtime.model))
     except BadInput as exc:
         raise CheckFailed(str(exc)) from None
-    if manifest.profile.get("requires_edgetpu_model") and EDGETPU_CUSTOM_OP not in model:
+    if manifest.profile.get("requires_edgetpu_model") and not is_edgetpu_model(model):
         raise CheckFailed(f"{directory / manifest.runtime.model}: profile {manifest.profile.get('name')} needs an "
                           "Edge TPU compiled model")
     return manifest

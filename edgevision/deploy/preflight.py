@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edgevision import __version__
 from edgevision.deploy.manifest import Manifest
+from edgevision.version import __version__
 
 MIN_PYTHON = (3, 11)  # pyproject's requires-python
 

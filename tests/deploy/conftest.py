@@ -23,7 +23,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.conftest import Cli, need
+from tests.conftest import Cli, free_port, need
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -56,12 +56,6 @@ class Sshd:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _keygen(path: Path) -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "edgevision-test", "-f", str(path)],
                    check=True, capture_output=True)
@@ -81,7 +75,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         (d / "sshd_config").write_text("\n".join([
             f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host_key'}", f"PidFile {d / 'sshd.pid'}",
             f"AuthorizedKeysFile {d / 'authorized_keys'}", "UsePAM no", "StrictModes no",
@@ -136,12 +130,12 @@ class _Stream(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def camera(trained) -> Iterator[str]:
+def camera(models) -> Iterator[str]:
     """A live MJPEG stream at ~10 FPS on loopback, cycling the test images: the device's camera."""
     import cv2
 
     frames = []
-    for png in sorted((trained.data / "test" / "star").glob("*.png"))[:8]:
+    for png in sorted((models.data / "test" / "star").glob("*.png"))[:8]:
         ok, jpg = cv2.imencode(".jpg", cv2.imread(str(png)))
         assert ok
         frames.append(jpg.tobytes())
