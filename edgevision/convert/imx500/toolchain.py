@@ -1,0 +1,163 @@
+"""Finding and driving Sony's IMX500 toolchain, which lives in its own venv (files in, files out).
+
+Model Compression Toolkit and ``imxconv-tf`` need Python 3.11, TensorFlow 2.14-2.15 and
+numpy<2, so they cannot share edgevision's TensorFlow 2.21 / Keras 3 environment. The
+toolchain's python runs ``worker.py`` (by path: nothing is imported across venvs); this
+module writes the job, runs it with a progress spinner, and turns the result into either a
+dict or one clear error naming the layer or the memory that does not fit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgevision.errors import BadInput, CheckFailed
+
+ENV_VAR = "EDGEVISION_IMX500_PYTHON"
+VENV_DIR = ".venv-imx500"
+INSTALL_HINT = ("--target imx500 needs Sony's IMX500 toolchain in its own Python 3.11 venv: run `make imx500-venv` "
+                "(pip install \"edge-mdt[tf]\" \"tensorflow-cpu==2.15.*\" \"numpy<2\") or point "
+                f"{ENV_VAR} at that venv's python")
+WORKER = Path(__file__).with_name("worker.py")
+TIMEOUT_S = 3600
+
+
+class ToolchainMissing(BadInput):
+    """The IMX500 toolchain venv is not installed (exit 2, one line saying what to install)."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    python: Path
+
+    @property
+    def imxconv(self) -> Path:
+        return self.python.with_name("imxconv-tf")
+
+
+def _candidates() -> list[Path]:
+    if os.environ.get(ENV_VAR):
+        return [Path(os.environ[ENV_VAR])]
+    here = Path(__file__).resolve()
+    roots = [Path.cwd(), *here.parents]
+    return [r / VENV_DIR / "bin" / "python" for r in dict.fromkeys(roots)]
+
+
+def find_toolchain() -> Toolchain:
+    """The toolchain venv's python with ``imxconv-tf`` beside it, or ToolchainMissing."""
+    for py in _candidates():
+        if py.is_file() and py.with_name("imxconv-tf").is_file():
+            return Toolchain(py)
+    if os.environ.get(ENV_VAR):
+        raise ToolchainMissing(f"{ENV_VAR}={os.environ[ENV_VAR]}: no imxconv-tf beside that python; "
+                               + INSTALL_HINT.split(": ", 1)[1])
+    raise ToolchainMissing(INSTALL_HINT)
+
+
+class ConversionRefused(CheckFailed):
+    """imxconv / MCT refused the model: a layer the IMX500 cannot run, or a network that does not fit."""
+
+    exit_code = 2
+
+
+def _account(result: dict[str, Any]) -> str:
+    kind = result.get("kind", "toolchain")
+    if kind == "memory":
+        mem = summarize_memory(result.get("memory"))
+        return (f"the network does not fit the IMX500's memory ({mem.get('used_kb', '?')} KB needed of "
+                f"{mem.get('total_kb', '?')} KB); make it smaller (fewer filters, a smaller input or dense layer)")
+    if kind == "unsupported":
+        layers = ", ".join(x.get("text") or f"{x.get('name')} ({x.get('op')})" for x in result.get("layers", [])[:4])
+        return f"a layer the IMX500 cannot run: {layers or result.get('error')}"
+    return str(result.get("error", "the IMX500 toolchain failed"))
+
+
+def run_worker(tc: Toolchain, job: dict[str, Any], folder: Path, console: Any = None) -> dict[str, Any]:
+    job_path = folder / "job.json"
+    job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+    cmd = [str(tc.python), str(WORKER), str(job_path)]
+    log = folder / "worker.log"
+    with log.open("w", encoding="utf-8") as fh:
+        status = console.status("IMX500 toolchain: MCT post-training quantization, imxconv-tf") if console else None
+        try:
+            if status:
+                status.__enter__()
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise CheckFailed(f"IMX500 toolchain did not finish within {TIMEOUT_S} s (log: {log})") from None
+        finally:
+            if status:
+                status.__exit__(None, None, None)
+    result_path = folder / "result.json"
+    if not result_path.is_file():
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise CheckFailed(f"IMX500 toolchain crashed (exit {proc.returncode}): {tail[0][:300]} (log: {log})")
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    if not result.get("ok"):
+        err = ConversionRefused(f"imx500: {_account(result)} (log: {folder})")
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+    return result
+
+
+def write_arrays(folder: Path, **arrays: np.ndarray) -> dict[str, str]:
+    paths = {}
+    for name, arr in arrays.items():
+        p = folder / f"{name}.npy"
+        np.save(p, arr)
+        paths[name] = str(p)
+    return paths
+
+
+def _num(v: Any) -> float | None:
+    try:
+        return float(str(v).split()[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def summarize_memory(report: Any) -> dict[str, Any]:
+    """The numbers that matter from imxconv's ``*_MemoryReport.json``: fits, used and total KB."""
+    if not isinstance(report, dict):
+        return {}
+    flat: dict[str, Any] = {}
+
+    def walk(d: Any, prefix: str = "") -> None:
+        if isinstance(d, dict):
+            for k, v in d.items():
+                walk(v, f"{prefix}{k}".lower().replace(" ", "_"))
+                if not isinstance(v, (dict, list)):
+                    flat[f"{prefix}{k}".lower().replace(" ", "_")] = v
+        elif isinstance(d, list):
+            for i, v in enumerate(d):
+                walk(v, f"{prefix}{i}.")
+
+    walk(report)
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key.endswith("fit_in_chip"):
+            out["fits"] = bool(value) if not isinstance(value, str) else value.lower() == "true"
+        elif "total_memory_usage" in key or key.endswith("memory_usage") and "used_kb" not in out:
+            out["used_kb"] = _num(value)
+        elif "memory_size" in key or "available" in key or key.endswith("total_memory"):
+            out.setdefault("total_kb", _num(value))
+    if "used_kb" in out and out.get("total_kb"):
+        out["used_fraction"] = round(out["used_kb"] / out["total_kb"], 4)
+    out["raw"] = report
+    return out
+
+
+def job_for(folder: Path, graph: Any, mean: Sequence[float], std: Sequence[float], arrays: dict[str, str],
+            tpc: str = "v1") -> dict[str, Any]:
+    return {"out": str(folder), "graph": str(graph.graph_path), "weights": str(graph.weights_path),
+            "mean": list(mean), "std": list(std), "tpc": tpc, **arrays}
