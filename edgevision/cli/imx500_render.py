@@ -47,3 +47,43 @@ def render_imx500(r: dict[str, Any]) -> None:
     verdict = "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"
     con.print(f"{verdict}: imx500 drop {r['drop_points']:.2f} points (budget {r['budget_points']}), "
               f"agreement with float {r['agreement']:.3f}")
+
+
+def imx500_card_path(model: Path) -> Path | None:
+    """``imx500.json`` for an IMX500 model given as that file, its folder, packerOut.zip or network.rpk."""
+    if model.name == "imx500.json":
+        return model
+    folder = model if model.is_dir() else model.parent
+    if (model.is_dir() or model.suffix in (".zip", ".rpk")) and (folder / "imx500.json").is_file():
+        return folder / "imx500.json"
+    return None
+
+
+def describe_imx500(card_path: Path) -> dict[str, Any]:
+    from edgevision.device.imx500_backend import read_card
+
+    card = read_card(card_path)
+    folder = card_path.parent
+    files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
+    labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if "labels.txt" in files else []
+    return {"name": card.get("name"), "path": str(folder), "target": "imx500", "files": files, "card": card,
+            "labels": labels}
+
+
+def render_info(d: dict[str, Any]) -> None:
+    con = out_console()
+    card, target = d["card"], d["card"]["target"]
+    con.print(f"[bold]{d['name']}[/]  {d['path']}  (IMX500 network for the Raspberry Pi AI Camera)")
+    con.print("files: " + ", ".join(f"{k} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
+    p = card["preprocess"]
+    con.print(f"input: {p['width']}x{p['height']} {p['color']}, crop {p['crop']} (the sensor crops and scales)")
+    render_memory(con, {"memory": target.get("memory"), "normalization": target.get("normalization")})
+    v = card.get("validation") or {}
+    if v:
+        verdict = {True: ", within budget", False: ", OVER BUDGET"}.get(v.get("passed"), "")
+        con.print(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, float "
+                  f"{v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget {v.get('budget_points')}"
+                  f"{verdict}), agreement {v.get('agreement')}; {v.get('scored_with', '')}")
+    if d["labels"]:
+        shown = ", ".join(d["labels"][:20]) + (f", … ({len(d['labels'])} in all)" if len(d["labels"]) > 20 else "")
+        con.print(f"labels (labels.txt): {shown}")

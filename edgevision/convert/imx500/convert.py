@@ -22,7 +22,14 @@ from rich.console import Console
 
 from edgevision import __version__
 from edgevision.convert.calibration import load_calibration
-from edgevision.convert.imx500.toolchain import find_toolchain, job_for, run_worker, summarize_memory, write_arrays
+from edgevision.convert.imx500.toolchain import (
+    find_toolchain,
+    job_for,
+    run_worker,
+    summarize_memory,
+    tensor_quantization,
+    write_arrays,
+)
 from edgevision.convert.policy import Policy
 from edgevision.errors import BadInput
 from edgevision.metrics import classification_report
@@ -46,6 +53,23 @@ def sensor_normalization(spec: PreprocessSpec, graph_mean: tuple[float, ...],
     mean, std = m1 + m2 * s1, s1 * s2
     return (tuple(round(float(v), 6) + 0.0 for v in np.atleast_1d(mean)),
             tuple(round(float(v), 6) for v in np.atleast_1d(std)))
+
+
+def sensor_input(mean: tuple[float, ...], std: tuple[float, ...], removed: tuple[str, ...],
+                 quant: dict[str, Any]) -> dict[str, Any]:
+    """What the sensor does to a 0..255 pixel before the network: normalize, then quantize to the input tensor.
+
+    imxconv has no normalization option: its dnnParams.xml gives the input tensor's scale, and the
+    sensor's input normalization (the ``inputTensorNorm_K*`` entries of the .rpk's network_info.txt,
+    which picamera2 reads back) must map a pixel p to ``q = (p - mean) / std / scale``.
+    """
+    d: dict[str, Any] = {"where": "sensor", "mean": list(mean), "std": list(std), "removed_from_graph": list(removed),
+                         "input_tensor": quant}
+    scale = quant.get("scale")
+    if scale:
+        d["pixel_to_input"] = {"gain": [round(1.0 / (s * scale), 6) for s in std],
+                               "offset": [round(-m / (s * scale), 6) for m, s in zip(mean, std, strict=False)]}
+    return d
 
 
 def _images(samples: Any, run: RunDir) -> tuple[np.ndarray, np.ndarray]:
@@ -101,8 +125,8 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
         "packer_bytes": (out / PACKER_FILE).stat().st_size,
         "memory": {k: v for k, v in memory.items() if k != "raw"}, "memory_report": result.get("memory_report"),
         "layers": result.get("layers", []), "unsupported": [],
-        "normalization": {"where": "sensor", "mean": list(mean), "std": list(std),
-                          "removed_from_graph": list(graph.removed)},
+        "normalization": sensor_input(mean, std, graph.removed, tensor_quantization(result.get("dnn_params"))),
+        "output_tensor": tensor_quantization(result.get("dnn_params"), "outputTensor"),
         "toolchain": {"python": str(tc.python), "mct": result.get("mct"), "tensorflow": result.get("tensorflow"),
                       "tpc": result.get("tpc"), "probe_max_diff": result.get("probe_max_diff")},
         "calibration": calib.record,
@@ -120,7 +144,7 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
             "calibration": calib.record, "edgevision_version": __version__, "references": [],
             "target": {"name": "imx500", "network": PACKER_FILE, "packer_sha256": imx["packer_sha256"],
                        "normalization": imx["normalization"], "memory": imx["memory"],
-                       "output": "scores", "label_offset": 0}}
+                       "output_tensor": imx["output_tensor"], "output": "scores", "label_offset": 0}}
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
 
     def variant(s: Scored, path: Path, size: int, gt: dict[str, Any] | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,8 +76,11 @@ def _account(result: dict[str, Any]) -> str:
         return (f"the network does not fit the IMX500's memory ({mem.get('used_kb', '?')} KB needed of "
                 f"{mem.get('total_kb', '?')} KB); make it smaller (fewer filters, a smaller input or dense layer)")
     if kind == "unsupported":
-        layers = ", ".join(x.get("text") or f"{x.get('name')} ({x.get('op')})" for x in result.get("layers", [])[:4])
-        return f"a layer the IMX500 cannot run: {layers or result.get('error')}"
+        bad = result.get("layers", [])
+        layers = ", ".join(x.get("text") or (f"layer {x['name']} ({x.get('op')})" if x.get("name") else x.get("op", ""))
+                           for x in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        return (f"unsupported by the IMX500 converter: {layers or result.get('error')}; "
+                "replace or remove it (an input normalization is moved to the sensor only when it is the first layer)")
     return str(result.get("error", "the IMX500 toolchain failed"))
 
 
@@ -119,42 +123,54 @@ def write_arrays(folder: Path, **arrays: np.ndarray) -> dict[str, str]:
     return paths
 
 
-def _num(v: Any) -> float | None:
-    try:
-        return float(str(v).split()[0])
-    except (TypeError, ValueError, IndexError):
+_UNITS = {"b": 1 / 1024, "kb": 1.0, "k": 1.0, "mb": 1024.0, "m": 1024.0, "gb": 1024.0 ** 2}
+
+
+def _kb(v: Any) -> float | None:
+    """'199.59KB', '8.00MB', '1024 B' -> KB."""
+    m = re.match(r"\s*([0-9.]+)\s*([kmg]?b?|[kmg])\s*$", str(v), re.IGNORECASE)
+    if not m:
         return None
+    return round(float(m.group(1)) * _UNITS.get(m.group(2).lower() or "b", 1.0), 3)
 
 
 def summarize_memory(report: Any) -> dict[str, Any]:
-    """The numbers that matter from imxconv's ``*_MemoryReport.json``: fits, used and total KB."""
+    """The numbers that matter from imxconv's ``*_MemoryReport.json``: fits, used and available KB."""
     if not isinstance(report, dict):
         return {}
-    flat: dict[str, Any] = {}
-
-    def walk(d: Any, prefix: str = "") -> None:
-        if isinstance(d, dict):
-            for k, v in d.items():
-                walk(v, f"{prefix}{k}".lower().replace(" ", "_"))
-                if not isinstance(v, (dict, list)):
-                    flat[f"{prefix}{k}".lower().replace(" ", "_")] = v
-        elif isinstance(d, list):
-            for i, v in enumerate(d):
-                walk(v, f"{prefix}{i}.")
-
-    walk(report)
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        if key.endswith("fit_in_chip"):
-            out["fits"] = bool(value) if not isinstance(value, str) else value.lower() == "true"
-        elif "total_memory_usage" in key or key.endswith("memory_usage") and "used_kb" not in out:
-            out["used_kb"] = _num(value)
-        elif "memory_size" in key or "available" in key or key.endswith("total_memory"):
-            out.setdefault("total_kb", _num(value))
-    if "used_kb" in out and out.get("total_kb"):
+    body = report.get("Memory Report", report)
+    out: dict[str, Any] = {"fits": body.get("Fit In Chip"),
+                           "used_kb": _kb(body.get("Memory Usage")),
+                           "total_kb": _kb(body.get("Total Memory Available On Chip")),
+                           "model_kb": _kb(body.get("Model Memory Physical Size")),
+                           "runtime_kb": _kb(body.get("Runtime Memory Physical Size")),
+                           "input_persistent": body.get("Input Persistent")}
+    if isinstance(out["fits"], str):
+        out["fits"] = out["fits"].strip().lower() == "true"
+    if out["used_kb"] and out["total_kb"]:
         out["used_fraction"] = round(out["used_kb"] / out["total_kb"], 4)
+    out = {k: v for k, v in out.items() if v is not None}
     out["raw"] = report
     return out
+
+
+def tensor_quantization(dnn_params: str | Path | None, tag: str = "inputTensor") -> dict[str, Any]:
+    """A tensor's quantization from imxconv's dnnParams.xml (``inputTensor``: what the sensor must feed the
+    network; ``outputTensor``: how its raw output is scaled)."""
+    import xml.etree.ElementTree as ET
+
+    if not dnn_params or not Path(dnn_params).is_file():
+        return {}
+    try:
+        node = ET.parse(dnn_params).getroot().find(f".//{tag}")
+    except ET.ParseError:
+        return {}
+    if node is None:
+        return {}
+    a = node.attrib
+    dims = [int(d.attrib.get("size", 0)) for d in node.findall("./dimensions/dimension")]
+    return {"name": a.get("name", ""), "scale": float(a.get("scale", 0) or 0), "shift": int(a.get("shift", 0) or 0),
+            "format": a.get("format", ""), "bits": int(a.get("bitsPerElement", 8) or 8), "dimensions": dims}
 
 
 def job_for(folder: Path, graph: Any, mean: Sequence[float], std: Sequence[float], arrays: dict[str, str],

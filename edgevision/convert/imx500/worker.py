@@ -90,25 +90,29 @@ def predict(model: Any, np: Any, x: Any, batch: int = 32) -> Any:
     return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
 
 
-_USOP = re.compile(r"unsupported ops?:?(.*)", re.IGNORECASE)
+_USOP = re.compile(r"unsupported ops?:\s*(.*?)\s*(\[[^\]]*\])?\s*$", re.IGNORECASE)
 
 
-def _unsupported(text: str) -> list[dict[str, str]]:
-    """Layers imxconv names in its ``[USOP]`` lines (``name (Type)`` or ``Type: name`` shapes)."""
-    found: list[dict[str, str]] = []
+def unsupported_ops(text: str) -> list[str]:
+    """Op class names from imxconv's ``[USOP] The network contains unsupported ops: a.b.Type, ...`` lines."""
+    ops: list[str] = []
     for line in text.splitlines():
-        if "USOP" not in line and "nsupported" not in line:
-            continue
-        m = _USOP.search(line)
-        tail = m.group(1) if m else line
-        for item in re.split(r"[,;]", tail):
-            item = item.strip(" .:[]'\"")
-            if item:
-                found.append({"text": item[:200]})
+        m = _USOP.search(line) if "USOP" in line else None
+        if m:
+            ops += [item.strip().rsplit(".", 1)[-1] for item in m.group(1).split(",") if item.strip()]
+    return list(dict.fromkeys(ops))
+
+
+def _unsupported(text: str, layers: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each layer of the model whose op imxconv refused (the op alone if no layer has it)."""
+    found = []
+    for op in unsupported_ops(text):
+        named = [ly for ly in layers if ly["op"] == op]
+        found += [{"name": ly["name"], "op": op} for ly in named] or [{"name": "", "op": op}]
     return found
 
 
-def imxconv(out: Path, qpath: Path) -> dict[str, Any]:
+def imxconv(out: Path, qpath: Path, layers: list[dict[str, str]]) -> dict[str, Any]:
     exe = str(Path(sys.executable).with_name("imxconv-tf"))
     conv_out = out / "imxconv"
     cmd = [exe, "-i", str(qpath), "-o", str(conv_out), "--overwrite-output"]
@@ -119,7 +123,7 @@ def imxconv(out: Path, qpath: Path) -> dict[str, Any]:
     memory = json.loads(Path(reports[0]).read_text(encoding="utf-8")) if reports else None
     packer = conv_out / "packerOut.zip"
     if proc.returncode != 0 or not packer.is_file():
-        unsupported = _unsupported(text)
+        unsupported = _unsupported(text, layers)
         kind = "unsupported" if unsupported else ("memory" if memory and not _fits(memory) else "imxconv")
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         err = next((ln for ln in lines if "USOP" in ln or "rror" in ln), lines[-1] if lines else "no output")
@@ -181,7 +185,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"probe_max_diff": diff, "quantized_model": str(qpath), "tpc": job.get("tpc", "v1"),
                               "mct": getattr(mct, "__version__", ""), "tensorflow": tf.__version__,
                               "layers": [{"name": ly.name, "op": type(ly).__name__} for ly in model.layers[1:]]}
-    result.update(imxconv(out, qpath))
+    result.update(imxconv(out, qpath, result["layers"]))
     held = normalized(np, np.load(job["heldout"]), mean, std)
     np.save(out / "float_scores.npy", predict(model, np, held).astype(np.float32))
     np.save(out / "quant_scores.npy", predict(qmodel, np, held).astype(np.float32))
