@@ -115,10 +115,10 @@ def test_labels_that_do_not_match_the_conversion_are_refused(tmp_path: Path) -> 
 
 def test_crop_follows_the_spec_and_bad_networks_are_one_line(tmp_path: Path) -> None:
     rpk = release(tmp_path)
-    src, clf = open_imx500(tmp_path, "imx500:320x240", None, 3, None,
-                           imx500_factory=FakeIMX500, camera_factory=lambda imx: FakeCamera([md([1.0, 0, 0])]))
+    src, _ = open_imx500(tmp_path, "imx500:320x240", None, 3, None,
+                         imx500_factory=FakeIMX500, camera_factory=lambda imx: FakeCamera([md([1.0, 0, 0])]))
     assert src.size == (320, 240) and src.center_crop is False and resolve_network(tmp_path) == rpk
-    with pytest.raises(BadInput, match="not .tflite"):
+    with pytest.raises(BadInput, match=r"not \.tflite"):
         resolve_network(tmp_path / "model.tflite")
     with pytest.raises(BadInput, match="size must look like"):
         open_imx500(rpk, "imx500:big", None, 3, None)
