@@ -66,6 +66,10 @@ def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path
     from edgevision.model.artifact import load_artifact
     from edgevision.model.tflite_file import read_model_bytes
 
+    if profile.delegate == "imx500":  # the AI Camera: packerOut.zip + labels + card, packaged on the device
+        from edgevision.deploy.imx500_bundle import make_imx500_bundle
+
+        return make_imx500_bundle(model, profile, options, out, force)
     data = read_model_bytes(model)
     delegate = options.delegate or profile.delegate
     compiled = check_model_for_delegate(model, data, delegate, profile)
