@@ -42,6 +42,7 @@ CARD_FILE = "imx500.json"
 LABELS_FILE = "labels.txt"
 REPORT_FILE = "convert_report.json"
 PROBES = 4
+SENSOR_MEMORY_BYTES = 8 * 2**20  # "Total Memory Available On Chip" in imxconv's memory report
 MAX_CONFUSION_CLASSES = 100
 
 
@@ -72,6 +73,30 @@ def sensor_input(mean: tuple[float, ...], std: tuple[float, ...], removed: tuple
     return d
 
 
+def weight_bytes(graph: Any) -> list[tuple[str, int]]:
+    """(layer, bytes as 8-bit weights) per layer, largest first."""
+    per: dict[str, int] = {}
+    with np.load(graph.weights_path) as w:
+        for key in w.files:
+            per[key.rsplit(":", 1)[0]] = per.get(key.rsplit(":", 1)[0], 0) + int(w[key].size)
+    return sorted(per.items(), key=lambda kv: -kv[1])
+
+
+def check_fits(graph: Any) -> None:
+    """Refuse before the (slow) quantization a network whose 8-bit weights alone exceed the sensor's memory;
+    imxconv's memory report stays the authority for everything closer to the limit."""
+    from edgevision.convert.imx500.toolchain import ConversionRefused
+
+    layers = weight_bytes(graph)
+    total = sum(n for _, n in layers)
+    if total > SENSOR_MEMORY_BYTES:
+        top = ", ".join(f"{name} {n / 2**20:.1f} MB" for name, n in layers[:3])
+        raise ConversionRefused(f"imx500: the network does not fit the IMX500's memory: its weights alone need "
+                                f"{total / 2**20:.1f} MB as 8-bit of the sensor's {SENSOR_MEMORY_BYTES / 2**20:.0f} "
+                                f"MB (largest: {top}); make it smaller (fewer filters or units, a smaller input "
+                                "before Flatten, or global pooling instead)")
+
+
 def _images(samples: Any, run: RunDir) -> tuple[np.ndarray, np.ndarray]:
     from edgevision.convert.runner import load_images
 
@@ -98,6 +123,7 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
     work.mkdir(parents=True)
 
     graph = export_graph(model, work)
+    check_fits(graph)
     mean, std = sensor_normalization(run.spec, graph.mean, graph.std)
     calib = load_calibration(run.dataset.train, run.spec, pol.calibration_size, run.classes,
                              int(run.recipe.get("seed", 0)), "train")
