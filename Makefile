@@ -38,7 +38,8 @@ $(TFLITE_VENV)/.installed: pyproject.toml
 
 # Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow
 # front end needs Python 3.11, TensorFlow 2.14-2.15 and numpy<2, so it lives in its own env and edgevision
-# drives it through a worker script (files in, files out). imxconv runs Java (openjdk-17-jre-headless).
+# drives it through a worker script (files in, files out). imxconv runs Java (openjdk-17-jre-headless,
+# in .ci/run's DEBIAN_PACKAGES). `make test-all` builds it for the slow IMX500 tests.
 $(IMX500_VENV)/.installed:
 	$(PYTHON311) -m venv $(IMX500_VENV)
 	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
@@ -57,12 +58,13 @@ demo: $(VENV)/.installed
 TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
            EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
+           EDGEVISION_IMX500_PYTHON=$(CURDIR)/$(IMX500_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
 test: venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-test-all: venvs
+test-all: venvs $(IMX500_VENV)/.installed
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(PYTEST_ARGS)
 
 # The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).

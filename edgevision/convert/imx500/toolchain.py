@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ def find_toolchain() -> Toolchain:
     """The toolchain venv's python with ``imxconv-tf`` beside it, or ToolchainMissing."""
     for py in _candidates():
         if py.is_file() and py.with_name("imxconv-tf").is_file():
+            if shutil.which("java") is None:  # imxconv's back end (sdspconv) is a JVM program
+                raise ToolchainMissing("--target imx500: imxconv-tf needs Java: sudo apt install "
+                                       "openjdk-17-jre-headless")
             return Toolchain(py)
     if os.environ.get(ENV_VAR):
         raise ToolchainMissing(f"{ENV_VAR}={os.environ[ENV_VAR]}: no imxconv-tf beside that python; "
