@@ -109,6 +109,11 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
     from edgevision.convert.quantize import check_static, load_keras
     from edgevision.convert.validate import Scored, gate
 
+    for flag, value in (("--quant", opts.quant), ("--format", "onnx" if "onnx" in pol.formats else None),
+                        ("--io", opts.io)):
+        if value not in (None, "int8"):
+            raise BadInput(f"{flag} {value}: --target imx500 quantizes with Sony's Model Compression Toolkit to the "
+                           "sensor's own 8-bit format; drop the flag")
     tc = find_toolchain()  # before anything slow: a missing toolchain is one line, exit 2
     run = load_run(run_dir, opts.labels)
     split, held = (pol.split, run.dataset.split(pol.split)) if pol.split else run.dataset.held_out()
