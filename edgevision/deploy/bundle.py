@@ -63,10 +63,11 @@ def check_model_for_delegate(model: Path, data: bytes, delegate: str, profile: P
 
 def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path, force: bool = False) -> Manifest:
     """Write a bundle directory, or a .tar.gz when ``out`` ends with .tar.gz/.tgz."""
+    from edgevision.deploy.imx500_release import is_imx500
     from edgevision.model.artifact import load_artifact
     from edgevision.model.tflite_file import read_model_bytes
 
-    if profile.delegate == "imx500":  # the AI Camera: packerOut.zip + labels + card, packaged on the device
+    if is_imx500(profile):  # the AI Camera: packerOut.zip + labels + card, packaged on the device
         from edgevision.deploy.imx500_bundle import make_imx500_bundle
 
         return make_imx500_bundle(model, profile, options, out, force)

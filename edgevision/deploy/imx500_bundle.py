@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from edgevision import __version__
-from edgevision.deploy.imx500_release import CARD, LABELS, PACKER, RPK, SOURCE, check_packer
+from edgevision.deploy.imx500_release import BACKEND, CARD, LABELS, PACKER, RPK, SOURCE, check_packer
 from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, file_entry
 from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings
 from edgevision.device.profiles import Profile
@@ -71,7 +71,7 @@ def make_imx500_bundle(model: Path, profile: Profile, options: object, out: Path
                RUNTIME: (json.dumps(runtime.to_dict(), indent=2, sort_keys=True) + "\n").encode()}
     files = {n: file_entry(b) for n, b in sorted(payload.items())}
     prof = {"name": profile.name, "board": profile.board, "arch": profile.arch, "delegate": profile.delegate,
-            "requires_edgetpu_model": False, "service": service.to_dict()}
+            "backend": BACKEND, "requires_edgetpu_model": False, "service": service.to_dict()}
     manifest = Manifest(
         id=Manifest.compute_id(prof, runtime, files), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         edgevision=__version__, profile=prof, runtime=runtime, files=files,

@@ -26,7 +26,7 @@ RPK = "network.rpk"
 CARD = "imx500.json"
 LABELS = "labels.txt"
 DERIVED = frozenset({RPK})
-DELEGATE = "imx500"
+BACKEND = "imx500"  # the device profile's backend: the network runs on the sensor
 SOURCE = "imx500"
 TOOL = "imx500-package"
 TOOLS_FIX = "sudo apt install imx500-all (imx500-tools and the AI Camera firmware), then deploy again"
@@ -37,9 +37,10 @@ PACKAGE_TIMEOUT_S = 600
 
 
 def is_imx500(profile: dict[str, Any] | Any) -> bool:
-    """A manifest profile section (or a Profile) for the AI Camera."""
-    delegate = profile.get("delegate") if isinstance(profile, dict) else getattr(profile, "delegate", "")
-    return delegate == DELEGATE
+    """A manifest profile section (or a Profile, whose TOML says ``backend = "imx500"``) for the AI Camera."""
+    if isinstance(profile, dict):
+        return profile.get("backend") == BACKEND
+    return (getattr(profile, "extra", None) or {}).get("backend") == BACKEND
 
 
 def check_packer(data: bytes, origin: str) -> None:
