@@ -197,6 +197,8 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
         "repair": None, "edgetpu": None, "onnx": None,
     }
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    for name in (*arrays.values(), result["float_scores"], result["quant_scores"], graph.weights_path):
+        Path(name).unlink(missing_ok=True)  # pixels and weights copies; logs, job and the quantized model stay
     return report
 
 
