@@ -77,7 +77,8 @@ def render_info(d: dict[str, Any]) -> None:
     con.print("files: " + ", ".join(f"{k} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
     p = card["preprocess"]
     con.print(f"input: {p['width']}x{p['height']} {p['color']}, crop {p['crop']} (the sensor crops and scales)")
-    render_memory(con, {"memory": target.get("memory"), "normalization": target.get("normalization")})
+    render_memory(con, {"memory": target.get("memory"), "normalization": target.get("normalization"),
+                        "layers": target.get("layers")})
     v = card.get("validation") or {}
     if v:
         verdict = {True: ", within budget", False: ", OVER BUDGET"}.get(v.get("passed"), "")

@@ -175,7 +175,8 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
             "calibration": calib.record, "edgevision_version": __version__, "references": [],
             "target": {"name": "imx500", "network": PACKER_FILE, "packer_sha256": imx["packer_sha256"],
                        "normalization": imx["normalization"], "memory": imx["memory"],
-                       "output_tensor": imx["output_tensor"], "output": "scores", "label_offset": 0}}
+                       "output_tensor": imx["output_tensor"], "output": "scores", "label_offset": 0,
+                       "layers": imx["layers"]}}
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
 
     def variant(s: Scored, path: Path, size: int, gt: dict[str, Any] | None) -> dict[str, Any]:
