@@ -75,8 +75,9 @@ def render_info(d: dict[str, Any]) -> None:
     card, target = d["card"], d["card"]["target"]
     con.print(f"[bold]{d['name']}[/]  {d['path']}  (IMX500 network for the Raspberry Pi AI Camera)")
     con.print("files: " + ", ".join(f"{k} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
-    p = card["preprocess"]
-    con.print(f"input: {p['width']}x{p['height']} {p['color']}, crop {p['crop']} (the sensor crops and scales)")
+    p = card.get("preprocess") or {}
+    con.print(f"input: {p.get('width')}x{p.get('height')} {p.get('color', 'RGB')}, crop {p.get('crop', 'squash')} "
+              "(the sensor crops and scales)")
     render_memory(con, {"memory": target.get("memory"), "normalization": target.get("normalization"),
                         "layers": target.get("layers")})
     v = card.get("validation") or {}

@@ -147,3 +147,16 @@ def test_cli_without_picamera2_is_one_line(tmp_path: Path, cli) -> None:
     assert "picamera2" in r.stderr and "edgevision[pi]" in r.stderr
     r = cli("run", tmp_path / "labels.txt", "--source", "imx500", timeout=120)
     assert r.returncode == 2 and "runs an IMX500 network (.rpk)" in r.stderr, r.stderr
+
+
+def test_info_describes_an_imx500_release(tmp_path: Path, cli) -> None:
+    rpk = release(tmp_path, memory={"fits": True, "used_kb": 199.6, "total_kb": 8192.0},
+                  normalization={"where": "sensor", "mean": [0.0], "std": [255.0],
+                                 "removed_from_graph": ["normalize (Rescaling)"]},
+                  layers=[{"name": "conv1", "op": "Conv2D"}, {"name": "probability", "op": "Dense"}])
+    r = cli("info", rpk, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "fits in the sensor: 200 KB of 8192 KB" in r.stdout and "std=[255.0]" in r.stdout
+    assert "Conv2D×1, Dense×1" in r.stdout and "circle, cross, square" in r.stdout
+    j = json.loads(cli("info", tmp_path / "imx500.json", "--json", timeout=120).stdout)
+    assert j["target"] == "imx500" and set(j["files"]) == {"network.rpk", "labels.txt", "imx500.json"}
