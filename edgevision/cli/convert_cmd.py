@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
     def convert(
         run: Path = typer.Argument(..., help="Run directory written by edgevision train."),
         policy: str | None = typer.Option(None, "--policy", help="Quantization policy: a name in convert/ "
-                                                                 "(default, strict, edgetpu) or a TOML path."),
+                                                                 "(default, strict, edgetpu, imx500) or a TOML "
+                                                                 "path."),
         quant: str | None = typer.Option(None, "--quant", help="int8 | float16 | dynamic | float32 | all."),
         max_drop: float | None = typer.Option(None, "--max-drop", help="Accuracy budget in percentage points."),
         io: str | None = typer.Option(None, "--io", help="int8 model input/output type: uint8 or int8."),
