@@ -4,9 +4,11 @@ VENV := .venv
 DEVICE_VENV := .venv-device
 MEDIAPIPE_VENV := .venv-mediapipe
 TFLITE_VENV := .venv-tflite-runtime
+IMX500_VENV := .venv-imx500
+PYTHON311 ?= python3.11
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs
+.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +37,18 @@ $(TFLITE_VENV)/.installed: pyproject.toml
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) -e .
 	touch $@
 
+# Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow
+# front end needs Python 3.11, TensorFlow 2.14-2.15 and numpy<2, so it lives in its own env and edgevision
+# drives it through a worker script (files in, files out). imxconv runs Java (openjdk-17-jre-headless,
+# in .ci/run's DEBIAN_PACKAGES). `make test-all` builds it for the slow IMX500 tests.
+$(IMX500_VENV)/.installed:
+	$(PYTHON311) -m venv $(IMX500_VENV)
+	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) "edge-mdt[tf]" "tensorflow-cpu==2.15.*" "numpy<2"
+	touch $@
+
+imx500-venv: $(IMX500_VENV)/.installed
+
 bench-venvs: $(TFLITE_VENV)/.installed
 
 venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed bench-venvs
@@ -46,6 +60,7 @@ TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
            EDGEVISION_DESKTOP_PYTHON=$(CURDIR)/$(VENV)/bin/python \
            EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
+           EDGEVISION_IMX500_PYTHON=$(CURDIR)/$(IMX500_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
 # The device side is tested as it is installed: tests/device, tests/deploy and tests/bench run in the
@@ -57,7 +72,7 @@ test: venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(DESKTOP_TESTS) $(PYTEST_ARGS)
 	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest $(DEVICE_TESTS) $(PYTEST_ARGS)
 
-test-all: venvs
+test-all: venvs $(IMX500_VENV)/.installed
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(DESKTOP_TESTS) $(PYTEST_ARGS)
 	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest -m "" $(DEVICE_TESTS) $(PYTEST_ARGS)
 
@@ -71,4 +86,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(IMX500_VENV) demo-output .pytest_cache

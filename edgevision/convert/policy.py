@@ -18,7 +18,7 @@ from edgevision.errors import BadInput
 DEFAULT_POLICY = "default"
 QUANT_CHOICES = ("int8", "float16", "dynamic", "float32", "all")
 IO_TYPES = ("uint8", "int8")
-TARGETS = ("edgetpu",)
+TARGETS = ("edgetpu", "imx500")
 FORMATS = ("tflite", "onnx")
 STRATEGIES = ("selective", "int16x8")
 

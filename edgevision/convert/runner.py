@@ -95,6 +95,12 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
+    if "imx500" in pol.targets:  # Sony's own quantizer and converter, in its own venv (convert/imx500/)
+        if len(pol.targets) > 1:
+            raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
+        from edgevision.convert.imx500.convert import convert_imx500
+
+        return convert_imx500(run_dir, opts, pol, con)
     if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
         raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
     if "onnx" in pol.formats:
