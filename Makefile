@@ -8,9 +8,23 @@ IMX500_VENV := .venv-imx500
 PYTHON311 ?= python3.11
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv
+.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv system-packages system-packages-venv
 
-$(VENV)/.installed: pyproject.toml
+# Debian packages, installed only when missing (scripts/system-packages.sh: sudo when not root,
+# `apt-get update` only when something is missing). `make test` needs system-packages.txt (add to
+# that list); every venv needs python3.X-venv, but only when $(PYTHON) is Debian's own /usr/bin
+# Python (pyenv, conda and python.org builds bundle ensurepip). DRY_RUN=1 prints what is missing
+# and installs nothing; SKIP_SYSTEM_PACKAGES=1 leaves the system alone.
+VENV_DEBIAN_PACKAGE := $(shell $(PYTHON) -c 'import sys; print("python3.%d-venv" % sys.version_info[1] if sys.prefix == "/usr" else "")' 2>/dev/null)
+system_packages = $(if $(SKIP_SYSTEM_PACKAGES),@echo "system packages: not checked (SKIP_SYSTEM_PACKAGES): $(1)",@sh scripts/system-packages.sh $(if $(DRY_RUN),--dry-run) $(1))
+
+system-packages-venv:
+	$(if $(VENV_DEBIAN_PACKAGE),$(call system_packages,$(VENV_DEBIAN_PACKAGE)),@true)
+
+system-packages: system-packages-venv
+	$(call system_packages,--list system-packages.txt)
+
+$(VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[dev]"
@@ -18,20 +32,20 @@ $(VENV)/.installed: pyproject.toml
 
 # What a Raspberry Pi gets: edgevision[device], no TensorFlow; plus pytest, paho-mqtt and playwright, because the
 # device-side tests (tests/device, tests/deploy, tests/bench) run in it (and the import-boundary tests use it).
-$(DEVICE_VENV)/.installed: pyproject.toml
+$(DEVICE_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(DEVICE_VENV)
 	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) -e ".[device-test]"
 	touch $@
 
 # MediaPipe Tasks for the interop test. It pins numpy<2 and its own OpenCV, so it never shares an env.
-$(MEDIAPIPE_VENV)/.installed:
+$(MEDIAPIPE_VENV)/.installed: | system-packages-venv
 	$(PYTHON) -m venv $(MEDIAPIPE_VENV)
 	$(MEDIAPIPE_VENV)/bin/pip install $(PIP_FLAGS) "mediapipe==0.10.21"
 	touch $@
 
 # tflite-runtime 2.14 (the interpreter many Pi images run) for the cross-interpreter benchmarks and report
 # test. Its wheels are built against NumPy 1.x, so it gets its own env and never meets ai-edge-litert.
-$(TFLITE_VENV)/.installed: pyproject.toml
+$(TFLITE_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(TFLITE_VENV)
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) "tflite-runtime==2.14.0" "numpy<2" "opencv-python-headless>=4.8,<4.11"
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) -e .
@@ -40,8 +54,8 @@ $(TFLITE_VENV)/.installed: pyproject.toml
 # Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow
 # front end needs Python 3.11, TensorFlow 2.14-2.15 and numpy<2, so it lives in its own env and edgevision
 # drives it through a worker script (files in, files out). imxconv runs Java (openjdk-17-jre-headless,
-# in .ci/run's DEBIAN_PACKAGES). `make test-all` builds it for the slow IMX500 tests.
-$(IMX500_VENV)/.installed:
+# in system-packages.txt). `make test-all` builds it for the slow IMX500 tests.
+$(IMX500_VENV)/.installed: | system-packages-venv
 	$(PYTHON311) -m venv $(IMX500_VENV)
 	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
 	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) "edge-mdt[tf]" "tensorflow-cpu==2.15.*" "numpy<2"
@@ -68,11 +82,11 @@ TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
 DEVICE_TESTS = tests/device tests/deploy tests/bench
 DESKTOP_TESTS = $(addprefix --ignore=,$(DEVICE_TESTS))
 
-test: venvs
+test: system-packages venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(DESKTOP_TESTS) $(PYTEST_ARGS)
 	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest $(DEVICE_TESTS) $(PYTEST_ARGS)
 
-test-all: venvs $(IMX500_VENV)/.installed
+test-all: system-packages venvs $(IMX500_VENV)/.installed
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(DESKTOP_TESTS) $(PYTEST_ARGS)
 	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest -m "" $(DEVICE_TESTS) $(PYTEST_ARGS)
 

@@ -41,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # `edgevision bench` adds results to a store in the user's home by default; tests keep theirs apart
     if "EDGEVISION_BENCH_STORE" not in os.environ:
         os.environ["EDGEVISION_BENCH_STORE"] = str(Path(tempfile.mkdtemp(prefix="edgevision-bench-")) / "bench.sqlite")
+    # nothing downloads in tests: ImageNet weights come only from files a test puts in this empty Keras cache
+    os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="edgevision-keras-home-")
+    os.environ["EDGEVISION_OFFLINE"] = "1"
 
 
 def free_port() -> int:

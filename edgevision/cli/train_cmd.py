@@ -14,7 +14,9 @@ from edgevision.cli.common import err_console, handle_errors, out_console, print
 
 EPILOG = """Examples:
 
-  edgevision train data/flowers --out runs/flowers
+  edgevision train data/flowers --out runs/flowers                      (transfer learning when it can)
+
+  edgevision train data/flowers --out runs/flowers --weights backbone.h5  (ImageNet weights copied by hand)
 
   edgevision train data/digits --out runs/digits --size 64 --epochs 20
 
@@ -61,11 +63,14 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Argument(..., help="Folder with one sub-folder per class (optionally under "
                                               "train/, val/, test/), or a shard folder from `edgevision data pack`."),
         out: Path = typer.Option(..., "--out", "-o", help="Run directory to create, e.g. runs/NAME."),
-        recipe: str | None = typer.Option(None, "--recipe", help="Recipe name (train/NAME.toml|yaml) or path."),
+        recipe: str | None = typer.Option(None, "--recipe", help="Recipe name (train/NAME.toml|yaml) or path. Default: "
+                                                                 "mobilenet_v2 from ImageNet weights, or small_cnn "
+                                                                 "from scratch when they cannot be had."),
         arch: str | None = typer.Option(None, "--arch", help="small_cnn | mobilenet_v2 | mobilenet_v3_small | "
                                                              "mobilenet_v3_large (overrides the recipe)."),
-        weights: str | None = typer.Option(None, "--weights", help="Backbone weights: imagenet | PATH | none. "
-                                                                   "With weights: frozen base, then fine-tuning."),
+        weights: str | None = typer.Option(None, "--weights", help="Backbone weights: imagenet (Keras' cache, "
+                                                                   "else a download) | PATH | none. With weights: "
+                                                                   "frozen base, then fine-tuning."),
         size: int | None = typer.Option(None, "--size", help="Input size in pixels (square)."),
         epochs: int | None = typer.Option(None, "--epochs", min=1),
         batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Global batch size."),
@@ -120,4 +125,6 @@ def _recipe(out: Path, name: str | None, resume: bool, settings: list[str], **fl
         base = saved_recipe(out)
     else:
         base = load_recipe(name)
+        if flags.get("arch") == "small_cnn" and flags.get("weights") is None:
+            flags["weights"] = "none"  # small_cnn has no pretrained weights: --arch small_cnn on a transfer recipe
     return base.with_settings(settings).override(**flags) if settings else base.override(**flags)

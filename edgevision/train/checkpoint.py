@@ -42,6 +42,7 @@ class TrainState:
     skipped: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
     resumed_at: list[int] = field(default_factory=list)  # epochs_done at each resume
+    init: dict[str, str] = field(default_factory=dict)    # what the run started from (train/pretrained.py)
 
     def to_json(self) -> str:
         return json.dumps({"schema": STATE_SCHEMA, **asdict(self)}, indent=2)

@@ -16,7 +16,7 @@ from edgevision.data.settings import Augment, Split
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.model.spec import PreprocessSpec
 
-DEFAULT_RECIPE = "small_cnn"
+DEFAULT_RECIPE = "mobilenet_v2"   # transfer learning; its fallback, small_cnn, when no ImageNet weights
 ARCHS = ("small_cnn", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -29,7 +29,7 @@ RECIPE_SUFFIXES = (".toml", ".yaml", ".yml")
 class Recipe:
     """What to train and how; field names are the TOML/YAML keys."""
 
-    name: str = DEFAULT_RECIPE
+    name: str = "small_cnn"
     arch: str = "small_cnn"
     size: int = 64
     width: float = 1.0               # small_cnn: filter multiplier; MobileNet: alpha (width multiplier)
@@ -56,6 +56,7 @@ class Recipe:
     cache: str = "auto"              # auto | memory | disk | none (decoded, resized pixels)
     cache_mb: int = 2048             # auto: cache in memory when the decoded images fit in this budget
     augment: Augment = field(default_factory=Augment)
+    fallback: str = ""               # recipe trained from scratch when weights = imagenet cannot be had
 
     def __post_init__(self) -> None:
         where = f"recipe {self.name!r}"
@@ -80,6 +81,8 @@ class Recipe:
             raise BadInput(f"{where}: weights must be none, imagenet or a path")
         if self.arch == "small_cnn" and self.weights != "none":
             raise BadInput(f"{where}: small_cnn trains from scratch; weights apply to the MobileNet backbones")
+        if self.fallback and self.fallback == self.name:
+            raise BadInput(f"{where}: fallback names the recipe itself")
         self.spec()  # validates resize/crop
 
     @property
@@ -195,7 +198,7 @@ def load_recipe(name_or_path: str | None) -> Recipe:
         data.setdefault("name", found.stem)
         return Recipe.from_dict(data, str(found))
     if name_or_path == DEFAULT_RECIPE:
-        return Recipe()
+        return Recipe()  # no recipe files at all: the built-in from-scratch small CNN
     shown = ", ".join(str(c) for c in candidates[:4]) + (", ..." if len(candidates) > 4 else "")
     raise BadInput(f"recipe {name_or_path!r} not found (looked in {shown})")
 

@@ -30,6 +30,7 @@ from edgevision.train.backbones import build_model, set_stage, stage_of
 from edgevision.train.checkpoint import Checkpoints, TrainState, save_model_atomic, write_text_atomic
 from edgevision.train.distribute import Distribution, is_chief, make_distribution
 from edgevision.train.evaluate import evaluate_keras
+from edgevision.train.pretrained import choose
 from edgevision.train.progress import epoch_line, rich_progress_callback
 from edgevision.train.recipe import Recipe
 from edgevision.train.rundir import DATASET_FILE, HISTORY_FILE, LABELS_FILE, MODEL_FILE, RUN_FILE
@@ -65,7 +66,16 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
     chief = is_chief(strategy)  # refusals below come before TensorFlow is even imported
     scratch = None if chief else Path(tempfile.mkdtemp(prefix="edgevision-worker-"))
     ckpt = Checkpoints(out, scratch)
+    init = None
+    if not resume and recipe is not None:  # transfer learning when the weights can be had, else its fallback
+        if not Path(data).exists():  # a mistyped path is told at once, not after a download attempt
+            raise BadInput(f"{data}: data folder not found")
+        init = choose(recipe)
+        recipe = init.recipe
     state, recipe = _start_state(ckpt, out, recipe, resume)
+    if init is not None:
+        state.init = init.to_dict()
+        con.print(init.line, highlight=False)
     if state.finished:
         done = finished_result(out)
         if done is not None:
@@ -304,7 +314,7 @@ def _finish(model: Any, recipe: Recipe, tdata: TrainingData, state: TrainState, 
         "epochs_run": len(history.get("loss", [])), "epochs_planned": recipe.total_epochs,
         "best_epoch": state.best_epoch + 1, "stopped_early": state.stopped_stages,
         "stages": state.history.get("stage", []),
-        "resumed_at": state.resumed_at, "distribution": dist.to_dict(),
+        "resumed_at": state.resumed_at, "distribution": dist.to_dict(), "init": state.init,
         "cache": "none" if cache is None else ("memory" if cache == "" else "disk"),
         "decoded_mb": round((len(tdata.train) + len(tdata.val)) * image_bytes(spec) / 2**20, 1),
         "class_weights": class_weights(tdata.class_counts()) if recipe.class_weight == "balanced" else None,

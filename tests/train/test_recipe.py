@@ -18,9 +18,11 @@ def test_project_recipes_load_and_validate() -> None:
         assert r.name == path.stem and r.spec().width == r.size
 
 
-def test_default_recipe_is_the_small_cnn() -> None:
+def test_default_recipe_transfer_learns_with_a_from_scratch_fallback() -> None:
     r = load_recipe(None)
-    assert r.arch == "small_cnn" and r.weights == "none" and r.total_epochs == r.epochs
+    assert r.arch == "mobilenet_v2" and r.weights == "imagenet" and r.total_epochs == r.epochs + r.fine_tune_epochs
+    fb = load_recipe(r.fallback)
+    assert fb.arch == "small_cnn" and fb.weights == "none" and fb.total_epochs == fb.epochs
 
 
 def test_toml_and_yaml_give_the_same_recipe(tmp_path: Path) -> None:
