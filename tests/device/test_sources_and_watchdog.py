@@ -145,7 +145,8 @@ def test_video_file_reports_fps_and_size_and_hands_rgb(tmp_path: Path) -> None:
     assert (info.fps, info.width, info.height, info.kind) == (12.0, 64, 48, "video")
     frames = [f for f in iter(src.read, None)]
     assert len(frames) == 6
-    assert np.abs(frames[0].image.astype(int) - _scene().astype(int))[4:].mean() < 6  # RGB, not BGR (JPEG-lossy)
+    assert frames[0].order == "BGR"  # as OpenCV decodes it: the preprocessing swaps on the model-sized image
+    assert np.abs(frames[0].rgb().astype(int) - _scene().astype(int))[4:].mean() < 6  # JPEG-lossy
     src.close()
 
 
