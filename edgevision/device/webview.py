@@ -71,8 +71,8 @@ def annotate(image: np.ndarray, event: LabelEvent, max_width: int = 640, order: 
     elif w < 320:  # tiny model-sized frames: enlarge so the text stays readable
         f = 320 / w
         image = cv2.resize(image, (320, max(1, round(h * f))), interpolation=cv2.INTER_NEAREST)
-    copy = image if image.shape[1] != w else image.copy()  # drawn on: never the pipeline's own frame
-    img = copy if order == "BGR" else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    # drawn on, so never the pipeline's own frame: a resized image is a copy already
+    img = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if order != "BGR" else image if image.shape[1] != w else image.copy()
     lines = [f"{p.label} {p.score * 100:.1f}%" for p in event.top_k] or ["(below threshold)"]
     for i, text in enumerate(lines):
         y = 24 + 22 * i
