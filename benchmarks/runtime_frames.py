@@ -134,8 +134,10 @@ def run_fps(model: Path, source: str, threads: int, out: Path, skip: int = 10,
     t = [e["t_emit"] for e in events[skip:]]
     lat = sorted((e["t_emit"] - e["t_capture"]) * 1e3 for e in events[skip:])
     fps = (len(t) - 1) / (t[-1] - t[0])
+    first, last = events[skip], events[-1]  # frames taken off the source = decoded (frame index) + never decoded
+    offered = ((last["frame"] + last["dropped"]) - (first["frame"] + first["dropped"])) / (t[-1] - t[0])
     return {"fps": fps, "events": len(events), "p99_ms": lat[int(0.99 * (len(lat) - 1))],
-            "dropped": events[-1]["dropped"]}
+            "dropped": last["dropped"], "offered": offered}
 
 
 def file_round(model: Path, clip: Path, threads: int, tmp: Path) -> dict[str, float]:
@@ -156,7 +158,8 @@ def live_round(model: Path, url: str, threads: int, tmp: Path, frames: int) -> d
     inv = invoke_fps(clf.interpreter, 150)
     run = run_fps(model, url, threads, tmp / "live.jsonl", max_frames=frames)
     inv2 = invoke_fps(clf.interpreter, 150)
-    return {"invoke": (inv + inv2) / 2, "run": run["fps"], "p99_ms": run["p99_ms"], "dropped": run["dropped"]}
+    return {"invoke": (inv + inv2) / 2, "run": run["fps"], "p99_ms": run["p99_ms"], "dropped": run["dropped"],
+            "offered": run["offered"]}
 
 
 def classify_ratio(model: Path, threads: int, blocks: int = 8) -> tuple[float, float]:
@@ -243,10 +246,12 @@ def main() -> int:
             inv, run = median([r["invoke"] for r in live_rounds]), median([r["run"] for r in live_rounds])
             ratio = median([r["run"] / r["invoke"] for r in live_rounds])
             p99 = median([r["p99_ms"] * r["run"] / 1000 for r in live_rounds])
+            offered = median([r["offered"] for r in live_rounds])
             good = ratio >= 0.95
             ok &= good
-            print(f"[live] {big.name}: MJPEG 640x480 offered at {args.live_fps:.0f} FPS on loopback; 1/invoke "
-                  f"{inv:.1f} FPS; edgevision run {run:.1f} FPS; p99 glass-to-label {p99:.2f} inference periods")
+            print(f"[live] {big.name}: MJPEG 640x480 served at up to {args.live_fps:.0f} FPS on loopback, taken off "
+                  f"the stream at {offered:.1f} FPS; 1/invoke {inv:.1f} FPS; edgevision run {run:.1f} FPS; "
+                  f"p99 glass-to-label {p99:.2f} inference periods")
             print(f"[live] run / (1/invoke) = {ratio:.3f} (>= 0.95)  {'PASS' if good else 'FAIL'}")
         if "classify" in parts:
             rs = [classify_ratio(big, args.threads) for _ in range(args.rounds)]

@@ -7,8 +7,11 @@ and ``retrieve()`` (decode/convert it) are read by :class:`LazyGrabber`: it grab
 frame, so the stream never backs up and the freshest frame is always at hand, and
 retrieves one only when :class:`DemandSlot` says the model will want a frame before the
 next grab could be decoded in time. The slot learns the consumer's pace from its own
-``take`` calls; when the estimate is wrong, a waiting consumer is served at once and a
-frame left too long in the slot is replaced, so latency stays bounded either way.
+``take`` calls and how early it must start from its misses: each time the consumer has to
+wait, the safety margin grows by a quarter of its period, and it shrinks slowly while
+frames are ready in time, so a quiet board gets the freshest frames and a loaded one does
+not stall. A waiting consumer is served by the next grab, and a frame left too long in the
+slot is replaced, so latency stays bounded either way.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ class DemandSlot(LatestFrameSlot):
         self._waiting = False
         self._taken_at: float | None = None   # when the consumer last got a frame
         self._busy: float | None = None       # EMA of the consumer's time between getting a frame and asking again
+        self._margin = 0.0                    # extra lead, learnt from the times the consumer had to wait
         self._put_at = 0.0
+        self.misses = 0
 
     def put(self, frame: Frame) -> None:
         with self._cond:
@@ -47,9 +52,14 @@ class DemandSlot(LatestFrameSlot):
                 self._busy = _ema(self._busy, now - self._taken_at)
                 self._taken_at = None
             if self._frame is None and not self._closed:
+                if self._busy is not None:  # predicted too late: start earlier from now on
+                    self.misses += 1
+                    self._margin = min(self._busy, self._margin + 0.25 * self._busy)
                 self._waiting = True  # the reader decodes its next grab at once
                 self._cond.wait(timeout)
                 self._waiting = False
+            else:
+                self._margin *= 0.98
             frame, self._frame = self._frame, None
             if frame is not None:
                 self._taken_at = time.monotonic()
@@ -70,7 +80,7 @@ class DemandSlot(LatestFrameSlot):
                 return now - self._put_at > max(self._busy or 0.0, 2 * lead_s)
             if self._taken_at is None or self._busy is None:
                 return True
-            return now + lead_s >= self._taken_at + self._busy
+            return now + lead_s + self._margin >= self._taken_at + self._busy
 
 
 class LazyGrabber:

@@ -158,9 +158,13 @@ def test_waiting_consumer_is_served_by_the_next_grab() -> None:
     time.sleep(0.05)
     slot.put(Frame(np.zeros((2, 2, 3), np.uint8), 1, "t", time.time(), 0.0))
     slot.take()  # the consumer's period is now known (~50 ms)
+    busy = slot._busy
+    assert busy is not None and busy >= 0.05
     assert not slot.wants(0.005)  # just taken: the next take is ~50 ms away
-    time.sleep(0.05)
+    time.sleep(busy + 0.01)
     assert slot.wants(0.005)
+    assert slot.take(timeout=0.01) is None and slot.misses == 1  # the consumer had to wait: start earlier
+    assert slot._margin == pytest.approx(0.25 * slot._busy)
 
 
 def test_mjpeg_stream_is_read_as_packets_and_decoded_on_demand(trained, mjpeg_server) -> None:
