@@ -18,8 +18,8 @@ measurements and the medians are printed, so load from other processes hits both
    ai-edge-litert script loading the same model and classifying the same image, both with the device
    venv's Python (.venv-device, what a Pi installs) when it exists. Target <= 1.3.
 
-Models: Keras MobileNetV2 (random weights, no download) converted to int8 in a subprocess,
-cached under benchmarks/.cache (benchmarks/runtime_common.py). Interpreter threads:
+Models: Keras MobileNetV2 (1000 classes, random weights, no download) converted to int8 and cached
+by benchmarks/models.py. Interpreter threads:
 ``--threads`` for every side (1 by default, as in issue 16's measurements).
 """
 
@@ -39,8 +39,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.models import median  # noqa: E402
-from benchmarks.runtime_common import bench_model, loadavg  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import median, mobilenet_v2  # noqa: E402
+from paced_camera import loadavg  # noqa: E402
 
 MINIMAL = r"""
 import sys, time
@@ -198,7 +199,7 @@ def main() -> int:
     ap.add_argument("--parts", default="file,live,classify,start")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    big, small = bench_model(224, 1.0), bench_model(96, 0.35)
+    big, small = mobilenet_v2(224)["int8"], mobilenet_v2(96, 0.35)["int8"]
     ok = True
     print(f"load {loadavg()}, {args.threads} interpreter thread(s), {args.rounds} alternating rounds, medians")
     with tempfile.TemporaryDirectory() as d:

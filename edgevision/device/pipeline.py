@@ -72,9 +72,9 @@ class Pipeline:
 
     def results(self) -> Iterator[tuple[LabelEvent, Frame]]:
         """Each label event with the frame it was computed from (for sinks that draw on frames)."""
-        prefer = getattr(self.source, "prefer", None)
-        if callable(prefer):  # e.g. picamera2: have the ISP deliver the model's size and byte order
-            prefer(self.classifier.spec)
+        prefer, spec = getattr(self.source, "prefer", None), getattr(self.classifier, "spec", None)
+        if callable(prefer) and spec is not None:  # e.g. picamera2: have the ISP deliver the model's size and order
+            prefer(spec)
         self.info = info = self.source.open()
         realtime = info.live if self.options.realtime is None else self.options.realtime
         t_start = time.perf_counter()
@@ -139,7 +139,8 @@ class Pipeline:
     def classify_frame(self, frame: Frame, dropped: int = 0) -> LabelEvent:
         """Preprocess, infer, smooth, rank one frame into a label event."""
         clf = self.classifier
-        timed = clf.scores_timed(frame.image, frame.order)
+        on_frame = getattr(clf, "scores_for_frame", None)  # a sensor backend (IMX500): scores came with the frame
+        timed = on_frame(frame) if on_frame is not None else clf.scores_timed(frame.image, frame.order)
         t0 = time.perf_counter()
         scores = self._smoother.update(timed.scores)
         ranked = clf.rank(scores)
@@ -151,5 +152,5 @@ class Pipeline:
             top_k=tuple(ranked), t_capture=frame.t_capture, t_emit=time.time(),
             ms={"capture": frame.capture_ms, "preprocess": timed.preprocess_ms, "infer": timed.infer_ms,
                 "post": post_ms},
-            dropped=dropped,
+            dropped=dropped, infer_on=getattr(clf, "infer_on", ""),
         )
