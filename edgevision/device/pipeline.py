@@ -92,7 +92,7 @@ class Pipeline:
                                                   policy=self.options.reconnect, on_status=self.on_status,
                                                   live=info.live, reader_for=reader_for)
             thread.start()
-        elif self.options.read_ahead > 0 and info.kind != "image":
+        elif self.options.read_ahead > 0 and not info.live and info.kind != "image":  # files, not a live camera
             ahead = ReadAhead(self.source, depth=self.options.read_ahead).start()
         frames, seen_reconnects = 0, 0
         try:
