@@ -89,9 +89,10 @@ class _Reader(threading.Thread):
     """Reads one opened source instance until it ends, fails, or is abandoned by the supervisor."""
 
     def __init__(self, source: FrameSource, deliver: Callable[[Frame], None], stop: threading.Event,
-                 pace_fps: float | None) -> None:
+                 pace_fps: float | None, next_frame: Callable[[], object] | None = None) -> None:
         super().__init__(name="edgevision-reader", daemon=True)
         self.source, self.deliver, self.stop, self.pace_fps = source, deliver, stop, pace_fps
+        self.next_frame = next_frame or source.read  # a LazyGrabber's next() returns non-Frames for skipped frames
         self.abandoned = False
         self.busy_since: float | None = None
         self.outcome: BaseException | str | None = None
@@ -103,13 +104,15 @@ class _Reader(threading.Thread):
         try:
             while not self.stop.is_set() and not self.abandoned:
                 self.busy_since = time.monotonic()
-                frame = self.source.read()
+                frame = self.next_frame()
                 self.busy_since = None
                 if self.abandoned:
                     break
                 if frame is None:
                     self.outcome = "ended"
                     break
+                if not isinstance(frame, Frame):  # grabbed and not decoded: the model will not take it
+                    continue
                 self.deliver(frame)
                 if period:
                     next_due += period
@@ -161,8 +164,10 @@ class CaptureThread(threading.Thread):
 
     def __init__(self, source: FrameSource, slot: LatestFrameSlot, stop: threading.Event,
                  pace_fps: float | None = None, policy: ReconnectPolicy | None = None,
-                 on_status: Callable[[CaptureStatus], None] | None = None, live: bool | None = None) -> None:
+                 on_status: Callable[[CaptureStatus], None] | None = None, live: bool | None = None,
+                 reader_for: Callable[[FrameSource], Callable[[], object] | None] | None = None) -> None:
         super().__init__(name="edgevision-capture", daemon=True)
+        self.reader_for = reader_for  # per opened instance: how to read it (default: source.read)
         self.source, self.slot, self.stop, self.pace_fps = source, slot, stop, pace_fps
         self.policy = policy or ReconnectPolicy()
         self.on_status = on_status
@@ -195,7 +200,8 @@ class CaptureThread(threading.Thread):
 
     def _start_reader(self, source: FrameSource) -> _Reader:
         ref: list[_Reader] = []
-        reader = _Reader(source, self._deliver_from(ref), self.stop, self.pace_fps)
+        next_frame = self.reader_for(source) if self.reader_for is not None else None
+        reader = _Reader(source, self._deliver_from(ref), self.stop, self.pace_fps, next_frame)
         ref.append(reader)
         reader.start()
         return reader

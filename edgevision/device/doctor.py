@@ -178,7 +178,7 @@ def diagnose(clf: Classifier, source: FrameSource | None = None, frames: int = 2
     checks.append(Check("source", "info", f"{info.kind} {info.name}: {got[0].image.shape[1]}x{got[0].image.shape[0]}"
                                           f", delivered as {info.pixel_format}, reported {info.fps or '?'} FPS"
                                           + (f", measured {measured:.1f} FPS" if info.live else "")))
-    images = [f.image for f in got]
+    images = [f.rgb() for f in got]  # in the order the pipeline feeds the model, whatever the source delivers
     checks += check_arrays(images)
     age: dict[str, float] = {}
     if ages:

@@ -41,4 +41,9 @@ class LabelEvent:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+        """The event as one JSON line, serialised once however many sinks ask (the event is frozen)."""
+        cached = self.__dict__.get("_json")
+        if cached is None:
+            cached = json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+            object.__setattr__(self, "_json", cached)
+        return cached

@@ -1,4 +1,10 @@
-"""The unit that flows from a source to the model: one RGB frame and where/when it came from."""
+"""The unit that flows from a source to the model: one frame, its channel order, and where/when it came from.
+
+Sources hand frames over in the byte order the device delivers (OpenCV decodes to BGR,
+picamera2's ``RGB888`` is B,G,R in memory) and say which in ``order``: the preprocessing
+swaps channels after resizing, on the model-sized image, instead of converting every
+full-resolution frame (resizing works per channel, so the tensor is bit-identical).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,18 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Frame:
-    """A captured frame. ``image`` is always HxWx3 RGB uint8, whatever the camera delivers."""
+    """A captured frame: ``image`` is HxWx3 uint8 with channels in ``order`` ("RGB" or "BGR")."""
 
     image: np.ndarray
     index: int
     source: str
     t_capture: float
     capture_ms: float
+    order: str = "RGB"
+
+    def rgb(self) -> np.ndarray:
+        """The image as RGB (a copy only when the source delivered BGR)."""
+        return self.image if self.order == "RGB" else np.ascontiguousarray(self.image[..., ::-1])
 
 
 @dataclass(frozen=True)

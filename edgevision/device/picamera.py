@@ -6,7 +6,11 @@ tests is the part that goes wrong in practice: pixel formats. picamera2 names fo
 after the DRM fourcc, so ``RGB888`` arrays are B,G,R in memory and ``XRGB8888`` arrays
 are B,G,R,X (the Picamera2 manual, "Image formats"; raspberrypi/picamera2#191); the Pi 4's lores
 stream can only be ``YUV420`` (a (h*3/2) x stride plane).
-Every frame leaves here as HxWx3 RGB.
+
+Given the model's preprocessing spec (``prefer``), the stream is requested from the ISP in
+the byte order the model wants and at the smallest size of the sensor's aspect that covers
+the model's input, so on the Pi no full-resolution frame is copied or converted: the
+array picamera2 returns goes to the resize as it is, with its channel order in ``Frame.order``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,42 @@ _TO_RGB: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 _YUV = ("YUV420", "YVU420")
 DEFAULT_SIZES = {"main": (640, 480), "lores": (320, 240)}
+# picamera2 format -> (channel order of its first three bytes, the HxWx3 view of the array)
+_NATIVE: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "RGB888": ("BGR", lambda a: a),
+    "BGR888": ("RGB", lambda a: a),
+    "XRGB8888": ("BGR", lambda a: a[..., :3]),
+    "XBGR8888": ("RGB", lambda a: a[..., :3]),
+}
+FORMAT_FOR_ORDER = {"RGB": "BGR888", "BGR": "RGB888"}  # the 3-byte format whose memory order is the model's
+
+
+def frame_array(array: np.ndarray, fmt: str, width: int, order: str = "RGB") -> tuple[np.ndarray, str]:
+    """One picamera2 array as an HxWx3 image and its channel order, converting only what must be:
+    YUV is converted (to ``order``), 3-byte RGB formats are handed over as they are."""
+    import cv2
+
+    if fmt in _YUV:
+        bgr = order == "BGR"
+        code = {("YUV420", False): cv2.COLOR_YUV2RGB_I420, ("YUV420", True): cv2.COLOR_YUV2BGR_I420,
+                ("YVU420", False): cv2.COLOR_YUV2RGB_YV12, ("YVU420", True): cv2.COLOR_YUV2BGR_YV12}[(fmt, bgr)]
+        return np.ascontiguousarray(cv2.cvtColor(array, code)[:, :width]), "BGR" if bgr else "RGB"
+    native = _NATIVE.get(fmt)
+    if native is None:
+        raise BadInput(f"picamera2 format {fmt!r} is not supported; use RGB888, BGR888, XRGB8888 or YUV420")
+    got, view = native
+    return np.ascontiguousarray(view(array)[:, :width]), got  # no copy unless the array is padded or 4-byte
+
+
+def covering_size(model: tuple[int, int], sensor: tuple[int, int] | None) -> tuple[int, int]:
+    """The smallest size of the sensor's aspect (4:3 if unknown) covering ``model`` (w, h); width a multiple
+    of 32 and height even, as the Pi's ISP wants them."""
+    tw, th = model
+    sw, sh = sensor if sensor and sensor[0] > 0 and sensor[1] > 0 else (4, 3)
+    aspect = sw / sh
+    h = max(th, -(-tw * sh // sw))
+    w = max(tw, round(h * aspect))
+    return -(-w // 32) * 32, h + (h % 2)
 
 
 def to_rgb(array: np.ndarray, fmt: str, width: int) -> np.ndarray:
@@ -59,6 +99,9 @@ class Picamera2Source:
             raise BadInput(f"picamera2 stream must be main or lores, got {stream!r}")
         self.stream, self.fps = stream, fps
         self.size = size or DEFAULT_SIZES[stream]
+        self.sized = size is not None  # the user chose the size: prefer() keeps it
+        self.order = "BGR"              # picamera2's default RGB888 is B,G,R in memory
+        self.model_size: tuple[int, int] | None = None
         self.camera_factory = camera_factory
         self._cam: Any = None
         self._fmt = ""
@@ -79,13 +122,21 @@ class Picamera2Source:
                 raise BadInput(f"{text}: size must look like 640x480") from None
         return cls(stream, size)
 
+    def prefer(self, spec: Any) -> None:
+        """Ask the ISP for what the model takes: its channel order (``spec.color``) and, unless the user
+        gave a size, the smallest sensor-shaped size covering ``spec.width`` x ``spec.height``."""
+        self.order = "BGR" if getattr(spec, "color", "RGB") == "BGR" else "RGB"
+        self.model_size = (int(spec.width), int(spec.height))
+
     def fresh(self) -> Picamera2Source:
         """A new instance for reconnecting; the old camera is closed first (it may be stuck in a capture)."""
         old, self._cam = self._cam, None
         if old is not None:
             threading.Thread(target=_quiet_close, args=(old,), daemon=True).start()
             time.sleep(0.2)
-        return Picamera2Source(self.stream, self.size, self.fps, self.camera_factory)
+        new = Picamera2Source(self.stream, self.size if self.sized else None, self.fps, self.camera_factory)
+        new.order, new.model_size = self.order, self.model_size
+        return new
 
     def _camera(self) -> Any:
         if self.camera_factory is not None:
@@ -98,11 +149,15 @@ class Picamera2Source:
 
     def open(self) -> SourceInfo:
         cam = self._camera()
-        streams: dict[str, Any] = {"main": {"size": DEFAULT_SIZES["main"], "format": "RGB888"}}
-        if self.stream == "lores":
-            streams["lores"] = {"size": self.size, "format": "YUV420"}
+        size = self.size
+        if self.model_size is not None and not self.sized:
+            size = covering_size(self.model_size, _sensor_size(cam))
+        rgb_format = FORMAT_FOR_ORDER[self.order]
+        streams: dict[str, Any] = {"main": {"size": DEFAULT_SIZES["main"], "format": rgb_format}}
+        if self.stream == "lores":  # the Pi 4 ISP's lores is YUV420 only: converted at the model-near size
+            streams["lores"] = {"size": size, "format": "YUV420"}
         else:
-            streams["main"] = {"size": self.size, "format": "RGB888"}
+            streams["main"] = {"size": size, "format": rgb_format}
         controls = {"FrameRate": float(self.fps)} if self.fps else {}
         try:
             config = cam.create_video_configuration(**streams, controls=controls)
@@ -124,8 +179,9 @@ class Picamera2Source:
             return None
         t0 = time.perf_counter()
         array = cam.capture_array(self.stream)
-        rgb = to_rgb(array, self._fmt, self._width)
-        frame = Frame(rgb, self._count, f"picamera2:{self.stream}", time.time(), (time.perf_counter() - t0) * 1e3)
+        image, order = frame_array(array, self._fmt, self._width, self.order)
+        frame = Frame(image, self._count, f"picamera2:{self.stream}", time.time(), (time.perf_counter() - t0) * 1e3,
+                      order)
         self._count += 1
         return frame
 
@@ -133,6 +189,14 @@ class Picamera2Source:
         cam, self._cam = self._cam, None
         if cam is not None:
             _quiet_close(cam)
+
+
+def _sensor_size(cam: Any) -> tuple[int, int] | None:
+    try:
+        w, h = cam.sensor_resolution  # picamera2's property: the sensor's full pixel array
+        return int(w), int(h)
+    except Exception:  # noqa: BLE001 - a camera without it gets 4:3
+        return None
 
 
 def _fps(config: dict[str, Any], asked: float | None) -> float | None:

@@ -1,9 +1,10 @@
 """The real-time pipeline: source -> latest-frame slot -> preprocess -> infer -> postprocess -> events.
 
-Files are pulled frame by frame (nothing dropped, deterministic order); live sources, or
-files played with ``realtime=True``, run a capture thread so the model always works on
-the newest frame and stale ones are dropped and counted. Live sources are watched: a hung
-read or a lost stream is reconnected with backoff and the loop carries on.
+Files are pulled in order with nothing dropped, decoded a few frames ahead in a thread so
+decoding overlaps inference; live sources, or files played with ``realtime=True``, run a
+capture thread so the model always works on the newest frame and stale ones are dropped
+and counted (two-phase sources decode only the frames the model takes). Live sources are
+watched: a hung read or a lost stream is reconnected with backoff and the loop carries on.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from edgevision.device.capture import CaptureStatus, CaptureThread, LatestFrameSlot, ReconnectPolicy
+from edgevision.device.capture import CaptureStatus, CaptureThread, ReconnectPolicy
+from edgevision.device.demand import DemandSlot, LazyGrabber, two_phase
 from edgevision.device.events import LabelEvent
 from edgevision.device.frames import Frame, SourceInfo
+from edgevision.device.readahead import ReadAhead
 from edgevision.device.smoothing import ScoreSmoother
 from edgevision.device.sources import FrameSource
 from edgevision.errors import BadInput
@@ -30,6 +33,7 @@ class PipelineOptions:
     max_frames: int | None = None
     smooth: int = 1               # moving average of scores over this many frames
     idle_timeout: float = 0.5     # how often the loop wakes to check for stop
+    read_ahead: int = 3           # file sources: frames decoded ahead in a thread (0: read on the loop's thread)
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
@@ -68,25 +72,43 @@ class Pipeline:
 
     def results(self) -> Iterator[tuple[LabelEvent, Frame]]:
         """Each label event with the frame it was computed from (for sinks that draw on frames)."""
+        prefer, spec = getattr(self.source, "prefer", None), getattr(self.classifier, "spec", None)
+        if callable(prefer) and spec is not None:  # e.g. picamera2: have the ISP deliver the model's size and order
+            prefer(spec)
         self.info = info = self.source.open()
         realtime = info.live if self.options.realtime is None else self.options.realtime
         t_start = time.perf_counter()
-        slot = LatestFrameSlot() if realtime else None
+        slot = DemandSlot() if realtime else None
         thread = None
+        ahead: ReadAhead | None = None
         if slot is not None:
             pace = None if info.live else (info.fps or 30.0)
+            lazy = info.live  # a paced file plays every frame at its rate: nothing to skip decoding of
+
+            def reader_for(src: FrameSource) -> Callable[[], object] | None:
+                return LazyGrabber(src, slot).next if lazy and two_phase(src) else None
+
             thread = self.capture = CaptureThread(self.source, slot, self.stop, pace_fps=pace,
                                                   policy=self.options.reconnect, on_status=self.on_status,
-                                                  live=info.live)
+                                                  live=info.live, reader_for=reader_for)
             thread.start()
+        elif self.options.read_ahead > 0 and not info.live and info.kind != "image":  # files, not a live camera
+            ahead = ReadAhead(self.source, depth=self.options.read_ahead).start()
         frames, seen_reconnects = 0, 0
         try:
             while not self.stop.is_set():
                 if self.options.max_frames is not None and frames >= self.options.max_frames:
                     break
-                frame = self.source.read() if slot is None else slot.take(timeout=self.options.idle_timeout)
+                if slot is not None:
+                    frame = slot.take(timeout=self.options.idle_timeout)
+                elif ahead is not None:
+                    frame = ahead.read(timeout=self.options.idle_timeout)
+                else:
+                    frame = self.source.read()
                 if frame is None:
-                    if slot is None or slot.closed:
+                    if slot is None and (ahead is None or ahead.ended):
+                        break
+                    if slot is not None and slot.closed:
                         break
                     continue
                 if thread is not None and thread.reconnects != seen_reconnects:
@@ -100,6 +122,8 @@ class Pipeline:
             self.stop.set()
             if thread is not None:
                 thread.join(timeout=5.0)
+            elif ahead is not None:
+                ahead.close()
             else:
                 self.source.close()
             self.stats = self._stats(frames, slot.dropped if slot else 0, t_start, info, thread)
@@ -116,7 +140,7 @@ class Pipeline:
         """Preprocess, infer, smooth, rank one frame into a label event."""
         clf = self.classifier
         on_frame = getattr(clf, "scores_for_frame", None)  # a sensor backend (IMX500): scores came with the frame
-        timed = on_frame(frame) if on_frame is not None else clf.scores_timed(frame.image)
+        timed = on_frame(frame) if on_frame is not None else clf.scores_timed(frame.image, frame.order)
         t0 = time.perf_counter()
         scores = self._smoother.update(timed.scores)
         ranked = clf.rank(scores)

@@ -1,7 +1,10 @@
 """Frame sources: image folders, single images, video files, cameras and stream URLs.
 
-Every source hands out RGB frames. File sources are *pulled* (every frame is classified,
-in order); cameras and URLs are *live* (a capture thread keeps only the newest frame).
+Sources hand out frames in the order OpenCV decodes them (BGR, said in ``Frame.order``);
+the preprocessing swaps channels on the model-sized image. File sources are *pulled* (every
+frame is classified, in order, decoded ahead in a thread); cameras and URLs are *live* (a
+capture thread keeps only the newest frame, and decodes only the frames the model will take:
+``grab()`` runs continuously, ``retrieve()`` only on demand).
 """
 
 from __future__ import annotations
@@ -69,12 +72,12 @@ class FolderSource:
             self._pos += 1
             t0 = time.perf_counter()
             try:
-                img = read_image(p)
+                img = read_image(p, order="BGR")
             except BadInput as exc:
                 self.skipped += 1
                 log.warning("skipping %s", exc)
                 continue
-            frame = Frame(img, self._count, str(p), time.time(), (time.perf_counter() - t0) * 1e3)
+            frame = Frame(img, self._count, str(p), time.time(), (time.perf_counter() - t0) * 1e3, "BGR")
             self._count += 1
             return frame
 
@@ -94,6 +97,8 @@ class CaptureSource:
         self.target, self.live, self.kind, self.timeout_s = target, live, kind, timeout_s
         self._cap: Any = None
         self._count = 0
+        self._raw_jpeg = False          # MJPEG stream read as packets: only frames that are used get decoded
+        self._grabbed_at: tuple[float, float] | None = None  # wall time and duration (ms) of the last grab
 
     def fresh(self) -> CaptureSource:
         """A new, unopened instance with the same settings (for reconnecting)."""
@@ -126,21 +131,51 @@ class CaptureSource:
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) or None, int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
         fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
         fmt = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") if fourcc else ""
+        if self.live and self.kind == "stream" and fmt.upper() in ("MJPG", "MJPEG"):
+            # FFmpeg decodes in grab(); in raw mode grab() only reads the JPEG packet, and retrieve() hands
+            # it over for cv2.imdecode, so frames the latest-frame slot would drop are never decoded.
+            self._raw_jpeg = bool(cap.set(cv2.CAP_PROP_FORMAT, -1))
         return SourceInfo(name=str(self.target), kind=self.kind, live=self.live, fps=fps, width=w, height=h,
                           pixel_format=f"{fmt + ' decoded to ' if fmt else ''}BGR by OpenCV")
 
     def read(self) -> Frame | None:
-        import cv2
+        while self.grab():
+            frame = self.retrieve()
+            if frame is not None or not self._raw_jpeg:  # a corrupt packet of an MJPEG stream is skipped
+                return frame
+        return None
 
+    def grab(self) -> bool:
+        """Take the next frame off the device or stream without converting it (cheap; False at the end)."""
         cap = self._cap
         if cap is None:
-            return None
+            return False
         t0 = time.perf_counter()
-        ok, bgr = cap.read()
-        if not ok or bgr is None:
+        ok = bool(cap.grab())
+        self._grabbed_at = (time.time(), (time.perf_counter() - t0) * 1e3) if ok else None
+        return ok
+
+    def retrieve(self) -> Frame | None:
+        """Decode the last grabbed frame (BGR, as OpenCV delivers it); None if there is none or it is corrupt."""
+        import cv2
+
+        cap, grabbed = self._cap, self._grabbed_at
+        if cap is None or grabbed is None:
             return None
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else np.repeat(bgr[..., None], 3, axis=2)
-        frame = Frame(rgb, self._count, str(self.target), time.time(), (time.perf_counter() - t0) * 1e3)
+        self._grabbed_at = None
+        t0 = time.perf_counter()
+        ok, img = cap.retrieve()
+        if not ok or img is None:
+            return None
+        if self._raw_jpeg:
+            img = cv2.imdecode(img.reshape(-1), cv2.IMREAD_COLOR) if img.size else None
+            if img is None:
+                log.warning("%s: skipping a corrupt JPEG frame", self.target)
+                return None
+        elif img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        t_wall, grab_ms = grabbed  # the frame arrived when grab() returned: its capture time
+        frame = Frame(img, self._count, str(self.target), t_wall, grab_ms + (time.perf_counter() - t0) * 1e3, "BGR")
         self._count += 1
         return frame
 

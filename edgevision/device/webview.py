@@ -60,17 +60,19 @@ es.onerror = () => { $('status').textContent = 'connection to the device lost; r
 """
 
 
-def annotate(rgb: np.ndarray, event: LabelEvent, max_width: int = 640) -> np.ndarray:
-    """A BGR copy of the frame, at most ``max_width`` wide, with the top-k labels drawn on it."""
+def annotate(image: np.ndarray, event: LabelEvent, max_width: int = 640, order: str = "RGB") -> np.ndarray:
+    """A BGR copy of the frame (channels in ``order``), at most ``max_width`` wide, with the top-k labels
+    drawn on it. BGR frames (what OpenCV sources deliver) are only copied, never swapped."""
     import cv2
 
-    h, w = rgb.shape[:2]
+    h, w = image.shape[:2]
     if w > max_width:
-        rgb = cv2.resize(rgb, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
     elif w < 320:  # tiny model-sized frames: enlarge so the text stays readable
         f = 320 / w
-        rgb = cv2.resize(rgb, (320, max(1, round(h * f))), interpolation=cv2.INTER_NEAREST)
-    img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        image = cv2.resize(image, (320, max(1, round(h * f))), interpolation=cv2.INTER_NEAREST)
+    # drawn on, so never the pipeline's own frame: a resized image is a copy already
+    img = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if order != "BGR" else image if image.shape[1] != w else image.copy()
     lines = [f"{p.label} {p.score * 100:.1f}%" for p in event.top_k] or ["(below threshold)"]
     for i, text in enumerate(lines):
         y = 24 + 22 * i
@@ -154,7 +156,8 @@ class WebView:
             t0 = time.monotonic()
             event, frame = pending  # type: ignore[misc]
             if frame is not None:
-                ok, buf = cv2.imencode(".jpg", annotate(frame.image, event), [cv2.IMWRITE_JPEG_QUALITY, 80])
+                img = annotate(frame.image, event, order=frame.order)
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
                 if ok:
                     with self._cond:
                         self._jpeg, self._jpeg_seq = buf.tobytes(), self._jpeg_seq + 1

@@ -18,6 +18,7 @@ from edgevision.errors import BadInput
 from edgevision.model.artifact import ModelArtifact, load_artifact
 from edgevision.runtime.images import read_image
 from edgevision.runtime.interpreter import RuntimeInfo, make_interpreter
+from edgevision.runtime.into_tensor import TensorWriter
 from edgevision.runtime.postprocess import OutputQuant, Prediction, dequantize, top_k
 from edgevision.runtime.preprocess import Preprocessor
 from edgevision.runtime.resolve import input_quant, resolve_spec
@@ -61,6 +62,8 @@ class Classifier:
         self._in, self._out = inputs[0], outputs[0]
         self.spec = resolve_spec(self.artifact, self._in, opts.normalization, opts.crop)
         self.preprocessor = Preprocessor(self.spec, input_quant(self._in))
+        self._writer = TensorWriter(self.spec, self.preprocessor.quant)
+        self._input_view = self.interpreter.tensor(int(self._in["index"]))  # call it for a fresh view each frame
         oscale, ozp = self._out.get("quantization", (0.0, 0))
         self._oquant = OutputQuant(float(oscale), int(ozp))
         self.num_outputs = int(np.prod(self._out["shape"]))
@@ -104,24 +107,37 @@ class Classifier:
         self.interpreter.invoke()
         return dequantize(self.interpreter.get_tensor(self._out["index"]), self._oquant)
 
-    def scores_timed(self, rgb: np.ndarray) -> Timed:
+    def set_input(self, image: np.ndarray, order: str = "RGB") -> None:
+        """Preprocess ``image`` (channels in ``order``) straight into the interpreter's input tensor."""
+        view = self._input_view()[0]
+        try:
+            self._writer.write(image, view, order)
+        finally:
+            del view  # the interpreter refuses to invoke while a view of its buffers is alive
+
+    def _invoke_scores(self) -> np.ndarray:
+        self.interpreter.invoke()
+        return dequantize(self.interpreter.get_tensor(self._out["index"]), self._oquant)
+
+    def scores_timed(self, image: np.ndarray, order: str = "RGB") -> Timed:
         t0 = time.perf_counter()
-        tensor = self.preprocessor(rgb)
+        self.set_input(image, order)
         t1 = time.perf_counter()
-        scores = self.infer(tensor)
+        scores = self._invoke_scores()
         t2 = time.perf_counter()
         return Timed(scores, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
 
-    def scores(self, image: np.ndarray | str | Path) -> np.ndarray:
-        return self.infer(self.preprocessor(self._frame(image)))
+    def scores(self, image: np.ndarray | str | Path, order: str = "RGB") -> np.ndarray:
+        self.set_input(self._frame(image), order)
+        return self._invoke_scores()
 
     def rank(self, scores: np.ndarray, k: int | None = None, threshold: float | None = None) -> list[Prediction]:
         return top_k(scores, self.labels, self.options.top_k if k is None else k,
                      self.options.threshold if threshold is None else threshold, self.label_offset)
 
-    def classify(self, image: np.ndarray | str | Path, k: int | None = None) -> list[Prediction]:
-        """Top-k predictions for one RGB frame (HxWx3 uint8) or image file."""
-        return self.rank(self.scores(image), k)
+    def classify(self, image: np.ndarray | str | Path, k: int | None = None, order: str = "RGB") -> list[Prediction]:
+        """Top-k predictions for one frame (HxWx3 uint8, RGB unless ``order="BGR"``) or image file."""
+        return self.rank(self.scores(image, order), k)
 
     @staticmethod
     def _frame(image: np.ndarray | str | Path) -> np.ndarray:

@@ -19,18 +19,19 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def decode_image(data: bytes | np.ndarray, origin: str = "image") -> np.ndarray:
-    """Decode encoded bytes to an HxWx3 RGB uint8 array; BadInput if it is not an image."""
+def decode_image(data: bytes | np.ndarray, origin: str = "image", order: str = "RGB") -> np.ndarray:
+    """Decode encoded bytes to an HxWx3 uint8 array (RGB, or OpenCV's own BGR with ``order="BGR"``,
+    which saves a full-size conversion when the preprocessing swaps later); BadInput if it is not an image."""
     import cv2
 
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray) else data
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if bgr is None or bgr.size == 0:
         raise BadInput(f"{origin}: corrupt or unsupported image file")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return bgr if order == "BGR" else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, order: str = "RGB") -> np.ndarray:
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -38,4 +39,4 @@ def read_image(path: str | Path) -> np.ndarray:
         raise BadInput(f"{p}: image not found") from None
     except OSError as exc:
         raise BadInput(f"{p}: cannot read image ({exc.strerror or exc.__class__.__name__})") from None
-    return decode_image(raw, str(p))
+    return decode_image(raw, str(p), order)
