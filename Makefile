@@ -6,7 +6,7 @@ MEDIAPIPE_VENV := .venv-mediapipe
 TFLITE_VENV := .venv-tflite-runtime
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs
+.PHONY: demo test test-all lint bench bench-venvs clean venvs devicelab test-devicelab
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,19 @@ test: venvs
 
 test-all: venvs
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(PYTEST_ARGS)
+
+# The device lab (slow, root): emulated Raspberry Pi userlands under qemu-user, booted with their own systemd
+# by systemd-nspawn and reached over SSH (tests/devicelab). Each rootfs is built once and cached as
+# ~/.cache/edgevision-lab/TARGET.tar. LAB_TARGETS=bookworm-arm64 limits both to some targets.
+LAB_TARGETS ?= bookworm-arm64 trixie-arm64 bookworm-armhf
+LAB_CACHE ?= $(HOME)/.cache/edgevision-lab
+
+devicelab:
+	@for t in $(LAB_TARGETS); do nice sh device/lab/build.sh $$t $(LAB_CACHE) || exit 1; done
+
+test-devicelab: $(VENV)/.installed devicelab
+	EDGEVISION_LAB_REQUIRE=1 EDGEVISION_LAB_CACHE=$(LAB_CACHE) EDGEVISION_LAB_TARGETS="$(shell echo $(LAB_TARGETS) | tr ' ' ',')" \
+	  $(VENV)/bin/python -m pytest -m slow tests/devicelab -v -s --timeout 7200 $(PYTEST_ARGS)
 
 # The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
 bench: venvs
