@@ -96,11 +96,14 @@ def test_deploy_refuses_a_profile_for_another_arch(cli, device: Device, trained,
     assert "Traceback" not in out.stderr
 
 
-def test_doctor_passes_on_the_device(device: Device, trained) -> None:
+def test_doctor_passes_on_the_device(device: Device, camera) -> None:
+    """The desktop's reference scores reproduce on the device's interpreter, and its camera frames are sound."""
     model = "~/edgevision/current/" + _model_name(device)
-    rc, out, err = _ev(device, "doctor", model, "--json")
+    rc, out, err = _ev(device, "doctor", model, "--source", camera, "--timeout", "120", "--json")
     assert rc == 0, out + err
-    assert json.loads(out)
+    report = json.loads(out)
+    assert report["passed"] and device.target.interpreter in str(report["runtime"]), report
+    assert report["source"], report
 
 
 def test_bench_result_merges_into_the_desktop_report(cli, device: Device, tmp_path: Path) -> None:
