@@ -206,5 +206,5 @@ def test_install_from_a_checkout_ships_the_checkout(cli, sshd, trained, device_p
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "build a wheel of this checkout" in text and "copy edgevision-" in text, text
-    assert "install.sh --root" in text and "incoming/edgevision-" in text and ".whl[device]'" in text, text
+    assert "kit/install.sh" in text and "incoming/edgevision-" in text and ".whl[device]" in text, text
     assert not device_root.exists()
