@@ -124,9 +124,11 @@ class Device:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)   # nspawn asks the container's systemd to power off
+            # nspawn asks the container's systemd to power off (SIGRTMIN+3); under qemu-user that signal may
+            # not arrive (qemu keeps some real-time signals for itself), so the container is killed soon after.
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=90)
+                self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
