@@ -126,13 +126,27 @@ class Device:
         if self.proc.poll() is None:
             # nspawn asks the container's systemd to power off (SIGRTMIN+3); under qemu-user that signal may
             # not arrive (qemu keeps some real-time signals for itself), so the container is killed soon after.
+            inits = _children(self.proc.pid)  # the container's PID 1: killing it ends its whole PID namespace
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                for pid in inits:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 self.proc.kill()
                 self.proc.wait(timeout=30)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
 
 
 def _prepare(rootfs: Path, work: Path, target: Target, port: int, client_pub: str) -> None:
