@@ -103,7 +103,7 @@ def test_deploy_refuses_a_profile_for_another_arch(cli, device: Device, trained,
 
 def test_doctor_passes_on_the_device(device: Device, camera) -> None:
     """The desktop's reference scores reproduce on the device's interpreter, and its camera frames are sound."""
-    model = "~/edgevision/current/" + _model_name(device)
+    model = "/home/pi/edgevision/current/" + _model_name(device)
     rc, out, err = _ev(device, "doctor", model, "--source", camera, "--timeout", "120", "--json")
     assert rc == 0, out + err
     report = json.loads(out)
@@ -112,7 +112,7 @@ def test_doctor_passes_on_the_device(device: Device, camera) -> None:
 
 
 def test_bench_result_merges_into_the_desktop_report(cli, device: Device, tmp_path: Path) -> None:
-    model = "~/edgevision/current/" + _model_name(device)
+    model = "/home/pi/edgevision/current/" + _model_name(device)
     rc, _, err = _ev(device, "bench", model, "--runs", "5", "--warmup", "1", "--threads", "2", "--json")
     assert rc == 0, err
     exported = device.ssh(f"{EV} bench export /tmp/lab-bench.json >/dev/null 2>&1 && cat /tmp/lab-bench.json")
@@ -143,7 +143,7 @@ def test_picamera2_is_the_real_library_and_says_no_camera(device: Device) -> Non
     where = device.ssh("~/edgevision/venv/bin/python -c 'import picamera2, libcamera; print(picamera2.__file__, "
                        "libcamera.__file__)'", timeout=300)
     assert where.returncode == 0 and "/usr/lib/python3/dist-packages/libcamera" in where.stdout, where
-    model = "~/edgevision/current/" + _model_name(device)
+    model = "/home/pi/edgevision/current/" + _model_name(device)
     rc, _, err = _ev(device, "run", model, "--source", "picamera2", "--max-frames", "1", timeout=600)
     assert rc != 0
     errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
