@@ -47,10 +47,10 @@ def _check(report: dict, name: str) -> dict:
     return next(c for c in report["checks"] if c["name"] == name)
 
 
-def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, trained, camera) -> None:
+def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, models, camera) -> None:
     t = device.target
     t0 = time.monotonic()
-    out = cli("deploy", trained.int8, *device.ssh_args(), "--install", "--service", *MANAGER, "--source", camera,
+    out = cli("deploy", models.int8, *device.ssh_args(), "--install", "--service", *MANAGER, "--source", camera,
               "--wait", WAIT, "--json", timeout=3600)
     assert out.returncode == 0, out.stderr[-3000:]
     r1 = json.loads(out.stdout)
@@ -62,7 +62,7 @@ def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, tr
     assert py["ok"] and f"Python {t.python}." in py["detail"] and t.interpreter in py["detail"], py
     assert _check(r1, "service") == {"name": "service", "ok": True, "detail": "systemd", "fix": ""}
     assert any(s["step"].startswith("build a wheel of this checkout") for s in r1["steps"])
-    assert r1["first_label"]["label"] in ("circle", "square", "star", "triangle"), r1["first_label"]
+    assert r1["first_label"]["label"] in ("circle", "cross", "square", "star", "triangle"), r1["first_label"]
 
     # The venv has this checkout's edgevision and the target's interpreter, never TensorFlow.
     pip = device.ssh("~/edgevision/venv/bin/python -m pip list --format json", timeout=300)
@@ -77,7 +77,7 @@ def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, tr
     assert st["labels"]["recent"], "the service writes labels"
 
     # A second deploy (no --install: the venv is there) with another config becomes current.
-    out = cli("deploy", trained.int8, *device.ssh_args(), "--service", *MANAGER, "--source", camera, "--top-k", "2",
+    out = cli("deploy", models.int8, *device.ssh_args(), "--service", *MANAGER, "--source", camera, "--top-k", "2",
               "--wait", WAIT, "--json", timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     r2 = json.loads(out.stdout)
@@ -92,9 +92,9 @@ def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, tr
     assert st["service"]["state"] == "running" and st["service"]["release"] == r1["release"]
 
 
-def test_deploy_refuses_a_profile_for_another_arch(cli, device: Device, trained, camera) -> None:
+def test_deploy_refuses_a_profile_for_another_arch(cli, device: Device, models, camera) -> None:
     other = "rpi3" if device.target.arch == "aarch64" else "rpi5"
-    out = cli("deploy", trained.int8, *device.ssh_args(), "--profile", other, "--source", camera, timeout=600)
+    out = cli("deploy", models.int8, *device.ssh_args(), "--profile", other, "--source", camera, timeout=600)
     assert out.returncode == 1
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and f"pre-flight arch: {device.target.arch}" in lines[0], out.stderr
