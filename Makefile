@@ -8,7 +8,7 @@ IMX500_VENV := .venv-imx500
 PYTHON311 ?= python3.11
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv system-packages system-packages-venv
+.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv system-packages system-packages-venv devicelab test-devicelab system-packages-devicelab
 
 # Debian packages, installed only when missing (scripts/system-packages.sh: sudo when not root,
 # `apt-get update` only when something is missing). `make test` needs system-packages.txt (add to
@@ -89,6 +89,24 @@ test: system-packages venvs
 test-all: system-packages venvs $(IMX500_VENV)/.installed
 	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(DESKTOP_TESTS) $(PYTEST_ARGS)
 	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest -m "" $(DEVICE_TESTS) $(PYTEST_ARGS)
+
+# The device lab (slow, root): emulated Raspberry Pi userlands under qemu-user, booted with their own systemd
+# by systemd-nspawn and reached over SSH (tests/devicelab). Each rootfs is built once and cached as
+# ~/.cache/edgevision-lab/TARGET.tar. LAB_TARGETS=bookworm-arm64 limits both to some targets.
+LAB_TARGETS ?= bookworm-arm64 trixie-arm64 bookworm-armhf
+LAB_CACHE ?= $(HOME)/.cache/edgevision-lab
+
+# The lab's own Debian packages (not needed by `make test`): qemu-user for arm64/armhf binaries,
+# mmdebstrap to build each rootfs, systemd-nspawn to boot it.
+system-packages-devicelab:
+	$(call system_packages,--list device/lab/system-packages.txt)
+
+devicelab: system-packages-devicelab
+	@for t in $(LAB_TARGETS); do nice sh device/lab/build.sh $$t $(LAB_CACHE) || exit 1; done
+
+test-devicelab: $(VENV)/.installed devicelab
+	EDGEVISION_LAB_REQUIRE=1 EDGEVISION_LAB_CACHE=$(LAB_CACHE) EDGEVISION_LAB_TARGETS="$(shell echo $(LAB_TARGETS) | tr ' ' ',')" \
+	  $(VENV)/bin/python -m pytest -m slow tests/devicelab -v -s --timeout 7200 $(PYTEST_ARGS)
 
 # The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
 bench: venvs

@@ -33,6 +33,17 @@ fi
 # Re-running venv on an existing one keeps its packages and (re)sets include-system-site-packages.
 "$PY" -m venv --system-site-packages "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade "$SPEC" "$@"
+# A wheel or sdist file: pip keeps an installed copy of the same version, so reinstall the file itself (a
+# checkout's code changes without its version changing); its dependencies are in place from the line above.
+FILE="${SPEC%%\[*}"
+if [ -f "$FILE" ]; then
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet --force-reinstall --no-deps "$FILE" "$@"
+fi
+if ! "$VENV/bin/python" -c 'import cv2' 2>/dev/null; then
+  echo "error: OpenCV is not importable from $VENV (no opencv-python-headless wheel for $(uname -m)):" \
+       "sudo apt install python3-opencv python3-numpy, then run this again" >&2
+  exit 1
+fi
 "$VENV/bin/python" -c 'import edgevision, sys; print("edgevision", edgevision.__version__, "in", sys.prefix)'
 
 if ! "$VENV/bin/python" -c 'import picamera2' 2>/dev/null; then

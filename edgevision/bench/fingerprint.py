@@ -44,17 +44,24 @@ class Fingerprint:
     python: str
     runtime: str            # interpreter package: ai-edge-litert / tflite-runtime
     runtime_version: str
+    emulated: str = ""      # "qemu-user" when the CPU is emulated: timings are not the board's
+
+    def _identity(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not d["emulated"]:  # results recorded before this field existed keep their ids
+            del d["emulated"]
+        return d
 
     @property
     def id(self) -> str:
         """Identity of machine + software: two results compare like-for-like only when these match."""
-        return _digest(asdict(self))
+        return _digest(self._identity())
 
     @property
     def device_id(self) -> str:
         """Identity of the hardware alone (same board, different interpreter -> same device_id)."""
-        hw = {k: v for k, v in asdict(self).items() if k in ("name", "board", "cpu", "cores", "arch", "memory_mb")}
-        return _digest(hw)
+        keys = ("name", "board", "cpu", "cores", "arch", "memory_mb", "emulated")
+        return _digest({k: v for k, v in self._identity().items() if k in keys})
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -135,6 +142,19 @@ def os_name(root: Path = Path("/")) -> str:
     return platform.system()
 
 
+def _family(arch: str) -> str:
+    if arch.startswith(("arm", "aarch")):
+        return "arm"
+    return "x86" if arch in ("x86_64", "i686", "i386", "amd64") else arch
+
+
+def emulation(root: Path = Path("/")) -> str:
+    """'qemu-user' when this userland's architecture is not the CPU's (qemu-user passes the host's
+    /proc/cpuinfo through: an aarch64 Python sees an x86 CPU), else ''."""
+    seen = _arch_from_cpuinfo(root)
+    return "qemu-user" if seen and _family(seen) != _family(platform.machine()) else ""
+
+
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -149,7 +169,7 @@ def collect(runtime: str, runtime_version: str, name: str | None = None, root: P
         arch=platform.machine() if live else _arch_from_cpuinfo(root), memory_mb=memory_mb(root),
         max_mhz=max_mhz(root), isa=tuple(f for f in NOTABLE_FLAGS if f in flags), os=os_name(root),
         kernel=platform.release() if live else "", python=platform.python_version(), runtime=runtime,
-        runtime_version=runtime_version,
+        runtime_version=runtime_version, emulated=emulation(root) if live else "",
     )
 
 
@@ -157,6 +177,8 @@ def _arch_from_cpuinfo(root: Path) -> str:
     info = _cpuinfo(root)
     if info.get("cpu architecture") == "8":
         return "aarch64"
+    if info.get("cpu architecture") in ("7", "6"):
+        return f"armv{info['cpu architecture']}l"
     return "x86_64" if "vendor_id" in info else ""
 
 

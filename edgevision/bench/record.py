@@ -86,4 +86,4 @@ def device_label(doc: dict[str, Any]) -> str:
     name = d.get("name") or ""
     head = f"{name} · {what}" if name and name not in what else what
     runtime = f"{d.get('runtime', '?')} {d.get('runtime_version', '')}".strip()
-    return f"{head} · {runtime}"
+    return f"{head} · {d.get('arch')} · {runtime} · emulated" if d.get("emulated") else f"{head} · {runtime}"

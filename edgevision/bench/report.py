@@ -73,7 +73,8 @@ def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comp
     rows = []
     for k, d in latest.items():
         flags = [*(d.get("flags") or sanity.check(d)), *extra.get(d["id"], [])]
-        rows.append(Row(d, counts[k], match(d, references), tuple(flags)))
+        ref = None if d["device"].get("emulated") else match(d, references)  # emulated timings are no evidence
+        rows.append(Row(d, counts[k], ref, tuple(flags)))
     rows.sort(key=lambda r: (r.model, r.device, r.doc["config"].get("delegate", ""),
                              not r.doc["config"].get("xnnpack", True), r.doc["config"].get("threads") or 0))
     devices: dict[str, dict[str, Any]] = {}

@@ -49,6 +49,9 @@ def peak_macs_per_s(device: dict[str, Any], config: dict[str, Any], quantization
 def check(doc: dict[str, Any]) -> list[dict[str, str]]:
     """Flags for one result document (its own numbers and the conditions recorded with it)."""
     out: list[dict[str, str]] = []
+    if doc["device"].get("emulated"):
+        out.append(flag("emulated", "warn", f"CPU emulated ({doc['device']['emulated']}): the timings are the "
+                        "emulator's, not the board's; cpu and isa are the host's. Not compared with published figures"))
     inv = doc["metrics"]["invoke"]
     macs = doc["model"].get("macs")
     peak = peak_macs_per_s(doc["device"], doc["config"], doc["model"].get("quantization", ""))

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgevision import __version__
 from edgevision.assets import asset_dirs
 from edgevision.deploy.archive import pack
+from edgevision.deploy.localwheel import build_wheel, checkout_root, index_spec
 from edgevision.deploy.manifest import Manifest
 from edgevision.deploy.preflight import Check, evaluate, failures
 from edgevision.deploy.ssh import Ssh
@@ -135,15 +137,16 @@ def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manif
         steps(f"copy the deployment kit: {name}", ssh.scp_argv(kit / name, f"{root}/kit/{name}"),
               lambda name=name: ssh.copy(kit / name, f"{root}/kit/{name}"))
     if opts.install:
-        spec = opts.install_from or "edgevision[device]"
-        local = Path(spec.split("[", 1)[0])
-        if opts.install_from and local.is_file():
-            remote_file = f"{root}/incoming/{local.name}"
-            steps(f"copy {local.name}", ssh.scp_argv(local, remote_file), lambda: ssh.copy(local, remote_file))
-            spec = remote_file + "[device]"
-        cmd = ["sh", f"{root}/kit/install.sh", "--root", root, "--spec", spec]
-        steps("install edgevision[device] in a venv (system site packages)", ssh.ssh_argv(cmd),
-              lambda: ssh.run(cmd, timeout=1800))
+        with tempfile.TemporaryDirectory(prefix="ev-wheel-") as tmp:
+            spec = _install_spec(opts, steps, Path(tmp))
+            local = Path(spec.split("[", 1)[0])
+            if local.is_file() or (opts.dry_run and local.suffix == ".whl"):
+                remote_file = f"{root}/incoming/{local.name}"
+                steps(f"copy {local.name}", ssh.scp_argv(local, remote_file), lambda: ssh.copy(local, remote_file))
+                spec = remote_file + "[device]"
+            cmd = ["sh", f"{root}/kit/install.sh", "--root", root, "--spec", spec]
+            steps("install edgevision[device] in a venv (system site packages)", ssh.ssh_argv(cmd),
+                  lambda: ssh.run(cmd, timeout=1800))
     with tempfile.TemporaryDirectory(prefix="ev-deploy-") as tmp:
         upload = bundle
         if bundle.is_dir():
@@ -167,6 +170,18 @@ def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manif
         report.update({k: result.get(k) for k in ("previous", "changed", "first_label", "pruned")})
     report["steps"] = steps.done
     return report
+
+
+def _install_spec(opts: DeployOptions, steps: Steps, tmp: Path) -> str:
+    """--install-from as given; else a wheel of this source checkout; else this version from the index."""
+    if opts.install_from:
+        return opts.install_from
+    checkout = checkout_root()
+    if checkout is None:
+        return index_spec()
+    built: list[Path] = []
+    steps(f"build a wheel of this checkout ({checkout})", None, lambda: built.append(build_wheel(checkout, tmp)))
+    return str(built[0] if built else tmp / f"edgevision-{__version__}-py3-none-any.whl")
 
 
 def print_checks(checks: list[Check]) -> list[str]:

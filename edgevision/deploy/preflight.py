@@ -26,11 +26,14 @@ class Wheels:
 
 
 # As published on PyPI when this was written (ai-edge-litert 2.3.0, tflite-runtime 2.14.0, the last).
-# Neither publishes armv7l wheels: a 32-bit Raspberry Pi OS cannot run them.
+# Only tflite-runtime publishes armv7l wheels (manylinux_2_34, cp39-cp311): a 32-bit Raspberry Pi OS bookworm
+# runs it with Debian's numpy and OpenCV (python3-numpy, python3-opencv: PyPI has no armv7l wheels of them).
 INTERPRETER_WHEELS = (
     Wheels("ai-edge-litert", ((3, 9), (3, 14)), {"x86_64": (2, 27), "aarch64": (2, 27)}),
-    Wheels("tflite-runtime", ((3, 9), (3, 11)), {"x86_64": (2, 17), "aarch64": (2, 34)}),
+    Wheels("tflite-runtime", ((3, 9), (3, 11)), {"x86_64": (2, 17), "aarch64": (2, 34), "armv7l": (2, 34)}),
 )
+# Architectures where pip finds no opencv-python-headless wheel: cv2 must come from the system.
+SYSTEM_OPENCV_ARCHS = ("armv7l",)
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,11 @@ def evaluate(facts: dict[str, Any], manifest: Manifest, install: bool, bundle_by
         checks.append(Check("python", False, f"Python {py_text} is older than edgevision's {oldest}",
                             "upgrade the OS (Raspberry Pi OS bookworm has 3.11) or pass --remote-python"))
     elif not wheels:
+        fix = ("use Python 3.11 (Raspberry Pi OS bookworm): tflite-runtime's last armv7l wheels are for 3.9-3.11, "
+               "or install the 64-bit OS" if arch.startswith("armv") else
+               "use Python 3.11-3.14 on a 64-bit OS (x86_64 or aarch64)")
         checks.append(Check("python", False, f"Python {py_text} on {arch} (glibc {facts.get('glibc')}): no "
-                            "ai-edge-litert or tflite-runtime wheel exists for it",
-                            "use Python 3.11-3.14 on a 64-bit OS (x86_64 or aarch64)"))
+                            "ai-edge-litert or tflite-runtime wheel exists for it", fix))
     else:
         checks.append(Check("python", True, f"Python {py_text}; interpreter wheels: {', '.join(wheels)}"))
 
@@ -86,6 +91,12 @@ def evaluate(facts: dict[str, Any], manifest: Manifest, install: bool, bundle_by
         else:
             checks.append(Check("edgevision", None, f"will be installed in {facts.get('venv_python')} "
                                 "(venv with system site packages)"))
+        if arch in SYSTEM_OPENCV_ARCHS:
+            cv2 = system_py.get("cv2")
+            checks.append(Check("opencv", bool(cv2),
+                                f"OpenCV from the system Python ({cv2})" if cv2 else
+                                f"no OpenCV for {arch} on PyPI and none in the system Python",
+                                "" if cv2 else "sudo apt install python3-opencv python3-numpy"))
     elif target.get("error") or not target.get("edgevision"):
         where = target.get("path") or "the device"
         checks.append(Check("edgevision", False, f"edgevision is not installed for {where}",

@@ -65,6 +65,15 @@ def os_release() -> str | None:
     return None
 
 
+def system_cv2() -> str | None:
+    """Where the system Python finds cv2 (Debian's python3-opencv), without importing it."""
+    try:
+        spec = importlib.util.find_spec("cv2")
+    except (ImportError, ValueError):
+        return None
+    return (spec.origin or "cv2") if spec else None
+
+
 def mem_mb() -> int | None:
     for line in (read("/proc/meminfo") or "").splitlines():
         if line.startswith("MemTotal:"):
@@ -154,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         "probe": 1, "hostname": socket.gethostname(), "uid": uid, "user": user_name(uid),
         "home": os.path.expanduser("~"), "arch": platform.machine(), "system": platform.system(),
         "os": os_release(), "glibc": "-".join(platform.libc_ver()), "kernel": platform.release(),
-        "board": read("/proc/device-tree/model"), "cores": os.cpu_count(), "mem_mb": mem_mb(),
+        "board": read("/proc/device-tree/model") or read("/sys/firmware/devicetree/base/model"),
+        "cores": os.cpu_count(), "mem_mb": mem_mb(),
         "system_python": {"path": sys.executable, "version": ".".join(map(str, sys.version_info[:3])),
-                          "ensurepip": importlib.util.find_spec("ensurepip") is not None},
+                          "ensurepip": importlib.util.find_spec("ensurepip") is not None,
+                          "cv2": system_cv2()},
         "root": root, "root_exists": os.path.isdir(root), "free_mb": free_mb(root),
         "target": target_python(candidates), "venv_python": venv_python,
         "libedgetpu": libedgetpu(), "coral_usb": coral_usb(), "coral_pci": sorted(glob.glob("/dev/apex_*")),

@@ -174,6 +174,34 @@ class Supervisor:
             return []
 
 
+LINGER_DIR = Path("/var/lib/systemd/linger")  # logind's record of users whose manager runs without a session
+
+
+def _linger_enabled(user: str) -> bool:
+    return (LINGER_DIR / user).exists()
+
+
+def _enable_linger() -> None:
+    """Keep the user's systemd (and so the service) running without a login session, and start it at boot.
+
+    Without linger, the user manager stops seconds after the last SSH session ends, taking the service
+    with it. logind lets a user enable it for themself only through polkit, which a minimal Raspberry Pi
+    OS or Debian lacks, so passwordless sudo (the Pi's default user has it) is the fallback."""
+    import getpass
+
+    user = getpass.getuser()
+    if _linger_enabled(user):
+        return
+    proc = subprocess.run(["loginctl", "enable-linger", user], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0 and shutil.which("sudo"):
+        proc = subprocess.run(["sudo", "-n", "loginctl", "enable-linger", user], capture_output=True, text=True,
+                              timeout=30)
+    if not _linger_enabled(user):
+        raise CheckFailed(f"cannot enable linger for {user} ({(proc.stderr or proc.stdout).strip() or 'no reason'}): "
+                          f"the service would stop at logout; run `sudo loginctl enable-linger {user}` and deploy "
+                          "again")
+
+
 class Systemd:
     """Thin adapter over systemctl (no systemd as PID 1 here: exercised through the supervisor instead)."""
 
@@ -199,8 +227,8 @@ class Systemd:
         os.replace(tmp, self.unit_path)
         self._ctl("daemon-reload")
         self._ctl("enable", UNIT_NAME)
-        if self.scope == "user":  # start at boot without a login session; allowed for oneself on most systems
-            subprocess.run(["loginctl", "enable-linger"], capture_output=True, timeout=30)
+        if self.scope == "user":
+            _enable_linger()
         return self.unit_path
 
     def start(self) -> None:

@@ -145,7 +145,18 @@ class Picamera2Source:
             from picamera2 import Picamera2  # type: ignore[import-not-found]
         except ImportError:
             raise MissingDependency("picamera2", "pi", "the picamera2 source") from None
-        return Picamera2()
+        # Picamera2() on a board without a camera fails deep inside with an IndexError: ask libcamera first.
+        try:
+            cameras = Picamera2.global_camera_info()
+        except Exception as exc:  # noqa: BLE001 - libcamera raises RuntimeError, OSError, ...
+            raise BadInput(f"picamera2: libcamera cannot list cameras ({exc})") from None
+        if not cameras:
+            raise BadInput("picamera2: no camera found (libcamera lists none; check the ribbon cable and "
+                           "`rpicam-hello --list-cameras`)")
+        try:
+            return Picamera2()
+        except Exception as exc:  # noqa: BLE001
+            raise BadInput(f"picamera2: cannot open the camera ({exc})") from None
 
     def open(self) -> SourceInfo:
         cam = self._camera()

@@ -49,13 +49,18 @@ def test_a_ready_pi_passes() -> None:
 
 def test_32_bit_os_old_python_and_missing_pieces() -> None:
     bad = _failed(evaluate(_facts(arch="armv7l"), _manifest(), False, 1000))
-    assert "64-bit" in bad["arch"] and "no ai-edge-litert or tflite-runtime wheel" in bad["python"]
+    assert "64-bit" in bad["arch"] and "python" not in bad  # tflite-runtime has armv7l wheels for 3.11
+    trixie32 = _facts(arch="armv7l", target={**_facts()["target"], "version": "3.13.5"})
+    bad = _failed(evaluate(trixie32, _manifest("rpi3", "armv7l"), False, 1000))
+    assert "no ai-edge-litert or tflite-runtime wheel" in bad["python"] and "Python 3.11" in bad["python"]
     old = _facts(target={**_facts()["target"], "version": "3.9.2"})
     assert "older than" in _failed(evaluate(old, _manifest(), False, 1000))["python"]
     assert wheels_for("aarch64", (3, 11), (2, 36)) == ["ai-edge-litert", "tflite-runtime"]
     assert wheels_for("aarch64", (3, 12), (2, 36)) == ["ai-edge-litert"]
     assert wheels_for("aarch64", (3, 11), (2, 31)) == ["ai-edge-litert"]  # tflite-runtime's aarch64 needs 2.34
-    assert wheels_for("armv7l", (3, 11), (2, 36)) == []
+    assert wheels_for("armv7l", (3, 11), (2, 36)) == ["tflite-runtime"]
+    assert wheels_for("armv7l", (3, 13), (2, 41)) == []
+    assert wheels_for("armv7l", (3, 11), (2, 31)) == []  # Raspberry Pi OS bullseye's glibc is too old
     none = _facts(target={"path": "/usr/bin/python3", "version": "3.11.2", "edgevision": None})
     assert "--install" in _failed(evaluate(none, _manifest(), False, 1000))["edgevision"]
     assert "edgevision" not in _failed(evaluate(none, _manifest(), True, 1000))
@@ -118,3 +123,16 @@ def test_ssh_command_lines_keep_host_key_checking_on() -> None:
     for bad in ("-oProxyCommand=x", "u@", "a b"):
         with pytest.raises(BadInput):
             SshTarget.parse(bad)
+
+
+def test_32_bit_install_needs_the_system_opencv() -> None:
+    """armv7l: PyPI has no OpenCV wheel, so --install relies on Debian's python3-opencv (system site packages)."""
+    sys_py = {"path": "/usr/bin/python3", "version": "3.11.2", "ensurepip": True}
+    facts = _facts(arch="armv7l", board="Raspberry Pi 3 Model B Plus Rev 1.3", system_python=sys_py)
+    bad = _failed(evaluate(facts, _manifest("rpi3", "armv7l", source="0"), True, 1000))
+    assert "sudo apt install python3-opencv" in bad["opencv"]
+    facts["system_python"] = {**sys_py, "cv2": "/usr/lib/python3/dist-packages/cv2.cpython-311-arm-linux-gnueabihf.so"}
+    checks = evaluate(facts, _manifest("rpi3", "armv7l", source="0"), True, 1000)
+    assert not failures(checks)
+    assert "tflite-runtime" in next(c.detail for c in checks if c.name == "python")
+    assert detect_profile(facts).name == "rpi3"

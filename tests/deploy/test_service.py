@@ -6,15 +6,19 @@ It restarts a killed pipeline after RestartSec, rotates the labels file before e
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from edgevision.deploy.bundle import BundleOptions, make_bundle
 from edgevision.deploy.unit import parse_unit
 from edgevision.device.profiles import load_profile
+from edgevision.errors import CheckFailed
 from tests.conftest import REPO
 from tests.deploy.conftest import device_cli
 
@@ -94,11 +98,12 @@ def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
     show = tmp_path / "show.txt"
     for tool, body in (("systemctl", f'if [ "$2" = show ]; then cat {show}; fi'),
                        ("journalctl", 'echo "INFO: starting"; echo "error: /dev/video0: source not found"'),
-                       ("loginctl", "")):
+                       ("loginctl", f'mkdir -p {tmp_path / "linger"} && touch {tmp_path / "linger"}/$2')):
         (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n{body}\n')
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("edgevision.deploy.service.LINGER_DIR", tmp_path / "linger")
     store = DeviceStore(tmp_path / "root")
     store.ensure()
     sd = Systemd(store, "user")
@@ -109,7 +114,7 @@ def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
     sd.start()
     calls = log.read_text().splitlines()
     assert calls == ["systemctl --user daemon-reload", "systemctl --user enable edgevision.service",
-                     "loginctl enable-linger", "systemctl --user stop edgevision.service",
+                     f"loginctl enable-linger {getpass.getuser()}", "systemctl --user stop edgevision.service",
                      "systemctl --user start edgevision.service"]
     show.write_text("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\nNRestarts=0\n"
                     "ExecMainStatus=0\n")
@@ -121,3 +126,12 @@ def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
     reason = sd.failure()
     assert reason and "status 2" in reason and "source not found" in reason
     assert Systemd(store, "system").unit_path == Path("/etc/systemd/system/edgevision.service")
+    # linger already on: no loginctl call; linger that cannot be enabled is a clear failure, not a silent one
+    sd.install("[Service]\nExecStart=/bin/true\n")
+    assert log.read_text().splitlines().count(f"loginctl enable-linger {getpass.getuser()}") == 1
+    (tmp_path / "linger" / getpass.getuser()).unlink()
+    (bin_dir / "loginctl").write_text("#!/bin/sh\necho 'Access denied' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")  # and no sudo
+    monkeypatch.setattr("edgevision.deploy.service.shutil.which", lambda name: None)
+    with pytest.raises(CheckFailed, match="sudo loginctl enable-linger"):
+        sd.install("[Service]\nExecStart=/bin/true\n")

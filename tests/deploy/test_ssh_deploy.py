@@ -197,3 +197,14 @@ def test_install_creates_a_venv_with_system_site_packages(cli, sshd, models, tmp
     assert st["current"] == json.loads(out.stdout)["release"]
     has_tf = subprocess.run([venv_python, "-c", "import tensorflow"], capture_output=True)
     assert has_tf.returncode != 0, "edgevision[device] must not pull in TensorFlow"
+
+
+def test_install_from_a_checkout_ships_the_checkout(cli, sshd, models, device_python, device_root, tmp_path) -> None:
+    """`--install` run from a source checkout installs a wheel of that checkout, not an index's release."""
+    bundle = _bundle(cli, models.int8, tmp_path / "b.tar.gz", str(models.data / "test" / "star"))
+    out = cli("deploy", bundle, *sshd.ssh_args(), "--root", device_root, "--install", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "build a wheel of this checkout" in text and "copy edgevision-" in text, text
+    assert "kit/install.sh" in text and "incoming/edgevision-" in text and ".whl[device]" in text, text
+    assert not device_root.exists()
