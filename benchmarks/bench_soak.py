@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import mobilenet_v2
-from paced_camera import PacedCamera, loadavg, rss_mb, verdict
+from paced_camera import PacedCamera, loadavg, rss_mb
 
 from edgevision.device.pipeline import Pipeline, PipelineOptions
 from edgevision.device.sinks import FanOut, JsonlSink
@@ -69,7 +69,7 @@ def main() -> int:
     print(f"soak: {n} events in {samples[-1][0]:.0f} s ({n / samples[-1][0]:.1f}/s), {pipe.stats.dropped} dropped; "
           f"RSS {samples[0][1]:.1f} -> {samples[-1][1]:.1f} MB: growth {growth:+.2f} MB (peak {peak:+.2f}) "
           f"over {(samples[-1][0] - samples[0][0]) / 60:.1f} min  (target < 5 MB)  {'PASS' if growth < 5 else 'FAIL'}")
-    return verdict(growth < 5)
+    return 0 if growth < 5 else 1  # memory growth does not depend on the machine's load: always judged
 
 
 if __name__ == "__main__":
