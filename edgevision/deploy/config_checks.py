@@ -12,6 +12,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from edgevision.device.secrets import redact_url
 from edgevision.errors import BadInput
 
 MAX_TEXT = 1024
@@ -112,16 +113,3 @@ def check_sink(kind: str, value: str | None) -> None:
             raise BadInput(f"--sink {kind}={value}: expected seconds") from None
     elif kind in ("mqtt-node", "mqtt-username") and not re.match(r"^[A-Za-z0-9_.@-]{1,64}$", value):
         raise BadInput(f"--sink {kind}={value}: letters, digits, _ . @ - only (at most 64)")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for every log line and error)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")
-        user = netloc[0].partition(":")[0]
-        return parts._replace(netloc=f"{user}:***@{netloc[2]}").geturl()
-    except ValueError:
-        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)

@@ -17,12 +17,15 @@ from typing import Any
 
 from edgevision.deploy.runtime_config import RuntimeConfig, is_plain_name
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.limits import hint, limits
 
 FORMAT = "edgevision-bundle/1"
 MANIFEST = "manifest.json"
 RUNTIME = "runtime.json"
 ALLOWED_SUFFIXES = (".tflite", ".json", ".txt")  # data only: a bundle never carries anything executable
 ID_CHARS = 16
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_FILES = 64
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -68,6 +71,8 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: bytes, origin: str) -> Manifest:
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise CheckFailed(f"{origin}: manifest is over {MAX_MANIFEST_BYTES:,} bytes; not a bundle manifest")
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -80,10 +85,11 @@ class Manifest:
                               "upgrade edgevision on the device)")
         try:
             files = data["files"]
-            if not isinstance(files, dict) or not all(
+            if not isinstance(files, dict) or len(files) > MAX_FILES or not all(
                     isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
-                    for v in files.values()):
-                raise CheckFailed(f"{origin}: manifest 'files' must map names to {{sha256, size}}")
+                    and not isinstance(v.get("size"), bool) and v["size"] >= 0 for v in files.values()):
+                raise CheckFailed(f"{origin}: manifest 'files' must map at most {MAX_FILES} names to "
+                                  "{sha256, size >= 0}")
             return cls(id=str(data["id"]), created=str(data["created"]), edgevision=str(data["edgevision"]),
                        profile=dict(data["profile"]), model=dict(data["model"]),
                        runtime=RuntimeConfig.from_dict(data["runtime"], f"{origin}: runtime"), files=files)
@@ -97,6 +103,18 @@ class Manifest:
 
 def file_entry(data: bytes) -> dict[str, Any]:
     return {"sha256": sha256_bytes(data), "size": len(data)}
+
+
+def _hash_file(path: Path, expected: int, keep: bool) -> tuple[int, str, bytes]:
+    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``."""
+    h, size, parts = hashlib.sha256(), 0, []
+    with open(path, "rb") as fh:
+        while size <= expected and (chunk := fh.read(min(1 << 20, expected + 1 - size))):
+            h.update(chunk)
+            size += len(chunk)
+            if keep:
+                parts.append(chunk)
+    return size, h.hexdigest(), b"".join(parts)
 
 
 def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
@@ -127,14 +145,24 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
     extra = sorted(set(present) - set(manifest.files))
     if extra:
         raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
+    lim = limits()
+    declared = sum(v["size"] for v in manifest.files.values())
+    if declared > lim.bundle_bytes:
+        raise CheckFailed(f"{where}: the manifest declares {declared / 2**20:.0f} MB of files, over the "
+                          f"{lim.bundle_bytes / 2**20:.0f} MB bundle limit ({hint('bundle_bytes')})")
     contents: dict[str, bytes] = {}
     for name, expected in sorted(manifest.files.items()):
         if name not in present:
             raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
-        data = present[name].read_bytes()
-        if len(data) != expected["size"] or sha256_bytes(data) != expected["sha256"]:
+        keep = name == manifest.runtime.model or not name.endswith(".tflite")
+        if keep and expected["size"] > (lim.model_bytes if name.endswith(".tflite") else 4 * MAX_MANIFEST_BYTES):
+            raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
+                              f"({hint('model_bytes')})")
+        size, digest, data = _hash_file(present[name], expected["size"], keep)
+        if size != expected["size"] or digest != expected["sha256"]:
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
-        contents[name] = data
+        if keep:
+            contents[name] = data
     if manifest.runtime.model not in contents:
         raise CheckFailed(f"{where}: the model {manifest.runtime.model!r} is not in the manifest")
     if manifest.runtime.labels and manifest.runtime.labels not in contents:

@@ -44,7 +44,7 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
     """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones."""
     p = Path(path)
     data = read_model_bytes(p)
-    files = associated_files(data)
+    files = associated_files(data, str(p))
     metadata = _metadata(data, p)
     card = ModelCard.from_json(files[CARD_FILE], f"{p}: {CARD_FILE}") if CARD_FILE in files else None
 
@@ -52,9 +52,16 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
     origin = ""
     if labels is not None:
         resolved, origin = read_labels(labels), str(labels)
-    elif metadata and metadata.labels_file and metadata.labels_file in files:
+    elif metadata and metadata.labels_file:
         origin = f"{p}: {metadata.labels_file}"
-        resolved = parse_labels(files[metadata.labels_file].decode("utf-8", errors="replace"), origin)
+        if metadata.labels_file not in files:
+            raise BadInput(f"{origin}: the metadata names this labels file but the model does not carry it "
+                           "(damaged or truncated associated files); pass --labels FILE")
+        try:
+            text = files[metadata.labels_file].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{origin}: embedded labels are not valid UTF-8 (byte {exc.start})") from None
+        resolved = parse_labels(text, origin)
     if card and resolved is not None and labels is None and labels_sha256(resolved) != card.labels_sha256:
         raise BadInput(f"{p}: embedded labels do not match the model card (label hash differs); "
                        "the file was edited after export")

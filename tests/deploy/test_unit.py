@@ -153,13 +153,13 @@ def test_control_characters_and_long_strings_are_refused_in_the_config(bad: str)
         RuntimeConfig(model=f"m{bad}.tflite", source="0")
 
 
-@pytest.mark.parametrize("spec", ["mqtt=http://h/t", "mqtt=mqtt://u:secret@h/t", "web=99999", "web=-1",
+@pytest.mark.parametrize("spec", ["mqtt=http://h/t", "mqtt=mqtt://u:hunter2@h/t", "web=99999", "web=-1",
                                   "mqtt-password=x", "web-token=abc", "rm=-rf", "mqtt-ca=relative.pem",
                                   "no-stdout=1", "give-up-after=soon"])
 def test_sinks_are_parsed_not_pasted(spec: str) -> None:
     with pytest.raises(BadInput) as exc:
         Sink.parse(spec)
-    assert "secret" not in str(exc.value)
+    assert "hunter2" not in str(exc.value)
 
 
 def test_supervisor_refuses_what_systemd_would(tmp_path: Path) -> None:
@@ -170,7 +170,8 @@ def test_supervisor_refuses_what_systemd_would(tmp_path: Path) -> None:
     unit.write_text(bad)
     with pytest.raises(BadInput):
         ServiceSpec.from_unit(unit)
-    for text in ("[Service]\nExecStart=/bin/true\nExecStart=/bin/false\n", "[Service]\nType=forking\nExecStart=/bin/true\n",
+    for text in ("[Service]\nExecStart=/bin/true\nExecStart=/bin/false\n",
+                 "[Service]\nType=forking\nExecStart=/bin/true\n",
                  "[Service]\nExecStart=/bin/true \\\n", "[Bogus]\nX=1\n[Service]\nExecStart=/bin/true\n"):
         unit.write_text(text)
         with pytest.raises(BadInput):
