@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from edgevision.device.outputs import OutputOptions, build_outputs
         from edgevision.device.pipeline import Pipeline, PipelineOptions
         from edgevision.device.sources import open_source
-        from edgevision.errors import CheckFailed
+        from edgevision.errors import BadInput, CheckFailed
         from edgevision.runtime.classifier import Classifier, ClassifierOptions
         from edgevision.runtime.interpreter import default_threads
 
@@ -120,8 +120,12 @@ def register(app: typer.Typer) -> None:
                                             web_token=web_token, web_token_file=web_token_file))
         console = err_console()
         for sink in sinks.sinks:
+            if getattr(sink, "generated_token", False) and quiet:
+                sinks.close()
+                raise BadInput(f"--host {host}: a live view beyond loopback needs a token, and --quiet would "
+                               "hide the generated one; pass --web-token-file FILE (or $EDGEVISION_WEB_TOKEN)")
             if hasattr(sink, "url") and not quiet:
-                console.print(f"live view: {sink.url}")
+                console.print(f"live view: {getattr(sink, 'share_url', sink.url)}")
         policy = ReconnectPolicy(read_timeout=read_timeout, give_up_after=give_up_after)
         pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
                                                       reconnect=policy), stop, on_status=sinks.status)
