@@ -138,11 +138,21 @@ class CaptureSource:
         t0 = time.perf_counter()
         ok, bgr = cap.read()
         if not ok or bgr is None:
+            if self.kind == "video":
+                self._check_complete(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
             return None
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr.ndim == 3 else np.repeat(bgr[..., None], 3, axis=2)
         frame = Frame(rgb, self._count, str(self.target), time.time(), (time.perf_counter() - t0) * 1e3)
         self._count += 1
         return frame
+
+    def _check_complete(self, declared: int) -> None:
+        """A video file that ends well before the frame count its container declares is truncated or
+        corrupt: say so (exit 1) instead of ending as if it were complete. Counts of some containers are
+        estimates, hence the margin."""
+        if declared > 0 and self._count < declared * 0.9 - 1:
+            raise BadInput(f"{self.target}: video ended after {self._count} of the {declared} frames its header "
+                           "declares (truncated or corrupt file)")
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

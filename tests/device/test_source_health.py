@@ -3,6 +3,7 @@ connects and then fails without a frame backs off instead of reconnecting every 
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -63,7 +64,7 @@ def test_connect_then_fail_backs_off_and_gives_up_from_the_last_frame() -> None:
 
 def _garbage_camera(frames: list[bytes]) -> tuple[int, threading.Event, list[int]]:
     """Loopback MJPEG camera: the first connection gets real frames then closes; later ones get the
-    multipart headers and a corrupt part, then close (a camera whose encoder died)."""
+    multipart headers and parts that are not images, then close (a camera whose encoder died)."""
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
@@ -83,7 +84,9 @@ def _garbage_camera(frames: list[bytes]) -> tuple[int, threading.Event, list[int
                 try:
                     conn.recv(4096)
                     conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n\r\n")
-                    parts = frames * 5 if connections[0] == 1 else [frames[0][:200] + b"\x00" * 300]
+                    # random bytes: FFmpeg opens the stream, then every read fails (a JPEG prefix would be
+                    # concealed into a gray frame, which counts as a frame)
+                    parts = frames * 5 if connections[0] == 1 else [random.Random(i).randbytes(3000) for i in range(3)]
                     for jpeg in parts:
                         conn.sendall(b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
