@@ -135,10 +135,9 @@ def crafted_archives(good: Path, d: Path, big_mb: int) -> list[tuple[str, Path]]
                                                           if listed else {})})
         path = d / f"{name}.tar.gz"
         with tarfile.open(path, "w:gz", compresslevel=1) as tf:
-            tf.addfile(*_file(MANIFEST, json.dumps(m).encode()))
-            for n, b in files.items():
-                if n != MANIFEST:
-                    tf.addfile(*_file(n, b))
+            for n, b in [(MANIFEST, json.dumps(m).encode()), *((n, b) for n, b in files.items() if n != MANIFEST)]:
+                entry, payload = _file(n, b)
+                tf.addfile(entry, io.BytesIO(payload))
             tf.addfile(info, _Zeros(info.size))
         out.append((name, path))
     raw = (d / f"{out[0][0]}.tar.gz").read_bytes()
@@ -167,7 +166,8 @@ def _snapshot(top: Path, skip: Path) -> dict[str, tuple[int, int]]:
             st = p.lstat()
         except FileNotFoundError:
             continue
-        snap[str(p)] = (st.st_size, st.st_mtime_ns)
+        if not p.is_dir():
+            snap[str(p)] = (st.st_size, st.st_mtime_ns)
     return snap
 
 
@@ -229,8 +229,9 @@ def _fuzz(trained, python: str, tmp_path: Path, n_trunc: int, n_flip: int, seed:
     before = _snapshot(tmp_path, root)
     report = _run_worker(python, cases, work, timeout)
     after = _snapshot(tmp_path, root)
-    written = sorted(set(after) - set(before) - {str(work / n) for n in ("results.json", "results.progress")})
-    changed = sorted(k for k in before if k in after and before[k] != after[k] and not k.endswith(".progress"))
+    ours = {str(work / n) for n in ("cases.json", "results.json", "results.progress")}
+    written = sorted(set(after) - set(before) - ours)
+    changed = sorted(k for k in before if before[k] != after.get(k) and k not in ours)
     assert not written and not changed, f"touched outside the device root: {(written + changed)[:5]}"
     assert not any(p.name in ("escape.txt", "abs.txt", "up.txt") for p in tmp_path.parent.rglob("*.txt")
                    if root not in p.parents)

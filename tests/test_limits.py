@@ -22,12 +22,11 @@ def _bomb(model: bytes, lie: bool) -> bytes:
     """``model`` with its associated zip replaced by one whose labels.txt inflates to 1.5 GiB; with ``lie``
     the zip's directory claims 100 bytes instead."""
     flat = model[: model.find(b"PK\x03\x04")]
-    z = zlib.compressobj(1, zlib.DEFLATED, -15)
-    chunk, parts = bytes(1 << 24), []
-    for _ in range(INFLATED // len(chunk)):
-        parts.append(z.compress(chunk))
-    parts.append(z.flush())
-    deflated = b"".join(parts)
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = bytes(1 << 24)
+    # a full flush resets the window, so the same compressed segment can simply be repeated
+    segment = z.compress(chunk) + z.flush(zlib.Z_FULL_FLUSH)
+    deflated = segment * (INFLATED // len(chunk)) + z.flush()
     crc = 0
     for _ in range(INFLATED // len(chunk)):
         crc = zlib.crc32(chunk, crc)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgevision.deploy.runtime_config import RuntimeConfig, is_plain_name
+from edgevision.deploy.config_checks import check_text
+from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
 from edgevision.errors import BadInput, CheckFailed
 from edgevision.limits import hint, limits
 
@@ -101,6 +102,20 @@ class Manifest:
             raise CheckFailed(str(exc)) from None
 
 
+def check_profile(profile: dict[str, Any], origin: str) -> None:
+    """The profile part a bundle carries: short plain strings, and a [service] table the unit accepts."""
+    try:
+        for key, value in profile.items():
+            check_text(str(key), f"{origin}: profile key", 64)
+            if isinstance(value, str):
+                check_text(value, f"{origin}: profile {key}", 128)
+            elif not isinstance(value, bool | int | float | dict | type(None)):
+                raise BadInput(f"{origin}: profile {key} must be a string, number, boolean or table")
+        ServiceSettings.from_dict(profile.get("service", {}), f"{origin}: profile [service]")
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
+
+
 def file_entry(data: bytes) -> dict[str, Any]:
     return {"sha256": sha256_bytes(data), "size": len(data)}
 
@@ -175,6 +190,7 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         raise CheckFailed(f"{directory / RUNTIME}: {exc}") from None
     if runtime != manifest.runtime:
         raise CheckFailed(f"{directory / RUNTIME}: differs from the runtime config in the manifest")
+    check_profile(manifest.profile, str(mpath))
     actual_id = Manifest.compute_id(manifest.profile, manifest.runtime, manifest.files)
     if actual_id != manifest.id:
         raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")

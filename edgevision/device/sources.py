@@ -71,6 +71,8 @@ class FolderSource:
             try:
                 img = read_image(p)
             except BadInput as exc:
+                if not self.path.is_dir():  # the one image asked for: an error, not an empty run
+                    raise
                 self.skipped += 1
                 log.warning("skipping %s", exc)
                 continue

@@ -14,7 +14,7 @@ from edgevision.errors import BadInput, exception_name
 from edgevision.model.labels import labels_sha256, parse_labels, read_labels
 from edgevision.model.metadata import METADATA_NAME, ParsedMetadata, parse_metadata
 from edgevision.model.spec import ModelCard
-from edgevision.model.tflite_file import associated_files, metadata_buffers, read_model_bytes
+from edgevision.model.tflite_file import associated_files, metadata_buffers, output_scores, read_model_bytes
 
 CARD_FILE = "edgevision.json"
 
@@ -67,15 +67,18 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
                        "the file was edited after export")
     if card and resolved is not None and len(resolved) != card.num_classes:
         raise BadInput(f"{origin}: {len(resolved)} labels but the model has {card.num_classes} classes")
+    scores = output_scores(data)
+    if resolved is not None and scores is not None and len(resolved) not in (scores, scores - 1):
+        raise BadInput(f"{origin}: {len(resolved)} labels but the model outputs {scores} scores")
     return ModelArtifact(path=p, data=data, metadata=metadata, card=card, labels=resolved,
                          labels_origin=origin, files=tuple(files))
 
 
 def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
-    raw = metadata_buffers(data).get(METADATA_NAME)
-    if raw is None:
-        return None
     try:
+        raw = metadata_buffers(data).get(METADATA_NAME)
+        if raw is None:
+            return None
         return parse_metadata(raw)
     except Exception as exc:  # noqa: BLE001 - garbled offsets point anywhere; flatbuffers raises whatever they provoke
         raise BadInput(f"{p}: TFLite Metadata is corrupt ({exception_name(exc)}: {str(exc)[:60]})") from None

@@ -66,6 +66,23 @@ def check_tflite(data: bytes, origin: str) -> None:
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
 
+def output_scores(data: bytes) -> int | None:
+    """How many scores the first output of the first subgraph holds, read from the FlatBuffer alone
+    (so info and bundle check a labels count exactly as run does, even for an Edge TPU model)."""
+    try:
+        graph = FbTable.root(data).tables(2)[0]
+        outputs, tensors = graph.ints(2), graph.tables(0)
+        if not outputs or not 0 <= outputs[0] < len(tensors):
+            return None
+        shape = tensors[outputs[0]].ints(0)
+        n = 1
+        for dim in shape:
+            n *= max(1, dim)
+        return n if shape else None
+    except Exception:  # noqa: BLE001 - garbage offsets raise whatever they provoke; the interpreter decides then
+        return None
+
+
 def _looks_like_keras(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:8] == b"\x89HDF\r\n\x1a\n"
 

@@ -15,10 +15,11 @@ from tests.deploy.test_bundle import _one_line_error
 INJECTION = "img.bmp\nExecStart=\nExecStart=/usr/bin/touch {marker}\n#"
 
 
-def forge(good: Path, out: Path, **runtime: object) -> Path:
+def forge(good: Path, out: Path, profile: dict | None = None, **runtime: object) -> Path:
     """A bundle directory whose runtime config is changed and whose hashes and id are all recomputed."""
     out.mkdir()
     manifest = json.loads((good / MANIFEST).read_text())
+    manifest["profile"].update(profile or {})
     rt = {**manifest["runtime"], **runtime}
     raw_rt = (json.dumps(rt, indent=2, sort_keys=True) + "\n").encode()
     for name in manifest["files"]:
@@ -77,3 +78,16 @@ def test_forged_bundle_is_refused_by_the_device_over_ssh(cli, sshd, trained, cam
     st = json.loads(sshd.ssh(device_python, "-m", "edgevision", "device", "status", "--root", str(device_root),
                              "--json").stdout)
     assert st["current"] == active and st["service"]["state"] == "running" and st["service"]["release"] == active
+
+
+@pytest.mark.parametrize("profile", [{"name": "x86-64\nExecStart=/bin/sh"},
+                                     {"service": {"supplementary_groups": ["video\nUser=root"]}},
+                                     {"service": {"restart_sec": "5\nExecStartPre=/bin/sh"}},
+                                     {"service": {"nice": -99}}, {"service": "always"}])
+def test_device_install_refuses_bad_profile_values(cli, trained, tmp_path: Path, profile: dict) -> None:
+    good = tmp_path / "good"
+    assert cli("bundle", trained.int8, "--profile", "x86-64", "--source", "0", "--out", good).returncode == 0
+    bad = forge(good, tmp_path / "bad", profile=profile)
+    out = cli("device", "install", bad, "--root", tmp_path / "root")
+    _one_line_error(out, 1, "profile")
+    assert not list((tmp_path / "root" / "releases").iterdir())
