@@ -42,14 +42,19 @@ def _regions(data: bytes) -> dict[str, tuple[int, int]]:
     return regions
 
 
-def mutated_models(data: bytes, n_trunc: int, n_flip: int, seed: int) -> list[tuple[str, bytes]]:
+def mutated_models(data: bytes, n_trunc: int, n_flip: int, seed: int, dense: bool = False
+                   ) -> list[tuple[str, bytes]]:
+    """Truncations (the region edges, the first and last 64 bytes, then random offsets; ``dense``: every
+    offset of the structure, metadata and labels regions) and random byte flips inside each region."""
     rng = random.Random(seed)
     regions = _regions(data)
     cut_points = set(range(0, 64)) | {len(data) - k for k in range(1, 64)}
     for lo, hi in regions.values():
-        cut_points |= {lo, hi, lo + 1, hi - 1}
+        cut_points |= set(range(lo, hi + 1)) if dense else {lo, hi, lo + 1, hi - 1}
+    if len(cut_points) > n_trunc:
+        cut_points = set(rng.sample(sorted(cut_points), n_trunc))
     cut_points |= {rng.randrange(len(data)) for _ in range(max(0, n_trunc - len(cut_points)))}
-    cases = [(f"truncated@{n}", data[:n]) for n in sorted(cut_points)[:n_trunc]]
+    cases = [(f"truncated@{n}", data[:n]) for n in sorted(cut_points)]
     for name, (lo, hi) in regions.items():
         for i in range(n_flip):
             buf = bytearray(data)
@@ -197,7 +202,7 @@ def _check(report: dict) -> None:
 
 
 def _fuzz(trained, python: str, tmp_path: Path, n_trunc: int, n_flip: int, seed: int, big_mb: int,
-          timeout: float) -> dict:
+          timeout: float, dense: bool = False) -> dict:
     import cv2
     import numpy as np
 
@@ -213,7 +218,7 @@ def _fuzz(trained, python: str, tmp_path: Path, n_trunc: int, n_flip: int, seed:
     data = trained.int8.read_bytes()
     assert set(_regions(data)) == {"structure", "metadata", "labels"} and associated_files(data)
     cases: list[list[str]] = []
-    for i, (name, blob) in enumerate(mutated_models(data, n_trunc, n_flip, seed)):
+    for i, (name, blob) in enumerate(mutated_models(data, n_trunc, n_flip, seed, dense)):
         path = work / "models" / f"{i:04d}-{name}.tflite"
         path.write_bytes(blob)
         cases.append(["info", str(path), "--json"])
@@ -253,5 +258,6 @@ def test_fuzz_models_and_archives(trained, fuzz_python, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_fuzz_models_and_archives_thousands(trained, fuzz_python, tmp_path: Path) -> None:
-    report = _fuzz(trained, fuzz_python, tmp_path, n_trunc=1500, n_flip=300, seed=1212, big_mb=1900, timeout=3600)
+    report = _fuzz(trained, fuzz_python, tmp_path, n_trunc=2500, n_flip=300, seed=1212, big_mb=1900, timeout=3600,
+                   dense=True)
     assert report["cases"] >= 3000

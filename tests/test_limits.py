@@ -82,8 +82,8 @@ def test_small_files_that_claim_huge_sizes_cost_bounded_memory(trained, device_p
     r = report["results"]
     _one_error(r[0], "associated files inflate to 1536 MB", "EDGEVISION_MAX_ASSOCIATED_MB")
     _one_error(r[1], "associated files")
-    _one_error(r[2], "does not match its declared size")
-    _one_error(r[3], "does not match its declared size")
+    _one_error(r[2], "associated file 'labels.txt' is corrupt")
+    _one_error(r[3], "associated file 'labels.txt' is corrupt")
     _one_error(r[4], "20000x20000", "EDGEVISION_MAX_IMAGE_PIXELS")
     _one_error(r[5], "declares 600 MB", "EDGEVISION_MAX_BUNDLE_MB")
     _one_error(r[6], "'big.txt' is not listed in the manifest")

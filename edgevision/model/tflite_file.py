@@ -55,13 +55,13 @@ def check_tflite(data: bytes, origin: str) -> None:
         root = FbTable.root(data)
         subgraphs = root.tables(2)
         buffers = root.tables(4)
+        spans = [(buf.uint64(1), buf.uint64(2)) for buf in buffers]  # garbled tables point anywhere, too
     except Exception as exc:  # noqa: BLE001 - flatbuffers raises whatever garbage bytes provoke
         raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({len(data):,} bytes; its flatbuffer "
                        f"tables cannot be read: {exception_name(exc)})") from None
     if not subgraphs:
         raise BadInput(f"{origin}: TFLite model has no subgraph")
-    for buf in buffers:
-        offset, size = buf.uint64(1), buf.uint64(2)
+    for offset, size in spans:
         if offset > 1 and offset + size > len(data):
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
