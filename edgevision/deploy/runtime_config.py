@@ -34,7 +34,7 @@ class Sink:
         kind, sep, value = check_text(spec, "--sink", 2048).partition("=")
         kind = kind.strip().lower()
         if not SINK_KIND.match(kind) or kind in RESERVED_RUN_OPTIONS:
-            raise BadInput(f"--sink {kind[:40]!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web "
+            raise BadInput(f"--sink {kind[:40]!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web=8080 "
                            f"(the service sets {', '.join(sorted({'source', 'out', 'threads', 'delegate'}))} itself)")
         if sep and not value:
             raise BadInput(f"--sink {kind}: empty value after '='")

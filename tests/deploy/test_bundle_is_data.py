@@ -74,6 +74,9 @@ def test_forged_bundle_is_refused_by_the_device_over_ssh(cli, sshd, trained, cam
         act = sshd.ssh(device_python, "-m", "edgevision", "device", "activate", "bad", "--root", str(device_root),
                        "--service")
         assert act.returncode != 0
+        dep = cli("deploy", bad, *sshd.ssh_args(), "--root", device_root, "--remote-python", device_python,
+                  "--service", "--manager", "supervisor", timeout=300)  # the desktop refuses it before copying
+        assert dep.returncode != 0 and "Traceback" not in dep.stderr and "hunter2" not in dep.stderr, dep.stderr
         assert not marker.exists(), case
     st = json.loads(sshd.ssh(device_python, "-m", "edgevision", "device", "status", "--root", str(device_root),
                              "--json").stdout)
