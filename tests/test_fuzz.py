@@ -262,3 +262,4 @@ def test_fuzz_models_and_archives_thousands(trained, fuzz_python, tmp_path: Path
     report = _fuzz(trained, fuzz_python, tmp_path, n_trunc=1500, n_flip=200, seed=1212, big_mb=1900, timeout=2700,
                    dense=True)
     assert report["cases"] >= 3000
+    print(f"fuzz: {report['cases']} cases, peak RSS {report['peak_rss_mb']:.0f} MB")
