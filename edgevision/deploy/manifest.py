@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgevision.deploy import imx500_release
 from edgevision.deploy.config_checks import check_text
 from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
 from edgevision.errors import BadInput, CheckFailed
@@ -23,7 +24,7 @@ from edgevision.limits import hint, limits
 FORMAT = "edgevision-bundle/1"
 MANIFEST = "manifest.json"
 RUNTIME = "runtime.json"
-ALLOWED_SUFFIXES = (".tflite", ".json", ".txt")  # data only: a bundle never carries anything executable
+ALLOWED_SUFFIXES = (".tflite", ".json", ".txt", ".zip")  # data only: a bundle never carries anything executable
 ID_CHARS = 16
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_FILES = 64
@@ -134,8 +135,8 @@ def _hash_file(path: Path, expected: int, keep: bool) -> tuple[int, str, bytes]:
 
 def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
     """Check a bundle directory file by file; raise CheckFailed naming the first file at fault."""
+    from edgevision.model.opcodes import is_edgetpu_model
     from edgevision.model.tflite_file import check_tflite
-    from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
 
     where = str(directory)
     mpath = directory / MANIFEST
@@ -157,7 +158,8 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if not is_plain_name(name) or not name.endswith(ALLOWED_SUFFIXES) or name == MANIFEST:
             raise CheckFailed(f"{where}: manifest lists {name!r}; bundles hold only plain "
                               f"{'/'.join(ALLOWED_SUFFIXES)} files")
-    extra = sorted(set(present) - set(manifest.files))
+    imx500 = imx500_release.is_imx500(manifest.profile)
+    extra = sorted(set(present) - set(manifest.files) - (imx500_release.DERIVED if imx500 else set()))
     if extra:
         raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
     lim = limits()
@@ -170,7 +172,8 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if name not in present:
             raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
         keep = name == manifest.runtime.model or not name.endswith(".tflite")
-        if keep and expected["size"] > (lim.model_bytes if name.endswith(".tflite") else 4 * MAX_MANIFEST_BYTES):
+        big = name.endswith((".tflite", ".zip"))  # a model, or an IMX500 packerOut.zip
+        if keep and expected["size"] > (lim.model_bytes if big else 4 * MAX_MANIFEST_BYTES):
             raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
                               f"({hint('model_bytes')})")
         size, digest, data = _hash_file(present[name], expected["size"], keep)
@@ -178,7 +181,11 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
         if keep:
             contents[name] = data
-    if manifest.runtime.model not in contents:
+    if imx500:  # the model is network.rpk, made from packerOut.zip on the device at install time
+        if imx500_release.PACKER not in contents:
+            raise CheckFailed(f"{where}: an IMX500 bundle needs {imx500_release.PACKER} in the manifest")
+        imx500_release.check_packer(contents[imx500_release.PACKER], str(directory / imx500_release.PACKER))
+    elif manifest.runtime.model not in contents:
         raise CheckFailed(f"{where}: the model {manifest.runtime.model!r} is not in the manifest")
     if manifest.runtime.labels and manifest.runtime.labels not in contents:
         raise CheckFailed(f"{where}: the labels file {manifest.runtime.labels!r} is not in the manifest")
@@ -196,12 +203,14 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")
     if expect_id is not None and manifest.id != expect_id:
         raise CheckFailed(f"{where}: bundle id {manifest.id} is not the {expect_id} that was sent")
+    if imx500:
+        return manifest
     model = contents[manifest.runtime.model]
     try:
         check_tflite(model, str(directory / manifest.runtime.model))
     except BadInput as exc:
         raise CheckFailed(str(exc)) from None
-    if manifest.profile.get("requires_edgetpu_model") and EDGETPU_CUSTOM_OP not in model:
+    if manifest.profile.get("requires_edgetpu_model") and not is_edgetpu_model(model):
         raise CheckFailed(f"{directory / manifest.runtime.model}: profile {manifest.profile.get('name')} needs an "
                           "Edge TPU compiled model")
     return manifest

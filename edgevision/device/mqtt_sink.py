@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from edgevision import __version__
 from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
 from edgevision.device.secrets import redact_url
 from edgevision.errors import BadInput, MissingDependency
+from edgevision.version import __version__
 
 log = logging.getLogger("edgevision.mqtt")
 
