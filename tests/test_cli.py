@@ -141,9 +141,10 @@ def test_metadata_mismatch_is_refused(cli, trained, tmp_path: Path) -> None:
 def test_corrupt_single_image_source(cli, trained, tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    out = cli("run", trained.int8, "--source", corrupt)
-    assert out.returncode == 0 and out.stdout == ""
+    out = cli("run", trained.int8, "--source", corrupt)  # the one image asked for: an error, not an empty run
+    assert out.returncode == 2 and out.stdout == ""
     assert "corrupt.jpg" in out.stderr and "Traceback" not in out.stderr
+    assert len([ln for ln in out.stderr.splitlines() if ln.startswith("error:")]) == 1
 
 
 @pytest.mark.parametrize("quant", ["bogus"])

@@ -197,6 +197,18 @@ def register(app: typer.Typer) -> None:
         store = _store(root)
         raise typer.Exit(run_supervisor(store.service_dir / UNIT_NAME, store.service_dir))
 
+    @device.command("serve", hidden=True)
+    def serve(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
+        """What the service runs: verify the served release again and run its model in this process.
+
+        The unit is the same for every release; the release's runtime.json is read and validated
+        here (never pasted into the unit or a shell), so a bundle can only ever choose data.
+        """
+        from edgevision.cli.main import main
+        from edgevision.deploy.device_ops import serve_args
+
+        main(handle_errors(serve_args)(_store(root)))
+
     @device.command("labels-rotate", hidden=True)
     @handle_errors
     def labels_rotate(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),

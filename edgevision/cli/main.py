@@ -48,7 +48,7 @@ def build_app() -> typer.Typer:
     return app
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
     """Usage mistakes (a bad option value, a missing argument) get the same one-line ``error:`` and exit 2
     as every other bad input, instead of a framed panel that a script reading stderr cannot parse."""
     try:
@@ -56,11 +56,12 @@ def main() -> None:
     except ImportError:  # pragma: no cover - older typer uses click itself
         from click import exceptions as cx  # type: ignore[no-redef]
 
+    argv = sys.argv[1:] if args is None else args
     command = typer.main.get_command(build_app())
     try:
-        rv = command.main(args=sys.argv[1:], prog_name="edgevision", standalone_mode=False)
+        rv = command.main(args=argv, prog_name="edgevision", standalone_mode=False)
     except cx.NoArgsIsHelpError:
-        command.main(args=sys.argv[1:], prog_name="edgevision")  # prints the help, as before
+        command.main(args=argv, prog_name="edgevision")  # prints the help, as before
         return
     except cx.ClickException as exc:
         ctx = getattr(exc, "ctx", None)  # usage errors know the command, so they can point at its --help

@@ -75,14 +75,25 @@ def register(app: typer.Typer) -> None:
         stdout: bool = typer.Option(True, "--stdout/--no-stdout", help="JSON lines on stdout."),
         out: Path | None = typer.Option(None, "--out", help="Also append the JSON lines to this file."),
         mqtt: str | None = typer.Option(None, "--mqtt",
-                                        help="Publish to an MQTT broker: mqtt://user:pass@host:port/topic "
+                                        help="Publish to an MQTT broker: mqtt://user@host:port/topic "
                                              "(all but host optional; mqtts:// for TLS)."),
+        mqtt_password_file: Path | None = typer.Option(None, "--mqtt-password-file",
+                                                       help="MQTT password from this file (mode 600); or set "
+                                                            "$EDGEVISION_MQTT_PASSWORD. Never shown or logged."),
+        mqtt_ca: Path | None = typer.Option(None, "--mqtt-ca", help="CA bundle for mqtts:// (default: system's)."),
+        mqtt_cert: Path | None = typer.Option(None, "--mqtt-cert", help="Client certificate for mqtts://."),
+        mqtt_key: Path | None = typer.Option(None, "--mqtt-key", help="Client key for --mqtt-cert."),
         mqtt_node: str | None = typer.Option(None, "--mqtt-node", help="Device id in topics (default: hostname)."),
         mqtt_discovery: bool = typer.Option(True, "--mqtt-discovery/--no-mqtt-discovery",
                                             help="Publish Home Assistant discovery configs."),
         web: int | None = typer.Option(None, "--web", min=0, max=65535,
                                        help="Serve the live view on this port (0: any free port)."),
-        host: str = typer.Option("127.0.0.1", "--host", help="Address the live view binds to (0.0.0.0: all)."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address the live view binds to (0.0.0.0: all; "
+                                                           "anything but loopback needs a token)."),
+        web_token: str | None = typer.Option(None, "--web-token", envvar="EDGEVISION_WEB_TOKEN", show_envvar=False,
+                                             help="Token the live view asks for (default beyond loopback: a new "
+                                                  "one, printed once); or $EDGEVISION_WEB_TOKEN."),
+        web_token_file: Path | None = typer.Option(None, "--web-token-file", help="Read the token from this file."),
         read_timeout: float = typer.Option(5.0, "--read-timeout", min=0.1,
                                            help="Seconds a capture call may block before it is abandoned."),
         give_up_after: float | None = typer.Option(None, "--give-up-after", min=0.0,
@@ -95,7 +106,7 @@ def register(app: typer.Typer) -> None:
         from edgevision.device.outputs import OutputOptions, build_outputs
         from edgevision.device.pipeline import Pipeline, PipelineOptions
         from edgevision.device.sources import open_source
-        from edgevision.errors import CheckFailed
+        from edgevision.errors import BadInput, CheckFailed
         from edgevision.runtime.classifier import Classifier, ClassifierOptions
         from edgevision.runtime.interpreter import default_threads
 
@@ -112,11 +123,17 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         sinks = build_outputs(OutputOptions(stdout=stdout, file=out, mqtt_url=mqtt, mqtt_node=mqtt_node,
                                             mqtt_discovery=mqtt_discovery, web_port=web, web_host=host,
-                                            model_name=clf.artifact.name))
+                                            model_name=clf.artifact.name, mqtt_password_file=mqtt_password_file,
+                                            mqtt_ca=mqtt_ca, mqtt_cert=mqtt_cert, mqtt_key=mqtt_key,
+                                            web_token=web_token, web_token_file=web_token_file))
         console = err_console()
         for sink in sinks.sinks:
+            if getattr(sink, "generated_token", False) and quiet:
+                sinks.close()
+                raise BadInput(f"--host {host}: a live view beyond loopback needs a token, and --quiet would "
+                               "hide the generated one; pass --web-token-file FILE (or $EDGEVISION_WEB_TOKEN)")
             if hasattr(sink, "url") and not quiet:
-                console.print(f"live view: {sink.url}")
+                console.print(f"live view: {getattr(sink, 'share_url', sink.url)}")
         policy = ReconnectPolicy(read_timeout=read_timeout, give_up_after=give_up_after)
         pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
                                                       reconnect=policy), stop, on_status=sinks.status)

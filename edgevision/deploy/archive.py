@@ -1,7 +1,8 @@
 """Bundle archives: a deterministic .tar.gz out, and an extraction that trusts nothing coming in.
 
 Every member is checked before a single byte is written: plain files only (no links, devices or
-fifos), no absolute names, no ``..``, no nesting (bundles are flat), no duplicates, bounded size.
+fifos), no absolute names, no ``..``, no nesting (bundles are flat), no duplicates; the manifest is read
+first and every entry must be listed in it with its exact size, the total within the bundle limit.
 Files are then written with O_EXCL|O_NOFOLLOW and mode 0644 into a fresh staging directory, so
 even a race cannot make extraction follow a link out of it.
 """
@@ -16,9 +17,9 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.limits import hint, limits
 
 MAX_MEMBERS = 64
-MAX_TOTAL_BYTES = 2**31
 FILE_MODE = 0o644
 _CHUNK = 1 << 20
 
@@ -91,8 +92,7 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
                 raise CheckFailed(f"{archive}: entry {m.name!r} appears twice; nothing was installed")
             seen.add(base)
             files.append(m)
-        if sum(m.size for m in files) > MAX_TOTAL_BYTES:
-            raise CheckFailed(f"{archive}: more than {MAX_TOTAL_BYTES >> 30} GiB of content; refused")
+        check_declared(tf, files, archive)
         if any(dest.iterdir()):
             raise CheckFailed(f"{dest}: staging directory is not empty")
         try:
@@ -102,17 +102,45 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
     return sorted(seen)
 
 
+def check_declared(tf: tarfile.TarFile, files: list[tarfile.TarInfo], archive: Path) -> None:
+    """Before a byte is written: the manifest is read (bounded), every other entry must be listed in it
+    with exactly the size the archive header gives, and the declared total must fit the bundle limit."""
+    from edgevision.deploy.manifest import MANIFEST, MAX_MANIFEST_BYTES, Manifest
+
+    cap = limits().bundle_bytes
+    by_name = {PurePosixPath(m.name).name: m for m in files}
+    entry = by_name.get(MANIFEST)
+    if entry is None:
+        raise CheckFailed(f"{archive}: no {MANIFEST} (not a bundle; make one with `edgevision bundle`)")
+    if entry.size > MAX_MANIFEST_BYTES:
+        raise CheckFailed(f"{archive}: {MANIFEST} is {entry.size:,} bytes; at most {MAX_MANIFEST_BYTES:,}")
+    fh = tf.extractfile(entry)
+    manifest = Manifest.from_json(fh.read(MAX_MANIFEST_BYTES + 1) if fh else b"", f"{archive}:{MANIFEST}")
+    declared = sum(int(v["size"]) for v in manifest.files.values())
+    if declared > cap or any(int(v["size"]) < 0 for v in manifest.files.values()):
+        raise CheckFailed(f"{archive}: its manifest declares {declared / 2**20:.0f} MB of files, over the "
+                          f"{cap / 2**20:.0f} MB bundle limit ({hint('bundle_bytes')}); nothing was installed")
+    for name, m in by_name.items():
+        if name == MANIFEST:
+            continue
+        if name not in manifest.files:
+            raise CheckFailed(f"{archive}: entry {name!r} is not listed in the manifest; nothing was installed")
+        if m.size != manifest.files[name]["size"]:
+            raise CheckFailed(f"{archive}: entry {name!r} is {m.size:,} bytes but the manifest says "
+                              f"{manifest.files[name]['size']:,}; nothing was installed")
+
+
 def _write_members(tf: tarfile.TarFile, files: list[tarfile.TarInfo], dest: Path, archive: Path) -> None:
-    total = 0
     for m in files:
         src = tf.extractfile(m)
         if src is None:
             raise CheckFailed(f"{archive}: entry {m.name!r} has no data")
         fd = os.open(dest / PurePosixPath(m.name).name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                      FILE_MODE)
+        written = 0
         with os.fdopen(fd, "wb") as out:
-            while chunk := src.read(_CHUNK):
-                total += len(chunk)
-                if total > MAX_TOTAL_BYTES:
-                    raise CheckFailed(f"{archive}: content larger than its headers say; refused")
+            while written < m.size and (chunk := src.read(min(_CHUNK, m.size - written))):
+                written += len(chunk)
                 out.write(chunk)
+        if written != m.size:
+            raise CheckFailed(f"{archive}: entry {m.name!r} is truncated ({written:,} of {m.size:,} bytes)")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from edgevision.deploy import labels_log
 from edgevision.deploy.manifest import MANIFEST, Manifest
+from edgevision.deploy.runtime_config import is_plain_name
 from edgevision.deploy.service import ServiceConfig, manager_for
 from edgevision.deploy.store import DeviceStore, Release
 from edgevision.deploy.unit import UNIT_NAME, UnitContext, find_template, render_unit
@@ -39,13 +40,46 @@ def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> s
     return text
 
 
+SERVED_FILE = "release.json"
+
+
+def write_served(store: DeviceStore, release: Release) -> None:
+    """Name the release the (constant) service runs; `device serve` reads it, verifies it, runs it."""
+    store.service_dir.mkdir(parents=True, exist_ok=True)
+    tmp = store.service_dir / f".{SERVED_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"release": release.name, "id": release.manifest.id}) + "\n", encoding="utf-8")
+    os.replace(tmp, store.service_dir / SERVED_FILE)
+
+
+def served_name(store: DeviceStore) -> str | None:
+    try:
+        data = json.loads((store.service_dir / SERVED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("release") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and is_plain_name(name) else None
+
+
+def serve_args(store: DeviceStore) -> list[str]:
+    """The ``edgevision run`` arguments for the served release (default: current), after verifying it
+    again: its manifest, every sha256, and every string of its runtime.json."""
+    name = served_name(store) or store.link("current")
+    if name is None:
+        raise CheckFailed(f"{store.root}: no release to serve (deploy one first)")
+    release = store.find(name)
+    argv = release.manifest.runtime.run_argv("python", release.path, store.labels_file)
+    check_run_options(argv)
+    return argv[3:]  # drop "python -m edgevision": the caller runs `run` in-process
+
+
 def start_release(store: DeviceStore, release: Release, config: ServiceConfig, wait_s: float) -> dict[str, Any]:
-    """Install the release's unit, restart the service, return its first new label event."""
+    """Install the (constant) unit, name the release to serve, restart the service, return its first label."""
     text = render_for(store, release, config)
     manager = manager_for(store, config)
     manager.install(text)
     config.save(store)
     manager.stop()  # synchronous: after this, only the new process writes labels
+    write_served(store, release)
     since = labels_log.mark(store.labels_file)
     manager.start()
     return labels_log.wait_first_label(store.labels_file, since, wait_s, manager.failure)
@@ -99,13 +133,10 @@ def rollback(store: DeviceStore, restart: bool, wait_s: float) -> dict[str, Any]
 
 
 def service_release(store: DeviceStore) -> str | None:
-    """The release named in the installed unit (what the service runs, which may lag ``current``)."""
-    try:
-        text = (store.service_dir / UNIT_NAME).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """The release the service runs (which may lag ``current``)."""
+    if not (store.service_dir / UNIT_NAME).is_file():
         return None
-    m = re.search(r"^# Release: (\S+)", text, re.MULTILINE)
-    return m.group(1) if m else None
+    return served_name(store)
 
 
 def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
@@ -145,4 +176,5 @@ def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
 
 
 def labels_rotate(root: Path, max_mb: int) -> bool:
+    """Keep the labels file under ``max_mb`` (run before each start of the service)."""
     return labels_log.rotate(DeviceStore(root).labels_file, max_mb * 1024 * 1024)

@@ -16,14 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.deploy import imx500_release
-from edgevision.deploy.runtime_config import RuntimeConfig, is_plain_name
+from edgevision.deploy.config_checks import check_text
+from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.limits import hint, limits
 
 FORMAT = "edgevision-bundle/1"
 MANIFEST = "manifest.json"
 RUNTIME = "runtime.json"
 ALLOWED_SUFFIXES = (".tflite", ".json", ".txt", ".zip")  # data only: a bundle never carries anything executable
 ID_CHARS = 16
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_FILES = 64
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -69,6 +73,8 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: bytes, origin: str) -> Manifest:
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise CheckFailed(f"{origin}: manifest is over {MAX_MANIFEST_BYTES:,} bytes; not a bundle manifest")
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -81,10 +87,11 @@ class Manifest:
                               "upgrade edgevision on the device)")
         try:
             files = data["files"]
-            if not isinstance(files, dict) or not all(
+            if not isinstance(files, dict) or len(files) > MAX_FILES or not all(
                     isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
-                    for v in files.values()):
-                raise CheckFailed(f"{origin}: manifest 'files' must map names to {{sha256, size}}")
+                    and not isinstance(v.get("size"), bool) and v["size"] >= 0 for v in files.values()):
+                raise CheckFailed(f"{origin}: manifest 'files' must map at most {MAX_FILES} names to "
+                                  "{sha256, size >= 0}")
             return cls(id=str(data["id"]), created=str(data["created"]), edgevision=str(data["edgevision"]),
                        profile=dict(data["profile"]), model=dict(data["model"]),
                        runtime=RuntimeConfig.from_dict(data["runtime"], f"{origin}: runtime"), files=files)
@@ -96,8 +103,34 @@ class Manifest:
             raise CheckFailed(str(exc)) from None
 
 
+def check_profile(profile: dict[str, Any], origin: str) -> None:
+    """The profile part a bundle carries: short plain strings, and a [service] table the unit accepts."""
+    try:
+        for key, value in profile.items():
+            check_text(str(key), f"{origin}: profile key", 64)
+            if isinstance(value, str):
+                check_text(value, f"{origin}: profile {key}", 128)
+            elif not isinstance(value, bool | int | float | dict | type(None)):
+                raise BadInput(f"{origin}: profile {key} must be a string, number, boolean or table")
+        ServiceSettings.from_dict(profile.get("service", {}), f"{origin}: profile [service]")
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
+
+
 def file_entry(data: bytes) -> dict[str, Any]:
     return {"sha256": sha256_bytes(data), "size": len(data)}
+
+
+def _hash_file(path: Path, expected: int, keep: bool) -> tuple[int, str, bytes]:
+    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``."""
+    h, size, parts = hashlib.sha256(), 0, []
+    with open(path, "rb") as fh:
+        while size <= expected and (chunk := fh.read(min(1 << 20, expected + 1 - size))):
+            h.update(chunk)
+            size += len(chunk)
+            if keep:
+                parts.append(chunk)
+    return size, h.hexdigest(), b"".join(parts)
 
 
 def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
@@ -129,14 +162,25 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
     extra = sorted(set(present) - set(manifest.files) - (imx500_release.DERIVED if imx500 else set()))
     if extra:
         raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
+    lim = limits()
+    declared = sum(v["size"] for v in manifest.files.values())
+    if declared > lim.bundle_bytes:
+        raise CheckFailed(f"{where}: the manifest declares {declared / 2**20:.0f} MB of files, over the "
+                          f"{lim.bundle_bytes / 2**20:.0f} MB bundle limit ({hint('bundle_bytes')})")
     contents: dict[str, bytes] = {}
     for name, expected in sorted(manifest.files.items()):
         if name not in present:
             raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
-        data = present[name].read_bytes()
-        if len(data) != expected["size"] or sha256_bytes(data) != expected["sha256"]:
+        keep = name == manifest.runtime.model or not name.endswith(".tflite")
+        big = name.endswith((".tflite", ".zip"))  # a model, or an IMX500 packerOut.zip
+        if keep and expected["size"] > (lim.model_bytes if big else 4 * MAX_MANIFEST_BYTES):
+            raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
+                              f"({hint('model_bytes')})")
+        size, digest, data = _hash_file(present[name], expected["size"], keep)
+        if size != expected["size"] or digest != expected["sha256"]:
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
-        contents[name] = data
+        if keep:
+            contents[name] = data
     if imx500:  # the model is network.rpk, made from packerOut.zip on the device at install time
         if imx500_release.PACKER not in contents:
             raise CheckFailed(f"{where}: an IMX500 bundle needs {imx500_release.PACKER} in the manifest")
@@ -153,6 +197,7 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         raise CheckFailed(f"{directory / RUNTIME}: {exc}") from None
     if runtime != manifest.runtime:
         raise CheckFailed(f"{directory / RUNTIME}: differs from the runtime config in the manifest")
+    check_profile(manifest.profile, str(mpath))
     actual_id = Manifest.compute_id(manifest.profile, manifest.runtime, manifest.files)
     if actual_id != manifest.id:
         raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from edgevision.deploy.config_checks import check_sink, check_source, check_text, control_char
 from edgevision.errors import BadInput
 
 SINK_KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -30,13 +31,14 @@ class Sink:
 
     @classmethod
     def parse(cls, spec: str) -> Sink:
-        kind, sep, value = spec.partition("=")
+        kind, sep, value = check_text(spec, "--sink", 2048).partition("=")
         kind = kind.strip().lower()
         if not SINK_KIND.match(kind) or kind in RESERVED_RUN_OPTIONS:
-            raise BadInput(f"--sink {spec!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web "
+            raise BadInput(f"--sink {kind[:40]!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web=8080 "
                            f"(the service sets {', '.join(sorted({'source', 'out', 'threads', 'delegate'}))} itself)")
         if sep and not value:
-            raise BadInput(f"--sink {spec!r}: empty value after '='")
+            raise BadInput(f"--sink {kind}: empty value after '='")
+        check_sink(kind, value if sep else None)
         return cls(kind, value if sep else None)
 
     def argv(self) -> list[str]:
@@ -63,12 +65,28 @@ class RuntimeConfig:
 
     def __post_init__(self) -> None:
         for name in (self.model, self.labels):
-            if name is not None and not is_plain_name(name):
+            if name is not None and (not isinstance(name, str) or not is_plain_name(name)):
                 raise BadInput(f"runtime config: {name!r} must be a plain file name inside the bundle")
         if not DELEGATE.match(self.delegate):
             raise BadInput(f"runtime config: delegate {self.delegate!r} is not cpu or edgetpu[:usb|:pci[:N]]")
-        if not self.source.strip() or self.source.startswith("-"):
-            raise BadInput(f"runtime config: source {self.source!r} is empty or looks like an option")
+        if not isinstance(self.source, str):
+            raise BadInput("runtime config: source must be a string")
+        try:
+            check_source(self.source)
+        except BadInput as exc:
+            raise BadInput(f"runtime config: {exc}") from None
+        for sink in self.sinks:
+            if not isinstance(sink, Sink):
+                raise BadInput("runtime config: sinks must be parsed Sink entries")
+            check_sink(sink.kind, sink.value)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (self.threads, self.top_k, self.smooth)) \
+                or not isinstance(self.loop, bool) or not isinstance(self.delegate, str) \
+                or (self.threshold is not None and not isinstance(self.threshold, int | float)):
+            raise BadInput("runtime config: threads, top_k, smooth must be integers, loop a boolean, "
+                           "threshold a number")
+        if self.threads > 64 or self.top_k > 1000 or self.smooth > 1000 or \
+                (self.threshold is not None and not 0.0 <= float(self.threshold) <= 1.0):
+            raise BadInput("runtime config: threads at most 64, top_k and smooth at most 1000, threshold 0..1")
         if self.threads < 0 or self.top_k < 1 or self.smooth < 1:
             raise BadInput("runtime config: threads must be >= 0, top_k and smooth >= 1")
 
@@ -87,7 +105,10 @@ class RuntimeConfig:
             raise BadInput(f"{origin}: unknown key(s) {', '.join(unknown)} (written by a newer edgevision?)")
         try:
             values = dict(data)
-            values["sinks"] = tuple(Sink.parse(str(s)) for s in values.get("sinks", ()))
+            sinks = values.get("sinks", ())
+            if not isinstance(sinks, list | tuple) or len(sinks) > 32 or not all(isinstance(s, str) for s in sinks):
+                raise BadInput(f"{origin}: sinks must be a list of at most 32 strings")
+            values["sinks"] = tuple(Sink.parse(s) for s in sinks)
             return cls(**values)
         except TypeError as exc:
             raise BadInput(f"{origin}: {exc}") from None
@@ -115,8 +136,8 @@ class RuntimeConfig:
 
 def is_plain_name(name: str) -> bool:
     """A single path component: no separators, no ``..``, nothing hidden."""
-    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..") \
-        and not name.startswith(".") and "\x00" not in name
+    return bool(name) and len(name) <= 255 and "/" not in name and "\\" not in name and name not in (".", "..") \
+        and not name.startswith(".") and control_char(name) is None
 
 
 @dataclass(frozen=True)
@@ -137,21 +158,25 @@ class ServiceSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str) -> ServiceSettings:
+        if not isinstance(data, dict):
+            raise BadInput(f"{origin}: must be a table")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise BadInput(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         groups = data.get("supplementary_groups", ())
-        if not isinstance(groups, list | tuple) or not all(re.match(r"^[a-z_][a-z0-9_-]*$", str(g)) for g in groups):
+        if not isinstance(groups, list | tuple) or len(groups) > 16 or \
+                not all(isinstance(g, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", g) for g in groups):
             raise BadInput(f"{origin}: supplementary_groups must be a list of group names")
         try:
-            s = cls(supplementary_groups=tuple(str(g) for g in groups),
-                    restart_sec=int(data.get("restart_sec", 5)), labels_max_mb=int(data.get("labels_max_mb", 64)),
-                    nice=int(data.get("nice", 0)))
+            ints = [data.get(k, d) for k, d in (("restart_sec", 5), ("labels_max_mb", 64), ("nice", 0))]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
+                raise ValueError("restart_sec, labels_max_mb and nice must be integers")
+            s = cls(supplementary_groups=tuple(groups), restart_sec=ints[0], labels_max_mb=ints[1], nice=ints[2])
         except (TypeError, ValueError) as exc:
             raise BadInput(f"{origin}: {exc}") from None
-        if s.restart_sec < 1 or s.labels_max_mb < 1 or not -20 <= s.nice <= 19:
-            raise BadInput(f"{origin}: restart_sec and labels_max_mb must be >= 1, nice in -20..19")
+        if not 1 <= s.restart_sec <= 3600 or not 1 <= s.labels_max_mb <= 1 << 20 or not -20 <= s.nice <= 19:
+            raise BadInput(f"{origin}: restart_sec 1..3600, labels_max_mb 1..1048576, nice -20..19")
         return s
 
     def to_dict(self) -> dict[str, Any]:

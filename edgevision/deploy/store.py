@@ -32,8 +32,9 @@ from typing import Any
 from edgevision.deploy import imx500_release
 from edgevision.deploy.archive import FILE_MODE, safe_extract
 from edgevision.deploy.bundle import is_archive
-from edgevision.deploy.manifest import Manifest, verify_bundle_dir
+from edgevision.deploy.manifest import MAX_FILES, Manifest, verify_bundle_dir
 from edgevision.errors import BadInput, CheckFailed, disk_full
+from edgevision.limits import hint, limits
 
 DEFAULT_ROOT = "~/edgevision"
 ROOT_ENV = "EDGEVISION_DEVICE_ROOT"
@@ -216,7 +217,12 @@ class DeviceStore:
 
 
 def _copy_plain_files(source: Path, staging: Path) -> None:
-    for entry in sorted(source.iterdir()):
+    entries = sorted(source.iterdir())
+    cap = limits().bundle_bytes
+    if len(entries) > MAX_FILES + 1 or sum(e.lstat().st_size for e in entries) > cap:
+        raise CheckFailed(f"{source}: more than {MAX_FILES + 1} files or {cap / 2**20:.0f} MB; refused "
+                          f"({hint('bundle_bytes')})")
+    for entry in entries:
         if entry.is_symlink() or not entry.is_file():
             raise CheckFailed(f"{entry}: only plain files may be in a bundle; nothing was installed")
         fd = os.open(staging / entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)

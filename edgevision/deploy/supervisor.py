@@ -52,6 +52,11 @@ class ServiceSpec:
         starts = values(sections, "Service", "ExecStart")
         if len(starts) != 1:
             raise BadInput(f"{origin}: expected exactly one ExecStart=, found {len(starts)}")
+        if one("Type", "simple") != "simple":
+            raise BadInput(f"{origin}: Type={one('Type', 'simple')} is not supported by the supervisor (simple)")
+        unknown = sorted(set(sections) - {"Unit", "Service", "Install"})
+        if unknown:
+            raise BadInput(f"{origin}: unknown section(s) {', '.join(unknown)}")
         restart = one("Restart", "no")
         if restart not in ("no", "on-failure", "always"):
             raise BadInput(f"{origin}: Restart={restart} is not supported by the supervisor (no|on-failure|always)")

@@ -52,6 +52,8 @@ def split_command(value: str, origin: str) -> list[str]:
     """The argv systemd runs for an Exec*= line written by :func:`systemd_join`."""
     if value[:1] in "-@+!:":
         raise BadInput(f"{origin}: ExecStart prefix {value[0]!r} is not supported by the supervisor")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise BadInput(f"{origin}: control characters in a command line")
     try:
         words = shlex.split(value, posix=True)
     except ValueError as exc:
@@ -87,10 +89,16 @@ def parse_unit(text: str, origin: str) -> dict[str, list[tuple[str, str]]]:
         if not sep or current is None or not re.match(r"^[A-Za-z][A-Za-z0-9]*$", key.strip()):
             raise BadInput(f"{origin}:{n}: not a unit file line: {raw!r}")
         key, value = key.strip(), value.strip()
+        if key.startswith("Exec"):
+            if not value:  # a reset is how an injected line would drop the real command: never in our units
+                raise BadInput(f"{origin}:{n}: empty {key}= (a reset) is refused by the supervisor")
+            split_command(value, f"{origin}:{n}")  # every command line must parse, even one a later line replaces
         if not value:
             current[:] = [(k, v) for k, v in current if k != key]
         else:
             current.append((key, value))
+    if pending:
+        raise BadInput(f"{origin}: ends inside a continued line")
     return sections
 
 
@@ -128,11 +136,21 @@ def find_template(root: Path) -> Path:
                    "or copy device/kit/ from the edgevision sources)")
 
 
+def serve_argv(python: str, root: Path) -> list[str]:
+    """The one command every release's service runs: it reads and verifies the release itself."""
+    return [python, "-m", "edgevision", "device", "serve", "--root", str(root)]
+
+
 def render_unit(template: str, manifest: Manifest, release: Path, ctx: UnitContext, labels_out: Path) -> str:
-    if any(ord(c) < 32 for c in f"{ctx.root}{ctx.python}{ctx.user or ''}"):
-        raise BadInput(f"{ctx.root!r}: control characters in a path cannot go into a unit file")
+    """The constant unit: only the device's own root, interpreter and user, plus the profile's validated
+    integers and group names; the release's strings (model, source, sinks) never reach it."""
+    for what, value in (("device root", str(ctx.root)), ("interpreter", ctx.python), ("user", ctx.user or "")):
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise BadInput(f"{value!r}: control characters in the {what} cannot go into a unit file")
+    if ctx.user and not re.match(r"^[a-z_][a-z0-9_-]*[$]?$", ctx.user):
+        raise BadInput(f"{ctx.user!r}: not a user name systemd accepts")
     settings = ServiceSettings.from_dict(manifest.profile.get("service", {}), f"release {release.name} [service]")
-    argv = manifest.runtime.run_argv(ctx.python, release, labels_out)
+    argv = serve_argv(ctx.python, ctx.root)
     rotate = [ctx.python, "-m", "edgevision", "device", "labels-rotate", "--root", str(ctx.root),
               "--max-mb", str(settings.labels_max_mb)]
     user_lines = ""
@@ -141,12 +159,9 @@ def render_unit(template: str, manifest: Manifest, release: Path, ctx: UnitConte
             user_lines += f"User={ctx.user}\n"
         if settings.supplementary_groups:
             user_lines += f"SupplementaryGroups={' '.join(settings.supplementary_groups)}\n"
-    one_line = {"release": release.name, "profile": str(manifest.profile.get("name", "?")),
-                "model": manifest.runtime.model}
-    fields = {k: re.sub(r"[^A-Za-z0-9_.:+-]", "_", v) for k, v in one_line.items()}
     try:
         return Template(template).substitute(
-            **fields, scope=ctx.scope, user_lines=user_lines, root=str(ctx.root).replace("%", "%%"),
+            scope=ctx.scope, user_lines=user_lines, root=str(ctx.root).replace("%", "%%"),
             root_env=env_quote(f"EDGEVISION_DEVICE_ROOT={ctx.root}"), rotate_labels=systemd_join(rotate),
             exec_start=systemd_join(argv), restart_sec=str(settings.restart_sec), nice=str(settings.nice),
             hardening=HARDENING if ctx.scope == "system" else "",

@@ -218,13 +218,13 @@ class CaptureThread(threading.Thread):
     def _supervise(self) -> None:
         current = self.source  # the instance in use: fresh() is asked of it so it can release a wedged device
         reader: _Reader | None = self._start_reader(current)
-        attempt, lost_at = 0, 0.0
+        attempt, lost_at, frames_before = 0, 0.0, self.frames
         tick = min(0.1, self.policy.read_timeout / 4)
         while not self.stop.is_set():
             if reader is None:
                 if not hasattr(self.source, "fresh"):
                     raise TimeoutError("the source hung and cannot be reopened")
-                if self._gave_up(lost_at):
+                if self._gave_up():
                     return
                 attempt += 1
                 delay = self.policy.delay(attempt)
@@ -239,7 +239,7 @@ class CaptureThread(threading.Thread):
                 self.reconnects += 1
                 self._status("restored", f"after {time.monotonic() - lost_at:.1f} s and {attempt} attempt(s)",
                              attempt)
-                attempt, current = 0, fresh
+                current, frames_before = fresh, self.frames  # backoff resets only once a frame arrives
                 reader = self._start_reader(fresh)
             if reader.done.wait(tick):
                 if self.stop.is_set():
@@ -252,6 +252,7 @@ class CaptureThread(threading.Thread):
                 why = "stream ended" if outcome == "ended" or outcome is None else f"read failed ({outcome})"
                 self._status("lost", why)
                 reader, lost_at = None, time.monotonic()
+                attempt = 0 if self.frames > frames_before else attempt
                 continue
             busy = reader.busy_since
             if busy is not None and time.monotonic() - busy > self.policy.read_timeout:
@@ -259,12 +260,15 @@ class CaptureThread(threading.Thread):
                 self.hangs += 1
                 self._status("hung", f"a read blocked for more than {self.policy.read_timeout:g} s; abandoning it")
                 reader, lost_at = None, time.monotonic()
+                attempt = 0 if self.frames > frames_before else attempt
         if reader is not None:
             reader.done.wait(1.0)
 
-    def _gave_up(self, lost_at: float) -> bool:
+    def _gave_up(self) -> bool:
+        """Measured from the last good frame, not the last loss: a source that connects and then fails
+        without ever sending a frame must not reset the clock."""
         limit = self.policy.give_up_after
-        if limit is not None and time.monotonic() - lost_at > limit:
+        if limit is not None and time.monotonic() - self.last_frame_at > limit:
             self._status("gave_up", f"no frame for {limit:g} s")
             self.error = TimeoutError(f"no frame for {limit:g} s; giving up")
             return True

@@ -98,7 +98,7 @@ def reference_checks(clf: Classifier) -> list[Check]:
     card = clf.artifact.card
     if card is None or not card.references:
         return [Check("reference images", "skip", "the model carries none (not exported by edgevision)")]
-    files = associated_files(clf.artifact.data)
+    files = associated_files(clf.artifact.data, str(clf.artifact.path))
     tol = tolerance(clf)
     out = []
     for ref in card.references:

@@ -22,14 +22,18 @@ import json
 import logging
 import re
 import socket
+import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
+from edgevision.device.secrets import redact_url
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.version import __version__
 
@@ -50,29 +54,69 @@ class MqttConfig:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca_file: str | None = None      # CA bundle for mqtts:// (default: the system's)
+    cert_file: str | None = None    # client certificate (mutual TLS)
+    key_file: str | None = None
     qos: int = 1
     discovery_prefix: str | None = "homeassistant"
     state_interval: float = 1.0
     model_name: str = "edgevision"
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> MqttConfig:
-        """``mqtt://[user:pass@]host[:port][/base/topic]`` (``mqtts://`` for TLS, default port 8883)."""
-        parts = urlsplit(url)
+    def from_url(cls, url: str, password: str | None = None, **kwargs: Any) -> MqttConfig:
+        """``mqtt://[user[:pass]@]host[:port][/base/topic]`` (``mqtts://`` for TLS, default port 8883).
+
+        ``password`` (from --mqtt-password-file or $EDGEVISION_MQTT_PASSWORD) wins over one in the
+        URL; errors show the URL with its password replaced by ``***``.
+        """
+        shown = redact_url(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise BadInput(f"--mqtt {shown!r}: not a URL") from None
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise BadInput(f"--mqtt {url!r}: expected mqtt://[user:pass@]host[:port][/topic]")
+            raise BadInput(f"--mqtt {shown!r}: expected mqtt://[user@]host[:port][/topic]")
         try:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError:
-            raise BadInput(f"--mqtt {url!r}: invalid port") from None
+            raise BadInput(f"--mqtt {shown!r}: invalid port") from None
         node = kwargs.pop("node_id", None) or slug(socket.gethostname())
         base = parts.path.strip("/") or f"edgevision/{node}"
         if "+" in base or "#" in url:  # urlsplit would take a '#' for a fragment
-            raise BadInput(f"--mqtt {url!r}: the topic may not contain + or #")
+            raise BadInput(f"--mqtt {shown!r}: the topic may not contain + or #")
+        tls = parts.scheme == "mqtts"
+        for opt, value in (("--mqtt-ca", kwargs.get("ca_file")), ("--mqtt-cert", kwargs.get("cert_file")),
+                           ("--mqtt-key", kwargs.get("key_file"))):
+            if value and not tls:
+                raise BadInput(f"{opt}: TLS options need an mqtts:// URL (got {shown})")
+            if value and not Path(value).is_file():
+                raise BadInput(f"{opt} {value}: file not found")
+        if bool(kwargs.get("key_file")) and not kwargs.get("cert_file"):
+            raise BadInput("--mqtt-key needs --mqtt-cert (the client certificate it belongs to)")
         return cls(host=parts.hostname, port=port, base=base, node_id=node,
                    username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password else None,
-                   tls=parts.scheme == "mqtts", **kwargs)
+                   password=password or (unquote(parts.password) if parts.password else None),
+                   tls=tls, **kwargs)
+
+    def __repr__(self) -> str:  # never the password, even in a debugger or a traceback
+        return f"MqttConfig(host={self.host!r}, port={self.port}, base={self.base!r}, tls={self.tls})"
+
+
+def connect_error(exc: BaseException | None) -> str:
+    """A one-phrase cause for a failed connection: refused, unreachable, a TLS mismatch …"""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: is the broker running on that port?"
+    if isinstance(exc, socket.gaierror):
+        return f"host name not resolved ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return "unknown error" if exc is None else type(exc).__name__
 
 
 class MqttSink:
@@ -97,12 +141,17 @@ class MqttSink:
         if c.username:
             client.username_pw_set(c.username, c.password)
         if c.tls:
-            client.tls_set()
+            try:
+                client.tls_set(ca_certs=c.ca_file, certfile=c.cert_file, keyfile=c.key_file)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a bad CA, cert or key file
+                raise BadInput(f"--mqtt TLS files: {exc}") from None
         client.will_set(self.topic("availability"), "offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(1000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        self._problem: str | None = None
         self._client = client
         client.connect_async(c.host, c.port, keepalive=30)
         client.loop_start()
@@ -118,11 +167,25 @@ class MqttSink:
         return self._connected.wait(timeout)
 
     # paho network thread -------------------------------------------------------------------------------------------
+    def _report(self, problem: str | None) -> None:
+        """Log a problem once, then again only when the state changes (never once per retry)."""
+        if problem == self._problem:
+            return
+        if problem is None:
+            (log.warning if self._problem else log.info)("MQTT connected to %s", self.name)
+        else:
+            log.warning("MQTT %s: %s; retrying in the background", self.name, problem)
+        self._problem = problem
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this inside its `except OSError:` block, so the cause is the exception being handled
+        self._report(f"cannot connect ({connect_error(sys.exc_info()[1])})")
+
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if getattr(reason_code, "is_failure", False):
-            log.warning("MQTT broker %s refused the connection: %s", self.name, reason_code)
+            self._report(f"the broker refused the connection ({reason_code})")
             return
-        log.info("MQTT connected to %s", self.name)
+        self._report(None)
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         client.publish(self.topic("source"), self._source_state, qos=1, retain=True)
         for topic, payload in self._discovery():
@@ -135,7 +198,7 @@ class MqttSink:
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if self._connected.is_set():
-            log.warning("MQTT lost %s (%s); reconnecting in the background", self.name, reason_code)
+            self._report(f"connection lost ({reason_code})")
         self._connected.clear()
 
     def _discovery(self) -> list[tuple[str, str]]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgevision.device.secrets import read_secret_file
 from edgevision.device.sinks import FanOut, JsonlSink
+
+MQTT_PASSWORD_ENV = "EDGEVISION_MQTT_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,23 @@ class OutputOptions:
     web_port: int | None = None
     web_host: str = "127.0.0.1"
     model_name: str = "edgevision"
+    mqtt_password_file: Path | None = None
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
+    web_token: str | None = None
+    web_token_file: Path | None = None
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def mqtt_password(opts: OutputOptions) -> str | None:
+    """--mqtt-password-file, else $EDGEVISION_MQTT_PASSWORD, else (None) whatever the URL says."""
+    if opts.mqtt_password_file is not None:
+        return read_secret_file(opts.mqtt_password_file, "--mqtt-password-file")
+    return os.environ.get(MQTT_PASSWORD_ENV) or None
 
 
 def build_outputs(opts: OutputOptions) -> FanOut:
@@ -33,14 +54,17 @@ def build_outputs(opts: OutputOptions) -> FanOut:
         if opts.mqtt_url:
             from edgevision.device.mqtt_sink import MqttConfig, MqttSink
 
-            cfg = MqttConfig.from_url(opts.mqtt_url, node_id=opts.mqtt_node,
+            cfg = MqttConfig.from_url(opts.mqtt_url, password=mqtt_password(opts), node_id=opts.mqtt_node,
                                       discovery_prefix="homeassistant" if opts.mqtt_discovery else None,
-                                      model_name=opts.model_name)
+                                      model_name=opts.model_name, ca_file=_str(opts.mqtt_ca),
+                                      cert_file=_str(opts.mqtt_cert), key_file=_str(opts.mqtt_key))
             sinks.append(MqttSink(cfg))
         if opts.web_port is not None:
             from edgevision.device.webview import WebView
 
-            sinks.append(WebView(opts.web_host, opts.web_port, title=opts.model_name))
+            token = read_secret_file(opts.web_token_file, "--web-token-file") if opts.web_token_file \
+                else opts.web_token
+            sinks.append(WebView(opts.web_host, opts.web_port, title=opts.model_name, token=token))
     except BaseException:
         FanOut(sinks).close()
         raise

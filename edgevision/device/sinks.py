@@ -29,6 +29,17 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+def _end_partial_line(path: str | Path, fd: int) -> None:
+    """A file whose last line was cut (a crash of some other writer) gets a newline first, so the
+    next event starts its own line instead of being glued to the torn one (which is kept as is)."""
+    if os.fstat(fd).st_size == 0:
+        return
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) != b"\n":
+            os.write(fd, b"\n")
+
+
 class JsonlSink:
     """One JSON object per line, so a killed run or a full disk leaves only complete lines.
 
@@ -45,6 +56,7 @@ class JsonlSink:
             self._fh = sys.stdout
         elif isinstance(target, str | Path):
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            _end_partial_line(target, self._fd)
         else:
             self._fh = target
 

@@ -74,6 +74,8 @@ class FolderSource:
             try:
                 img = read_image(p, order="BGR")
             except BadInput as exc:
+                if not self.path.is_dir():  # the one image asked for: an error, not an empty run
+                    raise
                 self.skipped += 1
                 log.warning("skipping %s", exc)
                 continue
@@ -153,6 +155,10 @@ class CaptureSource:
         t0 = time.perf_counter()
         ok = bool(cap.grab())
         self._grabbed_at = (time.time(), (time.perf_counter() - t0) * 1e3) if ok else None
+        if not ok and self.kind == "video":
+            import cv2
+
+            self._check_complete(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
         return ok
 
     def retrieve(self) -> Frame | None:
@@ -178,6 +184,14 @@ class CaptureSource:
         frame = Frame(img, self._count, str(self.target), t_wall, grab_ms + (time.perf_counter() - t0) * 1e3, "BGR")
         self._count += 1
         return frame
+
+    def _check_complete(self, declared: int) -> None:
+        """A video file that ends well before the frame count its container declares is truncated or
+        corrupt: say so (exit 1) instead of ending as if it were complete. Counts of some containers are
+        estimates, hence the margin."""
+        if declared > 0 and self._count < declared * 0.9 - 1:
+            raise BadInput(f"{self.target}: video ended after {self._count} of the {declared} frames its header "
+                           "declares (truncated or corrupt file)")
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

@@ -12,15 +12,17 @@ browser tab never slows inference down. Slow clients skip frames instead of queu
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
 
+from edgevision.device import web_auth
 from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
 from edgevision.device.frames import Frame
@@ -89,8 +91,15 @@ class WebView:
 
     wants_frames = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 15.0, title: str = "") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 15.0, title: str = "",
+                 token: str | None = None, max_clients: int = 16, timeout: float = 10.0) -> None:
         self.max_fps, self.title = max_fps, title
+        # Beyond loopback a token is required: the one given, else a new one (``generated_token``).
+        self.generated_token = token is None and not web_auth.is_loopback(host)
+        self.token = web_auth.new_token() if self.generated_token else token
+        if self.token is not None and (len(self.token) < 8 or not self.token.isprintable() or " " in self.token):
+            raise BadInput("--web-token: at least 8 printable characters, no spaces")
+        self.timeout, self._allowed_hosts = timeout, web_auth.host_names()
         self._cond = threading.Condition()
         self._pending: tuple[LabelEvent, Frame | None] | None = None
         self._jpeg: bytes | None = None
@@ -102,7 +111,7 @@ class WebView:
         self._viewers = 0
         self._closed = False
         try:
-            self._server = ThreadingHTTPServer((host, port), self._handler())
+            self._server = web_auth.BoundedServer((host, port), self._handler(), max_clients)
         except OSError as exc:
             raise BadInput(f"--web {host}:{port}: cannot listen ({exc.strerror or exc})") from None
         self._server.daemon_threads = True
@@ -118,6 +127,11 @@ class WebView:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
+
+    @property
+    def share_url(self) -> str:
+        """The URL to open, token included (print it once; ``url`` and ``name`` never carry it)."""
+        return self.url + (f"?token={self.token}" if self.token else "")
 
     # pipeline thread: cheap hand-over only -------------------------------------------------------------------------
     def emit(self, event: LabelEvent, frame: Frame | None = None) -> None:
@@ -178,12 +192,26 @@ class WebView:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = view.timeout  # socket timeout: an idle or half-sent request gives its thread back
+
+            def _refused(self) -> bool:
+                """Host and token checks, before any content; True when the request was answered with an error."""
+                if not web_auth.host_allowed(self.headers.get("Host"), view._allowed_hosts):
+                    self._send(b"unknown Host\n", "text/plain", 421)
+                    return True
+                if not web_auth.token_ok(view.token, web_auth.request_token(self.path, self.headers)):
+                    self._send(b"a token is required: open the URL edgevision printed (?token=...)\n",
+                               "text/plain", 401)
+                    return True
+                return False
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s %s", self.address_string(), format % args)
 
-            def _send(self, body: bytes, ctype: str, code: int = 200) -> None:
+            def _send(self, body: bytes, ctype: str, code: int = 200, cookie: bool = False) -> None:
                 self.send_response(code)
+                if cookie and view.token:
+                    self.send_header("Set-Cookie", f"{web_auth.COOKIE}={view.token}; HttpOnly; SameSite=Strict; Path=/")
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
@@ -193,8 +221,11 @@ class WebView:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 try:
+                    if self._refused():
+                        return
                     if path in ("/", "/index.html"):
-                        self._send(PAGE.replace("__TITLE__", view.title).encode(), "text/html; charset=utf-8")
+                        self._send(PAGE.replace("__TITLE__", html.escape(view.title)).encode(),
+                                   "text/html; charset=utf-8", cookie=True)
                     elif path == "/stream.mjpg":
                         self._mjpeg()
                     elif path == "/events":

@@ -14,7 +14,7 @@ from edgevision.errors import BadInput, exception_name
 from edgevision.model.labels import labels_sha256, parse_labels, read_labels
 from edgevision.model.metadata import METADATA_NAME, ParsedMetadata, parse_metadata
 from edgevision.model.spec import ModelCard
-from edgevision.model.tflite_file import associated_files, metadata_buffers, read_model_bytes
+from edgevision.model.tflite_file import associated_files, metadata_buffers, output_scores, read_model_bytes
 
 CARD_FILE = "edgevision.json"
 
@@ -44,7 +44,7 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
     """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones."""
     p = Path(path)
     data = read_model_bytes(p)
-    files = associated_files(data)
+    files = associated_files(data, str(p))
     metadata = _metadata(data, p)
     card = ModelCard.from_json(files[CARD_FILE], f"{p}: {CARD_FILE}") if CARD_FILE in files else None
 
@@ -52,23 +52,33 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
     origin = ""
     if labels is not None:
         resolved, origin = read_labels(labels), str(labels)
-    elif metadata and metadata.labels_file and metadata.labels_file in files:
+    elif metadata and metadata.labels_file:
         origin = f"{p}: {metadata.labels_file}"
-        resolved = parse_labels(files[metadata.labels_file].decode("utf-8", errors="replace"), origin)
+        if metadata.labels_file not in files:
+            raise BadInput(f"{origin}: the metadata names this labels file but the model does not carry it "
+                           "(damaged or truncated associated files); pass --labels FILE")
+        try:
+            text = files[metadata.labels_file].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{origin}: embedded labels are not valid UTF-8 (byte {exc.start})") from None
+        resolved = parse_labels(text, origin)
     if card and resolved is not None and labels is None and labels_sha256(resolved) != card.labels_sha256:
         raise BadInput(f"{p}: embedded labels do not match the model card (label hash differs); "
                        "the file was edited after export")
     if card and resolved is not None and len(resolved) != card.num_classes:
         raise BadInput(f"{origin}: {len(resolved)} labels but the model has {card.num_classes} classes")
+    scores = output_scores(data)
+    if resolved is not None and scores is not None and len(resolved) not in (scores, scores - 1):
+        raise BadInput(f"{origin}: {len(resolved)} labels but the model outputs {scores} scores")
     return ModelArtifact(path=p, data=data, metadata=metadata, card=card, labels=resolved,
                          labels_origin=origin, files=tuple(files))
 
 
 def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
-    raw = metadata_buffers(data).get(METADATA_NAME)
-    if raw is None:
-        return None
     try:
+        raw = metadata_buffers(data).get(METADATA_NAME)
+        if raw is None:
+            return None
         return parse_metadata(raw)
     except Exception as exc:  # noqa: BLE001 - garbled offsets point anywhere; flatbuffers raises whatever they provoke
         raise BadInput(f"{p}: TFLite Metadata is corrupt ({exception_name(exc)}: {str(exc)[:60]})") from None

@@ -11,14 +11,19 @@ schema that ai-edge-litert ships (a dependency of both the device and the train 
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+import zlib
 from pathlib import Path
 
 from edgevision.errors import BadInput, exception_name
+from edgevision.limits import hint, limits
 from edgevision.model import tflite_tables as tables
+from edgevision.model.flatbuf import FbTable
 
 TFLITE_IDENTIFIER = b"TFL3"
 MAX_MODEL_BYTES = 2**31
+MB = 1024 * 1024
 
 
 def read_model_bytes(path: str | Path) -> bytes:
@@ -28,10 +33,18 @@ def read_model_bytes(path: str | Path) -> bytes:
         raise BadInput(f"{p}: model file not found")
     if p.is_dir():
         raise BadInput(f"{p}: is a directory, expected a .tflite model file")
+    cap = limits().model_bytes
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > cap:
+                raise BadInput(f"{p}: model file is {size / MB:.0f} MB, over the {cap / MB:.0f} MB limit "
+                               f"({hint('model_bytes')})")
+            data = fh.read(cap + 1)
     except OSError as exc:
         raise BadInput(f"{p}: cannot read model ({exc.strerror})") from None
+    if len(data) > cap:
+        raise BadInput(f"{p}: model file is over the {cap / MB:.0f} MB limit ({hint('model_bytes')})")
     check_tflite(data, str(p))
     return data
 
@@ -54,6 +67,23 @@ def check_tflite(data: bytes, origin: str) -> None:
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
 
+def output_scores(data: bytes) -> int | None:
+    """How many scores the first output of the first subgraph holds, read from the FlatBuffer alone
+    (so info and bundle check a labels count exactly as run does, even for an Edge TPU model)."""
+    try:
+        graph = FbTable.root(data).tables(2)[0]
+        outputs, tensors = graph.ints(2), graph.tables(0)
+        if not outputs or not 0 <= outputs[0] < len(tensors):
+            return None
+        shape = tensors[outputs[0]].ints(0)
+        n = 1
+        for dim in shape:
+            n *= max(1, dim)
+        return n if shape else None
+    except Exception:  # noqa: BLE001 - garbage offsets raise whatever they provoke; the interpreter decides then
+        return None
+
+
 def _looks_like_keras(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:8] == b"\x89HDF\r\n\x1a\n"
 
@@ -70,13 +100,38 @@ def metadata_buffers(data: bytes) -> dict[str, bytes]:
     return out
 
 
-def associated_files(data: bytes) -> dict[str, bytes]:
-    """Files packed in the zip that follows the FlatBuffer (empty when there is none)."""
+def associated_files(data: bytes, origin: str = "model") -> dict[str, bytes]:
+    """Files packed in the zip that follows the FlatBuffer (empty when there is none).
+
+    The sizes the zip's directory declares are checked against the limit before anything is
+    inflated, and inflating stops at the declared size (or the limit), whatever the stream holds.
+    """
+    cap = limits().associated_bytes
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
-    except (zipfile.BadZipFile, OSError, EOFError):
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return {}
+    out: dict[str, bytes] = {}
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > 64:
+            raise BadInput(f"{origin}: {len(infos)} associated files; a model has at most 64")
+        declared = sum(i.file_size for i in infos)
+        if declared > cap:
+            raise BadInput(f"{origin}: associated files inflate to {declared / MB:.0f} MB, over the "
+                           f"{cap / MB:.0f} MB limit ({hint('associated_bytes')})")
+        for info in infos:
+            try:
+                with zf.open(info) as fh:
+                    payload = fh.read(info.file_size + 1)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+                    zlib.error) as exc:
+                raise BadInput(f"{origin}: associated file {info.filename!r} is corrupt "
+                               f"({exception_name(exc)})") from None
+            if len(payload) != info.file_size:
+                raise BadInput(f"{origin}: associated file {info.filename!r} does not match its declared size")
+            out[info.filename] = payload
+    return out
 
 
 def _schema():  # type: ignore[no-untyped-def]

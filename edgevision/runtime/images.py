@@ -6,6 +6,7 @@ grayscale, CMYK and alpha images to three channels, identically on desktop and d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,16 @@ def is_image_path(path: Path) -> bool:
 def decode_image(data: bytes | np.ndarray, origin: str = "image", order: str = "RGB") -> np.ndarray:
     """Decode encoded bytes to an HxWx3 uint8 array (RGB, or OpenCV's own BGR with ``order="BGR"``,
     which saves a full-size conversion when the preprocessing swaps later); BadInput if it is not an image."""
+    from edgevision.limits import limits
+    from edgevision.runtime.image_header import check_pixels
+
+    # OpenCV's own cap, for formats whose header check_pixels does not parse; OpenCV reads it once,
+    # at its first decode, so it is set before that (an explicit value from the user wins).
+    os.environ.setdefault("CV_IO_MAX_IMAGE_PIXELS", str(limits().image_pixels))
     import cv2
 
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray) else data
+    check_pixels(buf.data if isinstance(buf, np.ndarray) else buf, origin)
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if bgr is None or bgr.size == 0:
         raise BadInput(f"{origin}: corrupt or unsupported image file")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from edgevision.deploy.archive import MAX_MEMBERS, safe_extract
+from edgevision.deploy.manifest import MANIFEST, Manifest, file_entry
+from edgevision.deploy.runtime_config import RuntimeConfig
 from edgevision.errors import CheckFailed
 
 
@@ -62,14 +64,43 @@ def test_bad_entries_are_refused_before_anything_is_written(tmp_path: Path, case
     assert not list(tmp_path.rglob("escaped.txt"))
 
 
+def _manifest(files: dict[str, bytes]) -> tuple[tarfile.TarInfo, bytes]:
+    """A manifest listing ``files`` (extraction checks the declared sizes; hashes are verify_bundle_dir's job)."""
+    rt = RuntimeConfig(model="model.tflite", source="0")
+    listed = {n: file_entry(b) for n, b in files.items()}
+    m = Manifest(id=Manifest.compute_id({}, rt, listed), created="now", edgevision="0", profile={}, model={},
+                 runtime=rt, files=listed)
+    return _file(MANIFEST, m.to_json())
+
+
 def test_good_archive_extracts_plain_files_0644(tmp_path: Path) -> None:
     dest = tmp_path / "d"
     dest.mkdir()
     info, data = _file("./model.tflite", b"\x00" * 10)
     info.mode = 0o4755  # setuid + exec bits in the archive are not carried over
-    archive = _archive(tmp_path / "ok.tar.gz", [_special(".", tarfile.DIRTYPE), (info, data), _file("a.json")])
-    assert safe_extract(archive, dest) == ["a.json", "model.tflite"]
+    archive = _archive(tmp_path / "ok.tar.gz", [_special(".", tarfile.DIRTYPE), (info, data), _file("a.json"),
+                                                _manifest({"model.tflite": data, "a.json": b"ok\n"})])
+    assert safe_extract(archive, dest) == ["a.json", MANIFEST, "model.tflite"]
     assert (dest / "model.tflite").stat().st_mode & 0o7777 == 0o644
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ([_file("b.txt")], "not listed in the manifest"),
+    ([], "no manifest.json"),
+])
+def test_entries_must_be_listed_with_their_size_before_anything_is_written(tmp_path: Path, extra: list,
+                                                                           reason: str) -> None:
+    dest = tmp_path / "d"
+    dest.mkdir()
+    members = [_file("a.txt", b"12345"), *extra]
+    if reason != "no manifest.json":
+        members.append(_manifest({"a.txt": b"12345"}))
+    with pytest.raises(CheckFailed, match=reason):
+        safe_extract(_archive(tmp_path / "x.tar.gz", members), dest)
+    with pytest.raises(CheckFailed, match="is 6 bytes but the manifest says 5"):
+        safe_extract(_archive(tmp_path / "y.tar.gz", [_file("a.txt", b"123456"), _manifest({"a.txt": b"12345"})]),
+                     dest)
+    assert list(dest.iterdir()) == []
 
 
 def test_corrupt_and_truncated_archives(tmp_path: Path) -> None:

@@ -71,13 +71,13 @@ def test_overrides_labels_file_and_sinks(models, tmp_path: Path) -> None:
     labels.write_text("o\nx\n[]\n*\n^\n")
     m = make_bundle(models.int8, load_profile("x86-64"), BundleOptions(
         source="http://cam.local/stream.mjpg", threads=2, top_k=2, threshold=0.25, smooth=3, loop=False,
-        labels=labels, sinks=(Sink.parse("mqtt=mqtt://broker.local/cam1"), Sink.parse("web"))), tmp_path / "b")
+        labels=labels, sinks=(Sink.parse("mqtt=mqtt://broker.local/cam1"), Sink.parse("web=8080"))), tmp_path / "b")
     assert (tmp_path / "b" / "labels.txt").read_text().splitlines() == ["o", "x", "[]", "*", "^"]
     argv = m.runtime.run_argv("/venv/bin/python", Path("/r/releases/x"), Path("/r/labels.jsonl"))
     assert argv[:5] == ["/venv/bin/python", "-m", "edgevision", "run", f"/r/releases/x/{models.int8.name}"]
     joined = " ".join(argv)
     for part in ("--source http://cam.local/stream.mjpg", "--threads 2", "--top-k 2", "--threshold 0.25",
-                 "--smooth 3", "--labels /r/releases/x/labels.txt", "--mqtt mqtt://broker.local/cam1", "--web",
+                 "--smooth 3", "--labels /r/releases/x/labels.txt", "--mqtt mqtt://broker.local/cam1", "--web 8080",
                  "--out /r/labels.jsonl"):
         assert part in joined
     assert "--delegate" not in argv and "--loop" not in argv

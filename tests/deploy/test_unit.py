@@ -21,6 +21,7 @@ from edgevision.deploy.unit import (
     find_template,
     parse_unit,
     render_unit,
+    serve_argv,
     split_command,
     systemd_join,
 )
@@ -63,8 +64,7 @@ def test_every_profile_unit_passes_systemd_analyze_verify(profile: str, scope: s
     groups = load_profile(profile).extra["service"]["supplementary_groups"]
     assert (service.get("SupplementaryGroups") == " ".join(groups)) == (scope == "system")
     assert dict(sections["Install"])["WantedBy"] == ("multi-user.target" if scope == "system" else "default.target")
-    if load_profile(profile).uses_edgetpu:
-        assert "--delegate edgetpu" in service["ExecStart"]
+    assert split_command(service["ExecStart"], "unit")[3:] == ["device", "serve", "--root", str(root)]
 
 
 def test_systemd_reads_quoted_paths_as_one_argument(tmp_path: Path) -> None:
@@ -85,15 +85,14 @@ def test_systemd_reads_quoted_paths_as_one_argument(tmp_path: Path) -> None:
 
 def test_supervisor_runs_exactly_the_intended_argv(tmp_path: Path) -> None:
     root = tmp_path / "a b" / "100% $USER's \"root\" \\ x"
-    manifest = _manifest("rpi5", source="http://cam/stream?a=1&b=2 3", sinks=(Sink("mqtt", "mqtt://h/t $x"),),
+    manifest = _manifest("rpi5", source="http://cam/stream?a=1&b=2", sinks=(Sink("mqtt", "mqtt://h/t"),),
                          threshold=0.5)
     python = "/opt/py thon/100%/$x/bin/python"
     text = _render(manifest, root, python, "user")
     unit = tmp_path / UNIT_NAME
     unit.write_text(text)
     spec = ServiceSpec.from_unit(unit)
-    release = root / "releases" / "m-0000000000000000"
-    assert list(spec.exec_start) == manifest.runtime.run_argv(python, release, root / "labels.jsonl")
+    assert list(spec.exec_start) == serve_argv(python, root)
     assert spec.working_directory == root
     assert spec.environment["EDGEVISION_DEVICE_ROOT"] == str(root)
     assert spec.exec_start_pre[0][-4:] == ("--root", str(root), "--max-mb", "64")
@@ -131,3 +130,50 @@ def test_template_lookup_prefers_the_copy_on_the_device(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="placeholder"):
         render_unit(find_template(tmp_path).read_text(), _manifest("x86-64"), tmp_path / "r",
                     UnitContext(tmp_path, "/usr/bin/python3"), tmp_path / "l")
+
+
+def test_the_unit_is_the_same_for_every_release(tmp_path: Path) -> None:
+    """Model, source and sinks are the release's data: none of them reaches the unit file."""
+    root = tmp_path / "root"
+    a = _render(_manifest("x86-64", source="0"), root, sys.executable, "user")
+    b = _render(_manifest("x86-64", source="http://cam.local/s.mjpg", model="other.tflite", top_k=5,
+                          sinks=(Sink("mqtt", "mqtt://broker/t"),)), root, sys.executable, "user")
+    assert a == b
+    assert "cam.local" not in b and "other" not in b and "broker" not in b
+
+
+@pytest.mark.parametrize("bad", ["img.bmp\nExecStart=\nExecStart=/usr/bin/touch PWNED\n#", "a\rb", "x\x00y",
+                                 "a\u2028b", "x" * 2000])
+def test_control_characters_and_long_strings_are_refused_in_the_config(bad: str) -> None:
+    with pytest.raises(BadInput):
+        RuntimeConfig(model="m.tflite", source=bad)
+    with pytest.raises(BadInput):
+        Sink.parse(f"mqtt=mqtt://h/{bad}")
+    with pytest.raises(BadInput):
+        RuntimeConfig(model=f"m{bad}.tflite", source="0")
+
+
+@pytest.mark.parametrize("spec", ["mqtt=http://h/t", "mqtt=mqtt://u:hunter2@h/t", "web=99999", "web=-1",
+                                  "mqtt-password=x", "web-token=abc", "rm=-rf", "mqtt-ca=relative.pem",
+                                  "no-stdout=1", "give-up-after=soon"])
+def test_sinks_are_parsed_not_pasted(spec: str) -> None:
+    with pytest.raises(BadInput) as exc:
+        Sink.parse(spec)
+    assert "hunter2" not in str(exc.value)
+
+
+def test_supervisor_refuses_what_systemd_would(tmp_path: Path) -> None:
+    """The issue's injected unit: systemd refuses it; so must the supervisor (it used to run the `touch`)."""
+    unit = tmp_path / UNIT_NAME
+    bad = ('[Service]\nExecStart=/usr/bin/python3 -m edgevision run m.tflite --source "img.bmp\n'
+           f'ExecStart=\nExecStart=/usr/bin/touch {tmp_path}/PWNED\n#" --top-k 3\n')
+    unit.write_text(bad)
+    with pytest.raises(BadInput):
+        ServiceSpec.from_unit(unit)
+    for text in ("[Service]\nExecStart=/bin/true\nExecStart=/bin/false\n",
+                 "[Service]\nType=forking\nExecStart=/bin/true\n",
+                 "[Service]\nExecStart=/bin/true \\\n", "[Bogus]\nX=1\n[Service]\nExecStart=/bin/true\n"):
+        unit.write_text(text)
+        with pytest.raises(BadInput):
+            ServiceSpec.from_unit(unit)
+    assert not (tmp_path / "PWNED").exists()

@@ -1,0 +1,102 @@
+"""The live view beyond loopback (issue 12): a token on every request, the Host header checked,
+idle connections timed out and the number of clients bounded."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from edgevision.device.web_auth import COOKIE
+from edgevision.device.webview import WebView
+
+
+def _get(url: str, headers: dict[str, str] | None = None, read: int = 200) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, dict(r.headers), r.read(read)
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+@pytest.fixture()
+def view():
+    v = WebView("0.0.0.0", 0, title="<script>x</script>", max_clients=8, timeout=1.0)
+    yield v
+    v.close()
+
+
+def test_token_required_on_page_stream_and_events(view: WebView) -> None:
+    assert view.generated_token and view.token and len(view.token) >= 20
+    assert view.token not in view.url and view.token not in view.name and view.token in view.share_url
+    base = f"http://127.0.0.1:{view.port}"
+    for path in ("/", "/stream.mjpg", "/events", "/latest.json", "/snapshot.jpg"):
+        assert _get(base + path)[0] == 401, path
+        assert _get(base + path + "?token=wrong-token-xyz")[0] == 401, path
+    code, headers, body = _get(f"{base}/?token={view.token}", read=100_000)
+    assert code == 200 and f"{COOKIE}={view.token}" in headers["Set-Cookie"] and "HttpOnly" in headers["Set-Cookie"]
+    assert b"<script>x</script>" not in body  # the model's name is escaped
+    assert _get(base + "/latest.json", {"Cookie": f"{COOKIE}={view.token}"})[0] == 200
+    assert _get(base + "/latest.json", {"Authorization": f"Bearer {view.token}"})[0] == 200
+    code, headers, _ = _get(base + "/events", {"Cookie": f"a=b; {COOKIE}={view.token}"}, read=10)
+    assert code == 200 and headers["Content-Type"] == "text/event-stream"
+
+
+def test_foreign_host_header_is_refused(view: WebView) -> None:
+    url = f"http://127.0.0.1:{view.port}/latest.json?token={view.token}"
+    assert _get(url, {"Host": "evil.example"})[0] == 421
+    assert _get(url, {"Host": f"localhost:{view.port}"})[0] == 200
+    assert _get(url, {"Host": f"{socket.gethostname()}:{view.port}"})[0] == 200
+    assert _get(url, {"Host": f"192.0.2.7:{view.port}"})[0] == 200  # an address of this machine, as typed
+
+
+def test_idle_half_sent_requests_are_bounded_and_time_out() -> None:
+    view = WebView("0.0.0.0", 0, max_clients=8, timeout=3.0)
+    try:
+        before = threading.active_count()
+        idle, peak = [], 0
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", view.port), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # never finished
+            idle.append(s)
+            peak = max(peak, threading.active_count() - before)
+        assert peak <= 8
+        # beyond the bound: an immediate 503, not a thread; a slot freed by a timeout serves (then times out) one
+        answers = [s.recv(64) for s in idle[8:]]
+        assert all(a.startswith(b"HTTP/1.1 503") or a == b"" for a in answers)
+        assert sum(a.startswith(b"HTTP/1.1 503") for a in answers) >= 10, answers
+        deadline = time.monotonic() + 15  # per-connection timeout: the held threads give up
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert threading.active_count() <= before
+        assert all(s.recv(64) == b"" for s in idle[:8])  # closed by the server after its timeout
+        for s in idle:
+            s.close()
+        assert _get(f"http://127.0.0.1:{view.port}/latest.json?token={view.token}")[0] == 200
+    finally:
+        view.close()
+
+
+def test_loopback_view_needs_no_token() -> None:
+    v = WebView("127.0.0.1", 0)
+    try:
+        assert v.token is None and v.share_url == v.url
+        assert _get(f"http://127.0.0.1:{v.port}/latest.json")[0] == 200
+    finally:
+        v.close()
+
+
+def test_cli_prints_the_token_once_and_refuses_to_hide_it(cli, trained) -> None:
+    folder = trained.data / "test" / "star"
+    out = cli("run", trained.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--max-frames", "2",
+              "--no-stdout")
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if "?token=" in ln]
+    assert len(lines) == 1 and lines[0].startswith("live view: http://0.0.0.0:")
+    out = cli("run", trained.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--quiet")
+    assert out.returncode == 2 and "--web-token-file" in out.stderr and "Traceback" not in out.stderr
