@@ -106,8 +106,9 @@ def _images(samples: Any, run: RunDir) -> tuple[np.ndarray, np.ndarray]:
 def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) -> dict[str, Any]:
     """Convert a run for the IMX500; the report has the converter's usual shape plus an ``imx500`` section."""
     from edgevision.convert.imx500.graph_export import export_graph
-    from edgevision.convert.quantize import check_static, load_keras
+    from edgevision.convert.quantize import check_static
     from edgevision.convert.validate import Scored, gate
+    from edgevision.train.rundir import load_keras
 
     for flag, value in (("--quant", opts.quant), ("--format", "onnx" if "onnx" in pol.formats else None),
                         ("--io", opts.io)):
