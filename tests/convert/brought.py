@@ -57,12 +57,15 @@ def teachable_machine(data: Path, out: Path, epochs: int = 20) -> tuple[Path, Pa
     k.utils.set_random_seed(3)
     L = k.layers
 
+    def BN() -> k.layers.Layer:  # noqa: N802 - reads like the layer it makes
+        return L.BatchNormalization(momentum=0.9)
+
     def block(filters: int, stride: int) -> list[k.layers.Layer]:
-        return [L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False), L.BatchNormalization(momentum=0.9),
-                L.ReLU(6.0), L.Conv2D(filters, 1, use_bias=False), L.BatchNormalization(momentum=0.9), L.ReLU(6.0)]
+        return [L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False), BN(),
+                L.ReLU(6.0), L.Conv2D(filters, 1, use_bias=False), BN(), L.ReLU(6.0)]
 
     features = k.Sequential([L.InputLayer(input_shape=(SIZE, SIZE, 3)),
-                             L.Conv2D(16, 3, strides=2, padding="same", use_bias=False), L.BatchNormalization(momentum=0.9),
+                             L.Conv2D(16, 3, strides=2, padding="same", use_bias=False), BN(),
                              L.ReLU(6.0), *block(32, 1), *block(64, 2), *block(64, 1), *block(128, 2),
                              L.GlobalAveragePooling2D()], name="sequential_1")
     head = k.Sequential([L.Dense(100, activation="relu", name="dense_Dense1"),

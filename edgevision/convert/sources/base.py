@@ -88,7 +88,12 @@ class BroughtModel:
             y = tf.reshape(fn(image if identity else (image - mean) / std), (1, self.classes))
             return tf.nn.softmax(y) if add else y
 
-        return tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], self.keepalive)
+        # The converter freezes the variables it can reach from a trackable object; Keras 3 keeps its
+        # tf.Variables behind keras.Variable, so hand them over explicitly.
+        holder = tf.Module()
+        holder.keep = self.keepalive
+        holder.variables_ = [getattr(v, "value", v) for v in getattr(self.keepalive, "weights", [])]
+        return tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], holder)
 
 
 def decide_outputs(model: BroughtModel, sample: np.ndarray, declared: str) -> str:
