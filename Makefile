@@ -4,6 +4,7 @@ VENV := .venv
 DEVICE_VENV := .venv-device
 MEDIAPIPE_VENV := .venv-mediapipe
 TFLITE_VENV := .venv-tflite-runtime
+CONVERT_VENV := .venv-convert
 PIP_FLAGS ?= --disable-pip-version-check -q
 
 .PHONY: demo test test-all lint bench bench-venvs clean venvs
@@ -34,9 +35,16 @@ $(TFLITE_VENV)/.installed: pyproject.toml
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) -e .
 	touch $@
 
+# The bring-your-own-model converters for ONNX and PyTorch (onnx2tf, onnxruntime, torch CPU): large, so they
+# stay out of the default train/dev install. torch is pinned to the CPU wheel the tests were written against.
+$(CONVERT_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch]" "torch==2.13.0"
+	touch $@
+
 bench-venvs: $(TFLITE_VENV)/.installed
 
-venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed bench-venvs
+venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(CONVERT_VENV)/.installed bench-venvs
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgevision demo
@@ -44,6 +52,7 @@ demo: $(VENV)/.installed
 TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
            EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
+           EDGEVISION_CONVERT_PYTHON=$(CURDIR)/$(CONVERT_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
 test: venvs
@@ -60,4 +69,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgevision tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(CONVERT_VENV) demo-output .pytest_cache

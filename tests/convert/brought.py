@@ -57,7 +57,7 @@ def teachable_machine(data: Path, out: Path, epochs: int = 20) -> tuple[Path, Pa
     k.utils.set_random_seed(3)
     L = k.layers
 
-    def BN() -> k.layers.Layer:  # noqa: N802 - reads like the layer it makes
+    def BN() -> k.layers.Layer:
         return L.BatchNormalization(momentum=0.9)
 
     def block(filters: int, stride: int) -> list[k.layers.Layer]:

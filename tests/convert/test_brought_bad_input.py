@@ -32,8 +32,8 @@ def data(tmp_path: Path) -> Path:
 
     for c in ("a", "b", "c"):
         (tmp_path / "data" / c).mkdir(parents=True)
-        for i in range(3):
-            cv2.imwrite(str(tmp_path / "data" / c / f"{i}.png"), np.full((20, 30, 3), 40 * i, np.uint8))
+        for i in range(8):
+            cv2.imwrite(str(tmp_path / "data" / c / f"{i}.png"), np.full((20, 30, 3), 30 * i, np.uint8))
     (tmp_path / "labels.txt").write_text("a\nb\nc\n")
     return tmp_path / "data"
 

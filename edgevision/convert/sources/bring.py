@@ -142,6 +142,10 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
                 return tuple(out)
 
             dataset = Dataset(str(bring.data), classes, pseudo(calib_files), (), pseudo(gate_files), "seeded")
+    split, held = (pol.split, dataset.split(pol.split)) if pol.split else dataset.held_out()
+    if not held or not dataset.train:
+        raise BadInput(f"{bring.data}: too few images to both calibrate and validate on (train {len(dataset.train)}, "
+                       f"{split} {len(held)}); add images or train/ and test/ folders")
     source = {"format": fmt, "file": str(path), "route": model.route,
               "preprocess": {**how, "mean": list(spec.mean), "std": list(spec.std),
                              "applied": "on the device (spec)" if fmt == "tflite" else "inside the model (first op)"},
