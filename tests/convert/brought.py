@@ -77,9 +77,33 @@ def teachable_machine(data: Path, out: Path, epochs: int = 20) -> tuple[Path, Pa
     out.mkdir(parents=True, exist_ok=True)
     h5 = out / "keras_model.h5"
     model.save(h5, save_format="h5")
+    _teachable_machine_config(h5)
     labels = out / "labels.txt"
     labels.write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes)), encoding="utf-8")
     return h5, labels
+
+
+def _teachable_machine_config(h5: Path) -> None:
+    """Teachable Machine's exporter writes ``groups: 1`` into every DepthwiseConv2D config (tf.keras accepts it):
+    the reason Keras 3 refuses its files. Reproduce that, so the test meets the file users have."""
+    import json
+
+    import h5py
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("class_name") == "DepthwiseConv2D":
+                node["config"]["groups"] = 1
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    with h5py.File(h5, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        walk(cfg)
+        f.attrs["model_config"] = json.dumps(cfg)
 
 
 def float_tflite(h5: Path, out: Path) -> Path:

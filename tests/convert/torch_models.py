@@ -24,23 +24,22 @@ STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 
 
 def _load(data: Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    import cv2
+    """NCHW, ImageNet-normalized batches of the split, decoded and centre-cropped by edgevision's own
+    loader: the original model is judged on exactly the pixels the converter compares it on."""
+    from edgevision.data.loader import load_pixels
+    from edgevision.model.spec import PreprocessSpec
 
+    spec = PreprocessSpec(width=SIZE, height=SIZE, crop="center")
     classes = sorted(p.name for p in (data / split).iterdir() if p.is_dir())
     xs, ys, files = [], [], []
     for i, c in enumerate(classes):
         for f in sorted((data / split / c).iterdir()):
-            bgr = cv2.imread(str(f))
-            if bgr is None:
-                continue
-            h, w = bgr.shape[:2]
-            s = min(h, w)  # centre square crop, then bilinear resize: edgevision's "center" crop
-            y0, x0 = (h - s) // 2, (w - s) // 2
-            rgb = cv2.cvtColor(bgr[y0:y0 + s, x0:x0 + s], cv2.COLOR_BGR2RGB)
-            xs.append(cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR))
-            ys.append(i)
-            files.append(str(f))
-    x = ((np.stack(xs).astype(np.float32) - MEAN) / STD).transpose(0, 3, 1, 2)  # NCHW, ImageNet-normalized
+            img, ok = load_pixels(str(f), spec)
+            if ok:
+                xs.append(img)
+                ys.append(i)
+                files.append(str(f))
+    x = ((np.stack(xs).astype(np.float32) - MEAN) / STD).transpose(0, 3, 1, 2)
     return x, np.asarray(ys), classes, files
 
 
@@ -97,5 +96,39 @@ def build(data: Path, out: Path, epochs: int = 15) -> None:
     (out / "torch_top1.json").write_text(json.dumps(dict(zip(files, top1, strict=True))), encoding="utf-8")
 
 
+def latency_ms(path: Path, runs: int = 50) -> float:
+    """Median single-image latency of the original model in its own runtime (onnxruntime or PyTorch)."""
+    import time
+
+    x = np.zeros((1, 3, SIZE, SIZE), np.float32)
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+
+        def once() -> None:
+            sess.run(None, {name: x})
+    else:
+        import torch
+
+        module, t = torch.export.load(str(path)).module(), torch.from_numpy(x)
+
+        def once() -> None:
+            with torch.no_grad():
+                module(t)
+    for _ in range(5):
+        once()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        once()
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(times))
+
+
 if __name__ == "__main__":
-    build(Path(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "--latency":
+        print(json.dumps({"ms": latency_ms(Path(sys.argv[2]))}))
+    else:
+        build(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -21,28 +21,40 @@ def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
 
 
+def saved_by_keras2(path: Path) -> bool:
+    """An HDF5 file whose ``keras_version`` attribute says Keras 2 (tf.keras, Teachable Machine)."""
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return False
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("keras_version", "")
+    except (OSError, ImportError):
+        return False
+    return str(version.decode() if isinstance(version, bytes) else version).startswith("2.")
+
+
 def load_keras_file(path: Path) -> BroughtModel:
-    """Keras 3 first; a file only Keras 2 can read goes to ``tf_keras``."""
+    """A file Keras 2 wrote is read by ``tf_keras`` (Keras 3's reading of those is best-effort and refuses
+    Teachable Machine's); everything else by Keras 3."""
     import keras
 
-    try:
-        model = keras.models.load_model(path, compile=False)
-        kind = "keras"
-    except Exception as exc3:  # noqa: BLE001 - Keras raises many types for a file it cannot read
-        if path.suffix.lower() not in (".h5", ".hdf5"):
-            raise BadInput(f"{path}: cannot load Keras model ({_first(exc3)})") from None
+    if saved_by_keras2(path):
         try:
             import tf_keras
         except ImportError:
-            raise MissingDependency("tf-keras", "keras2", f"{path}: Keras 3 cannot read it ({_first(exc3)}); a Keras 2 "
-                                    "(tf.keras) file") from None
+            raise MissingDependency("tf-keras", "keras2", f"{path}: a Keras 2 (tf.keras) file") from None
         try:
             model = tf_keras.models.load_model(path, compile=False)
-        except Exception as exc2:  # noqa: BLE001
-            raise BadInput(f"{path}: neither Keras 3 ({_first(exc3)}) nor Keras 2 ({_first(exc2)}) can load it") \
-                from None
-        kind = "keras2"
-    return _from_keras(model, path, kind)
+        except Exception as exc2:  # noqa: BLE001 - Keras raises many types for a file it cannot read
+            raise BadInput(f"{path}: cannot load Keras 2 model ({_first(exc2)})") from None
+        return _from_keras(model, path, "keras2")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc3:  # noqa: BLE001
+        raise BadInput(f"{path}: cannot load Keras model ({_first(exc3)})") from None
+    return _from_keras(model, path, "keras")
 
 
 def _shape_checks(origin: Path, inputs: list[Any], outputs: list[Any]) -> tuple[int | None, int | None, int, int]:
