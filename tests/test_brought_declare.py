@@ -10,6 +10,7 @@ from edgevision.convert.sources import sniff
 from edgevision.convert.sources.data import model_labels
 from edgevision.convert.sources.declare import IMAGENET, Declared, decide_spec, parse_norm, parse_size
 from edgevision.errors import BadInput
+from tests.conftest import Cli
 
 
 def test_teachable_machine_preset() -> None:
@@ -76,3 +77,9 @@ def test_sniff(tmp_path: Path) -> None:
     (tmp_path / "m.onnx").write_bytes(b"")
     with pytest.raises(BadInput, match="empty"):
         sniff(tmp_path / "m.onnx")
+
+
+def test_convert_help_names_the_extra_of_each_format(cli: Cli) -> None:
+    out = cli("convert", "--help").stdout
+    for extra in ("keras2", "onnx-source", "pytorch", "--preset", "--unlabelled", "--drop-first-label"):
+        assert extra in out

@@ -19,9 +19,9 @@ from edgevision.cli.common import (
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput
 
-BROUGHT_HELP = ("Extras per model format: .keras/.h5 (Keras 3), SavedModel, float .tflite: edgevision[train]; "
-                "Keras 2 / tf.keras .h5 (Teachable Machine): edgevision[keras2]; .onnx: edgevision[onnx-source]; "
-                ".pt2 and torch modules: edgevision[pytorch].")
+BROUGHT_HELP = ("Extras per model format (pip install 'edgevision\\[EXTRA]'): .keras/.h5 (Keras 3), SavedModel, "
+                "float .tflite: train; Keras 2 / tf.keras .h5 (Teachable Machine): keras2; .onnx: onnx-source; "
+                ".pt2 and torch modules: pytorch.")
 
 # On a narrow terminal the variants table keeps accuracy, drop, size × and latency × (the gate's evidence).
 CONVERT_LAYOUT = Layout(drop=("file", "size KiB", "latency ms", "agreement"), wrapping=("gate",), whole="variant")
