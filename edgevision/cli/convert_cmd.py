@@ -89,7 +89,8 @@ def register(app: typer.Typer) -> None:
         brought = {"--data": data, "--unlabelled": unlabelled or None, "--preset": preset, "--norm": norm,
                    "--crop": crop, "--resize": resize, "--size": size, "--drop-first-label": drop_first_label or None,
                    "--outputs": None if outputs == "auto" else outputs}
-        if run.is_dir() and (run / "run.json").is_file():
+        is_brought = run.is_file() or (run / "saved_model.pb").is_file() or (not run.exists() and data is not None)
+        if not is_brought:
             given = [k for k, v in brought.items() if v is not None]
             if given:
                 raise BadInput(f"{given[0]}: only for a model you brought; {run} is a training run (its data and "
