@@ -87,9 +87,10 @@ def build(data: Path, out: Path, epochs: int = 15) -> None:
             y = self.net(a)
             return y, y[:, :4]
 
-    torch.onnx.export(Two(), (example, example), str(out / "two_inputs.onnx"), dynamo=False)
-    torch.onnx.export(Heads(), (example,), str(out / "two_outputs.onnx"), dynamo=False)
+    torch.onnx.export(Two().eval(), (example, example), str(out / "two_inputs.onnx"), dynamo=False)
+    torch.onnx.export(Heads().eval(), (example,), str(out / "two_outputs.onnx"), dynamo=False)
     (out / "labels.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
+    net.eval()  # exporting the wrappers (built in training mode) put net back in training mode on the way out
     xs, _, _, files = _load(data, "test")
     with torch.no_grad():
         top1 = net(torch.from_numpy(xs)).argmax(-1).tolist()
