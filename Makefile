@@ -5,9 +5,11 @@ DEVICE_VENV := .venv-device
 MEDIAPIPE_VENV := .venv-mediapipe
 TFLITE_VENV := .venv-tflite-runtime
 CONVERT_VENV := .venv-convert
+IMX500_VENV := .venv-imx500
+PYTHON311 ?= python3.11
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs
+.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[dev]"
 	touch $@
 
-# What a Raspberry Pi gets: edgevision[device] only, no TensorFlow (the import-boundary tests use it).
+# What a Raspberry Pi gets: edgevision[device], no TensorFlow; plus pytest, paho-mqtt and playwright, because the
+# device-side tests (tests/device, tests/deploy, tests/bench) run in it (and the import-boundary tests use it).
 $(DEVICE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(DEVICE_VENV)
-	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) -e ".[device]"
+	$(DEVICE_VENV)/bin/pip install $(PIP_FLAGS) -e ".[device-test]"
 	touch $@
 
 # MediaPipe Tasks for the interop test. It pins numpy<2 and its own OpenCV, so it never shares an env.
@@ -42,6 +45,18 @@ $(CONVERT_VENV)/.installed: pyproject.toml
 	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch]" "torch==2.13.0"
 	touch $@
 
+# Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow
+# front end needs Python 3.11, TensorFlow 2.14-2.15 and numpy<2, so it lives in its own env and edgevision
+# drives it through a worker script (files in, files out). imxconv runs Java (openjdk-17-jre-headless,
+# in .ci/run's DEBIAN_PACKAGES). `make test-all` builds it for the slow IMX500 tests.
+$(IMX500_VENV)/.installed:
+	$(PYTHON311) -m venv $(IMX500_VENV)
+	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(IMX500_VENV)/bin/pip install $(PIP_FLAGS) "edge-mdt[tf]" "tensorflow-cpu==2.15.*" "numpy<2"
+	touch $@
+
+imx500-venv: $(IMX500_VENV)/.installed
+
 bench-venvs: $(TFLITE_VENV)/.installed
 
 venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(CONVERT_VENV)/.installed bench-venvs
@@ -50,23 +65,35 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/edgevision demo
 
 TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
+           EDGEVISION_DESKTOP_PYTHON=$(CURDIR)/$(VENV)/bin/python \
            EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
            EDGEVISION_CONVERT_PYTHON=$(CURDIR)/$(CONVERT_VENV)/bin/python \
+           EDGEVISION_IMX500_PYTHON=$(CURDIR)/$(IMX500_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
-test: venvs
-	$(TEST_ENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+# The device side is tested as it is installed: tests/device, tests/deploy and tests/bench run in the
+# TensorFlow-free venv (their models are committed under tests/fixtures/models), everything else in the desktop one.
+DEVICE_TESTS = tests/device tests/deploy tests/bench
+DESKTOP_TESTS = $(addprefix --ignore=,$(DEVICE_TESTS))
 
-test-all: venvs
-	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(PYTEST_ARGS)
+test: venvs
+	$(TEST_ENV) $(VENV)/bin/python -m pytest $(DESKTOP_TESTS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest $(DEVICE_TESTS) $(PYTEST_ARGS)
+
+test-all: venvs $(IMX500_VENV)/.installed
+	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "" $(DESKTOP_TESTS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(DEVICE_VENV)/bin/python -m pytest -m "" $(DEVICE_TESTS) $(PYTEST_ARGS)
 
 # The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
 bench: venvs
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python $(VENV)/bin/python $$b || exit 1; done
 
+# ruff, and the import contracts of DESIGN.md ("Imports go one way"; pyproject's [tool.importlinter]).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgevision tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(CONVERT_VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(CONVERT_VENV) $(IMX500_VENV) demo-output \
+		.pytest_cache

@@ -22,3 +22,19 @@ def asset_dirs(*parts: str) -> list[Path]:
         if d not in found:
             found.append(d)
     return found
+
+
+def find_asset(name_or_path: str | Path, folder: tuple[str, ...], suffixes: tuple[str, ...]) -> tuple[Path | None,
+                                                                                                        list[Path]]:
+    """The file a ``--recipe``/``--policy``/``--profile`` value names, and every place looked at.
+
+    One rule for all of them: a value with one of ``suffixes``, or one that exists, is a path;
+    anything else is a name, looked up as ``NAME<suffix>`` in :func:`asset_dirs` (``folder``), the
+    user's own folder first. Returns ``(None, candidates)`` when nothing matches.
+    """
+    p = Path(name_or_path)
+    if p.suffix in suffixes or p.exists():
+        candidates = [p]
+    else:
+        candidates = [d / f"{name_or_path}{suffix}" for d in asset_dirs(*folder) for suffix in suffixes]
+    return next((c for c in candidates if c.is_file()), None), candidates

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # `edgevision bench` adds results to a store in the user's home by default; tests keep theirs apart
     if "EDGEVISION_BENCH_STORE" not in os.environ:
         os.environ["EDGEVISION_BENCH_STORE"] = str(Path(tempfile.mkdtemp(prefix="edgevision-bench-")) / "bench.sqlite")
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now (servers the tests start take it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def need(condition: bool, reason: str) -> None:
@@ -110,6 +118,36 @@ def trained(shapes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Trai
     report = convert_run(result.out_dir, ConvertOptions(quant="int8", max_drop=100.0, latency_runs=5), quiet)
     v = report["variants"]
     return TrainedModels(result.out_dir, Path(v["int8"]["path"]), Path(v["float32"]["path"]), report, shapes_data)
+
+
+FIXTURE_MODELS = REPO / "tests" / "fixtures" / "models"
+
+
+@dataclass(frozen=True)
+class DeviceModels:
+    """edgevision models as the device receives them, without TensorFlow: see tests/fixtures/make_models.py."""
+
+    int8: Path
+    float32: Path
+    data: Path
+
+
+@pytest.fixture(scope="session")
+def models(shapes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> DeviceModels:
+    """The committed shapes models (trained and converted by edgevision on the desktop, see PROVENANCE.json)
+    and the images they were trained on, generated here; copied so that no test can alter the originals."""
+    d = tmp_path_factory.mktemp("device_models")
+    paths = [Path(shutil.copy2(FIXTURE_MODELS / f"shapes_{v}.tflite", d)) for v in ("int8", "float32")]
+    return DeviceModels(paths[0], paths[1], shapes_data)
+
+
+@pytest.fixture(scope="session")
+def desktop_cli() -> Cli:
+    """``edgevision`` with the desktop extras (plots need matplotlib), also from a test run in the device venv."""
+    python = os.environ.get("EDGEVISION_DESKTOP_PYTHON") or sys.executable
+    need(subprocess.run([python, "-c", "import matplotlib"], capture_output=True).returncode == 0,
+         "no desktop virtualenv with matplotlib (set EDGEVISION_DESKTOP_PYTHON, or run `make test`)")
+    return Cli(python, _env())
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,50 @@ def _one_line_error(proc, *needles: str) -> None:
         assert n in lines[0], lines[0]
 
 
+COMMANDS = ("demo", "data", "train", "evaluate", "convert", "info", "run", "doctor", "bench", "bundle", "deploy",
+            "device")
+
+
+def _registered() -> dict:
+    import typer.main
+
+    from edgevision.cli.main import build_app
+
+    return typer.main.get_command(build_app()).commands  # type: ignore[attr-defined]
+
+
 def test_help_lists_every_command(cli) -> None:
+    assert sorted(_registered()) == sorted(COMMANDS)  # a new command is added here, so it gets its --help test
     out = cli("--help")
     assert out.returncode == 0
-    for cmd in ("demo", "train", "convert", "evaluate", "info", "run", "bench"):
-        assert cmd in out.stdout
+    listed = {w for ln in out.stdout.splitlines() if ln.startswith("│ ") and len(ln.split()) > 2
+              for w in ln.split()[1:2] if not w.startswith("-")}
+    assert listed == set(COMMANDS), out.stdout
+
+
+def test_every_command_has_help_with_examples_or_subcommands() -> None:
+    from typer.testing import CliRunner
+
+    from edgevision.cli.main import build_app
+
+    app = build_app()
+    for command in COMMANDS:  # in-process: twelve interpreters would cost half a minute on two cores
+        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0, (command, out.output)
+        _help_is_complete(command, out.output)
+
+
+def _help_is_complete(command: str, text: str) -> None:
+    assert f"{command} [OPTIONS]" in " ".join(text.split()), text
+    assert "Example" in text or "─ Commands ─" in text, text  # a group lists its subcommands
+
+
+def test_the_run_options_table_is_the_run_command(cli) -> None:
+    """deploy checks a bundle's runtime config against RUN_OPTIONS (deploy must not import the CLI): same set."""
+    from edgevision.device.run_options import RUN_OPTIONS
+
+    run = _registered()["run"]
+    assert {o for p in run.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")} == RUN_OPTIONS
 
 
 def test_info_json_and_text(cli, trained) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,29 +60,56 @@ def test_cli_help_does_not_import_tensorflow() -> None:
     assert "CLEAN" in out.stderr and "Usage" in out.stdout
 
 
-def test_run_in_a_virtualenv_without_tensorflow(device_python: str, trained, tmp_path) -> None:
+def test_run_in_a_virtualenv_without_tensorflow(device_python: str, models, tmp_path) -> None:
     has_tf = subprocess.run([device_python, "-c", "import tensorflow"], capture_output=True)
     assert has_tf.returncode != 0, "the device virtualenv must not have TensorFlow"
-    folder = trained.data / "test" / "triangle"
-    out = subprocess.run([device_python, "-m", "edgevision", "run", str(trained.int8), "--source", str(folder)],
+    folder = models.data / "test" / "triangle"
+    out = subprocess.run([device_python, "-m", "edgevision", "run", str(models.int8), "--source", str(folder)],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""}, timeout=120)
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(events) == len(list(folder.glob("*.png")))
-    info = subprocess.run([device_python, "-m", "edgevision", "info", str(trained.int8), "--json"],
+    info = subprocess.run([device_python, "-m", "edgevision", "info", str(models.int8), "--json"],
                           capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["quantization"] == "int8"
 
 
 @pytest.mark.parametrize("command", ["bench", "run"])
-def test_tensorflow_made_unimportable(command: str, trained, tmp_path) -> None:
+def test_tensorflow_made_unimportable(command: str, models, tmp_path) -> None:
     """Even with TF installed, the device commands work when it cannot be imported."""
     blocker = tmp_path / "block"
     blocker.mkdir()
     (blocker / "tensorflow.py").write_text("raise ImportError('TensorFlow is blocked in this test')\n")
-    args = ["--runs", "5"] if command == "bench" else ["--source", str(trained.data / "test" / "cross")]
-    out = subprocess.run([sys.executable, "-m", "edgevision", command, str(trained.int8), *args],
+    args = ["--runs", "5"] if command == "bench" else ["--source", str(models.data / "test" / "cross")]
+    out = subprocess.run([sys.executable, "-m", "edgevision", command, str(models.int8), *args],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{blocker}:{REPO}"},
                          timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """Every import in a source file (also those inside functions), as (module, names)."""
+    out: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            out.extend((a.name, []) for a in node.names)
+    return out
+
+
+def test_no_module_imports_the_package_root() -> None:
+    """``edgevision/__init__`` points up at the runtime and device APIs; taking anything from it runs imports
+    in a circle. The layers contract of ``make lint`` cannot see this (the root is no layer), so it is checked here."""
+    offenders = [f"{p.relative_to(REPO)}: from edgevision import {', '.join(names)}"
+                 for p in sorted((REPO / "edgevision").rglob("*.py")) if p != REPO / "edgevision" / "__init__.py"
+                 for module, names in _imports(p) if module == "edgevision"]
+    assert offenders == []
+
+
+def test_the_model_layer_never_imports_tensorflow() -> None:
+    """The bottom layer (the artifact contract) is what every device reads: not even a fallback may pull TensorFlow."""
+    offenders = [f"{p.relative_to(REPO)}: {module}" for p in sorted((REPO / "edgevision" / "model").rglob("*.py"))
+                 for module, _ in _imports(p) if module.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+    assert offenders == []

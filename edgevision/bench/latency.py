@@ -19,12 +19,9 @@ import numpy as np
 
 from edgevision.bench.conditions import CpuMeter
 from edgevision.bench.macs import count_macs
-from edgevision.errors import BadInput
 from edgevision.model.artifact import ModelArtifact, load_artifact
+from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.inspect import quantization_summary
-from edgevision.runtime.interpreter import make_interpreter
-from edgevision.runtime.preprocess import Preprocessor
-from edgevision.runtime.resolve import input_quant, resolve_spec
 
 
 @dataclass(frozen=True)
@@ -128,18 +125,18 @@ def bench_model(model: str | Path, runs: int = 100, warmup: int = 10, threads: i
                 budget_s: float | None = None, seed: int = 0, xnnpack: bool = True) -> BenchResult:
     """Benchmark one model file; the input is a fixed random frame at the model's input size.
 
-    The interpreter is built here rather than through :class:`Classifier` so that XNNPACK can
-    be switched off; the input tensor still comes from the classifier's own preprocessing.
+    The model is loaded as :class:`Classifier` loads it (the same interpreter, input checks and
+    preprocessing); the benchmark then times ``invoke`` and the preprocessing on their own.
     """
     rss0 = current_rss_mb()
     t0 = time.perf_counter()
     art = load_artifact(model, labels)
     if normalization is None and not has_normalization(art):
         normalization = "raw"  # latency does not depend on it; do not refuse a bare float model here
-    interp, info = make_interpreter(art.data, threads, delegate, str(art.path), xnnpack=xnnpack)
-    detail = _single_input(interp, str(art.path))
-    spec = resolve_spec(art, detail, normalization)
-    preprocessor = Preprocessor(spec, input_quant(detail))
+    clf = Classifier(art, options=ClassifierOptions(threads=threads, delegate=delegate, normalization=normalization,
+                                                    xnnpack=xnnpack))
+    interp, info, detail = clf.interpreter, clf.runtime, clf.input_detail
+    spec, preprocessor = clf.spec, clf.preprocessor
     init_ms = (time.perf_counter() - t0) * 1e3
     frame = np.random.default_rng(seed).integers(0, 256, (spec.height, spec.width, 3), dtype=np.uint8)
     interp.set_tensor(int(detail["index"]), preprocessor(frame))
@@ -154,13 +151,6 @@ def bench_model(model: str | Path, runs: int = 100, warmup: int = 10, threads: i
                        macs=macs, quantization=_quantization(interp),
                        input_shape=tuple(int(v) for v in detail["shape"]),
                        input_dtype=np.dtype(detail["dtype"]).name, others_cpu=meter.others_fraction)
-
-
-def _single_input(interp: Any, origin: str) -> dict[str, Any]:
-    inputs = interp.get_input_details()
-    if len(inputs) != 1:
-        raise BadInput(f"{origin}: expected a single image input, the model has {len(inputs)}")
-    return inputs[0]
 
 
 def _macs(data: bytes) -> int | None:

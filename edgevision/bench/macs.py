@@ -2,7 +2,7 @@
 
 GMAC/s (MACs ÷ latency) makes a latency comparable across models, and MACs ÷ a device's
 peak rate gives the fastest time physically possible, which catches measurement bugs.
-The count reads the .tflite FlatBuffer directly (no interpreter, no TensorFlow), so it
+The count reads the .tflite FlatBuffer directly (``model/tflite_tables.py``: no interpreter, no TensorFlow), so it
 works for models that cannot be allocated here. Only the ops that dominate a vision
 model's compute are counted (convolutions, fully connected, batched matmul), which is
 the convention of published MAC figures (MobileNetV2 1.0/224: about 300 M).
@@ -14,9 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from math import prod
 
-from flatbuffers import number_types as nt
-
-from edgevision.model.flatbuf import FbTable
+from edgevision.model.opcodes import CUSTOM, operator_codes
+from edgevision.model.tflite_tables import Op, batch_matmul_adj_x, graphs
 
 # builtin operator codes from TFLite's schema.fbs (stable: the schema never renumbers)
 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV = 3, 4, 9, 67
@@ -24,7 +23,6 @@ BATCH_MATMUL, CONV_3D, CONV_3D_TRANSPOSE = 126, 132, 141
 OP_NAMES = {CONV_2D: "CONV_2D", DEPTHWISE_CONV_2D: "DEPTHWISE_CONV_2D", FULLY_CONNECTED: "FULLY_CONNECTED",
             TRANSPOSE_CONV: "TRANSPOSE_CONV", BATCH_MATMUL: "BATCH_MATMUL", CONV_3D: "CONV_3D",
             CONV_3D_TRANSPOSE: "CONV_3D_TRANSPOSE"}
-CUSTOM = 32
 
 
 @dataclass(frozen=True)
@@ -41,68 +39,61 @@ class MacCount:
         return not self.custom_ops
 
 
-def _shape(tensors: list[FbTable], index: int) -> list[int]:
-    if index < 0 or index >= len(tensors):
+def _shape(shapes: tuple[tuple[int, ...], ...], index: int) -> list[int]:
+    if index < 0 or index >= len(shapes):
         return []
-    return [max(1, d) for d in tensors[index].ints(0)]
+    return [max(1, d) for d in shapes[index]]
 
 
-def _op_code(codes: list[FbTable], index: int) -> tuple[int, str]:
-    if index >= len(codes):
-        return -1, ""
-    code = codes[index]
-    builtin = max(code.int8(0), int(code.scalar(3, nt.Int32Flags, 0)))
-    return builtin, code.string(1) or ""
-
-
-def _macs(code: int, op: FbTable, tensors: list[FbTable]) -> int:
-    ins, outs = op.ints(1), op.ints(2)
+def _macs(code: int, op: Op, shapes: tuple[tuple[int, ...], ...]) -> int:
+    ins, outs = op.inputs, op.outputs
     if not outs:
         return 0
-    out = _shape(tensors, outs[0])
+    out = _shape(shapes, outs[0])
     if code == CONV_2D and len(ins) > 1:
-        w = _shape(tensors, ins[1])  # [out_c, kh, kw, in_c / groups]
+        w = _shape(shapes, ins[1])  # [out_c, kh, kw, in_c / groups]
         return prod(out) * prod(w[1:]) if len(w) == 4 else 0
     if code == DEPTHWISE_CONV_2D and len(ins) > 1:
-        w = _shape(tensors, ins[1])  # [1, kh, kw, out_c]
+        w = _shape(shapes, ins[1])  # [1, kh, kw, out_c]
         return prod(out) * w[1] * w[2] if len(w) == 4 else 0
     if code == FULLY_CONNECTED and len(ins) > 1:
-        w = _shape(tensors, ins[1])  # [units, in]
+        w = _shape(shapes, ins[1])  # [units, in]
         return prod(out) * w[-1] if w else 0
     if code == TRANSPOSE_CONV and len(ins) > 2:
-        w, x = _shape(tensors, ins[1]), _shape(tensors, ins[2])  # weights [out_c, kh, kw, in_c], input NHWC
+        w, x = _shape(shapes, ins[1]), _shape(shapes, ins[2])  # weights [out_c, kh, kw, in_c], input NHWC
         return prod(x) * prod(w[:3]) if len(w) == 4 else 0
     if code == BATCH_MATMUL and len(ins) > 1:
-        a = _shape(tensors, ins[0])
-        opts = op.union(4)
-        adj_x = bool(opts.uint8(0)) if opts is not None else False
+        a = _shape(shapes, ins[0])
+        adj_x = batch_matmul_adj_x(op.builtin_options)
         k = (a[-2] if adj_x else a[-1]) if len(a) >= 2 else 0
         return prod(out) * k
     if code in (CONV_3D, CONV_3D_TRANSPOSE) and len(ins) > 1:
-        w = _shape(tensors, ins[1])  # [kd, kh, kw, in_c, out_c]
+        w = _shape(shapes, ins[1])  # [kd, kh, kw, in_c, out_c]
         if len(w) != 5:
             return 0
         if code == CONV_3D:
             return prod(out) * prod(w[:4])
-        x = _shape(tensors, ins[2]) if len(ins) > 2 else []
+        x = _shape(shapes, ins[2]) if len(ins) > 2 else []
         return prod(x) * prod(w[:3]) * w[4]
     return 0
 
 
 def count_macs(model: bytes) -> MacCount:
     """MACs of every subgraph's counted ops. Raises ValueError on a buffer that is not a FlatBuffer."""
-    root = FbTable.root(model)
-    codes = root.tables(1)
+    codes = operator_codes(model)
     by_op: Counter[str] = Counter()
     custom: list[str] = []
-    for sub in root.tables(2):
-        tensors = sub.tables(0)
-        for op in sub.tables(3):
-            code, custom_name = _op_code(codes, op.uint32(0))
+    for graph in graphs(model):
+        for op in graph.ops:
+            index = op.opcode_index
+            code, custom_name = (codes[index].builtin, codes[index].custom) if index < len(codes) else (-1, "")
             if code == CUSTOM:
                 custom.append(custom_name or "custom")
                 continue
-            n = _macs(code, op, tensors)
+            try:
+                n = _macs(code, op, graph.shapes)
+            except Exception as exc:
+                raise ValueError(f"unreadable operator options ({type(exc).__name__})") from exc
             if n:
                 by_op[OP_NAMES[code]] += n
     return MacCount(total=sum(by_op.values()), by_op=dict(by_op), custom_ops=tuple(sorted(set(custom))))

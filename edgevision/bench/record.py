@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from edgevision import __version__
 from edgevision.errors import BadInput
+from edgevision.version import __version__
 
 SCHEMA = 1                      # bump when a field changes meaning; readers refuse newer documents
 FORMAT = "edgevision-bench"     # tag of export files and stores

@@ -17,8 +17,8 @@ from edgevision.bench.pipeline_bench import PipelineSpec, bench_pipeline
 from edgevision.bench.record import file_sha256, new_doc
 from edgevision.bench.references import matching_profile
 from edgevision.errors import BadInput
+from edgevision.model.opcodes import is_edgetpu_model
 from edgevision.model.tflite_file import read_model_bytes
-from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
 
 DELEGATE_ALIASES = {"cpu": ("cpu", True), "xnnpack": ("cpu", True), "cpu-noxnnpack": ("cpu", False),
                     "noxnnpack": ("cpu", False), "builtin": ("cpu", False)}
@@ -69,7 +69,7 @@ def parse_delegate(text: str) -> tuple[str, bool]:
 def plan(model: Path, opts: BenchOptions) -> tuple[list[RunConfig], list[str]]:
     """The configurations to measure for one model, and notes on what was left out and why."""
     data = read_model_bytes(model)
-    compiled = EDGETPU_CUSTOM_OP in data
+    compiled = is_edgetpu_model(data)
     tpu_ok = bool(conditions.edgetpus(opts.root)) and conditions.edgetpu_runtime_present()
     notes: list[str] = []
     wanted = [w for w in opts.delegates if w != "auto"]
@@ -104,7 +104,7 @@ def model_info(path: Path, result: BenchResult) -> dict[str, Any]:
     return {"name": path.stem, "file": path.name, "path": str(path.resolve()), "sha256": file_sha256(path),
             "size_bytes": result.size_bytes, "quantization": result.quantization,
             "input_shape": list(result.input_shape), "input_dtype": result.input_dtype, "macs": result.macs,
-            "macs_by_op": by_op, "custom_ops": custom, "edgetpu_compiled": EDGETPU_CUSTOM_OP in data}
+            "macs_by_op": by_op, "custom_ops": custom, "edgetpu_compiled": is_edgetpu_model(data)}
 
 
 def run_config(model: Path, config: RunConfig, opts: BenchOptions) -> dict[str, Any]:

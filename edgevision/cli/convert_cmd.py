@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog="Examples:\n\n  edgevision convert runs/flowers\n\n"
                         "  edgevision convert runs/flowers --quant all --max-drop 0.5\n\n"
                         "  edgevision convert runs/flowers --policy edgetpu\n\n"
+                        "  edgevision convert runs/flowers --target imx500\n\n"
                         "  edgevision convert runs/flowers --policy convert/strict.toml --format onnx --json\n\n"
                         "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair\n\n"
                         "A model you already have (labels in its output order; data: one folder per class):\n\n"
@@ -62,7 +63,8 @@ def register(app: typer.Typer) -> None:
                                                                                 "first line (e.g. 'background'): "
                                                                                 "drop it."),
         policy: str | None = typer.Option(None, "--policy", help="Quantization policy: a name in convert/ "
-                                                                 "(default, strict, edgetpu) or a TOML path."),
+                                                                 "(default, strict, edgetpu, imx500) or a TOML "
+                                                                 "path."),
         quant: str | None = typer.Option(None, "--quant", help="int8 | float16 | dynamic | float32 | all."),
         max_drop: float | None = typer.Option(None, "--max-drop", help="Accuracy budget in percentage points."),
         io: str | None = typer.Option(None, "--io", help="int8 model input/output type: uint8 or int8."),
@@ -71,7 +73,8 @@ def register(app: typer.Typer) -> None:
         labels: Path | None = typer.Option(None, "--labels", help="Labels file (must match the run's classes)."),
         out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/export)."),
         target: list[str] | None = typer.Option(None, "--target", help="edgetpu: check readiness, compile "
-                                                                      "when edgetpu_compiler is installed."),
+                                                                      "when edgetpu_compiler is installed; imx500: "
+                                                                      "packerOut.zip for the Raspberry Pi AI Camera."),
         fmt: list[str] | None = typer.Option(None, "--format", help="tflite (always) and/or onnx."),
         repair: bool | None = typer.Option(None, "--repair/--no-repair", help="Repair an over-budget int8 "
                                                                             "model (default: as the policy says)."),
@@ -111,6 +114,10 @@ def register(app: typer.Typer) -> None:
                                      replace(options, labels=None), err_console())
         if json_out:
             print_json(report)
+        elif report.get("target") == "imx500":
+            from edgevision.cli.imx500_render import render_imx500
+
+            render_imx500(report)
         else:
             render(report)
         if not report["passed"]:

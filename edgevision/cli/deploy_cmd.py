@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         from edgevision.device.profiles import load_profile
         from edgevision.errors import BadInput
 
-        is_model = bundle.suffix == ".tflite"
+        is_model = bundle.suffix in (".tflite", ".zip")  # .zip: an IMX500 packerOut.zip (--profile rpi-ai-camera)
         model_opts = {"--source": source, "--sink": sink, "--threads": threads, "--delegate": delegate,
                       "--top-k": top_k, "--loop": loop or None, "--labels": labels}
         if not is_model and any(v for v in model_opts.values()):

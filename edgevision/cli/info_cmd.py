@@ -15,11 +15,21 @@ def register(app: typer.Typer) -> None:
                         "  edgevision info mobilenet_v2.tflite --labels imagenet_labels.txt --json")
     @handle_errors
     def info(
-        model: Path = typer.Argument(..., help="A .tflite model file."),
+        model: Path = typer.Argument(..., help="A .tflite model file, or an IMX500 packerOut.zip / network.rpk "
+                                                "(with its imx500.json)."),
         labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Show what a model file says about itself."""
+        from edgevision.cli.imx500_render import imx500_card_path
+
+        card = imx500_card_path(model)
+        if card is not None:  # an IMX500 network (packerOut.zip / network.rpk with its imx500.json)
+            from edgevision.cli.imx500_render import describe_imx500, render_info
+
+            imx = describe_imx500(card)
+            print_json(imx) if json_out else render_info(imx)
+            return
         from edgevision.runtime.inspect import describe_model
 
         data = describe_model(model, labels)

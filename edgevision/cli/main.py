@@ -7,7 +7,6 @@ import sys
 import typer
 import typer.main
 
-from edgevision import __version__
 from edgevision.cli import (
     bench_cmd,
     bundle_cmd,
@@ -22,6 +21,7 @@ from edgevision.cli import (
     run_cmd,
     train_cmd,
 )
+from edgevision.version import __version__
 
 
 def _version(value: bool) -> None:

@@ -43,8 +43,11 @@ EPILOG = """Examples:
 
   edgevision run mobilenet.tflite --labels labels.txt --source clip.mp4 --realtime
 
+  edgevision run network.rpk --source imx500 --web 8080   (Raspberry Pi AI Camera: the network runs on the sensor)
+
 Sources: image, folder (sorted; --loop), video file, V4L2 camera index, http(s) MJPEG or rtsp URL,
-picamera2[:main|:lores][:WxH]. Live sources are watched: a read that blocks for --read-timeout
+picamera2[:main|:lores][:WxH], imx500[:WxH] (MODEL is then the .rpk, with labels.txt and imx500.json
+beside it as edgevision deploy leaves them). Live sources are watched: a read that blocks for --read-timeout
 seconds or a stream that ends is reconnected with backoff, and labels resume when it returns.
 """
 
@@ -53,7 +56,7 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog=EPILOG)
     @handle_errors
     def run(
-        model: Path = typer.Argument(..., help="A .tflite model file."),
+        model: Path = typer.Argument(..., help="A .tflite model file (a .rpk with --source imx500)."),
         source: str = typer.Option(..., "--source", "-s",
                                    help="Image, folder, video, camera index (0), picamera2[:lores] or http/rtsp URL."),
         labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
@@ -96,11 +99,16 @@ def register(app: typer.Typer) -> None:
         from edgevision.runtime.classifier import Classifier, ClassifierOptions
         from edgevision.runtime.interpreter import default_threads
 
-        src = open_source(source, loop=loop, timeout_s=read_timeout)
-        live = src.live if realtime is None else realtime
-        clf = Classifier(model, labels, ClassifierOptions(
-            top_k=top_k, threshold=float("-inf") if threshold is None else threshold,
-            threads=threads or default_threads(capture_thread=live), delegate=delegate, normalization=norm))
+        if source == "imx500" or source.startswith("imx500:"):  # the network runs on the AI Camera's sensor
+            from edgevision.device.imx500_run import open_imx500
+
+            src, clf = open_imx500(model, source, labels, top_k, threshold)
+        else:
+            src = open_source(source, loop=loop, timeout_s=read_timeout)
+            live = src.live if realtime is None else realtime
+            clf = Classifier(model, labels, ClassifierOptions(
+                top_k=top_k, threshold=float("-inf") if threshold is None else threshold,
+                threads=threads or default_threads(capture_thread=live), delegate=delegate, normalization=norm))
         stop = threading.Event()
         sinks = build_outputs(OutputOptions(stdout=stdout, file=out, mqtt_url=mqtt, mqtt_node=mqtt_node,
                                             mqtt_discovery=mqtt_discovery, web_port=web, web_host=host,

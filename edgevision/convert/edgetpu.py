@@ -103,15 +103,41 @@ def compile_model(model: Path, out_dir: Path, timeout_s: float = 300.0) -> dict[
     text = proc.stdout + proc.stderr
     compiled = out_dir / f"{model.stem}_edgetpu.tflite"
     result: dict[str, Any] = {"ran": True, "returncode": proc.returncode, "compiler": exe,
-                              "path": str(compiled) if compiled.is_file() else None,
-                              "ops_on_tpu": _count(text, r"operations that will run on Edge TPU:\s*(\d+)"),
-                              "ops_on_cpu": _count(text, r"operations that will run on CPU:\s*(\d+)"),
-                              "version": _version(text)}
+                              "path": str(compiled) if compiled.is_file() else None, **parse_report(text)}
     if proc.returncode != 0 or result["path"] is None:
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
         result["message"] = f"edgetpu_compiler failed: {lines[-1] if lines else 'no output'}"
     (out_dir / f"{model.stem}_edgetpu_compiler.log").write_text(text, encoding="utf-8")
     return result
+
+
+def parse_report(text: str) -> dict[str, Any]:
+    """What ``edgetpu_compiler -s`` says about a model: version, op counts and its per-operator table.
+
+    The compiler prints "Number of operations that will run on Edge TPU/CPU" only when some
+    operations stay on the CPU (after "not all operations are supported"); when every operation
+    maps, it prints the total and a table where each row is "Mapped to Edge TPU".
+    """
+    total = _count(text, r"Total number of operations:\s*(\d+)")
+    tpu = _count(text, r"operations that will run on Edge TPU:\s*(\d+)")
+    cpu = _count(text, r"operations that will run on CPU:\s*(\d+)")
+    if tpu is None and cpu is None and total is not None and "not all operations are supported" not in text:
+        tpu, cpu = total, 0
+    return {"version": _version(text), "subgraphs": _count(text, r"Number of Edge TPU subgraphs:\s*(\d+)"),
+            "ops_total": total, "ops_on_tpu": tpu, "ops_on_cpu": cpu, "operators": _operator_table(text)}
+
+
+def _operator_table(text: str) -> list[dict[str, Any]]:
+    """Rows of the "Operator  Count  Status" table (an operator may appear once per status)."""
+    _, header, rest = text.partition("Operator")
+    if not header or not re.match(r"\s+Count\s+Status", rest):
+        return []
+    rows = []
+    for line in rest.splitlines()[1:]:
+        m = re.match(r"^([A-Z][A-Z0-9_]*)\s+(\d+)\s+(\S.*?)\s*$", line)
+        if m:
+            rows.append({"op": m.group(1), "count": int(m.group(2)), "status": m.group(3)})
+    return rows
 
 
 def _count(text: str, pattern: str) -> int | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from edgevision import __version__
 from edgevision.model.artifact import CARD_FILE
 from edgevision.model.labels import labels_sha256, labels_text
 from edgevision.model.metadata import (
@@ -17,6 +16,7 @@ from edgevision.model.metadata import (
 )
 from edgevision.model.spec import ModelCard, PreprocessSpec
 from edgevision.model.tflite_file import embed
+from edgevision.version import __version__
 
 LABELS_FILE = "labels.txt"
 INPUT_RANGE = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}

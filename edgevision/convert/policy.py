@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from edgevision.assets import asset_dirs
+from edgevision.assets import asset_dirs, find_asset
 from edgevision.errors import BadInput
 
 DEFAULT_POLICY = "default"
 QUANT_CHOICES = ("int8", "float16", "dynamic", "float32", "all")
 IO_TYPES = ("uint8", "int8")
-TARGETS = ("edgetpu",)
+TARGETS = ("edgetpu", "imx500")
 FORMATS = ("tflite", "onnx")
 STRATEGIES = ("selective", "int16x8")
 
@@ -117,16 +117,14 @@ def policy_dirs() -> list[Path]:
 def load_policy(name_or_path: str | Path | None) -> Policy:
     """A policy by path, by name (``edgetpu`` -> ``convert/edgetpu.toml``), or the built-in default."""
     name = str(name_or_path or DEFAULT_POLICY)
-    p = Path(name)
-    candidates = [p] if p.suffix == ".toml" or p.exists() else [d / f"{name}.toml" for d in policy_dirs()]
-    for c in candidates:
-        if c.is_file():
-            try:
-                data = tomllib.loads(c.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise BadInput(f"{c}: invalid TOML ({exc})") from None
-            data.setdefault("name", c.stem)
-            return Policy.from_dict(data, str(c))
+    found, candidates = find_asset(name, ("convert",), (".toml",))
+    if found is not None:
+        try:
+            data = tomllib.loads(found.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BadInput(f"{found}: invalid TOML ({exc})") from None
+        data.setdefault("name", found.stem)
+        return Policy.from_dict(data, str(found))
     if name == DEFAULT_POLICY:
         return Policy()
     raise BadInput(f"policy {name!r} not found (looked in {', '.join(str(c) for c in candidates)})")

@@ -18,7 +18,6 @@ import contextlib
 import io
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,25 +26,6 @@ from edgevision.errors import BadInput
 
 QUANT_MODES = ("int8", "float16", "dynamic", "float32")
 IO_TYPES = ("uint8", "int8")
-
-
-def load_keras(path: str | Path) -> Any:
-    """Load a saved Keras model; one-line BadInput if the file is missing or corrupt."""
-    import keras
-
-    p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: Keras model not found (train first: edgevision train DATA --out RUN)")
-    if p.is_dir():
-        what = "a TensorFlow SavedModel directory" if (p / "saved_model.pb").exists() else "a directory"
-        raise BadInput(f"{p}: is {what}, expected a Keras .keras file (re-save it with model.save('model.keras'))")
-    if p.stat().st_size == 0:
-        raise BadInput(f"{p}: Keras model file is empty")
-    try:
-        return keras.models.load_model(p, compile=False)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-        raise BadInput(f"{p}: cannot load Keras model ({first})") from None
 
 
 def check_static(model: Any, origin: str = "model") -> tuple[int, int, int]:

@@ -6,7 +6,8 @@ the part that only runs when int8 is over budget.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 
@@ -14,15 +15,29 @@ from edgevision.convert.calibration import CalibrationSet
 from edgevision.convert.policy import Policy
 from edgevision.convert.repair import Evaluator, Outcome, RepairSet, run_strategies
 from edgevision.convert.validate import Scored, gate, in_memory_model, predict_resized, score_models
+from edgevision.convert.variants import Variants, load_images
 from edgevision.train.rundir import RunDir
 
-if TYPE_CHECKING:
-    from edgevision.convert.runner import ConvertOptions, _Variants
+
+@dataclass(frozen=True)
+class RepairJob:
+    """What the conversion hands to the repair step: the run, its policy, the Keras model and its calibration."""
+
+    run: RunDir
+    pol: Policy
+    threads: int | None
+    model: Any                 # the Keras model
+    calibrated: bytes          # the calibrated (not yet quantized) converter output
+    calib: CalibrationSet
+    held: Any                  # the held-out samples the gate judges on
+    split: str
 
 
-def repair_conversion(con: Console, run: RunDir, pol: Policy, opts: ConvertOptions, model: Any, calibrated: bytes,
-            calib: CalibrationSet, held: Any, split: str, v: _Variants, reference: Scored,
-            gates: dict[str, Any], scored: dict[str, Scored]) -> tuple[Outcome | None, dict[str, Any]]:
+def repair_conversion(con: Console, job: RepairJob, v: Variants, reference: Scored, gates: dict[str, Any],
+                      scored: dict[str, Scored]) -> tuple[Outcome | None, dict[str, Any]]:
+    """Try the policy's repair strategies on an over-budget int8 model; new variants go into ``v`` and the tables."""
+    run, pol, model, calibrated, calib, held, split = (job.run, job.pol, job.model, job.calibrated, job.calib,
+                                                       job.held, job.split)
     strategies = list(pol.repair.strategies)
     skipped = []
     if "edgetpu" in pol.targets:  # float layers and int16 activations cannot run on the Edge TPU
@@ -30,16 +45,14 @@ def repair_conversion(con: Console, run: RunDir, pol: Policy, opts: ConvertOptio
                    for s in strategies]
         strategies = []
     if split == "test" and run.dataset.val:
-        from edgevision.convert.runner import load_images
-
         images, labels = load_images(run.dataset.val, run)
         source = "val"
     else:
         images, labels, source = calib.images, calib.labels, "calibration images (train)"
     repair_set = RepairSet(images, labels, source)
     card = v.card("int8")
-    evaluate = Evaluator(repair_set, predict_resized(v.paths["float32"], images, opts.threads),
-                         lambda data: predict_resized(in_memory_model(data, card, run.classes), images, opts.threads))
+    evaluate = Evaluator(repair_set, predict_resized(v.paths["float32"], images, job.threads),
+                         lambda data: predict_resized(in_memory_model(data, card, run.classes), images, job.threads))
 
     def judge(outcome: Outcome) -> dict[str, Any]:
         assert outcome.data is not None
@@ -47,7 +60,7 @@ def repair_conversion(con: Console, run: RunDir, pol: Policy, opts: ConvertOptio
                      "float32" if outcome.strategy == "int16x8" else pol.io)
         outcome.variant = name
         with con.status(f"validating {name} on {len(held)} {split} images"):
-            scored[name] = score_models({name: v.paths[name]}, held, run.classes, opts.threads)[name]
+            scored[name] = score_models({name: v.paths[name]}, held, run.classes, job.threads)[name]
         gates[name] = gate(reference, scored[name], pol.max_drop, run.classes)
         return {k: gates[name][k] for k in ("passed", "drop_points", "agreement", "worst_classes")}
 

@@ -14,28 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgevision.bench.latency import bench_model
 from edgevision.convert.calibration import CalibrationSet, load_calibration
-from edgevision.convert.export import model_card, package
+from edgevision.convert.export import package
 from edgevision.convert.policy import Policy, load_policy
-from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, load_keras, quantize_int8
+from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, quantize_int8
 from edgevision.convert.references import card_entries, expected_outputs, pick_references
 from edgevision.convert.repair import Outcome
-from edgevision.convert.repair_run import card_repair
+from edgevision.convert.repair_run import RepairJob, card_repair, repair_conversion
 from edgevision.convert.validate import Scored, gate, score_models
-from edgevision.data.discover import Sample
-from edgevision.data.loader import load_pixels
+from edgevision.convert.variants import Variants, load_images
 from edgevision.errors import BadInput
-from edgevision.runtime.inspect import plain_interpreter, quantization_summary
-from edgevision.train.rundir import RunDir, load_run
+from edgevision.train.rundir import RunDir, load_keras, load_run
 
 REPORT_FILE = "convert_report.json"
 MAX_CONFUSION_CLASSES = 100  # beyond this the matrix would dwarf the report
-CALIBRATED = ("int8", "int8-mixed", "int16x8")
 
 
 @dataclass(frozen=True)
@@ -94,46 +90,17 @@ def _bar(con: Console, description: str, total: int, work: Callable[[Callable[[]
         return work(lambda: prog.advance(task))
 
 
-def variant_path(run: RunDir, out: Path, variant: str) -> Path:
-    return out / f"{run.name}_{variant}.tflite"
-
-
-class _Variants:
-    """The files being produced: raw bytes, I/O type and path per variant name."""
-
-    def __init__(self, run: RunDir, out: Path, calibration: dict[str, Any]) -> None:
-        self.run, self.out, self.calibration = run, out, calibration
-        self.flat: dict[str, bytes] = {}
-        self.io: dict[str, str] = {}
-        self.paths: dict[str, Path] = {}
-
-    def card(self, variant: str, validation: dict[str, Any] | None = None, refs: Any = ()) -> Any:
-        run = self.run
-        return model_card(run.name, run.spec, run.classes, variant, str(run.recipe.get("name", "")), validation,
-                          self.calibration if variant in CALIBRATED else None, refs, run.run.get("source"))
-
-    def add(self, expected: str, data: bytes, io_type: str) -> str:
-        """Write a variant under its measured name (never a name the ops contradict)."""
-        measured = quantization_summary(plain_interpreter(data)).replace(" ", "-").replace("(", "").replace(")", "")
-        variant = measured if expected in CALIBRATED or expected == "dynamic" else expected
-        self.flat[variant], self.io[variant] = data, io_type
-        self.paths[variant] = variant_path(self.run, self.out, variant)
-        self.paths[variant].write_bytes(package(data, self.card(variant), self.run.classes, io_type))
-        return variant
-
-
-def load_images(samples: list[Sample] | tuple[Sample, ...], run: RunDir) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [(img, s.label) for s in samples for img, ok in [load_pixels(s.path, run.spec)] if ok]
-    if not pairs:
-        return np.zeros((0, run.spec.height, run.spec.width, run.spec.channels), np.uint8), np.zeros(0, np.int64)
-    return np.stack([p[0] for p in pairs]), np.asarray([p[1] for p in pairs], np.int64)
-
-
 def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
                 console: Console | None = None) -> dict[str, Any]:
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
+    if "imx500" in pol.targets:  # Sony's own quantizer and converter, in its own venv (convert/imx500/)
+        if len(pol.targets) > 1:
+            raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
+        from edgevision.convert.imx500.convert import convert_imx500
+
+        return convert_imx500(run_dir, opts, pol, con)
     if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
         raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
     if "onnx" in pol.formats:
@@ -164,7 +131,7 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
                      min(pol.calibration_size, len(run.dataset.train)) or 1,
                      lambda tick: load_calibration(run.dataset.train, run.spec, pol.calibration_size, run.classes,
                                                    seed, "train", tick))
-    v = _Variants(run, out, {**(calib.record if calib else {}), "io": pol.io})
+    v = Variants(run, out, {**(calib.record if calib else {}), "io": pol.io})
     calibrated = b""
     for mode in modes:
         if mode == "int8" and calib is not None:
@@ -184,10 +151,8 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
     repaired: Outcome | None = None
     int8_gate = gates.get("int8")
     if int8_gate is not None and not int8_gate["passed"] and calib is not None:
-        from edgevision.convert.repair_run import repair_conversion
-
-        repaired, repair_account = repair_conversion(con, run, pol, opts, model, calibrated, calib, held, split, v,
-                                                     reference, gates, scored)
+        job = RepairJob(run, pol, opts.threads, model, calibrated, calib, held, split)
+        repaired, repair_account = repair_conversion(con, job, v, reference, gates, scored)
 
     variants = _measure(con, v, scored, gates, opts, run)
     primary = repaired.variant if repaired else ("int8" if "int8" in gates else next(iter(gates), "float32"))
@@ -238,7 +203,7 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
     return report
 
 
-def _measure(con: Console, v: _Variants, scored: dict[str, Scored], gates: dict[str, Any], opts: ConvertOptions,
+def _measure(con: Console, v: Variants, scored: dict[str, Scored], gates: dict[str, Any], opts: ConvertOptions,
              run: RunDir) -> dict[str, dict[str, Any]]:
     variants: dict[str, dict[str, Any]] = {}
     with con.status("measuring latency"):
@@ -255,7 +220,7 @@ def _measure(con: Console, v: _Variants, scored: dict[str, Scored], gates: dict[
     return variants
 
 
-def _edgetpu(con: Console, v: _Variants, pol: Policy) -> dict[str, Any]:
+def _edgetpu(con: Console, v: Variants, pol: Policy) -> dict[str, Any]:
     from edgevision.convert.edgetpu import INSTALL_HINT, readiness
 
     result = readiness(v.flat["int8"])
@@ -266,7 +231,7 @@ def _edgetpu(con: Console, v: _Variants, pol: Policy) -> dict[str, Any]:
     return result
 
 
-def _onnx(con: Console, v: _Variants, run: RunDir, held: Any, opts: ConvertOptions) -> dict[str, Any]:
+def _onnx(con: Console, v: Variants, run: RunDir, held: Any, opts: ConvertOptions) -> dict[str, Any]:
     from edgevision.convert.onnx_export import export_onnx, verify_onnx
 
     path = v.out / f"{run.name}_float32.onnx"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edgevision.train.recipe import Augment
+from edgevision.data.settings import Augment
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

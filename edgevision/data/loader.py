@@ -22,12 +22,12 @@ import numpy as np
 
 from edgevision.data.augment import augment_batch, epoch_seed
 from edgevision.data.discover import Sample
+from edgevision.data.settings import Augment
 from edgevision.data.shards import PIXELS, ShardSplit
 from edgevision.errors import BadInput
 from edgevision.model.spec import PreprocessSpec
 from edgevision.runtime.images import decode_image, read_image
 from edgevision.runtime.preprocess import resize_to_spec
-from edgevision.train.recipe import Augment
 
 SHUFFLE_BUFFER_BYTES = 256 * 2**20   # decoded pixels held for shuffling when they are not all cached in memory
 RECORD_BUFFER_BYTES = 64 * 2**20     # encoded shard records held for shuffling before decode

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from edgevision.data.discover import Dataset, Sample, discover, ensure_val
 from edgevision.data.loader import Items
+from edgevision.data.settings import Split
 from edgevision.data.shards import ShardSet, is_shard_dir, open_shards
 from edgevision.errors import BadInput
-from edgevision.train.recipe import Recipe
 
 CALIBRATION_PER_CLASS = 100   # training images per class kept as files for int8 calibration (shards)
 CALIBRATION_MAX = 2000
@@ -52,11 +52,11 @@ class TrainingData:
         return self.counts()["train"]
 
 
-def open_data(path: str | Path, recipe: Recipe) -> TrainingData:
+def open_data(path: str | Path, split: Split) -> TrainingData:
     """Open a folder (seeded split when it has no split folders) or a shard directory."""
     if is_shard_dir(path):
         s = open_shards(path)
-        s.check_spec(recipe.spec())
+        s.check_spec(split.spec)
         empty: tuple[Sample, ...] = ()
         train, val, test = (s.split(n) or empty for n in ("train", "val", "test"))
         if not len(train):
@@ -64,8 +64,8 @@ def open_data(path: str | Path, recipe: Recipe) -> TrainingData:
         if not len(val):
             raise BadInput(f"{path}: the shards hold no validation split; re-pack with --val-fraction > 0")
         return TrainingData(str(path), "shards", s.classes, train, val, test, "shards", shards=s)
-    ds = ensure_val(discover(path, recipe.val_fraction, recipe.test_fraction, recipe.seed),
-                    recipe.val_fraction, recipe.seed)
+    ds = ensure_val(discover(path, split.val_fraction, split.test_fraction, split.seed),
+                    split.val_fraction, split.seed)
     if not ds.val:
         raise BadInput(f"{path}: too few images to hold out a validation split")
     return TrainingData(ds.root, "folder", ds.classes, ds.train, ds.val, ds.test, ds.split_mode, folder=ds)

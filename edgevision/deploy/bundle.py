@@ -8,21 +8,18 @@ that edgetpu_compiler has not compiled, a CPU profile refuses one that it has).
 from __future__ import annotations
 
 import json
-import shutil
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevision import __version__
-from edgevision.deploy.archive import pack
+from edgevision.deploy.bundle_write import is_archive, write_bundle
 from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, file_entry
 from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name
 from edgevision.device.profiles import Profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.version import __version__
 
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 LABELS_NAME = "labels.txt"
 
 
@@ -41,15 +38,11 @@ class BundleOptions:
     labels: Path | None = None
 
 
-def is_archive(path: Path) -> bool:
-    return path.name.endswith(ARCHIVE_SUFFIXES)
-
-
 def check_model_for_delegate(model: Path, data: bytes, delegate: str, profile: Profile) -> bool:
     """Refuse a model the delegate cannot run; return whether it is Edge TPU compiled."""
-    from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
+    from edgevision.model.opcodes import is_edgetpu_model
 
-    compiled = EDGETPU_CUSTOM_OP in data
+    compiled = is_edgetpu_model(data)
     uses_tpu = delegate.startswith("edgetpu")
     if (uses_tpu or profile.requires_edgetpu_model) and not compiled:
         raise BadInput(f"{model}: not compiled for the Edge TPU, which profile {profile.name} (delegate {delegate}) "
@@ -63,9 +56,14 @@ def check_model_for_delegate(model: Path, data: bytes, delegate: str, profile: P
 
 def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path, force: bool = False) -> Manifest:
     """Write a bundle directory, or a .tar.gz when ``out`` ends with .tar.gz/.tgz."""
+    from edgevision.deploy.imx500_release import is_imx500
     from edgevision.model.artifact import load_artifact
     from edgevision.model.tflite_file import read_model_bytes
 
+    if is_imx500(profile):  # the AI Camera: packerOut.zip + labels + card, packaged on the device
+        from edgevision.deploy.imx500_bundle import make_imx500_bundle
+
+        return make_imx500_bundle(model, profile, options, out, force)
     data = read_model_bytes(model)
     delegate = options.delegate or profile.delegate
     compiled = check_model_for_delegate(model, data, delegate, profile)
@@ -92,27 +90,8 @@ def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path
         model={"name": artifact.name, "file": name, "labels": len(artifact.labels), "edgetpu_compiled": compiled,
                "accuracy": (card.validation or {}).get("accuracy") if card else None})
     payload[MANIFEST] = manifest.to_json()
-    _write(payload, out, force)
+    write_bundle(payload, out, force)
     return manifest
-
-
-def _write(payload: dict[str, bytes], out: Path, force: bool) -> None:
-    if out.exists() and not force and (out.is_file() or any(out.iterdir())):
-        raise BadInput(f"{out}: already exists (pass --force to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".bundle-") as tmp:
-        staging = Path(tmp) / "b"
-        staging.mkdir()
-        for n, b in payload.items():
-            (staging / n).write_bytes(b)
-            (staging / n).chmod(0o644)
-        if is_archive(out):
-            pack(staging, out)
-            return
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        staging.rename(out)
-        out.chmod(0o755)
 
 
 def read_manifest(bundle: Path) -> Manifest:

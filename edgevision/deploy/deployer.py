@@ -121,7 +121,8 @@ def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manif
                               "checks": [c.__dict__ for c in checks]}
     bad = failures(checks)
     if bad:
-        raise CheckFailed(f"{ssh.target}: pre-flight {bad[0].name}: {bad[0].detail}" + (f"; {bad[0].fix}" if bad[0].fix
+        refuse = BadInput if bad[0].name == "imx500-tools" else CheckFailed  # a missing package: bad input, exit 2
+        raise refuse(f"{ssh.target}: pre-flight {bad[0].name}: {bad[0].detail}" + (f"; {bad[0].fix}" if bad[0].fix
                                                                                          else ""))
     root = str(facts["root"])
     py = remote_python_for(facts, opts)

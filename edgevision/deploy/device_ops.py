@@ -14,28 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgevision import __version__
 from edgevision.deploy import labels_log
 from edgevision.deploy.manifest import MANIFEST, Manifest
 from edgevision.deploy.service import ServiceConfig, manager_for
 from edgevision.deploy.store import DeviceStore, Release
 from edgevision.deploy.unit import UNIT_NAME, UnitContext, find_template, render_unit
+from edgevision.device.run_options import RUN_OPTIONS
 from edgevision.errors import CheckFailed, EdgevisionError
-
-
-def supported_run_options() -> set[str]:
-    """The options this device's ``edgevision run`` accepts (sinks come and go between versions)."""
-    import typer.main
-
-    from edgevision.cli.main import build_app
-
-    group = typer.main.get_command(build_app())
-    run = group.commands["run"]  # type: ignore[attr-defined]
-    return {o for p in run.params for o in (*p.opts, *p.secondary_opts)}
+from edgevision.version import __version__
 
 
 def check_run_options(argv: list[str]) -> None:
-    missing = sorted({a for a in argv if a.startswith("--")} - supported_run_options())
+    missing = sorted({a for a in argv if a.startswith("--")} - RUN_OPTIONS)
     if missing:
         raise CheckFailed(f"this device's edgevision {__version__} has no `run {' '.join(missing)}`: upgrade it "
                           "(edgevision deploy --install) or bundle without that sink")

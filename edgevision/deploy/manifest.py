@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgevision.deploy import imx500_release
 from edgevision.deploy.runtime_config import RuntimeConfig, is_plain_name
 from edgevision.errors import BadInput, CheckFailed
 
 FORMAT = "edgevision-bundle/1"
 MANIFEST = "manifest.json"
 RUNTIME = "runtime.json"
-ALLOWED_SUFFIXES = (".tflite", ".json", ".txt")  # data only: a bundle never carries anything executable
+ALLOWED_SUFFIXES = (".tflite", ".json", ".txt", ".zip")  # data only: a bundle never carries anything executable
 ID_CHARS = 16
 
 
@@ -101,8 +102,8 @@ def file_entry(data: bytes) -> dict[str, Any]:
 
 def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
     """Check a bundle directory file by file; raise CheckFailed naming the first file at fault."""
+    from edgevision.model.opcodes import is_edgetpu_model
     from edgevision.model.tflite_file import check_tflite
-    from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP
 
     where = str(directory)
     mpath = directory / MANIFEST
@@ -124,7 +125,8 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if not is_plain_name(name) or not name.endswith(ALLOWED_SUFFIXES) or name == MANIFEST:
             raise CheckFailed(f"{where}: manifest lists {name!r}; bundles hold only plain "
                               f"{'/'.join(ALLOWED_SUFFIXES)} files")
-    extra = sorted(set(present) - set(manifest.files))
+    imx500 = imx500_release.is_imx500(manifest.profile)
+    extra = sorted(set(present) - set(manifest.files) - (imx500_release.DERIVED if imx500 else set()))
     if extra:
         raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
     contents: dict[str, bytes] = {}
@@ -135,7 +137,11 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if len(data) != expected["size"] or sha256_bytes(data) != expected["sha256"]:
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
         contents[name] = data
-    if manifest.runtime.model not in contents:
+    if imx500:  # the model is network.rpk, made from packerOut.zip on the device at install time
+        if imx500_release.PACKER not in contents:
+            raise CheckFailed(f"{where}: an IMX500 bundle needs {imx500_release.PACKER} in the manifest")
+        imx500_release.check_packer(contents[imx500_release.PACKER], str(directory / imx500_release.PACKER))
+    elif manifest.runtime.model not in contents:
         raise CheckFailed(f"{where}: the model {manifest.runtime.model!r} is not in the manifest")
     if manifest.runtime.labels and manifest.runtime.labels not in contents:
         raise CheckFailed(f"{where}: the labels file {manifest.runtime.labels!r} is not in the manifest")
@@ -152,12 +158,14 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")
     if expect_id is not None and manifest.id != expect_id:
         raise CheckFailed(f"{where}: bundle id {manifest.id} is not the {expect_id} that was sent")
+    if imx500:
+        return manifest
     model = contents[manifest.runtime.model]
     try:
         check_tflite(model, str(directory / manifest.runtime.model))
     except BadInput as exc:
         raise CheckFailed(str(exc)) from None
-    if manifest.profile.get("requires_edgetpu_model") and EDGETPU_CUSTOM_OP not in model:
+    if manifest.profile.get("requires_edgetpu_model") and not is_edgetpu_model(model):
         raise CheckFailed(f"{directory / manifest.runtime.model}: profile {manifest.profile.get('name')} needs an "
                           "Edge TPU compiled model")
     return manifest

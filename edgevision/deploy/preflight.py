@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edgevision import __version__
+from edgevision.deploy import imx500_release
 from edgevision.deploy.manifest import Manifest
+from edgevision.version import __version__
 
 MIN_PYTHON = (3, 11)  # pyproject's requires-python
 
@@ -110,7 +111,9 @@ def evaluate(facts: dict[str, Any], manifest: Manifest, install: bool, bundle_by
 
     delegate = manifest.runtime.delegate
     delegates = ["cpu"] + (["edgetpu"] if facts.get("libedgetpu") else [])
-    if delegate.startswith("edgetpu"):
+    if imx500_release.is_imx500(manifest.profile):
+        checks.extend(Check(*c) for c in imx500_release.preflight(facts))
+    elif delegate.startswith("edgetpu"):
         checks.extend(_edgetpu_checks(facts, delegate))
     else:
         checks.append(Check("delegate", True, f"{delegate} (available: {', '.join(delegates)})"))

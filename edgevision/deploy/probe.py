@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         "libedgetpu": libedgetpu(), "coral_usb": coral_usb(), "coral_pci": sorted(glob.glob("/dev/apex_*")),
         "systemd": os.path.isdir("/run/systemd/system"), "sudo_nopasswd": sudo,
         "current": link(root, "current"), "previous": link(root, "previous"),
+        "imx500_package": shutil.which("imx500-package"),  # Raspberry Pi AI Camera: apt package imx500-tools
+        "imx500_firmware": [f for f in ("/lib/firmware/imx500_loader.fpk", "/lib/firmware/imx500_main.fpk")
+                            if os.path.isfile(f)],
     }
     print(json.dumps(facts))
     return 0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgevision.deploy import imx500_release
 from edgevision.deploy.archive import FILE_MODE, safe_extract
 from edgevision.deploy.bundle import is_archive
 from edgevision.deploy.manifest import Manifest, verify_bundle_dir
@@ -127,6 +128,8 @@ class DeviceStore:
                     return Release(target.name, target, manifest), False
                 except CheckFailed:  # an installed copy went bad at rest: replace it with the verified one
                     shutil.rmtree(target)
+            if imx500_release.is_imx500(manifest.profile):  # network.rpk is made here, before anything switches
+                imx500_release.package(staging)
             staging.chmod(0o755)
             os.rename(staging, target)
             self.log("install", release=target.name, id=manifest.id)

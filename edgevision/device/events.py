@@ -23,6 +23,7 @@ class LabelEvent:
     t_emit: float
     ms: dict[str, float]
     dropped: int
+    infer_on: str = ""  # where ``ms.infer`` was spent when not on this CPU ("imx500": on the sensor)
 
     @property
     def latency_ms(self) -> float:
@@ -36,6 +37,7 @@ class LabelEvent:
             "t_capture": round(self.t_capture, 6), "t_emit": round(self.t_emit, 6),
             "ms": {k: round(v, 3) for k, v in self.ms.items()}, "dropped": self.dropped,
             "latency_ms": round(self.latency_ms, 3),
+            **({"infer_on": self.infer_on} if self.infer_on else {}),
         }
 
     def to_json(self) -> str:

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from edgevision import __version__
 from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
 from edgevision.errors import BadInput, MissingDependency
+from edgevision.version import __version__
 
 log = logging.getLogger("edgevision.mqtt")
 

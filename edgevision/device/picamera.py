@@ -4,7 +4,8 @@ picamera2 imports the system libcamera bindings, which exist only on a Pi, so th
 module is exercised in tests with an injected stand-in camera object; what it owns and
 tests is the part that goes wrong in practice: pixel formats. picamera2 names formats
 after the DRM fourcc, so ``RGB888`` arrays are B,G,R in memory and ``XRGB8888`` arrays
-are B,G,R,X; the Pi 4's lores stream can only be ``YUV420`` (a (h*3/2) x stride plane).
+are B,G,R,X (the Picamera2 manual, "Image formats"; raspberrypi/picamera2#191); the Pi 4's lores
+stream can only be ``YUV420`` (a (h*3/2) x stride plane).
 Every frame leaves here as HxWx3 RGB.
 """
 

@@ -115,7 +115,8 @@ class Pipeline:
     def classify_frame(self, frame: Frame, dropped: int = 0) -> LabelEvent:
         """Preprocess, infer, smooth, rank one frame into a label event."""
         clf = self.classifier
-        timed = clf.scores_timed(frame.image)
+        on_frame = getattr(clf, "scores_for_frame", None)  # a sensor backend (IMX500): scores came with the frame
+        timed = on_frame(frame) if on_frame is not None else clf.scores_timed(frame.image)
         t0 = time.perf_counter()
         scores = self._smoother.update(timed.scores)
         ranked = clf.rank(scores)
@@ -127,5 +128,5 @@ class Pipeline:
             top_k=tuple(ranked), t_capture=frame.t_capture, t_emit=time.time(),
             ms={"capture": frame.capture_ms, "preprocess": timed.preprocess_ms, "infer": timed.infer_ms,
                 "post": post_ms},
-            dropped=dropped,
+            dropped=dropped, infer_on=getattr(clf, "infer_on", ""),
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edgevision.assets import asset_dirs
+from edgevision.assets import asset_dirs, find_asset
 from edgevision.errors import BadInput
 
 
@@ -39,22 +39,20 @@ def profile_dirs() -> list[Path]:
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
-    p = Path(name_or_path)
-    candidates = [p] if p.suffix == ".toml" else [d / f"{name_or_path}.toml" for d in profile_dirs()]
-    for c in candidates:
-        if c.is_file():
-            try:
-                data = tomllib.loads(c.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise BadInput(f"{c}: invalid TOML ({exc})") from None
-            known = {f.name for f in fields(Profile)} - {"extra"}
-            base = {k: v for k, v in data.items() if k in known}
-            extra = {k: v for k, v in data.items() if k not in known}
-            base.setdefault("name", c.stem)
-            try:
-                return Profile(**base, extra=extra)
-            except TypeError as exc:
-                raise BadInput(f"{c}: {exc}") from None
+    found, _ = find_asset(name_or_path, ("device", "profiles"), (".toml",))
+    if found is not None:
+        try:
+            data = tomllib.loads(found.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BadInput(f"{found}: invalid TOML ({exc})") from None
+        known = {f.name for f in fields(Profile)} - {"extra"}
+        base = {k: v for k, v in data.items() if k in known}
+        extra = {k: v for k, v in data.items() if k not in known}
+        base.setdefault("name", found.stem)
+        try:
+            return Profile(**base, extra=extra)
+        except TypeError as exc:
+            raise BadInput(f"{found}: {exc}") from None
     raise BadInput(f"device profile {str(name_or_path)!r} not found; known: {', '.join(list_profiles()) or 'none'}")
 
 

@@ -21,11 +21,19 @@ def stream(model: str | Path | Classifier, source: str | int | Path | FrameSourc
            reconnect: ReconnectPolicy | None = None, on_status: Callable[[CaptureStatus], None] | None = None,
            stop: threading.Event | None = None) -> Iterator[LabelEvent]:
     """Yield a :class:`LabelEvent` per classified frame of ``source`` (a path, URL, camera index,
-    ``"picamera2"`` or any object with the FrameSource methods).
+    ``"picamera2"``, ``"imx500"`` with an .rpk as ``model``, or any object with the FrameSource methods).
 
     >>> for event in edgevision.stream("model.tflite", "images/"):  # doctest: +SKIP
     ...     print(event.label, event.score)
     """
+    options = PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
+                              reconnect=reconnect or ReconnectPolicy())
+    if isinstance(source, str) and (source == "imx500" or source.startswith("imx500:")):  # the AI Camera
+        from edgevision.device.imx500_run import open_imx500
+
+        sensor, backend = open_imx500(model, source, labels, top_k, threshold)  # type: ignore[arg-type]
+        yield from Pipeline(backend, sensor, options, stop, on_status).events()  # type: ignore[arg-type]
+        return
     is_source = hasattr(source, "read") and hasattr(source, "open")
     src = source if is_source else open_source(source, loop=loop)  # type: ignore[arg-type]
     live = src.live if realtime is None else realtime  # type: ignore[union-attr]
@@ -33,6 +41,4 @@ def stream(model: str | Path | Classifier, source: str | int | Path | FrameSourc
         model, labels, ClassifierOptions(top_k=top_k, threshold=threshold, delegate=delegate,
                                          threads=threads or default_threads(capture_thread=live),
                                          normalization=normalization))
-    options = PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
-                              reconnect=reconnect or ReconnectPolicy())
     yield from Pipeline(clf, src, options, stop, on_status).events()  # type: ignore[arg-type]

@@ -48,6 +48,9 @@ class FbTable:
     def int8(self, slot: int, default: int = 0) -> int:
         return int(self.scalar(slot, nt.Int8Flags, default))
 
+    def int32(self, slot: int, default: int = 0) -> int:
+        return int(self.scalar(slot, nt.Int32Flags, default))
+
     def uint32(self, slot: int, default: int = 0) -> int:
         return int(self.scalar(slot, nt.Uint32Flags, default))
 

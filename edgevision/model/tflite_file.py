@@ -2,9 +2,10 @@
 
 A TFLite file is a FlatBuffer (identifier ``TFL3``) that may be followed by a zip archive
 holding "associated files" (labels, our model card). TFLite Metadata lives in a model
-buffer named ``TFLITE_METADATA``. Reading needs only ``flatbuffers`` and ``zipfile``, so
-it works on a device without TensorFlow; writing rebuilds the model with the generated
-schema that ai-edge-litert (or TensorFlow) ships.
+buffer named ``TFLITE_METADATA``. Reading goes through ``tflite_tables`` (ai-edge-litert's
+generated schema, or the small reader where only tflite-runtime is installed) and ``zipfile``,
+so it works on a device without TensorFlow; writing rebuilds the model with the generated
+schema that ai-edge-litert ships (a dependency of both the device and the train extras).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from edgevision.errors import BadInput, exception_name
-from edgevision.model.flatbuf import FbTable
+from edgevision.model import tflite_tables as tables
 
 TFLITE_IDENTIFIER = b"TFL3"
 MAX_MODEL_BYTES = 2**31
@@ -40,16 +41,15 @@ def check_tflite(data: bytes, origin: str) -> None:
         hint = " (a Keras/SavedModel? convert it first: edgevision convert)" if _looks_like_keras(data) else ""
         raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
     try:
-        root = FbTable.root(data)
-        subgraphs = root.tables(2)
-        buffers = root.tables(4)
-    except Exception as exc:  # noqa: BLE001 - flatbuffers raises whatever garbage bytes provoke
+        n_subgraphs = tables.subgraph_count(data)
+        extents = [(b.offset, b.size) for b in tables.buffers(data)]
+    except ValueError as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
         raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({len(data):,} bytes; its flatbuffer "
-                       f"tables cannot be read: {exception_name(exc)})") from None
-    if not subgraphs:
+                       f"tables cannot be read: {exception_name(cause)})") from None
+    if not n_subgraphs:
         raise BadInput(f"{origin}: TFLite model has no subgraph")
-    for buf in buffers:
-        offset, size = buf.uint64(1), buf.uint64(2)
+    for offset, size in extents:
         if offset > 1 and offset + size > len(data):
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
@@ -60,16 +60,13 @@ def _looks_like_keras(data: bytes) -> bool:
 
 def metadata_buffers(data: bytes) -> dict[str, bytes]:
     """Map each ``Model.metadata`` entry name to its buffer's bytes."""
-    root = FbTable.root(data)
-    buffers = root.tables(4)
+    buffers = tables.buffers(data)
     out: dict[str, bytes] = {}
-    for entry in root.tables(6):
-        name, index = entry.string(0) or "", entry.uint32(1)
+    for name, index in tables.metadata_entries(data):
         if index >= len(buffers):
             continue
         buf = buffers[index]
-        offset, size = buf.uint64(1), buf.uint64(2)
-        out[name] = bytes(data[offset:offset + size]) if offset > 1 else bytes(buf.bytes_(0))
+        out[name] = bytes(data[buf.offset:buf.offset + buf.size]) if buf.offset > 1 else buf.data
     return out
 
 
@@ -83,15 +80,11 @@ def associated_files(data: bytes) -> dict[str, bytes]:
 
 
 def _schema():  # type: ignore[no-untyped-def]
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:
-        try:
-            from tensorflow.lite.python import schema_py_generated as schema
-        except ImportError:
-            from edgevision.errors import MissingDependency
+    schema = tables.schema_module()
+    if schema is None:
+        from edgevision.errors import MissingDependency
 
-            raise MissingDependency("ai-edge-litert", "device", "writing model metadata") from None
+        raise MissingDependency("ai-edge-litert", "device", "writing model metadata")
     return schema
 
 

@@ -33,6 +33,7 @@ class ClassifierOptions:
     delegate: str | None = None
     normalization: str | None = None
     crop: str | None = None
+    xnnpack: bool = True   # False: the builtin kernels without the default XNNPACK delegate (benchmarks compare)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class Classifier:
         self.options = opts = options or ClassifierOptions()
         self.artifact = model if isinstance(model, ModelArtifact) else load_artifact(model, labels)
         origin = str(self.artifact.path)
-        self.interpreter, self.runtime = make_interpreter(self.artifact.data, opts.threads, opts.delegate, origin)
+        self.interpreter, self.runtime = make_interpreter(self.artifact.data, opts.threads, opts.delegate, origin,
+                                                          xnnpack=opts.xnnpack)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1:
             raise BadInput(f"{origin}: expected a single image input, the model has {len(inputs)}")
@@ -74,6 +76,11 @@ class Classifier:
         if len(labels) == n - 1:  # Coral/ImageNet models with an unlisted background class at 0
             return labels, 1
         raise BadInput(f"{self.artifact.labels_origin}: {len(labels)} labels but the model outputs {n} scores")
+
+    @property
+    def input_detail(self) -> dict:
+        """The interpreter's details of the one image input (index, shape, dtype, quantization)."""
+        return self._in
 
     @property
     def info(self) -> RuntimeInfo:

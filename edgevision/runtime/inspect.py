@@ -11,7 +11,8 @@ import numpy as np
 
 from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
-from edgevision.runtime.interpreter import EDGETPU_CUSTOM_OP, make_interpreter
+from edgevision.model.opcodes import is_edgetpu_model
+from edgevision.runtime.interpreter import make_interpreter
 
 FLOAT_TYPES = {"float32", "float16"}
 
@@ -120,7 +121,7 @@ def quantization_facts(ops: list[dict[str, Any]]) -> dict[str, Any]:
 
 def describe_model(path: str | Path, labels: str | Path | None = None) -> dict[str, Any]:
     art = load_artifact(path, labels)
-    edgetpu = EDGETPU_CUSTOM_OP in art.data
+    edgetpu = is_edgetpu_model(art.data)
     out: dict[str, Any] = {
         "path": str(art.path), "name": art.name, "size_bytes": len(art.data), "edgetpu_compiled": edgetpu,
         "labels": list(art.labels) if art.labels else None, "labels_origin": art.labels_origin or None,

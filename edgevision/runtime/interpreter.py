@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgevision.errors import BadInput, MissingDependency
+from edgevision.model.opcodes import is_edgetpu_model
 
 # libedgetpu's file name per OS, as Coral's runtime installs it (pycoral uses the same table).
 EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
-EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
 # "usb", "usb:0", "pci", "pci:1", ":0" (the N-th TPU of any kind), as libedgetpu's "device" option takes them.
 _TPU_DEVICE = re.compile(r"^(usb|pci)?(:\d+)?$")
 
@@ -79,11 +79,6 @@ def interpreter_module() -> tuple[Any, str, str]:
         return mod, "tflite-runtime", getattr(tflite_runtime, "__version__", "?")
     except ImportError:
         raise MissingDependency("ai-edge-litert", "device", "running a model") from None
-
-
-def is_edgetpu_model(model: bytes) -> bool:
-    """edgetpu_compiler replaces the graph by one custom op that only libedgetpu can run."""
-    return EDGETPU_CUSTOM_OP in model
 
 
 def make_interpreter(model: bytes, threads: int | None = None, delegate: str | None = None,

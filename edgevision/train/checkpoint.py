@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, disk_full
+from edgevision.train.rundir import load_keras
 
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "state.json"
@@ -159,7 +160,7 @@ class Checkpoints:
             _atomic_write(self.state_path, state.to_json())
 
     def load_model(self, state: TrainState) -> Any:
-        model = load_keras_model(self.dir / state.model_file, compile=True)
+        model = load_keras(self.dir / state.model_file, compile=True)
         restore_seed_states(model, state.seed_states)
         return model
 
@@ -173,19 +174,6 @@ class Checkpoints:
                     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
                     model.load_weights(folder / state.best_file)
                 return
-
-
-def load_keras_model(path: Path, compile: bool = False) -> Any:
-    """Load a ``.keras`` file; one-line BadInput if it is missing or corrupt."""
-    import keras
-
-    if not path.is_file():
-        raise BadInput(f"{path}: Keras model not found")
-    try:
-        return keras.models.load_model(path, compile=compile)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
-        raise BadInput(f"{path}: cannot load Keras model ({first})") from None
 
 
 def _seed_variables(model: Any) -> list[Any]:

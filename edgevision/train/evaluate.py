@@ -111,8 +111,7 @@ def _external(data: str | Path, split: str | None, run: Any) -> tuple[str, Any]:
 def evaluate_run(run_dir: str | Path, data: str | Path | None = None, split: str | None = None,
                  batch_size: int = 64) -> dict[str, Any]:
     """[TF] Score a run's Keras model on one of its own splits, or on another dataset (classes matched by name)."""
-    from edgevision.train.checkpoint import load_keras_model
-    from edgevision.train.rundir import load_run
+    from edgevision.train.rundir import load_keras, load_run
 
     run = load_run(run_dir)
     if data is None:
@@ -123,7 +122,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, split: str
         source = str(data)
     if not len(items):
         raise BadInput(f"{source}: the {name} split is empty")
-    model = load_keras_model(run.model_path)
+    model = load_keras(run.model_path)
     report = evaluate_keras(model, items, run.classes, run.spec, batch_size)
     report.update({"model": str(run.model_path), "data": source, "split": name, "kind": "keras"})
     return report

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from edgevision.assets import asset_dirs
+from edgevision.assets import asset_dirs, find_asset
+from edgevision.data.settings import Augment, Split
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.model.spec import PreprocessSpec
 
@@ -22,28 +23,6 @@ SCHEDULES = ("constant", "cosine")
 CACHES = ("auto", "memory", "disk", "none")
 CLASS_WEIGHTS = ("balanced", "none")
 RECIPE_SUFFIXES = (".toml", ".yaml", ".yml")
-
-
-@dataclass(frozen=True)
-class Augment:
-    """Random training-time transforms; 0 disables one."""
-
-    flip: bool = True
-    rotation: float = 0.05     # fraction of a full turn, either way
-    zoom: float = 0.1          # fraction, in and out
-    translate: float = 0.05    # fraction of the size
-    brightness: float = 0.1    # fraction of the 0..255 range
-    contrast: float = 0.1      # fraction
-
-    def __post_init__(self) -> None:
-        for name in ("rotation", "zoom", "translate", "brightness", "contrast"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
-                raise BadInput(f"augment.{name} must be a number in [0, 1), got {value!r}")
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.flip or self.rotation or self.zoom or self.translate or self.brightness or self.contrast)
 
 
 @dataclass(frozen=True)
@@ -111,6 +90,10 @@ class Recipe:
     def total_epochs(self) -> int:
         """Every epoch the run will train, both stages together."""
         return self.epochs + (self.fine_tune_epochs if self.pretrained else 0)
+
+    def split(self) -> Split:
+        """What the data layer needs to split a folder and check shards against."""
+        return Split(self.val_fraction, self.test_fraction, self.seed, self.spec())
 
     def spec(self) -> PreprocessSpec:
         """The preprocessing this recipe trains with; edgevision models normalize inside the graph."""
@@ -203,19 +186,14 @@ def load_recipe(name_or_path: str | None) -> Recipe:
     """A recipe by path, by name (``small_cnn`` -> ``train/small_cnn.toml``), or the built-in default."""
     if not name_or_path:
         name_or_path = DEFAULT_RECIPE
-    p = Path(name_or_path)
-    if p.suffix in RECIPE_SUFFIXES or p.exists():
-        candidates = [p]
-    else:
-        candidates = [d / f"{name_or_path}{suffix}" for d in recipe_dirs() for suffix in RECIPE_SUFFIXES]
-    for c in candidates:
-        if c.is_file():
-            try:
-                data = _read(c)
-            except UnicodeDecodeError:
-                raise BadInput(f"{c}: not a text file") from None
-            data.setdefault("name", c.stem)
-            return Recipe.from_dict(data, str(c))
+    found, candidates = find_asset(name_or_path, ("train",), RECIPE_SUFFIXES)
+    if found is not None:
+        try:
+            data = _read(found)
+        except UnicodeDecodeError:
+            raise BadInput(f"{found}: not a text file") from None
+        data.setdefault("name", found.stem)
+        return Recipe.from_dict(data, str(found))
     if name_or_path == DEFAULT_RECIPE:
         return Recipe()
     shown = ", ".join(str(c) for c in candidates[:4]) + (", ..." if len(candidates) > 4 else "")

@@ -61,3 +61,25 @@ def load_run(path: str | Path, labels: str | Path | None = None) -> RunDir:
     recipe = run.get("recipe", {})
     return RunDir(root=root, name=str(recipe.get("name") or root.name), classes=tuple(classes), dataset=dataset,
                   spec=spec, recipe=recipe, run=run)
+
+
+def load_keras(path: str | Path, compile: bool = False) -> Any:
+    """[TF] Load a saved Keras model (a run's model, a checkpoint); one-line BadInput if it is missing or corrupt.
+
+    The one Keras loader: the converter and the trainer both read models through it.
+    """
+    import keras
+
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"{p}: Keras model not found (train first: edgevision train DATA --out RUN)")
+    if p.is_dir():
+        what = "a TensorFlow SavedModel directory" if (p / "saved_model.pb").exists() else "a directory"
+        raise BadInput(f"{p}: is {what}, expected a Keras .keras file (re-save it with model.save('model.keras'))")
+    if p.stat().st_size == 0:
+        raise BadInput(f"{p}: Keras model file is empty")
+    try:
+        return keras.models.load_model(p, compile=compile)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        raise BadInput(f"{p}: cannot load Keras model ({first})") from None

@@ -20,7 +20,6 @@ from typing import Any
 
 from rich.console import Console
 
-from edgevision import __version__
 from edgevision.data.discover import Dataset
 from edgevision.data.loader import SkipLog, Stream, image_bytes, resolve_cache
 from edgevision.data.source import TrainingData, listing_for_run, open_data
@@ -34,6 +33,7 @@ from edgevision.train.evaluate import evaluate_keras
 from edgevision.train.progress import epoch_line, rich_progress_callback
 from edgevision.train.recipe import Recipe
 from edgevision.train.rundir import DATASET_FILE, HISTORY_FILE, LABELS_FILE, MODEL_FILE, RUN_FILE
+from edgevision.version import __version__
 
 CACHE_DIR = "cache"
 RESUMABLE_CHANGES = {"epochs", "fine_tune_epochs", "patience"}   # what --resume may extend
@@ -154,7 +154,7 @@ def _start_state(ckpt: Checkpoints, out: Path, recipe: Recipe | None, resume: bo
 
 
 def _open(data: str | Path, out: Path, recipe: Recipe, resume: bool) -> TrainingData:
-    tdata = open_data(data, recipe)
+    tdata = open_data(data, recipe.split())
     if not resume:
         return tdata
     labels = read_labels(out / LABELS_FILE)

@@ -84,7 +84,8 @@ def test_paced_pipeline_drops_frames_instead_of_queueing(cli, bench_models) -> N
     assert pipe["fps"] < 40 * 1.25  # the camera's rate bounds the pipeline, not the model
 
 
-def test_report_merges_two_devices_into_one_table_and_plot(cli, bench_models, device_python, tmp_path) -> None:
+def test_report_merges_two_devices_into_one_table_and_plot(cli, desktop_cli, bench_models, device_python,
+                                                           tmp_path) -> None:
     """Two interpreters on this machine are two "devices": ai-edge-litert ×1 thread, tflite-runtime ×2 threads."""
     other = os.environ.get("EDGEVISION_TFLITE_RUNTIME_PYTHON", "")
     need(bool(other) and Path(other).exists(), "no tflite-runtime virtualenv (make bench-venvs)")
@@ -102,7 +103,7 @@ def test_report_merges_two_devices_into_one_table_and_plot(cli, bench_models, de
     assert len(rows) == 2 and len({r["device"] for r in rows}) == 2
     assert {r["config"] for r in rows} == {"cpu xnnpack ×1", "cpu xnnpack ×2"}
     out = tmp_path / "report"
-    proc = _ok(cli("bench", "report", tmp_path / "a.json", tmp_path / "b.json", "--out", out))
+    proc = _ok(desktop_cli("bench", "report", tmp_path / "a.json", tmp_path / "b.json", "--out", out))  # the plot
     assert "ai-edge-litert" in proc.stdout and "tflite-runtime" in proc.stdout
     png, html = out / "bench_report.png", out / "bench_report.html"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

@@ -23,9 +23,10 @@ from typing import ClassVar
 
 import pytest
 
-from tests.conftest import Cli, need
+from tests.conftest import Cli, free_port, need
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Sshd:
     known_hosts: Path
     home: Path
     log: Path
+    bin: Path | None = None  # first on the device's PATH: tests put stand-ins for device-only tools here
 
     @property
     def target(self) -> str:
@@ -56,12 +58,6 @@ class Sshd:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _keygen(path: Path) -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "edgevision-test", "-f", str(path)],
                    check=True, capture_output=True)
@@ -78,15 +74,17 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     (d / "authorized_keys").write_text(client_pub + "\n")
     home = d / "home"
     home.mkdir()
+    (d / "bin").mkdir()
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         (d / "sshd_config").write_text("\n".join([
             f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host_key'}", f"PidFile {d / 'sshd.pid'}",
             f"AuthorizedKeysFile {d / 'authorized_keys'}", "UsePAM no", "StrictModes no",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
-            "PermitRootLogin prohibit-password", f"SetEnv HOME={home}", "MaxSessions 50", "MaxStartups 50:30:100",
+            "PermitRootLogin prohibit-password", f"SetEnv HOME={home} PATH={d / 'bin'}:{SYSTEM_PATH}",
+            "MaxSessions 50", "MaxStartups 50:30:100",
             "Subsystem sftp internal-sftp", "LogLevel VERBOSE", ""]))
         log = d / "sshd.log"
         proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")], stdout=subprocess.DEVNULL,
@@ -106,7 +104,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     known = d / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub.split()[:2])}\n")
     try:
-        yield Sshd(port, getpass.getuser(), d / "client_key", known, home, log)
+        yield Sshd(port, getpass.getuser(), d / "client_key", known, home, log, d / "bin")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -136,12 +134,12 @@ class _Stream(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def camera(trained) -> Iterator[str]:
+def camera(models) -> Iterator[str]:
     """A live MJPEG stream at ~10 FPS on loopback, cycling the test images: the device's camera."""
     import cv2
 
     frames = []
-    for png in sorted((trained.data / "test" / "star").glob("*.png"))[:8]:
+    for png in sorted((models.data / "test" / "star").glob("*.png"))[:8]:
         ok, jpg = cv2.imencode(".jpg", cv2.imread(str(png)))
         assert ok
         frames.append(jpg.tobytes())

@@ -15,6 +15,7 @@ from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, sha256_bytes
 from edgevision.deploy.runtime_config import RuntimeConfig, Sink
 from edgevision.device.profiles import load_profile
 from edgevision.errors import BadInput, CheckFailed
+from tests.fixtures.tflite_edit import with_custom_op
 
 
 def _one_line_error(proc, code: int, *needles: str) -> None:
@@ -26,23 +27,23 @@ def _one_line_error(proc, code: int, *needles: str) -> None:
         assert n in lines[0], lines[0]
 
 
-def test_bundle_archive_holds_data_only_and_a_true_manifest(cli, trained, tmp_path: Path) -> None:
+def test_bundle_archive_holds_data_only_and_a_true_manifest(cli, models, tmp_path: Path) -> None:
     out = tmp_path / "b.tar.gz"
-    made = cli("bundle", trained.int8, "--profile", "rpi5", "--out", out, "--json")
+    made = cli("bundle", models.int8, "--profile", "rpi5", "--out", out, "--json")
     assert made.returncode == 0, made.stderr
     claimed = json.loads(made.stdout)
     with tarfile.open(out) as tf:
         members = tf.getmembers()
         names = sorted(m.name for m in members)
-        assert names == sorted([MANIFEST, RUNTIME, trained.int8.name])
+        assert names == sorted([MANIFEST, RUNTIME, models.int8.name])
         assert all(m.isfile() and not m.mode & 0o111 and m.uid == 0 for m in members)
         contents = {m.name: tf.extractfile(m).read() for m in members}
     manifest = Manifest.from_json(contents[MANIFEST], "m")
     assert manifest.id == claimed["id"] and manifest.edgevision == claimed["edgevision"]
-    assert set(manifest.files) == {RUNTIME, trained.int8.name}
+    assert set(manifest.files) == {RUNTIME, models.int8.name}
     for name, entry in manifest.files.items():
         assert entry == {"sha256": sha256_bytes(contents[name]), "size": len(contents[name])}
-    assert contents[trained.int8.name] == trained.int8.read_bytes()
+    assert contents[models.int8.name] == models.int8.read_bytes()
     rt = RuntimeConfig.from_dict(json.loads(contents[RUNTIME]))
     assert rt == manifest.runtime
     rpi5 = load_profile("rpi5")
@@ -51,29 +52,29 @@ def test_bundle_archive_holds_data_only_and_a_true_manifest(cli, trained, tmp_pa
     assert manifest.model["labels"] == 5 and manifest.model["edgetpu_compiled"] is False
     assert read_manifest(out) == manifest
     # The id is a function of the content: bundling the same thing again gives the same id.
-    again = cli("bundle", trained.int8, "--profile", "rpi5", "--out", tmp_path / "again", "--json")
+    again = cli("bundle", models.int8, "--profile", "rpi5", "--out", tmp_path / "again", "--json")
     assert json.loads(again.stdout)["id"] == manifest.id
-    other = cli("bundle", trained.int8, "--profile", "rpi5", "--top-k", "1", "--out", tmp_path / "o", "--json")
+    other = cli("bundle", models.int8, "--profile", "rpi5", "--top-k", "1", "--out", tmp_path / "o", "--json")
     assert json.loads(other.stdout)["id"] != manifest.id
 
 
-def test_pack_is_reproducible(trained, tmp_path: Path) -> None:
+def test_pack_is_reproducible(models, tmp_path: Path) -> None:
     d = tmp_path / "d"
-    make_bundle(trained.int8, load_profile("x86-64"), BundleOptions(source="0"), d)
+    make_bundle(models.int8, load_profile("x86-64"), BundleOptions(source="0"), d)
     a, b = pack(d, tmp_path / "a.tar.gz"), pack(d, tmp_path / "b.tar.gz")
     assert a.read_bytes() == b.read_bytes()
     assert verify_bundle_dir(d).id == read_manifest(a).id
 
 
-def test_overrides_labels_file_and_sinks(trained, tmp_path: Path) -> None:
+def test_overrides_labels_file_and_sinks(models, tmp_path: Path) -> None:
     labels = tmp_path / "names.txt"
     labels.write_text("o\nx\n[]\n*\n^\n")
-    m = make_bundle(trained.int8, load_profile("x86-64"), BundleOptions(
+    m = make_bundle(models.int8, load_profile("x86-64"), BundleOptions(
         source="http://cam.local/stream.mjpg", threads=2, top_k=2, threshold=0.25, smooth=3, loop=False,
         labels=labels, sinks=(Sink.parse("mqtt=mqtt://broker.local/cam1"), Sink.parse("web"))), tmp_path / "b")
     assert (tmp_path / "b" / "labels.txt").read_text().splitlines() == ["o", "x", "[]", "*", "^"]
     argv = m.runtime.run_argv("/venv/bin/python", Path("/r/releases/x"), Path("/r/labels.jsonl"))
-    assert argv[:5] == ["/venv/bin/python", "-m", "edgevision", "run", f"/r/releases/x/{trained.int8.name}"]
+    assert argv[:5] == ["/venv/bin/python", "-m", "edgevision", "run", f"/r/releases/x/{models.int8.name}"]
     joined = " ".join(argv)
     for part in ("--source http://cam.local/stream.mjpg", "--threads 2", "--top-k 2", "--threshold 0.25",
                  "--smooth 3", "--labels /r/releases/x/labels.txt", "--mqtt mqtt://broker.local/cam1", "--web",
@@ -88,41 +89,41 @@ def test_sinks_cannot_override_what_the_service_sets(spec: str) -> None:
         Sink.parse(spec)
 
 
-def test_coral_profiles_need_an_edgetpu_compiled_model(cli, trained, tmp_path: Path) -> None:
-    _one_line_error(cli("bundle", trained.int8, "--profile", "coral-usb", "--out", tmp_path / "c.tar.gz"), 2,
+def test_coral_profiles_need_an_edgetpu_compiled_model(cli, models, tmp_path: Path) -> None:
+    _one_line_error(cli("bundle", models.int8, "--profile", "coral-usb", "--out", tmp_path / "c.tar.gz"), 2,
                     "not compiled for the Edge TPU", "edgetpu_compiler")
     assert not (tmp_path / "c.tar.gz").exists()
-    # A thin stand-in for edgetpu_compiler's output: the model bytes carrying the custom op's name
-    # (the real compiler cannot run here); the runtime recognises compiled models by that name.
+    # A thin stand-in for edgetpu_compiler's output (the real compiler cannot run here): the model with an
+    # operator whose code is the compiler's custom op, which is how edgevision recognises compiled models.
     fake = tmp_path / "shapes_edgetpu.tflite"
-    fake.write_bytes(trained.int8.read_bytes() + b"edgetpu-custom-op")
+    fake.write_bytes(with_custom_op(models.int8.read_bytes(), "edgetpu-custom-op"))
     made = cli("bundle", fake, "--profile", "coral-usb", "--out", tmp_path / "c.tar.gz", "--json")
     assert made.returncode == 0, made.stderr
     m = json.loads(made.stdout)
     assert m["runtime"]["delegate"] == "edgetpu:usb" and m["model"]["edgetpu_compiled"] is True
     _one_line_error(cli("bundle", fake, "--profile", "rpi5", "--out", tmp_path / "r.tar.gz"), 2,
                     "compiled for the Edge TPU")
-    _one_line_error(cli("bundle", trained.int8, "--profile", "rpi5", "--delegate", "edgetpu", "--out",
+    _one_line_error(cli("bundle", models.int8, "--profile", "rpi5", "--delegate", "edgetpu", "--out",
                         tmp_path / "r.tar.gz"), 2, "not compiled")
 
 
-def test_bad_inputs_are_one_line_errors(cli, trained, tmp_path: Path) -> None:
-    _one_line_error(cli("bundle", trained.int8, "--profile", "nosuchboard"), 2, "nosuchboard")
+def test_bad_inputs_are_one_line_errors(cli, models, tmp_path: Path) -> None:
+    _one_line_error(cli("bundle", models.int8, "--profile", "nosuchboard"), 2, "nosuchboard")
     _one_line_error(cli("bundle", tmp_path / "missing.tflite", "--profile", "rpi5"), 2, "not found")
     notmodel = tmp_path / "x.tflite"
     notmodel.write_text("hello")
     _one_line_error(cli("bundle", notmodel, "--profile", "rpi5"), 2, "not a TFLite model")
     (tmp_path / "exists").mkdir()
     (tmp_path / "exists" / "f").write_text("x")
-    _one_line_error(cli("bundle", trained.int8, "--profile", "rpi5", "--out", tmp_path / "exists"), 2, "--force")
-    _one_line_error(cli("bundle", trained.int8, "--profile", "rpi5", "--sink", "out=/tmp/x"), 2, "--sink")
-    _one_line_error(cli("bundle", trained.int8, "--profile", "rpi5", "--source", "--x"), 2, "source")
+    _one_line_error(cli("bundle", models.int8, "--profile", "rpi5", "--out", tmp_path / "exists"), 2, "--force")
+    _one_line_error(cli("bundle", models.int8, "--profile", "rpi5", "--sink", "out=/tmp/x"), 2, "--sink")
+    _one_line_error(cli("bundle", models.int8, "--profile", "rpi5", "--source", "--x"), 2, "source")
 
 
 @pytest.fixture()
-def bundle_dir(trained, tmp_path: Path) -> Path:
+def bundle_dir(models, tmp_path: Path) -> Path:
     d = tmp_path / "bundle"
-    make_bundle(trained.int8, load_profile("x86-64"), BundleOptions(source="0"), d)
+    make_bundle(models.int8, load_profile("x86-64"), BundleOptions(source="0"), d)
     return d
 
 
@@ -161,7 +162,7 @@ def test_verification_refuses_any_change(bundle_dir: Path, how: str) -> None:
         verify_bundle_dir(bundle_dir)
 
 
-def test_device_verify_command(trained, bundle_dir: Path, device_python: str, tmp_path: Path) -> None:
+def test_device_verify_command(models, bundle_dir: Path, device_python: str, tmp_path: Path) -> None:
     from tests.deploy.conftest import device_cli
 
     dev = device_cli(device_python)
@@ -169,6 +170,6 @@ def test_device_verify_command(trained, bundle_dir: Path, device_python: str, tm
     assert ok.returncode == 0 and "matches its manifest" in ok.stdout, ok.stderr
     archive = pack(bundle_dir, tmp_path / "b.tar.gz")
     assert dev("device", "verify", archive, "--json").returncode == 0
-    model = bundle_dir / trained.int8.name
+    model = bundle_dir / models.int8.name
     model.write_bytes(model.read_bytes()[:-1] + b"!")
-    _one_line_error(dev("device", "verify", bundle_dir), 1, trained.int8.name, "sha256")
+    _one_line_error(dev("device", "verify", bundle_dir), 1, models.int8.name, "sha256")

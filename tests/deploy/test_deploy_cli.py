@@ -21,9 +21,9 @@ def test_root_help_lists_the_new_commands(cli) -> None:
     assert all(c in out.stdout for c in ("bundle", "deploy", "device"))
 
 
-def test_deploy_refuses_bad_input_before_connecting(cli, trained, tmp_path: Path) -> None:
+def test_deploy_refuses_bad_input_before_connecting(cli, models, tmp_path: Path) -> None:
     bundle = tmp_path / "b.tar.gz"
-    assert cli("bundle", trained.int8, "--profile", "x86-64", "--out", bundle).returncode == 0
+    assert cli("bundle", models.int8, "--profile", "x86-64", "--out", bundle).returncode == 0
     # 192.0.2.1 is TEST-NET-1: nothing must try to reach it, every error comes first
     _one_line_error(cli("deploy", bundle, "pi@192.0.2.1", "--source", "0"), 2, "--source", "bundle")
     _one_line_error(cli("deploy", bundle, "pi@192.0.2.1", "--profile", "rpi5"), 2, "made for x86-64")

@@ -36,13 +36,13 @@ def _wait(predicate, timeout: float = 30.0):
     raise AssertionError("condition not reached in time")
 
 
-def test_supervisor_restarts_rotates_and_stops(trained, camera, device_python, device_root, tmp_path) -> None:
+def test_supervisor_restarts_rotates_and_stops(models, camera, device_python, device_root, tmp_path) -> None:
     profile = tmp_path / "fast.toml"  # x86-64 with a 1 s restart delay and a 1 MiB labels file
     text = (REPO / "device" / "profiles" / "x86-64.toml").read_text()
     profile.write_text(text.replace("restart_sec = 5", "restart_sec = 1").replace("labels_max_mb = 64",
                                                                                  "labels_max_mb = 1"))
     bundle = tmp_path / "b.tar.gz"
-    manifest = make_bundle(trained.int8, load_profile(profile), BundleOptions(source=camera), bundle)
+    manifest = make_bundle(models.int8, load_profile(profile), BundleOptions(source=camera), bundle)
     device_root.mkdir()
     (device_root / "labels.jsonl").write_text('{"label": "old"}\n' * 70_000)  # > 1 MiB: rotated on start
     dev = device_cli(device_python)

@@ -35,9 +35,9 @@ def _bundle(cli, model: Path, out: Path, source: str, *extra: str) -> Path:
     return out
 
 
-def test_deploy_switch_second_deploy_and_rollback(cli, sshd, trained, camera, device_python, device_root,
+def test_deploy_switch_second_deploy_and_rollback(cli, sshd, models, camera, device_python, device_root,
                                                   tmp_path) -> None:
-    first = _bundle(cli, trained.int8, tmp_path / "first.tar.gz", camera)
+    first = _bundle(cli, models.int8, tmp_path / "first.tar.gz", camera)
     out = _deploy(cli, sshd, first, device_root, device_python, "--service", "--manager", "supervisor", "--json")
     assert out.returncode == 0, out.stderr
     r1 = json.loads(out.stdout)
@@ -50,7 +50,7 @@ def test_deploy_switch_second_deploy_and_rollback(cli, sshd, trained, camera, de
     assert not list((device_root / "incoming").iterdir()), "the upload is removed after install"
 
     # A second deploy straight from a model file (deploy bundles it), same camera: a new release becomes current.
-    out = _deploy(cli, sshd, trained.float32, device_root, device_python, "--profile", "x86-64", "--source", camera,
+    out = _deploy(cli, sshd, models.float32, device_root, device_python, "--profile", "x86-64", "--source", camera,
                   "--service", "--json")
     assert out.returncode == 0, out.stderr
     r2 = json.loads(out.stdout)
@@ -72,9 +72,9 @@ def test_deploy_switch_second_deploy_and_rollback(cli, sshd, trained, camera, de
     assert events[-1] == "rollback"
 
 
-def test_refusals_leave_the_previous_model_active(cli, sshd, trained, device_python, device_root, tmp_path) -> None:
-    source = str(trained.data / "test" / "star")
-    good = _bundle(cli, trained.int8, tmp_path / "good.tar.gz", source)
+def test_refusals_leave_the_previous_model_active(cli, sshd, models, device_python, device_root, tmp_path) -> None:
+    source = str(models.data / "test" / "star")
+    good = _bundle(cli, models.int8, tmp_path / "good.tar.gz", source)
     out = _deploy(cli, sshd, good, device_root, device_python, "--json")
     assert out.returncode == 0, out.stderr
     active, active_id = json.loads(out.stdout)["release"], json.loads(out.stdout)["id"]
@@ -86,14 +86,14 @@ def test_refusals_leave_the_previous_model_active(cli, sshd, trained, device_pyt
         assert not list((device_root / "incoming").iterdir())
 
     # 1. Tampered: one byte of the model flipped after bundling (manifest untouched).
-    tampered = _bundle(cli, trained.float32, tmp_path / "tampered", source)
-    model = tampered / trained.float32.name
+    tampered = _bundle(cli, models.float32, tmp_path / "tampered", source)
+    model = tampered / models.float32.name
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
     out = _deploy(cli, sshd, tampered, device_root, device_python)
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert "sha256 does not match the manifest" in out.stderr and trained.float32.name in out.stderr
+    assert "sha256 does not match the manifest" in out.stderr and models.float32.name in out.stderr
     unchanged()
 
     # 2. An archive whose entry climbs out of the release directory.
@@ -111,7 +111,7 @@ def test_refusals_leave_the_previous_model_active(cli, sshd, trained, device_pyt
     unchanged()
 
     # 3. A bundle swapped in transit: sound in itself, but not the one the desktop sent (its id differs).
-    other = _bundle(cli, trained.float32, tmp_path / "other.tar.gz", source)
+    other = _bundle(cli, models.float32, tmp_path / "other.tar.gz", source)
     remote = device_root / "incoming" / "other.tar.gz"
     copy = sshd.ssh("cp", str(other), str(remote))
     assert copy.returncode == 0, copy.stderr
@@ -121,13 +121,13 @@ def test_refusals_leave_the_previous_model_active(cli, sshd, trained, device_pyt
     unchanged()
 
 
-def test_failed_start_rolls_back_on_the_device(cli, sshd, trained, camera, device_python, device_root,
+def test_failed_start_rolls_back_on_the_device(cli, sshd, models, camera, device_python, device_root,
                                                tmp_path) -> None:
-    good = _bundle(cli, trained.int8, tmp_path / "good.tar.gz", camera)
+    good = _bundle(cli, models.int8, tmp_path / "good.tar.gz", camera)
     out = _deploy(cli, sshd, good, device_root, device_python, "--service", "--json")
     assert out.returncode == 0, out.stderr
     active = json.loads(out.stdout)["release"]
-    broken = _bundle(cli, trained.float32, tmp_path / "broken.tar.gz", "/nonexistent/camera")
+    broken = _bundle(cli, models.float32, tmp_path / "broken.tar.gz", "/nonexistent/camera")
     out = _deploy(cli, sshd, broken, device_root, device_python, "--service", "--wait", "60")
     assert out.returncode == 1, out.stderr
     assert "did not start" in out.stderr and "source not found" in out.stderr
@@ -137,9 +137,9 @@ def test_failed_start_rolls_back_on_the_device(cli, sshd, trained, camera, devic
     assert [e["event"] for e in st["history"]][-3:] == ["install", "activate", "restore"]
 
 
-def test_dry_run_prints_every_step_and_changes_nothing(cli, sshd, trained, device_python, device_root,
+def test_dry_run_prints_every_step_and_changes_nothing(cli, sshd, models, device_python, device_root,
                                                        tmp_path) -> None:
-    bundle = _bundle(cli, trained.int8, tmp_path / "b.tar.gz", str(trained.data / "test" / "star"))
+    bundle = _bundle(cli, models.int8, tmp_path / "b.tar.gz", str(models.data / "test" / "star"))
     out = _deploy(cli, sshd, bundle, device_root, device_python, "--service", "--dry-run")
     assert out.returncode == 0, out.stderr
     text = out.stdout
@@ -150,8 +150,8 @@ def test_dry_run_prints_every_step_and_changes_nothing(cli, sshd, trained, devic
     assert not device_root.exists(), "a dry run creates nothing on the device"
 
 
-def test_unknown_host_key_is_refused(cli, sshd, trained, device_python, device_root, tmp_path) -> None:
-    bundle = _bundle(cli, trained.int8, tmp_path / "b.tar.gz", str(trained.data / "test" / "star"))
+def test_unknown_host_key_is_refused(cli, sshd, models, device_python, device_root, tmp_path) -> None:
+    bundle = _bundle(cli, models.int8, tmp_path / "b.tar.gz", str(models.data / "test" / "star"))
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     args = [a if a != str(sshd.known_hosts) else str(empty) for a in sshd.ssh_args()]
@@ -170,7 +170,7 @@ def test_unknown_host_key_is_refused(cli, sshd, trained, device_python, device_r
 
 
 @pytest.mark.slow
-def test_install_creates_a_venv_with_system_site_packages(cli, sshd, trained, tmp_path) -> None:
+def test_install_creates_a_venv_with_system_site_packages(cli, sshd, models, tmp_path) -> None:
     """`deploy --install-from WHEEL`: the kit's install.sh makes ROOT/venv and pip installs edgevision[device]
     into it (dependencies come from the package index, hence slow); the deploy then runs with that venv."""
     import shutil
@@ -187,7 +187,7 @@ def test_install_creates_a_venv_with_system_site_packages(cli, sshd, trained, tm
                    check=True, timeout=600)
     (wheel,) = (tmp_path / "dist").glob("edgevision-*.whl")
     root = tmp_path / "device"
-    bundle = _bundle(cli, trained.int8, tmp_path / "b.tar.gz", str(trained.data / "test" / "star"))
+    bundle = _bundle(cli, models.int8, tmp_path / "b.tar.gz", str(models.data / "test" / "star"))
     out = cli("deploy", bundle, *sshd.ssh_args(), "--root", root, "--install-from", wheel, "--json", timeout=1800)
     assert out.returncode == 0, out.stderr
     cfg = (root / "venv" / "pyvenv.cfg").read_text()

@@ -16,12 +16,12 @@ from edgevision.errors import BadInput, CheckFailed
 
 
 @pytest.fixture()
-def bundles(trained, tmp_path: Path) -> list[Path]:
+def bundles(models, tmp_path: Path) -> list[Path]:
     """Four different bundles (same model, different top-k: different ids)."""
     out = []
     for k in range(1, 5):
         path = tmp_path / f"b{k}.tar.gz"
-        make_bundle(trained.int8, load_profile("x86-64"), BundleOptions(source="0", top_k=k), path)
+        make_bundle(models.int8, load_profile("x86-64"), BundleOptions(source="0", top_k=k), path)
         out.append(path)
     return out
 
@@ -50,12 +50,12 @@ def test_install_activate_rollback_restore(bundles: list[Path], tmp_path: Path) 
     assert not [p for p in store.releases.iterdir() if p.name.startswith(".")], "no staging left behind"
 
 
-def test_a_release_altered_at_rest_is_not_activated(bundles: list[Path], tmp_path: Path, trained) -> None:
+def test_a_release_altered_at_rest_is_not_activated(bundles: list[Path], tmp_path: Path, models) -> None:
     store = DeviceStore(tmp_path / "root")
     r1, _ = store.install(bundles[0])
     store.activate(r1)
     r2, _ = store.install(bundles[1])
-    model = r2.path / trained.int8.name
+    model = r2.path / models.int8.name
     model.write_bytes(model.read_bytes() + b"x")
     with pytest.raises(CheckFailed, match="sha256"):
         store.activate(store.find(r2.name))

@@ -19,15 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, need
+from tests.conftest import REPO, free_port, need
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from edgevision.device.frame_checks import check_arrays
+from tests.fixtures.tflite_edit import with_custom_op
 
 
 def _status(checks: list[dict], name: str) -> str:
@@ -36,9 +36,8 @@ def test_frame_array_checks_name_the_classic_mistakes() -> None:
 
 
 
-@pytest.mark.tf
-def test_doctor_passes_with_a_folder_source(cli, trained) -> None:
-    r = cli("doctor", trained.int8, "--source", trained.data / "test", "--frames", "12", "--json", timeout=120)
+def test_doctor_passes_with_a_folder_source(cli, models) -> None:
+    r = cli("doctor", models.int8, "--source", models.data / "test", "--frames", "12", "--json", timeout=120)
     assert r.returncode == 0, r.stderr + r.stdout
     rep = json.loads(r.stdout)
     assert rep["passed"] and rep["runtime"]["runtime"] in ("ai-edge-litert", "tflite-runtime")
@@ -47,14 +46,13 @@ def test_doctor_passes_with_a_folder_source(cli, trained) -> None:
     assert len(refs) == 3 and all(c["status"] == "pass" for c in refs)
     assert _status(rep["checks"], "frame format") == "pass" and _status(rep["checks"], "color order") == "pass"
     assert rep["source"]["frames"] == 12
-    human = cli("doctor", trained.int8, timeout=120)   # the one-screen table
+    human = cli("doctor", models.int8, timeout=120)   # the one-screen table
     assert human.returncode == 0 and "PASS" in human.stdout and "reference_0.png" in human.stdout
 
 
-@pytest.mark.tf
-def test_doctor_live_stream_reports_frame_rate_and_age(cli, trained, mjpeg_server) -> None:
-    server = mjpeg_server(trained.data / "test", fps=20).start()
-    r = cli("doctor", trained.int8, "--source", server.url, "--frames", "15", "--json", timeout=120)
+def test_doctor_live_stream_reports_frame_rate_and_age(cli, models, mjpeg_server) -> None:
+    server = mjpeg_server(models.data / "test", fps=20).start()
+    r = cli("doctor", models.int8, "--source", server.url, "--frames", "15", "--json", timeout=120)
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["source"]["kind"] == "stream" and rep["source"]["live"]
@@ -62,9 +60,8 @@ def test_doctor_live_stream_reports_frame_rate_and_age(cli, trained, mjpeg_serve
     assert 0 <= rep["frame_age_ms"]["p50"] < 1000
 
 
-@pytest.mark.tf
-def test_doctor_names_a_normalization_override_as_the_cause(cli, trained) -> None:
-    r = cli("doctor", trained.float32, "--norm", "symmetric", "--json", timeout=120)
+def test_doctor_names_a_normalization_override_as_the_cause(cli, models) -> None:
+    r = cli("doctor", models.float32, "--norm", "symmetric", "--json", timeout=120)
     assert r.returncode == 1
     rep = json.loads(r.stdout)
     refs = [c for c in rep["checks"] if c["name"].startswith("reference ")]
@@ -73,12 +70,11 @@ def test_doctor_names_a_normalization_override_as_the_cause(cli, trained) -> Non
     assert "error: doctor:" in r.stderr and "check(s) failed" in r.stderr
 
 
-@pytest.mark.tf
-def test_doctor_fails_when_the_device_disagrees_with_the_desktop(cli, trained, tmp_path: Path) -> None:
+def test_doctor_fails_when_the_device_disagrees_with_the_desktop(cli, models, tmp_path: Path) -> None:
     from edgevision.model.artifact import CARD_FILE
     from edgevision.model.tflite_file import associated_files, embed
 
-    data = trained.int8.read_bytes()
+    data = models.int8.read_bytes()
     files = associated_files(data)
     card = json.loads(files[CARD_FILE])
     card["references"][1]["scores"] = card["references"][1]["scores"][::-1]  # "recorded" on another machine
@@ -91,14 +87,13 @@ def test_doctor_fails_when_the_device_disagrees_with_the_desktop(cli, trained, t
     assert [c["status"] for c in checks if c["name"].startswith("reference ")] == ["pass", "fail", "pass"]
 
 
-@pytest.mark.tf
-def test_edgetpu_model_without_a_tpu_is_one_clear_error(cli, trained, tmp_path: Path) -> None:
+def test_edgetpu_model_without_a_tpu_is_one_clear_error(cli, models, tmp_path: Path) -> None:
     tpu = tmp_path / "model_edgetpu.tflite"
-    tpu.write_bytes(trained.int8.read_bytes() + b"edgetpu-custom-op")
-    for cmd in (["doctor", tpu], ["run", tpu, "--source", trained.data / "test"]):
+    tpu.write_bytes(with_custom_op(models.int8.read_bytes(), "edgetpu-custom-op"))  # edgetpu_compiler's op
+    for cmd in (["doctor", tpu], ["run", tpu, "--source", models.data / "test"]):
         r = cli(*cmd, timeout=60)
         assert r.returncode == 2 and "compiled for the Edge TPU" in r.stderr and "Traceback" not in r.stderr
-    r = cli("run", trained.int8, "--source", trained.data / "test", "--delegate", "edgetpu:usb:0", timeout=60)
+    r = cli("run", models.int8, "--source", models.data / "test", "--delegate", "edgetpu:usb:0", timeout=60)
     assert r.returncode == 2 and "Edge TPU runtime not found (libedgetpu.so.1" in r.stderr
-    r = cli("run", trained.int8, "--source", trained.data / "test", "--delegate", "edgetpu:usb:x", timeout=60)
+    r = cli("run", models.int8, "--source", models.data / "test", "--delegate", "edgetpu:usb:x", timeout=60)
     assert r.returncode == 2 and "usb:0" in r.stderr

@@ -9,17 +9,15 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.tf  # the model comes from the session's `trained` fixture
-
 
 def _grow(run, n: int, timeout: float) -> None:  # type: ignore[no-untyped-def]
     run.wait_events(len(run.lines) + n, timeout)
 
 
-def test_stream_server_killed_frozen_and_restarted(trained, mjpeg_server, run_process) -> None:
-    folder = trained.data / "test"
+def test_stream_server_killed_frozen_and_restarted(models, mjpeg_server, run_process) -> None:
+    folder = models.data / "test"
     server = mjpeg_server(folder, fps=25).start()
-    run = run_process(trained.int8, "--source", server.url, "--read-timeout", "1.5", "--top-k", "2")
+    run = run_process(models.int8, "--source", server.url, "--read-timeout", "1.5", "--top-k", "2")
     run.wait_events(15, 60)
 
     server.kill()                       # the camera goes away
@@ -50,9 +48,9 @@ def test_stream_server_killed_frozen_and_restarted(trained, mjpeg_server, run_pr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_flushes_and_exits_zero(trained, run_process, tmp_path: Path, sig: int) -> None:
+def test_signal_flushes_and_exits_zero(models, run_process, tmp_path: Path, sig: int) -> None:
     out = tmp_path / "labels.jsonl"
-    run = run_process(trained.int8, "--source", trained.data / "test", "--loop", "--realtime", "--out", out)
+    run = run_process(models.int8, "--source", models.data / "test", "--loop", "--realtime", "--out", out)
     run.wait_events(30, 60)
     assert run.stop(sig) == 0, run.stderr
     file_lines = out.read_text().splitlines()
@@ -63,17 +61,17 @@ def test_signal_flushes_and_exits_zero(trained, run_process, tmp_path: Path, sig
     assert "Traceback" not in run.stderr
 
 
-def test_unreachable_stream_at_start_is_one_clear_error(cli, trained) -> None:
-    from tests.device.conftest import free_port
+def test_unreachable_stream_at_start_is_one_clear_error(cli, models) -> None:
+    from tests.conftest import free_port
 
-    r = cli("run", trained.int8, "--source", f"http://127.0.0.1:{free_port()}/stream.mjpg", timeout=60)
+    r = cli("run", models.int8, "--source", f"http://127.0.0.1:{free_port()}/stream.mjpg", timeout=60)
     assert r.returncode == 2
     assert "error:" in r.stderr and "cannot open stream" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_give_up_after_exits_one(trained, mjpeg_server, run_process) -> None:
-    server = mjpeg_server(trained.data / "test", fps=25).start()
-    run = run_process(trained.int8, "--source", server.url, "--read-timeout", "1", "--give-up-after", "2")
+def test_give_up_after_exits_one(models, mjpeg_server, run_process) -> None:
+    server = mjpeg_server(models.data / "test", fps=25).start()
+    run = run_process(models.int8, "--source", server.url, "--read-timeout", "1", "--give-up-after", "2")
     run.wait_events(5, 60)
     server.kill()
     assert run.proc.wait(30) == 1

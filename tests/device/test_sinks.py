@@ -13,7 +13,8 @@ from edgevision.device.capture import CaptureStatus
 from edgevision.device.events import LabelEvent
 from edgevision.device.sinks import CallbackSink, FanOut, JsonlSink
 from edgevision.runtime.postprocess import Prediction
-from tests.device.conftest import CHROMIUM_ARGS, Subscriber, free_port
+from tests.conftest import free_port
+from tests.device.conftest import CHROMIUM_ARGS, Subscriber
 
 
 def _event(i: int, label: str = "cat") -> LabelEvent:
@@ -85,10 +86,9 @@ def test_mqtt_sink_publishes_state_events_and_discovery(mosquitto) -> None:
     assert json.loads(next(p for t, p, _ in retained if t.endswith("/state")))["label"] == "cat"
 
 
-@pytest.mark.tf
-def test_run_to_mqtt_survives_a_broker_that_starts_late(trained, mosquitto, run_process) -> None:
+def test_run_to_mqtt_survives_a_broker_that_starts_late(models, mosquitto, run_process) -> None:
     """Broker down when `run` starts: stdout keeps flowing, the MQTT sink connects once the broker is up."""
-    run = run_process(trained.int8, "--source", trained.data / "test", "--loop", "--realtime",
+    run = run_process(models.int8, "--source", models.data / "test", "--loop", "--realtime",
                       "--mqtt", f"mqtt://127.0.0.1:{mosquitto.port}/ev/cam", "--mqtt-node", "cam1")
     run.wait_events(40, 60)                     # the other sink is unaffected by the dead broker
     broker = mosquitto.start()
@@ -112,13 +112,12 @@ def test_run_to_mqtt_survives_a_broker_that_starts_late(trained, mosquitto, run_
     assert any(t.startswith("ev/cam/event/") for t, _, _ in msgs) or len({s["label"] for s in states}) == 1
 
 
-@pytest.mark.tf
-def test_live_view_of_edgevision_run_in_headless_chromium(chromium_path: str, trained, run_process) -> None:
+def test_live_view_of_edgevision_run_in_headless_chromium(chromium_path: str, models, run_process) -> None:
     """`edgevision run --web`: the page loads, shows the video, and the label text follows the events."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    run = run_process(trained.int8, "--source", trained.data / "test", "--loop", "--realtime", "--web", str(port),
+    run = run_process(models.int8, "--source", models.data / "test", "--loop", "--realtime", "--web", str(port),
                       "--no-stdout")
     from tests.device.conftest import wait_port
 
@@ -140,7 +139,7 @@ def test_live_view_of_edgevision_run_in_headless_chromium(chromium_path: str, tr
             time.sleep(0.1)
         from edgevision.runtime.classifier import Classifier
 
-        labels = set(Classifier(trained.int8).labels)
+        labels = set(Classifier(models.int8).labels)
         assert len(texts) >= 3 and texts <= labels, texts   # the label text updates with the stream
         assert len(frames) >= 5 and "%" in page.inner_text("#topk")
         browser.close()

@@ -35,10 +35,22 @@ def _scene(h: int = 48, w: int = 64) -> np.ndarray:
 
 
 class FakePicamera2:
-    """Stands in for picamera2.Picamera2: same methods, arrays laid out as libcamera delivers them."""
+    """Stands in for picamera2.Picamera2: same methods, arrays laid out as libcamera delivers them.
 
-    def __init__(self, rgb: np.ndarray, stride_pad: int = 0) -> None:
-        self.rgb, self.stride_pad = rgb, stride_pad
+    The byte order is picamera2's documented one, not the adapter's belief: the Picamera2 manual
+    (datasheets.raspberrypi.com/camera/picamera2-manual.pdf, "Image formats") lists RGB888 as 24 bits
+    per pixel ordered [B, G, R] and XRGB8888 as [B, G, R, 255]; its maintainer explains the DRM/libcamera
+    naming behind it in github.com/raspberrypi/picamera2/issues/191 ("what is called XRGB8888 actually
+    ends up with every pixel looking like [B, G, R, X] in a numpy array"), and users meet it in
+    github.com/raspberrypi/picamera2/issues/848 (RGB888 arrives as B,G,R).
+
+    ``deliver`` stands for a camera whose configuration comes back with another main format than
+    the one asked for (picamera2 aligns configurations per sensor and Pi model); the adapter must
+    go by what ``camera_configuration()`` reports.
+    """
+
+    def __init__(self, rgb: np.ndarray, stride_pad: int = 0, deliver: str | None = None) -> None:
+        self.rgb, self.stride_pad, self.deliver = rgb, stride_pad, deliver
         self.config: dict[str, Any] = {}
         self.started = self.closed = False
 
@@ -50,6 +62,8 @@ class FakePicamera2:
 
     def configure(self, config: dict) -> None:
         self.config = config
+        if self.deliver:
+            self.config["main"]["format"] = self.deliver
 
     def start(self) -> None:
         self.started = True
@@ -79,11 +93,9 @@ class FakePicamera2:
 
 @pytest.mark.parametrize("fmt", ["RGB888", "XRGB8888"])
 def test_picamera2_bgr_ordered_formats_arrive_as_rgb(fmt: str) -> None:
-    cam = FakePicamera2(_scene())
+    cam = FakePicamera2(_scene(), deliver=fmt)
     src = Picamera2Source("main", (64, 48), camera_factory=lambda: cam)
-    src.open()
-    cam.config["main"]["format"] = fmt  # as if configured so by the user / another Pi model
-    src._fmt = fmt
+    assert src.open().pixel_format == fmt
     frame = src.read()
     assert frame is not None and frame.image.shape == (48, 64, 3) and frame.image.flags.c_contiguous
     np.testing.assert_array_equal(frame.image, _scene())

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from edgevision.train.recipe import Augment, Recipe
-from tests.conftest import HAS_TF, REPO, need
+from tests.conftest import HAS_TF, REPO, free_port, need
 
 pytestmark = pytest.mark.tf
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115
@@ -146,18 +146,10 @@ def test_multiworker_needs_tf_config(cli, shapes_data: Path, tmp_path: Path) -> 
     assert env_free.returncode == 2 and "TF_CONFIG" in env_free.stderr and "Traceback" not in env_free.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_multiworker_training_with_two_local_workers(shapes_data: Path, tmp_path: Path) -> None:
     """Two worker processes on loopback, as the README describes for two machines."""
-    workers = [f"localhost:{_free_port()}" for _ in range(2)]
+    workers = [f"localhost:{free_port()}" for _ in range(2)]
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})

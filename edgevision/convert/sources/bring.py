@@ -104,6 +104,15 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
+    if "imx500" in pol.targets:
+        raise BadInput("--target imx500: a model you brought goes through Sony's toolchain only as a Keras run for "
+                       "now; convert it for cpu/edgetpu here")
+    if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
+        raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
+    if "onnx" in pol.formats:
+        from edgevision.convert.onnx_export import check_available
+
+        check_available()
     if bring.unlabelled and opts.max_drop is None:
         pol = replace(pol, max_drop=pol.max_disagreement)
     if isinstance(model_path, BroughtModel):  # Python API, e.g. torch_src.from_module(net, example)

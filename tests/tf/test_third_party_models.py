@@ -182,8 +182,12 @@ def test_classifier_matches_pycoral(models, case: str) -> None:
                 ties += 1
             elif pc_labels is not None and "coral" in case:
                 assert g.label == pc_labels.get(w.id, str(w.id))  # Coral label files: the same names
-        if "background" in case:
-            assert all((p.label == "background") == (p.index == 0) for p in got) or "coral" in case
+        if "plain-labels" in case:  # N names for N+1 outputs: output 0 is the unlisted background
+            assert all((p.label == "background") == (p.index == 0) for p in got), got
+        if "coral-labels" in case:  # "1  class_0" ... and no line for output 0, which keeps its index as its name
+            assert pc_labels is not None and 0 not in pc_labels
+            assert all(p.label == pc_labels.get(p.index, str(p.index)) for p in got), got
+            assert all((p.label == "0") == (p.index == 0) for p in got), got
     assert ties < 24, "all ranks tied: the comparison would prove nothing"
     if "plain-labels" in case:
         assert clf.label_offset == 1 and clf.labels[0] == "class_0"   # output 1 is the first listed label

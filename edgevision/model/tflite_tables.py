@@ -1,0 +1,148 @@
+"""The tables of a .tflite model that edgevision reads, through the generated schema or the small reader.
+
+ai-edge-litert ships ``schema_py_generated``, generated from TFLite's ``schema.fbs``: where it is
+installed (desktop, Pi OS 64-bit, any x86-64/aarch64 device) models are read through it. A
+device with only tflite-runtime (armv7l, where ai-edge-litert has no wheels) has no schema
+module, so the small reader of ``flatbuf.py`` reads the same fields there, by the slots named
+below after their fields in ``schema.fbs``. ``tests/test_tflite_tables.py`` checks that both
+give the same answers on real models, and the slot names against the generated module.
+
+Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+from edgevision.model.flatbuf import FbTable
+
+# schema.fbs field slots (declaration order; a union takes <name>_type then <name>), for the small reader
+MODEL_OPERATOR_CODES, MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA = 1, 2, 4, 6
+SUBGRAPH_TENSORS, SUBGRAPH_OPERATORS = 0, 3
+TENSOR_SHAPE = 0
+OPERATOR_OPCODE_INDEX, OPERATOR_INPUTS, OPERATOR_OUTPUTS, OPERATOR_BUILTIN_OPTIONS = 0, 1, 2, 4
+BUFFER_DATA, BUFFER_OFFSET, BUFFER_SIZE = 0, 1, 2
+METADATA_NAME, METADATA_BUFFER = 0, 1
+BATCH_MATMUL_OPTIONS_ADJ_X = 0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """``Model.buffers[i]``: inline ``data``, or (models over 2 GB) ``offset``/``size`` into the file."""
+
+    data: bytes
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Op:
+    opcode_index: int
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    builtin_options: Any  # the options table (a flatbuffers Table or FbTable); read with batch_matmul_adj_x
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One subgraph: each tensor's shape and the operators in execution order."""
+
+    shapes: tuple[tuple[int, ...], ...]
+    ops: tuple[Op, ...]
+
+
+def schema_module() -> ModuleType | None:
+    """ai-edge-litert's generated schema module, or None where it is not installed (tflite-runtime)."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        return None
+    return schema_py_generated
+
+
+def read(data: bytes, use_schema: bool | None, generated: Callable[[ModuleType, Any], T],
+          small: Callable[[FbTable], T]) -> T:
+    """``generated(schema, Model)`` where the schema module is installed, else ``small(root table)``;
+    ``use_schema`` forces one of them (tests compare both). Any failure to read is a ValueError."""
+    if len(data) < 8:
+        raise ValueError("buffer too small for a FlatBuffer")
+    schema = schema_module() if use_schema is not False else None
+    if use_schema and schema is None:
+        raise ValueError("ai-edge-litert's schema module is not installed")
+    try:
+        return generated(schema, schema.Model.GetRootAs(data, 0)) if schema is not None else small(FbTable.root(data))
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"unreadable FlatBuffer ({type(exc).__name__}: {exc})") from exc
+
+
+def _ints(array: Any) -> tuple[int, ...]:
+    """``XAsNumpy()`` of the generated module returns 0 for an absent vector."""
+    return () if isinstance(array, int) else tuple(int(v) for v in array)
+
+
+def subgraph_count(data: bytes, use_schema: bool | None = None) -> int:
+    return read(data, use_schema, lambda s, m: m.SubgraphsLength(), lambda r: len(r.tables(MODEL_SUBGRAPHS)))
+
+
+def buffers(data: bytes, use_schema: bool | None = None) -> list[Buffer]:
+    def generated(schema: ModuleType, m: Any) -> list[Buffer]:
+        out = []
+        for i in range(m.BuffersLength()):
+            b = m.Buffers(i)
+            raw = b.DataAsNumpy()
+            out.append(Buffer(b"" if isinstance(raw, int) else raw.tobytes(), int(b.Offset()), int(b.Size())))
+        return out
+
+    return read(data, use_schema, generated, lambda r: [
+        Buffer(bytes(b.bytes_(BUFFER_DATA)), b.uint64(BUFFER_OFFSET), b.uint64(BUFFER_SIZE))
+        for b in r.tables(MODEL_BUFFERS)])
+
+
+def metadata_entries(data: bytes, use_schema: bool | None = None) -> list[tuple[str, int]]:
+    """``Model.metadata``: (name, buffer index) pairs."""
+    def generated(schema: ModuleType, m: Any) -> list[tuple[str, int]]:
+        return [((e.Name() or b"").decode("utf-8", errors="replace"), int(e.Buffer()))
+                for e in (m.Metadata(i) for i in range(m.MetadataLength()))]
+
+    return read(data, use_schema, generated, lambda r: [
+        (e.string(METADATA_NAME) or "", e.uint32(METADATA_BUFFER)) for e in r.tables(MODEL_METADATA)])
+
+
+def graphs(data: bytes, use_schema: bool | None = None) -> list[Graph]:
+    def generated(schema: ModuleType, m: Any) -> list[Graph]:
+        out = []
+        for g in (m.Subgraphs(i) for i in range(m.SubgraphsLength())):
+            shapes = tuple(_ints(g.Tensors(t).ShapeAsNumpy()) for t in range(g.TensorsLength()))
+            ops = tuple(Op(int(o.OpcodeIndex()), _ints(o.InputsAsNumpy()), _ints(o.OutputsAsNumpy()),
+                           o.BuiltinOptions()) for o in (g.Operators(k) for k in range(g.OperatorsLength())))
+            out.append(Graph(shapes, ops))
+        return out
+
+    def small(r: FbTable) -> list[Graph]:
+        return [Graph(tuple(tuple(t.ints(TENSOR_SHAPE)) for t in g.tables(SUBGRAPH_TENSORS)),
+                      tuple(Op(o.uint32(OPERATOR_OPCODE_INDEX), tuple(o.ints(OPERATOR_INPUTS)),
+                               tuple(o.ints(OPERATOR_OUTPUTS)), o.union(OPERATOR_BUILTIN_OPTIONS))
+                            for o in g.tables(SUBGRAPH_OPERATORS)))
+                for g in r.tables(MODEL_SUBGRAPHS)]
+
+    return read(data, use_schema, generated, small)
+
+
+def batch_matmul_adj_x(options: Any) -> bool:
+    """``BatchMatMulOptions.adj_x`` of an operator's options table (False when there is none)."""
+    if options is None:
+        return False
+    if isinstance(options, FbTable):
+        return bool(options.uint8(BATCH_MATMUL_OPTIONS_ADJ_X))
+    schema = schema_module()
+    assert schema is not None  # a generated Table only comes from the generated module
+    opts = schema.BatchMatMulOptions()
+    opts.Init(options.Bytes, options.Pos)
+    return bool(opts.AdjX())

@@ -1,0 +1,188 @@
+"""``edgevision convert RUN --target imx500``: graph export, the normalization moved to the sensor, refusals.
+
+The slow tests run Sony's real toolchain (Model Compression Toolkit + imxconv-tf) in its own
+venv (`make imx500-venv`); the others need only TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import HAS_TF, REPO, need
+
+pytestmark = pytest.mark.skipif(not HAS_TF, reason="TensorFlow is not installed")
+
+
+def toolchain_python() -> Path:
+    return Path(os.environ.get("EDGEVISION_IMX500_PYTHON") or REPO / ".venv-imx500" / "bin" / "python")
+
+
+def need_toolchain() -> None:
+    py = toolchain_python()
+    need(py.is_file() and py.with_name("imxconv-tf").is_file(), f"IMX500 toolchain not at {py} (make imx500-venv)")
+
+
+def tiny_model(kind: str = "plain", size: int = 32, classes: int = 5):
+    import keras
+
+    L = keras.layers
+    inp = keras.Input((size, size, 3), name="image")
+    h = L.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inp)
+    if kind == "nested":
+        sub_in = keras.Input((size, size, 3))
+        sub = keras.Model(sub_in, L.ReLU(name="inner_relu")(L.Conv2D(4, 3, padding="same", name="inner")(sub_in)),
+                          name="backbone")
+        h = sub(h)
+    h = L.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(h)
+    if kind == "unsupported":
+        h = L.Rescaling(2.0, name="mid_scale")(h)
+    h = L.Flatten(name="flatten")(h)
+    if kind == "large":
+        h = L.Dense(1200, activation="relu", name="huge_fc")(h)
+    return keras.Model(inp, L.Dense(classes, activation="softmax", name="probability")(h))
+
+
+def test_input_normalization_leaves_the_graph_for_the_sensor(tmp_path: Path) -> None:
+    from edgevision.convert.imx500.convert import sensor_normalization
+    from edgevision.convert.imx500.graph_export import export_graph
+    from edgevision.model.spec import PreprocessSpec
+
+    g = export_graph(tiny_model("nested"), tmp_path)
+    assert g.removed == ("normalize (Rescaling)",) and g.mean == (127.5,) and g.std == (127.5,)
+    graph = json.loads(g.graph_path.read_text())
+    names = [r["name"] for r in graph["layers"]]
+    assert names[:2] == ["inner", "inner_relu"] and "normalize" not in names  # nested model flattened
+    assert graph["layers"][0]["inputs"] == ["input"]
+    with np.load(g.weights_path) as w:
+        assert w["inner:0"].shape == (3, 3, 3, 4)
+    spec = PreprocessSpec(32, 32)  # edgevision models take raw pixels: the sensor does the graph's (x-127.5)/127.5
+    assert sensor_normalization(spec, g.mean, g.std) == ((127.5,), (127.5,))
+    unit = PreprocessSpec(32, 32, mean=(0.0,), std=(255.0,))  # a model fed 0..1 whose graph then maps to -1..1
+    assert sensor_normalization(unit, (0.5,), (0.5,)) == ((127.5,), (127.5,))
+
+
+def test_a_normalization_deeper_in_the_graph_stays_for_the_converter_to_name(tmp_path: Path) -> None:
+    from edgevision.convert.imx500.graph_export import export_graph
+
+    g = export_graph(tiny_model("unsupported"), tmp_path)
+    assert [r["name"] for r in json.loads(g.graph_path.read_text())["layers"]].count("mid_scale") == 1
+
+
+def test_too_large_for_the_sensor_is_refused_naming_the_layer(tmp_path: Path) -> None:
+    from edgevision.convert.imx500.convert import check_fits
+    from edgevision.convert.imx500.graph_export import export_graph
+    from edgevision.convert.imx500.toolchain import ConversionRefused
+
+    with pytest.raises(ConversionRefused, match=r"does not fit the IMX500's memory.*huge_fc 9\.4 MB") as err:
+        check_fits(export_graph(tiny_model("large"), tmp_path / "big"))
+    assert err.value.exit_code == 2
+    check_fits(export_graph(tiny_model(), tmp_path / "small"))
+
+
+def test_without_the_toolchain_one_line_naming_what_to_install(cli, trained, tmp_path: Path) -> None:
+    env = {**cli.env, "EDGEVISION_IMX500_PYTHON": str(tmp_path / "nowhere" / "python")}
+    r = type(cli)(cli.python, env)("convert", trained.run, "--target", "imx500", "--out", tmp_path / "out")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error:"), r.stderr
+    assert "edge-mdt[tf]" in r.stderr and "make imx500-venv" in r.stderr
+    assert not (tmp_path / "out").exists()
+    r = cli("convert", trained.run, "--target", "imx500", "--target", "edgetpu")
+    assert r.returncode == 2 and "cannot be combined" in r.stderr
+
+
+def _run_with(trained, model, dst: Path) -> Path:
+    shutil.copytree(trained.run, dst, ignore=shutil.ignore_patterns("export"))
+    model.save(dst / "model.keras")
+    return dst
+
+
+@pytest.mark.slow
+def test_demo_model_to_packerout_with_the_real_toolchain(cli, trained, tmp_path: Path) -> None:
+    need_toolchain()
+    r = cli("convert", trained.run, "--target", "imx500", "--max-drop", "5", "--out", tmp_path, "--json",
+            timeout=1800)
+    assert r.returncode in (0, 1), r.stderr
+    rep = json.loads(r.stdout)
+    imx = rep["imx500"]
+    assert Path(imx["packer"]).name == "packerOut.zip" and Path(imx["packer"]).stat().st_size > 1000
+    assert imx["memory"]["fits"] is True and 0 < imx["memory"]["used_kb"] < imx["memory"]["total_kb"]
+    assert imx["normalization"]["removed_from_graph"] == ["normalize (Rescaling)"]
+    assert imx["normalization"]["std"] == [255.0] and imx["normalization"]["input_tensor"]["scale"] > 0
+    assert imx["toolchain"]["probe_max_diff"] < 2e-3  # the TF 2.15 rebuild equals the Keras 3 model
+    assert {ly["op"] for ly in imx["layers"]} >= {"Conv2D", "Dense"} and "Rescaling" not in str(imx["layers"])
+    assert set(rep["variants"]) == {"float32", "imx500"} and rep["passed"] == (rep["drop_points"] <= 5)
+    assert rep["calibration"]["stratified"] is True
+    card = json.loads((tmp_path / "shapes_imx500" / "imx500.json").read_text())
+    assert card["preprocess"]["std"] == [255.0] and card["target"]["normalization"]["where"] == "sensor"
+    info = cli("info", imx["packer"])
+    assert info.returncode == 0 and "fits in the sensor" in info.stdout and "std=[255.0]" in info.stdout
+
+
+@pytest.mark.slow
+def test_default_recipe_on_the_sign_digits_to_packerout(cli, sign_digits, tmp_path: Path) -> None:
+    need_toolchain()
+    run = tmp_path / "run"
+    t = cli("train", sign_digits, "--out", run, "--epochs", "3", timeout=3600)
+    assert t.returncode == 0, t.stderr
+    r = cli("convert", run, "--target", "imx500", "--max-drop", "100", "--json", timeout=3600)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert (Path(rep["imx500"]["packer"])).is_file() and rep["imx500"]["memory"]["fits"] is True
+    assert rep["images"] > 100 and 0 <= rep["variants"]["imx500"]["accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_unsupported_layer_is_named(cli, trained, tmp_path: Path) -> None:
+    need_toolchain()
+    run = _run_with(trained, tiny_model("unsupported"), tmp_path / "run")
+    r = cli("convert", run, "--target", "imx500", "--calibration-size", "20", timeout=1800)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]  # TF's own start-up chatter aside
+    assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "unsupported by the IMX500 converter: layer mid_scale (Rescaling)" in errors[0]
+
+
+REBUILD = """
+import sys, numpy as np, tensorflow as tf
+sys.path.insert(0, sys.argv[1])
+import worker
+m = worker.rebuild(tf, np, sys.argv[2] + "/graph.json", sys.argv[2] + "/weights.npz")
+x = worker.normalized(np, np.load(sys.argv[2] + "/x.npy"), [127.5], [127.5])
+print(float(np.max(np.abs(worker.predict(m, np, x) - np.load(sys.argv[2] + "/y.npy")))))
+"""
+
+
+@pytest.mark.slow
+def test_mobilenet_v2_backbone_rebuilds_identically_in_the_toolchain(tmp_path: Path) -> None:
+    """The transfer-learning recipe's graph (nested MobileNetV2: ZeroPadding, DepthwiseConv, ReLU6, Add)."""
+    import subprocess
+
+    from edgevision.convert.imx500.graph_export import export_graph
+    from edgevision.train.backbones import build_model
+    from edgevision.train.recipe import load_recipe
+
+    need_toolchain()
+    model = build_model(load_recipe("mobilenet_v2").override(weights="none", size=96, width=0.35), num_classes=4)
+    rng = np.random.default_rng(1)
+    for layer in model.get_layer("backbone").layers:  # untrained batch norms would zero every feature
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([gamma, beta + rng.normal(0, 0.5, beta.shape), mean, var])
+    w = model.get_layer("probability").get_weights()
+    model.get_layer("probability").set_weights([rng.normal(0, 0.05, w[0].shape), w[1]])  # not saturated
+    g = export_graph(model, tmp_path)
+    assert g.removed == ("normalize (Rescaling)",) and g.layers > 100
+    x = rng.integers(0, 256, (3, 96, 96, 3)).astype(np.float32)
+    y = np.asarray(model(x, training=False))
+    assert float(np.ptp(y)) > 1e-3  # the check below compares scores that differ
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    worker_dir = REPO / "edgevision" / "convert" / "imx500"
+    out = subprocess.run([str(toolchain_python()), "-c", REBUILD, str(worker_dir), str(tmp_path)], capture_output=True,
+                         text=True, timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-4
