@@ -28,9 +28,8 @@ sys.path.insert(0, str(REPO))
 
 
 def _keras_latency_ms(h5: Path, runs: int = 50) -> float:
-    import tf_keras as k
-
     import tensorflow as tf
+    import tf_keras as k
 
     model = k.models.load_model(h5, compile=False)
     x = tf.constant(np.zeros((1, *model.input_shape[1:]), np.float32))
