@@ -123,6 +123,7 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
         fmt = sniff(path)
         with con.status(f"loading {path.name} ({fmt})"):
             model = load_model(path, fmt, bring.declared)
+        fmt = model.kind  # e.g. a .h5 that turned out to be a Keras 2 file
     spec, how = decide_spec(str(path), (model.width, model.height), model.channels, model.from_model, bring.declared)
     model.mean, model.std = spec.mean, spec.std
     classes, labels_where = model_labels(str(path), model.classes, bring.labels, model.labels,
