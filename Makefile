@@ -4,6 +4,7 @@ VENV := .venv
 DEVICE_VENV := .venv-device
 MEDIAPIPE_VENV := .venv-mediapipe
 TFLITE_VENV := .venv-tflite-runtime
+CONVERT_VENV := .venv-convert
 IMX500_VENV := .venv-imx500
 PYTHON311 ?= python3.11
 PIP_FLAGS ?= --disable-pip-version-check -q
@@ -51,6 +52,13 @@ $(TFLITE_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(TFLITE_VENV)/bin/pip install $(PIP_FLAGS) -e .
 	touch $@
 
+# The bring-your-own-model converters for ONNX and PyTorch (onnx2tf, onnxruntime, torch CPU): large, so they
+# stay out of the default train/dev install. torch is pinned to the CPU wheel the tests were written against.
+$(CONVERT_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch]" "torch==2.13.0"
+	touch $@
+
 # Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow
 # front end needs Python 3.11, TensorFlow 2.14-2.15 and numpy<2, so it lives in its own env and edgevision
 # drives it through a worker script (files in, files out). imxconv runs Java (openjdk-17-jre-headless,
@@ -65,7 +73,7 @@ imx500-venv: $(IMX500_VENV)/.installed
 
 bench-venvs: $(TFLITE_VENV)/.installed
 
-venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed bench-venvs
+venvs: $(VENV)/.installed $(DEVICE_VENV)/.installed $(MEDIAPIPE_VENV)/.installed $(CONVERT_VENV)/.installed bench-venvs
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgevision demo
@@ -74,6 +82,7 @@ TEST_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
            EDGEVISION_DESKTOP_PYTHON=$(CURDIR)/$(VENV)/bin/python \
            EDGEVISION_MEDIAPIPE_PYTHON=$(CURDIR)/$(MEDIAPIPE_VENV)/bin/python \
            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
+           EDGEVISION_CONVERT_PYTHON=$(CURDIR)/$(CONVERT_VENV)/bin/python \
            EDGEVISION_IMX500_PYTHON=$(CURDIR)/$(IMX500_VENV)/bin/python \
            EDGEVISION_REQUIRE_ALL=1
 
@@ -118,4 +127,5 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(IMX500_VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(CONVERT_VENV) $(IMX500_VENV) demo-output \
+		.pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from edgevision.cli.common import (
     quiet_tensorflow,
 )
 from edgevision.cli.tables import Layout, print_fitted
+from edgevision.errors import BadInput
+
+BROUGHT_HELP = ("Extras per model format (pip install 'edgevision\\[EXTRA]'): .keras/.h5 (Keras 3), SavedModel, "
+                "float .tflite: train; Keras 2 / tf.keras .h5 (Teachable Machine): keras2; .onnx: onnx-source; "
+                ".pt2 and torch modules: pytorch.")
 
 # On a narrow terminal the variants table keeps accuracy, drop, size × and latency × (the gate's evidence).
 CONVERT_LAYOUT = Layout(drop=("file", "size KiB", "latency ms", "agreement"), wrapping=("gate",), whole="variant")
@@ -27,10 +33,35 @@ def register(app: typer.Typer) -> None:
                         "  edgevision convert runs/flowers --policy edgetpu\n\n"
                         "  edgevision convert runs/flowers --target imx500\n\n"
                         "  edgevision convert runs/flowers --policy convert/strict.toml --format onnx --json\n\n"
-                        "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair")
+                        "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair\n\n"
+                        "A model you already have (labels in its output order; data: one folder per class):\n\n"
+                        "  edgevision convert converted_keras/keras_model.h5 --labels converted_keras/labels.txt "
+                        "--data photos --preset teachable-machine\n\n"
+                        "  edgevision convert net.onnx --labels labels.txt --data photos --norm imagenet "
+                        "--crop center\n\n"
+                        "  edgevision convert model.pt2 --labels labels.txt --data frames --unlabelled "
+                        "--preset torchvision\n\n" + BROUGHT_HELP)
     @handle_errors
     def convert(
-        run: Path = typer.Argument(..., help="Run directory written by edgevision train."),
+        run: Path = typer.Argument(..., help="Run directory written by edgevision train, or a model file: .keras, "
+                                             ".h5, SavedModel dir, .tflite, .onnx, .pt2."),
+        data: Path | None = typer.Option(None, "--data", help="A brought model's images: one folder per class "
+                                                              "(optional train/val/test), or any images with "
+                                                              "--unlabelled."),
+        unlabelled: bool = typer.Option(False, "--unlabelled", help="--data has no class folders: gate on "
+                                                                    "agreement with the original model (policy "
+                                                                    "max_disagreement)."),
+        preset: str | None = typer.Option(None, "--preset", help="Preprocessing of a known source: "
+                                                                 "teachable-machine, torchvision, keras-mobilenet, "
+                                                                 "keras-efficientnet, unit."),
+        norm: str | None = typer.Option(None, "--norm", help="unit | symmetric | imagenet | raw | MEAN,STD (0..255)."),
+        crop: str | None = typer.Option(None, "--crop", help="squash | center | letterbox."),
+        resize: str | None = typer.Option(None, "--resize", help="bilinear | area | nearest."),
+        size: str | None = typer.Option(None, "--size", help="N or WxH, for a model whose input size is dynamic."),
+        outputs: str = typer.Option("auto", "--outputs", help="auto | probabilities | logits (a softmax is added)."),
+        drop_first_label: bool = typer.Option(False, "--drop-first-label", help="The labels file has one extra "
+                                                                                "first line (e.g. 'background'): "
+                                                                                "drop it."),
         policy: str | None = typer.Option(None, "--policy", help="Quantization policy: a name in convert/ "
                                                                  "(default, strict, edgetpu, imx500) or a TOML "
                                                                  "path."),
@@ -55,11 +86,32 @@ def register(app: typer.Typer) -> None:
         from edgevision.convert.runner import ConvertOptions, convert_run
 
         formats = tuple(dict.fromkeys(["tflite", *fmt])) if fmt else None
-        report = convert_run(run, ConvertOptions(quant=quant, max_drop=max_drop, io=io,
-                                                 calibration_size=calibration_size, split=split, labels=labels,
-                                                 out=out, policy=policy, repair=repair, threads=threads,
-                                                 targets=tuple(target) if target else None, formats=formats),
-                             err_console())
+        options = ConvertOptions(quant=quant, max_drop=max_drop, io=io, calibration_size=calibration_size, split=split,
+                                 labels=labels, out=out, policy=policy, repair=repair, threads=threads,
+                                 targets=tuple(target) if target else None, formats=formats)
+        brought = {"--data": data, "--unlabelled": unlabelled or None, "--preset": preset, "--norm": norm,
+                   "--crop": crop, "--resize": resize, "--size": size, "--drop-first-label": drop_first_label or None,
+                   "--outputs": None if outputs == "auto" else outputs}
+        is_brought = run.is_file() or (run / "saved_model.pb").is_file() or (not run.exists() and data is not None)
+        if not is_brought:
+            given = [k for k, v in brought.items() if v is not None]
+            if given:
+                raise BadInput(f"{given[0]}: only for a model you brought; {run} is a training run (its data and "
+                               "preprocessing are recorded)")
+            report = convert_run(run, options, err_console())
+        else:
+            from edgevision.convert.sources.bring import BringOptions, convert_brought
+            from edgevision.convert.sources.declare import Declared, parse_size
+
+            if data is None:
+                raise BadInput(f"{run}: not a training run; a model you brought needs --data DIR (images to "
+                               "calibrate and validate on)")
+            declared = Declared(preset=preset, norm=norm, crop=crop, resize=resize,
+                                size=parse_size(size) if size else None)
+            report = convert_brought(run, BringOptions(data=data, labels=labels, declared=declared,
+                                                       unlabelled=unlabelled, outputs=outputs,
+                                                       drop_first_label=drop_first_label),
+                                     replace(options, labels=None), err_console())
         if json_out:
             print_json(report)
         elif report.get("target") == "imx500":
@@ -93,6 +145,8 @@ def render(r: dict[str, Any]) -> None:
     print_fitted(con, err_console(), header, rows, CONVERT_LAYOUT, markup=True,
                  title=f"{r['model']}: {r['images']} {r['split']} images through the device runtime "
                        f"(policy {r['policy']['name']})")
+    if r.get("source"):
+        _render_source(con, r["source"])
     con.print(f"files in {Path(ref['path']).parent}; sizes include the embedded metadata, labels and reference "
               "images; latency is the median invoke() on this machine")
     if r.get("repair"):
@@ -155,3 +209,12 @@ def _render_edgetpu(con: Any, e: dict[str, Any]) -> None:
                   f"the Edge TPU, {comp.get('ops_on_cpu')} on the CPU")
     elif comp.get("message"):
         con.print(f"edgetpu_compiler: {comp['message']}")
+
+
+def _render_source(con: Any, s: dict[str, Any]) -> None:
+    p, fc = s["preprocess"], s["float_check"]
+    con.print(f"brought {s['format']} model {s['file']} via {s['route']}: normalization from {p['norm']} "
+              f"(mean {p['mean']}, std {p['std']}, applied {p['applied']}), crop {p['crop']}; outputs {s['outputs']}"
+              f"{' (softmax added)' if s['softmax_added'] else ''}; labels from {s['labels']}; gate: {s['gate']}")
+    con.print(f"float32 TFLite vs the original model on {fc['images']} images: top-1 agreement "
+              f"{fc['top1_agreement']:.1%}, max score difference {fc['max_abs_score_diff']:.2e}")

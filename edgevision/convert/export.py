@@ -24,11 +24,11 @@ INPUT_RANGE = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
 
 def model_card(name: str, spec: PreprocessSpec, labels: Sequence[str], quantization: str, recipe: str = "",
                validation: Mapping[str, Any] | None = None, calibration: Mapping[str, Any] | None = None,
-               references: Sequence[Mapping[str, Any]] = ()) -> ModelCard:
+               references: Sequence[Mapping[str, Any]] = (), source: Mapping[str, Any] | None = None) -> ModelCard:
     return ModelCard(name=name, spec=spec, labels_sha256=labels_sha256(list(labels)), num_classes=len(labels),
                      quantization=quantization, recipe=recipe, validation=dict(validation or {}),
                      calibration=dict(calibration or {}), edgevision_version=__version__,
-                     references=tuple(references))
+                     references=tuple(references), source=dict(source or {}))
 
 
 def package(tflite: bytes, card: ModelCard, labels: Sequence[str], input_dtype: str,

@@ -56,6 +56,9 @@ class Policy:
     split: str = ""
     targets: tuple[str, ...] = ()
     formats: tuple[str, ...] = ("tflite",)
+    # budget when the data is unlabelled (convert MODEL --unlabelled): the share of images, in percentage
+    # points, whose top-1 may change from the original model's
+    max_disagreement: float = 2.0
     repair: RepairPolicy = field(default_factory=RepairPolicy)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class Policy:
                     raise BadInput(f"policy {self.name!r}: {key} {v!r} unknown; choose from {', '.join(allowed)}")
         if self.max_drop < 0:
             raise BadInput(f"policy {self.name!r}: max_drop {self.max_drop} must be >= 0 percentage points")
+        if self.max_disagreement < 0:
+            raise BadInput(f"policy {self.name!r}: max_disagreement {self.max_disagreement} must be >= 0 points")
         if self.calibration_size < 1:
             raise BadInput(f"policy {self.name!r}: calibration_size must be at least 1")
         if self.split not in ("", "train", "val", "test"):

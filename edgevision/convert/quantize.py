@@ -53,6 +53,8 @@ def _fixed_batch(model: Any) -> Any:
 def _converter(model: Any) -> Any:
     import tensorflow as tf
 
+    if hasattr(model, "tflite_converter"):  # a model the user brought (convert/sources): builds its own
+        return model.tflite_converter()
     return tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
 
 
@@ -88,6 +90,8 @@ def convert_float(model: Any, mode: str) -> bytes:
 
     if mode not in ("float32", "float16", "dynamic"):
         raise BadInput(f"unknown float mode {mode!r}")
+    if mode == "float32" and getattr(model, "float_tflite", None):  # a float .tflite the user brought
+        return bytes(model.float_tflite)
     conv = _converter(model)
     if mode in ("float16", "dynamic"):
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -99,6 +103,9 @@ def convert_float(model: Any, mode: str) -> bytes:
 def calibrate(model: Any, images: np.ndarray, on_step: Callable[[], None] | None = None) -> bytes:
     """Run the calibration images once: a float TFLite model annotated with activation ranges."""
     import tensorflow as tf
+
+    if hasattr(model, "calibrate"):  # a float .tflite the user brought: no graph to convert, calibrate the file
+        return bytes(model.calibrate(images, on_step))
 
     conv = _converter(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]

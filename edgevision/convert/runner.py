@@ -113,6 +113,13 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
         raise BadInput(f"{run.root}: the {split} split is empty; nothing to validate the conversion on")
     model = load_keras(run.model_path)
     check_static(model, str(run.model_path))
+    return convert_loaded(run, model, pol, opts, con)
+
+
+def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, con: Console) -> dict[str, Any]:
+    """Everything after loading: the same for a trained run and for a model the user brought
+    (``convert/sources``), which arrives as a RunDir-shaped description plus a model object."""
+    split, held = (pol.split, run.dataset.split(pol.split)) if pol.split else run.dataset.held_out()
     modes = ["float32"] + [m for m in (QUANT_MODES if pol.quant == "all" else (pol.quant,)) if m != "float32"]
     out = opts.out or run.export_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +186,9 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
 
     main_gate = delivered.get(primary)
     report = {
-        "model": run.name, "run": str(run.root), "split": split, "images": int(reference.y_true.size),
+        "model": run.name, "run": str(run.root),
+        **({"source": run.run["source"]} if "source" in run.run else {}),  # a model the user brought
+        "split": split, "images": int(reference.y_true.size),
         "quant": primary, "policy": pol.to_dict(), "budget_points": pol.max_drop,
         "passed": all(g["passed"] for g in delivered.values()),
         "drop_points": main_gate["drop_points"] if main_gate else 0.0,

@@ -36,7 +36,7 @@ class Variants:
     def card(self, variant: str, validation: dict[str, Any] | None = None, refs: Any = ()) -> Any:
         run = self.run
         return model_card(run.name, run.spec, run.classes, variant, str(run.recipe.get("name", "")), validation,
-                          self.calibration if variant in CALIBRATED else None, refs)
+                          self.calibration if variant in CALIBRATED else None, refs, run.run.get("source"))
 
     def add(self, expected: str, data: bytes, io_type: str) -> str:
         """Write a variant under its measured name (never a name the ops contradict)."""

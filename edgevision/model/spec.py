@@ -102,6 +102,9 @@ class ModelCard:
     # embedded reference images and the scores they gave on the desktop ({"file", "label", "scores",
     # "float_scores"}), for checking a device end to end
     references: tuple[Mapping[str, Any], ...] = ()
+    # where a model the user brought came from (format, file, how its preprocessing was declared, whether a
+    # softmax was added); empty for models trained by edgevision
+    source: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         body = {
@@ -116,6 +119,7 @@ class ModelCard:
             "calibration": dict(self.calibration),
             "edgevision_version": self.edgevision_version,
             "references": [dict(r) for r in self.references],
+            **({"source": dict(self.source)} if self.source else {}),
         }
         return json.dumps(body, indent=2, sort_keys=True)
 
@@ -136,6 +140,7 @@ class ModelCard:
                 validation=d.get("validation") or {}, calibration=d.get("calibration") or {},
                 edgevision_version=str(d.get("edgevision_version", "")),
                 references=tuple(d.get("references") or ()),
+                source=d.get("source") or {},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"{origin}: missing or malformed field {exc}") from None
