@@ -54,7 +54,7 @@ $(TFLITE_VENV)/.installed: pyproject.toml | system-packages-venv
 
 # The bring-your-own-model converters for ONNX and PyTorch (onnx2tf, onnxruntime, torch CPU): large, so they
 # stay out of the default train/dev install. torch is pinned to the CPU wheel the tests were written against.
-$(CONVERT_VENV)/.installed: pyproject.toml
+$(CONVERT_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(CONVERT_VENV)
 	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch]" "torch==2.13.0"
 	touch $@
