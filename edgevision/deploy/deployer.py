@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgevision import __version__
 from edgevision.assets import asset_dirs
 from edgevision.deploy.archive import pack
 from edgevision.deploy.localwheel import build_wheel, checkout_root, index_spec
@@ -27,6 +26,7 @@ from edgevision.deploy.ssh import Ssh
 from edgevision.deploy.store import DEFAULT_ROOT
 from edgevision.device.profiles import Profile, list_profiles, load_profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.version import __version__
 
 KIT_FILES = ("edgevision.service.in", "install.sh")
 

@@ -14,8 +14,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from edgevision import __version__
 from edgevision.errors import CheckFailed
+from edgevision.version import __version__
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 

@@ -13,5 +13,6 @@ RUN_OPTIONS: frozenset[str] = frozenset({
     "--source", "-s", "--labels", "--top-k", "--threshold", "--smooth", "--threads", "--delegate", "--norm",
     "--realtime", "--no-realtime", "--max-frames", "--loop", "--stdout", "--no-stdout", "--out", "--mqtt",
     "--mqtt-node", "--mqtt-discovery", "--no-mqtt-discovery", "--web", "--host", "--read-timeout",
-    "--give-up-after", "--quiet", "-q",
+    "--give-up-after", "--quiet", "-q", "--mqtt-password-file", "--mqtt-ca", "--mqtt-cert", "--mqtt-key",
+    "--web-token", "--web-token-file",
 })
