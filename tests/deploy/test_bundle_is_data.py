@@ -33,23 +33,23 @@ def forge(good: Path, out: Path, profile: dict | None = None, **runtime: object)
     return out
 
 
-def test_bundle_refuses_a_source_with_a_newline(cli, trained, tmp_path: Path) -> None:
+def test_bundle_refuses_a_source_with_a_newline(cli, models, tmp_path: Path) -> None:
     marker = tmp_path / "PWNED"
-    out = cli("bundle", trained.int8, "--profile", "x86-64", "--source", INJECTION.format(marker=marker),
+    out = cli("bundle", models.int8, "--profile", "x86-64", "--source", INJECTION.format(marker=marker),
               "--out", tmp_path / "b")
     _one_line_error(out, 2, "control character")
     assert not (tmp_path / "b").exists()
-    out = cli("bundle", trained.int8, "--profile", "x86-64", "--source", "0", "--sink",
+    out = cli("bundle", models.int8, "--profile", "x86-64", "--source", "0", "--sink",
               "mqtt=mqtt://cam:hunter2@broker/t", "--out", tmp_path / "c")
     _one_line_error(out, 2, "mqtt-password-file")
     assert "hunter2" not in out.stderr + out.stdout
 
 
 @pytest.mark.usefixtures("sshd")
-def test_forged_bundle_is_refused_by_the_device_over_ssh(cli, sshd, trained, camera, device_python, device_root,
+def test_forged_bundle_is_refused_by_the_device_over_ssh(cli, sshd, models, camera, device_python, device_root,
                                                          tmp_path: Path) -> None:
     good = tmp_path / "good"
-    made = cli("bundle", trained.int8, "--profile", "x86-64", "--source", camera, "--out", good)
+    made = cli("bundle", models.int8, "--profile", "x86-64", "--source", camera, "--out", good)
     assert made.returncode == 0, made.stderr
     out = cli("deploy", good, *sshd.ssh_args(), "--root", device_root, "--remote-python", device_python,
               "--service", "--manager", "supervisor", "--json", timeout=300)
@@ -87,9 +87,9 @@ def test_forged_bundle_is_refused_by_the_device_over_ssh(cli, sshd, trained, cam
                                      {"service": {"supplementary_groups": ["video\nUser=root"]}},
                                      {"service": {"restart_sec": "5\nExecStartPre=/bin/sh"}},
                                      {"service": {"nice": -99}}, {"service": "always"}])
-def test_device_install_refuses_bad_profile_values(cli, trained, tmp_path: Path, profile: dict) -> None:
+def test_device_install_refuses_bad_profile_values(cli, models, tmp_path: Path, profile: dict) -> None:
     good = tmp_path / "good"
-    assert cli("bundle", trained.int8, "--profile", "x86-64", "--source", "0", "--out", good).returncode == 0
+    assert cli("bundle", models.int8, "--profile", "x86-64", "--source", "0", "--out", good).returncode == 0
     bad = forge(good, tmp_path / "bad", profile=profile)
     out = cli("device", "install", bad, "--root", tmp_path / "root")
     _one_line_error(out, 1, "profile")

@@ -167,8 +167,8 @@ def test_waiting_consumer_is_served_by_the_next_grab() -> None:
     assert slot._margin == pytest.approx(0.25 * slot._busy)
 
 
-def test_mjpeg_stream_is_read_as_packets_and_decoded_on_demand(trained, mjpeg_server) -> None:
-    server = mjpeg_server(trained.data / "test", fps=50).start()
+def test_mjpeg_stream_is_read_as_packets_and_decoded_on_demand(models, mjpeg_server) -> None:
+    server = mjpeg_server(models.data / "test", fps=50).start()
     src = CaptureSource(server.url, live=True, kind="stream")
     src.open()
     try:
@@ -181,14 +181,14 @@ def test_mjpeg_stream_is_read_as_packets_and_decoded_on_demand(trained, mjpeg_se
         src.close()
 
 
-def test_pipeline_on_a_video_file_reads_ahead_in_order(trained, tmp_path: Path) -> None:
+def test_pipeline_on_a_video_file_reads_ahead_in_order(models, tmp_path: Path) -> None:
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
-    images = sorted((trained.data / "test").rglob("*.png"))[:12]
+    images = sorted((models.data / "test").rglob("*.png"))[:12]
     for p in images:
         writer.write(cv2.resize(cv2.imread(str(p)), (64, 48)))
     writer.release()
-    clf = Classifier(trained.int8)
+    clf = Classifier(models.int8)
     ahead = list(Pipeline(clf, open_source(path), PipelineOptions()).events())
     serial = list(Pipeline(clf, open_source(path), PipelineOptions(read_ahead=0)).events())
     assert [e.frame for e in ahead] == list(range(len(images)))
@@ -196,8 +196,8 @@ def test_pipeline_on_a_video_file_reads_ahead_in_order(trained, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("variant", ["int8", "float32"])
-def test_classify_into_the_tensor_equals_the_reference_path(trained, variant: str) -> None:
-    clf = Classifier(getattr(trained, variant))
+def test_classify_into_the_tensor_equals_the_reference_path(models, variant: str) -> None:
+    clf = Classifier(getattr(models, variant))
     rng = np.random.default_rng(0)
     for shape in ((48, 64), (32, 32), (100, 30)):
         rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)

@@ -100,12 +100,12 @@ def test_password_from_a_private_file_or_the_environment(broker, tmp_path: Path,
     assert not any(SECRET in r.getMessage() or "wrong-password" in r.getMessage() for r in caplog.records)
 
 
-def test_password_in_the_url_is_never_echoed(cli, trained) -> None:
+def test_password_in_the_url_is_never_echoed(cli, models) -> None:
     for url in (f"mqtt://cam:{SECRET}@127.0.0.1:99999/t", f"mqtt://cam:{SECRET}@/t", f"mqtt://cam:{SECRET}@h/a+b"):
         with pytest.raises(BadInput) as exc:
             MqttConfig.from_url(url)
         assert SECRET not in str(exc.value) and "***" in str(exc.value)
-    out = cli("run", trained.int8, "--source", trained.data / "test" / "star", "--mqtt",
+    out = cli("run", models.int8, "--source", models.data / "test" / "star", "--mqtt",
               f"mqtt://cam:{SECRET}@127.0.0.1:99999/t")
     assert out.returncode == 2 and "invalid port" in out.stderr
     assert SECRET not in out.stderr + out.stdout
@@ -136,8 +136,8 @@ def test_tls_mismatch_and_broker_down_are_logged_once_with_the_cause(broker, cap
     assert len(tls) == 1 and len(refused) == 1, messages
 
 
-def test_bundle_sinks_for_credentials_and_tls(cli, trained, tmp_path: Path) -> None:
-    out = cli("bundle", trained.int8, "--profile", "x86-64", "--source", "0", "--sink", "mqtt=mqtts://cam@broker/t",
+def test_bundle_sinks_for_credentials_and_tls(cli, models, tmp_path: Path) -> None:
+    out = cli("bundle", models.int8, "--profile", "x86-64", "--source", "0", "--sink", "mqtt=mqtts://cam@broker/t",
               "--sink", "mqtt-password-file=/etc/edgevision/mqtt.pass", "--sink", "mqtt-ca=/etc/ssl/ca.pem",
               "--out", tmp_path / "b")
     assert out.returncode == 0, out.stderr

@@ -99,15 +99,15 @@ def _garbage_camera(frames: list[bytes]) -> tuple[int, threading.Event, list[int
     return srv.getsockname()[1], done, connections
 
 
-def test_live_stream_that_stops_sending_frames_gives_up(trained, run_process) -> None:
+def test_live_stream_that_stops_sending_frames_gives_up(models, run_process) -> None:
     import cv2
 
-    images = sorted((trained.data / "test").rglob("*.png"))[:4]
+    images = sorted((models.data / "test").rglob("*.png"))[:4]
     frames = [cv2.imencode(".jpg", cv2.imread(str(p)))[1].tobytes() for p in images]
     port, done, connections = _garbage_camera(frames)
     try:
         t0 = time.monotonic()
-        run = run_process(trained.int8, "--source", f"http://127.0.0.1:{port}/stream.mjpg", "--read-timeout", "2",
+        run = run_process(models.int8, "--source", f"http://127.0.0.1:{port}/stream.mjpg", "--read-timeout", "2",
                           "--give-up-after", "6")
         run.wait_events(1, 60)
         assert run.proc.wait(60) == 1

@@ -91,12 +91,12 @@ def test_loopback_view_needs_no_token() -> None:
         v.close()
 
 
-def test_cli_prints_the_token_once_and_refuses_to_hide_it(cli, trained) -> None:
-    folder = trained.data / "test" / "star"
-    out = cli("run", trained.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--max-frames", "2",
+def test_cli_prints_the_token_once_and_refuses_to_hide_it(cli, models) -> None:
+    folder = models.data / "test" / "star"
+    out = cli("run", models.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--max-frames", "2",
               "--no-stdout")
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stderr.splitlines() if "?token=" in ln]
     assert len(lines) == 1 and lines[0].startswith("live view: http://0.0.0.0:")
-    out = cli("run", trained.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--quiet")
+    out = cli("run", models.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--quiet")
     assert out.returncode == 2 and "--web-token-file" in out.stderr and "Traceback" not in out.stderr
