@@ -113,10 +113,9 @@ def register(app: typer.Typer) -> None:
         sinks = build_outputs(OutputOptions(stdout=stdout, file=out, mqtt_url=mqtt, mqtt_node=mqtt_node,
                                             mqtt_discovery=mqtt_discovery, web_port=web, web_host=host,
                                             model_name=clf.artifact.name))
-        console = err_console()
-        for sink in sinks.sinks:
+        for sink in sinks.sinks:  # rich is imported only to say something (not before the first label otherwise)
             if hasattr(sink, "url") and not quiet:
-                console.print(f"live view: {sink.url}")
+                err_console().print(f"live view: {sink.url}")
         policy = ReconnectPolicy(read_timeout=read_timeout, give_up_after=give_up_after)
         pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
                                                       reconnect=policy), stop, on_status=sinks.status)
@@ -129,8 +128,8 @@ def register(app: typer.Typer) -> None:
         s = pipeline.stats
         if not quiet:
             extra = f", {s.reconnects} reconnects, {s.hangs} hung reads" if s.reconnects or s.hangs else ""
-            console.print(f"{s.frames} frames from {s.source.name if s.source else source}: "
-                          f"{s.fps:.1f} FPS, {s.dropped} dropped{extra} ({clf.info.name}, {clf.info.threads} threads)")
+            err_console().print(f"{s.frames} frames from {s.source.name if s.source else source}: {s.fps:.1f} FPS, "
+                                f"{s.dropped} dropped{extra} ({clf.info.name}, {clf.info.threads} threads)")
         capture = pipeline.capture
         if capture is not None and capture.error is not None:  # gave up on a lost source
             raise CheckFailed(f"{source}: {capture.error}")
