@@ -42,7 +42,7 @@ def check_tflite(data: bytes, origin: str) -> None:
         raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
     try:
         n_subgraphs = tables.subgraph_count(data)
-        extents = [(b.offset, b.size) for b in tables.buffers(data)]
+        extents = tables.buffer_extents(data)
     except ValueError as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({len(data):,} bytes; its flatbuffer "

@@ -1,11 +1,12 @@
 """The tables of a .tflite model that edgevision reads, through the generated schema or the small reader.
 
-ai-edge-litert ships ``schema_py_generated``, generated from TFLite's ``schema.fbs``: where it is
-installed (desktop, Pi OS 64-bit, any x86-64/aarch64 device) models are read through it. A
-device with only tflite-runtime (armv7l, where ai-edge-litert has no wheels) has no schema
-module, so the small reader of ``flatbuf.py`` reads the same fields there, by the slots named
-below after their fields in ``schema.fbs``. ``tests/test_tflite_tables.py`` checks that both
-give the same answers on real models, and the slot names against the generated module.
+ai-edge-litert ships ``schema_py_generated``, generated from TFLite's ``schema.fbs``; a device with
+only tflite-runtime (armv7l, where ai-edge-litert has no wheels) has no schema module. Models are
+read by the small reader of ``flatbuf.py`` everywhere, by the slots named below after their fields
+in ``schema.fbs``: importing the 1 MB generated module costs more (~15 ms on x86-64) than reading
+every table edgevision needs, and it sits on the path from ``exec`` to the first label of
+``edgevision run``. The generated module is the reference: ``tests/test_tflite_tables.py`` checks
+that both give the same answers on real models, and the slot names against it (``use_schema=True``).
 
 Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it cannot read.
 """
@@ -67,11 +68,11 @@ def schema_module() -> ModuleType | None:
 
 def read(data: bytes, use_schema: bool | None, generated: Callable[[ModuleType, Any], T],
           small: Callable[[FbTable], T]) -> T:
-    """``generated(schema, Model)`` where the schema module is installed, else ``small(root table)``;
-    ``use_schema`` forces one of them (tests compare both). Any failure to read is a ValueError."""
+    """``small(root table)``, or ``generated(schema, Model)`` with ``use_schema=True`` (tests compare both).
+    Any failure to read is a ValueError."""
     if len(data) < 8:
         raise ValueError("buffer too small for a FlatBuffer")
-    schema = schema_module() if use_schema is not False else None
+    schema = schema_module() if use_schema else None
     if use_schema and schema is None:
         raise ValueError("ai-edge-litert's schema module is not installed")
     try:
@@ -103,6 +104,14 @@ def buffers(data: bytes, use_schema: bool | None = None) -> list[Buffer]:
     return read(data, use_schema, generated, lambda r: [
         Buffer(bytes(b.bytes_(BUFFER_DATA)), b.uint64(BUFFER_OFFSET), b.uint64(BUFFER_SIZE))
         for b in r.tables(MODEL_BUFFERS)])
+
+
+def buffer_extents(data: bytes, use_schema: bool | None = None) -> list[tuple[int, int]]:
+    """``(offset, size)`` of every ``Model.buffers[i]`` (offset > 1: the bytes live past the FlatBuffer),
+    without copying any buffer's data (a model's weights are most of its bytes)."""
+    return read(data, use_schema, lambda s, m: [(int(m.Buffers(i).Offset()), int(m.Buffers(i).Size()))
+                                                for i in range(m.BuffersLength())],
+                lambda r: [(b.uint64(BUFFER_OFFSET), b.uint64(BUFFER_SIZE)) for b in r.tables(MODEL_BUFFERS)])
 
 
 def metadata_entries(data: bytes, use_schema: bool | None = None) -> list[tuple[str, int]]:
