@@ -18,6 +18,7 @@ from edgevision.errors import BadInput, exception_name
 from edgevision.model import tflite_tables as tables
 
 TFLITE_IDENTIFIER = b"TFL3"
+METADATA_NAME = "TFLITE_METADATA"  # the Model.metadata entry whose buffer holds TFLite Metadata
 MAX_MODEL_BYTES = 2**31
 
 
