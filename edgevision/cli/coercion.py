@@ -40,7 +40,7 @@ class PlainValue:
         self.descriptor = descriptor
         self._typer: Any = None
 
-    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:  # typer calls coerce(value, param=..., ctx=...)
         if value is None and not (param.multiple or param.nargs == -1):
             return None  # what typer returns for an unset option, before it asks its adapter anything
         plain = _plain(self.descriptor.annotation, self.descriptor.parameter_info, value, param, ctx)
