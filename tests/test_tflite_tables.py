@@ -1,5 +1,5 @@
-"""Models read through ai-edge-litert's generated schema and through the small reader (what a tflite-runtime
-device uses) give the same answers, and every slot the small reader uses is the generated schema's."""
+"""Models read through ai-edge-litert's generated schema and through the small reader (what edgevision reads
+models with) give the same answers, and every slot the small reader uses is the generated schema's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import pytest
 
 from edgevision.model import opcodes, tflite_tables
 from edgevision.model.opcodes import operator_codes
-from edgevision.model.tflite_tables import batch_matmul_adj_x, buffers, graphs, metadata_entries, subgraph_count
+from edgevision.model.tflite_tables import (
+    batch_matmul_adj_x,
+    buffer_extents,
+    buffers,
+    graphs,
+    metadata_entries,
+    subgraph_count,
+)
 from tests.conftest import FIXTURE_MODELS
 from tests.fixtures.tflite_edit import with_custom_op
 
@@ -53,8 +60,9 @@ def _models() -> dict[str, bytes]:
 @pytest.mark.parametrize("name", sorted(_models()))
 def test_both_readers_agree(name: str) -> None:
     data = _models()[name]
-    for read in (subgraph_count, buffers, metadata_entries, operator_codes):
+    for read in (subgraph_count, buffers, buffer_extents, metadata_entries, operator_codes):
         assert read(data, use_schema=True) == read(data, use_schema=False), read.__name__
+        assert read(data) == read(data, use_schema=True), read.__name__  # the default is the generated schema
     a, b = graphs(data, use_schema=True), graphs(data, use_schema=False)
     assert [g.shapes for g in a] == [g.shapes for g in b] and len(a[0].ops) > 2
     for x, y in zip(a[0].ops, b[0].ops, strict=True):
@@ -67,5 +75,6 @@ def test_both_readers_agree(name: str) -> None:
 @pytest.mark.parametrize("garbage", [b"", b"\x01\x02", b"\x10\x00\x00\x00TFL3" + b"\xff" * 40])
 def test_garbage_is_a_value_error_either_way(garbage: bytes) -> None:
     for use_schema in (True, False):
-        with pytest.raises(ValueError):
-            graphs(garbage, use_schema=use_schema)
+        for read in (graphs, subgraph_count, buffer_extents, metadata_entries):
+            with pytest.raises(ValueError):
+                read(garbage, use_schema=use_schema)

@@ -9,12 +9,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from edgevision.errors import EdgevisionError, MissingDependency
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,10 +27,14 @@ DESKTOP_MODULES = {"tensorflow", "keras", "tf_keras", "matplotlib", "tf2onnx", "
 
 def err_console() -> Console:
     """Progress, tables and messages go to stderr so stdout stays clean for data (JSON lines)."""
+    from rich.console import Console  # here, not at the top: `run --quiet` starts without rich
+
     return Console(stderr=True)
 
 
 def out_console() -> Console:
+    from rich.console import Console
+
     return Console()
 
 

@@ -126,14 +126,13 @@ def register(app: typer.Typer) -> None:
                                             model_name=clf.artifact.name, mqtt_password_file=mqtt_password_file,
                                             mqtt_ca=mqtt_ca, mqtt_cert=mqtt_cert, mqtt_key=mqtt_key,
                                             web_token=web_token, web_token_file=web_token_file))
-        console = err_console()
-        for sink in sinks.sinks:
+        for sink in sinks.sinks:  # rich is imported only to say something (not before the first label otherwise)
             if getattr(sink, "generated_token", False) and quiet:
                 sinks.close()
                 raise BadInput(f"--host {host}: a live view beyond loopback needs a token, and --quiet would "
                                "hide the generated one; pass --web-token-file FILE (or $EDGEVISION_WEB_TOKEN)")
             if hasattr(sink, "url") and not quiet:
-                console.print(f"live view: {getattr(sink, 'share_url', sink.url)}")
+                err_console().print(f"live view: {getattr(sink, 'share_url', sink.url)}")
         policy = ReconnectPolicy(read_timeout=read_timeout, give_up_after=give_up_after)
         pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
                                                       reconnect=policy), stop, on_status=sinks.status)
@@ -146,8 +145,8 @@ def register(app: typer.Typer) -> None:
         s = pipeline.stats
         if not quiet:
             extra = f", {s.reconnects} reconnects, {s.hangs} hung reads" if s.reconnects or s.hangs else ""
-            console.print(f"{s.frames} frames from {s.source.name if s.source else source}: "
-                          f"{s.fps:.1f} FPS, {s.dropped} dropped{extra} ({clf.info.name}, {clf.info.threads} threads)")
+            err_console().print(f"{s.frames} frames from {s.source.name if s.source else source}: {s.fps:.1f} FPS, "
+                                f"{s.dropped} dropped{extra} ({clf.info.name}, {clf.info.threads} threads)")
         capture = pipeline.capture
         if capture is not None and capture.error is not None:  # gave up on a lost source
             raise CheckFailed(f"{source}: {capture.error}")

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgevision.errors import BadInput, exception_name
 from edgevision.model.labels import labels_sha256, parse_labels, read_labels
-from edgevision.model.metadata import METADATA_NAME, ParsedMetadata, parse_metadata
 from edgevision.model.spec import ModelCard
-from edgevision.model.tflite_file import associated_files, metadata_buffers, output_scores, read_model_bytes
+from edgevision.model.tflite_file import (
+    METADATA_NAME,
+    associated_files,
+    metadata_buffers,
+    output_scores,
+    read_model_bytes,
+)
+
+if TYPE_CHECKING:
+    from edgevision.model.metadata import ParsedMetadata
 
 CARD_FILE = "edgevision.json"
 
@@ -79,6 +88,8 @@ def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
         raw = metadata_buffers(data).get(METADATA_NAME)
         if raw is None:
             return None
+        from edgevision.model.metadata import parse_metadata  # here: a model without TFLite Metadata starts without it
+
         return parse_metadata(raw)
     except Exception as exc:  # noqa: BLE001 - garbled offsets point anywhere; flatbuffers raises whatever they provoke
         raise BadInput(f"{p}: TFLite Metadata is corrupt ({exception_name(exc)}: {str(exc)[:60]})") from None

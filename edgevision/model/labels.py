@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -55,6 +54,8 @@ def labels_text(labels: tuple[str, ...] | list[str]) -> str:
 
 
 def labels_sha256(labels: tuple[str, ...] | list[str]) -> str:
+    import hashlib  # here: a model without a model card starts without it
+
     return hashlib.sha256(labels_text(labels).encode("utf-8")).hexdigest()
 
 

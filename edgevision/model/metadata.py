@@ -13,10 +13,10 @@ import flatbuffers
 
 from edgevision.model import metadata_fields as F
 from edgevision.model.flatbuf import FbTable, float_vector, offset_vector
+from edgevision.model.tflite_file import METADATA_NAME  # noqa: F401 - where export and readers take it from
 
 AF, MM = F.AssociatedFile, F.ModelMetadata
 
-METADATA_NAME = "TFLITE_METADATA"
 FILE_IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"
 

@@ -22,6 +22,7 @@ from edgevision.model import tflite_tables as tables
 from edgevision.model.flatbuf import FbTable
 
 TFLITE_IDENTIFIER = b"TFL3"
+METADATA_NAME = "TFLITE_METADATA"  # the Model.metadata entry whose buffer holds TFLite Metadata
 MAX_MODEL_BYTES = 2**31
 MB = 1024 * 1024
 
@@ -55,7 +56,7 @@ def check_tflite(data: bytes, origin: str) -> None:
         raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
     try:
         n_subgraphs = tables.subgraph_count(data)
-        extents = [(b.offset, b.size) for b in tables.buffers(data)]
+        extents = tables.buffer_extents(data)
     except ValueError as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         raise BadInput(f"{origin}: TFLite model is corrupt or truncated ({len(data):,} bytes; its flatbuffer "

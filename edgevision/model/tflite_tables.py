@@ -105,6 +105,14 @@ def buffers(data: bytes, use_schema: bool | None = None) -> list[Buffer]:
         for b in r.tables(MODEL_BUFFERS)])
 
 
+def buffer_extents(data: bytes, use_schema: bool | None = None) -> list[tuple[int, int]]:
+    """``(offset, size)`` of every ``Model.buffers[i]`` (offset > 1: the bytes live past the FlatBuffer),
+    without copying any buffer's data (a model's weights are most of its bytes)."""
+    return read(data, use_schema, lambda s, m: [(int(m.Buffers(i).Offset()), int(m.Buffers(i).Size()))
+                                                for i in range(m.BuffersLength())],
+                lambda r: [(b.uint64(BUFFER_OFFSET), b.uint64(BUFFER_SIZE)) for b in r.tables(MODEL_BUFFERS)])
+
+
 def metadata_entries(data: bytes, use_schema: bool | None = None) -> list[tuple[str, int]]:
     """``Model.metadata``: (name, buffer index) pairs."""
     def generated(schema: ModuleType, m: Any) -> list[tuple[str, int]]:
