@@ -205,8 +205,13 @@ def _quiet_opencv(cv2: Any) -> None:
     import os
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    if "OPENCV_LOG_LEVEL" not in os.environ:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)  # absent from Debian bookworm's OpenCV 4.6
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(2)  # OpenCV's LOG_LEVEL_ERROR, the same setting through the older binding
 
 
 STREAM_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp")
