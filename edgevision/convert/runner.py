@@ -26,7 +26,7 @@ from edgevision.convert.references import card_entries, expected_outputs, pick_r
 from edgevision.convert.repair import Outcome
 from edgevision.convert.repair_run import RepairJob, card_repair, repair_conversion
 from edgevision.convert.validate import Scored, gate, score_models
-from edgevision.convert.variants import Variants, load_images
+from edgevision.convert.variants import Variants, held_out, load_images
 from edgevision.errors import BadInput
 from edgevision.train.rundir import RunDir, load_keras, load_run
 
@@ -108,9 +108,7 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
 
         check_available()
     run = load_run(run_dir, opts.labels)
-    split, held = (pol.split, run.dataset.split(pol.split)) if pol.split else run.dataset.held_out()
-    if not held:
-        raise BadInput(f"{run.root}: the {split} split is empty; nothing to validate the conversion on")
+    held_out(run, pol.split)  # an empty split is one line before the slow Keras load
     model = load_keras(run.model_path)
     check_static(model, str(run.model_path))
     return convert_loaded(run, model, pol, opts, con)
@@ -119,7 +117,7 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
 def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, con: Console) -> dict[str, Any]:
     """Everything after loading: the same for a trained run and for a model the user brought
     (``convert/sources``), which arrives as a RunDir-shaped description plus a model object."""
-    split, held = (pol.split, run.dataset.split(pol.split)) if pol.split else run.dataset.held_out()
+    split, held = held_out(run, pol.split)
     modes = ["float32"] + [m for m in (QUANT_MODES if pol.quant == "all" else (pol.quant,)) if m != "float32"]
     out = opts.out or run.export_dir
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import numpy as np
 from edgevision.convert.export import model_card, package
 from edgevision.data.discover import Sample
 from edgevision.data.loader import load_pixels
+from edgevision.errors import BadInput
 from edgevision.runtime.inspect import plain_interpreter, quantization_summary
 from edgevision.train.rundir import RunDir
 
@@ -53,3 +54,11 @@ def load_images(samples: list[Sample] | tuple[Sample, ...], run: RunDir) -> tupl
     if not pairs:
         return np.zeros((0, run.spec.height, run.spec.width, run.spec.channels), np.uint8), np.zeros(0, np.int64)
     return np.stack([p[0] for p in pairs]), np.asarray([p[1] for p in pairs], np.int64)
+
+
+def held_out(run: RunDir, split: str | None) -> tuple[str, list[Sample]]:
+    """The split a conversion is judged on (the policy's, else test, else val) and its images; BadInput when empty."""
+    name, held = (split, run.dataset.split(split)) if split else run.dataset.held_out()
+    if not held:
+        raise BadInput(f"{run.root}: the {name} split is empty; nothing to validate the conversion on")
+    return name, list(held)

@@ -108,6 +108,7 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
     from edgevision.convert.imx500.graph_export import export_graph
     from edgevision.convert.quantize import check_static
     from edgevision.convert.validate import Scored, gate
+    from edgevision.convert.variants import held_out
     from edgevision.train.rundir import load_keras
 
     for flag, value in (("--quant", opts.quant), ("--format", "onnx" if "onnx" in pol.formats else None),
@@ -117,9 +118,7 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
                            "sensor's own 8-bit format; drop the flag")
     tc = find_toolchain()  # before anything slow: a missing toolchain is one line, exit 2
     run = load_run(run_dir, opts.labels)
-    split, held = (pol.split, run.dataset.split(pol.split)) if pol.split else run.dataset.held_out()
-    if not held:
-        raise BadInput(f"{run.root}: the {split} split is empty; nothing to validate the conversion on")
+    split, held = held_out(run, pol.split)
     model = load_keras(run.model_path)
     check_static(model, str(run.model_path))
     out = (opts.out or run.export_dir) / f"{run.name}_imx500"
