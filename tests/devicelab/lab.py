@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "device" / "lab" / "build.sh"
+SPAWN_SHIM = REPO / "device" / "lab" / "pidfd_spawn.c"
 CACHE = Path(os.environ.get("EDGEVISION_LAB_CACHE", Path.home() / ".cache" / "edgevision-lab"))
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -168,6 +169,35 @@ def _prepare(rootfs: Path, work: Path, target: Target, port: int, client_pub: st
     dt.mkdir(parents=True)
     (dt / "model").write_bytes(target.board.encode() + b"\0")   # NUL-terminated, as the kernel exposes it
     (work / "cpu").mkdir()
+    _spawn_shim(rootfs)
+
+
+def _libc(rootfs: Path) -> Path | None:
+    found = sorted(rootfs.glob("usr/lib/*-linux-gnu*/libc.so.6"))
+    return found[0] if found else None
+
+
+def _spawn_shim(rootfs: Path) -> None:
+    """Where the rootfs's glibc has pidfd_spawn() (trixie: systemd >= 255 starts every unit with it), preload
+    device/lab/pidfd_spawn.c, built with the rootfs's own gcc: qemu-user 7.2 refuses the clone(CLONE_PIDFD)
+    behind it, and without the shim no unit of the booted systemd starts (no journald, no sshd)."""
+    libc = _libc(rootfs)
+    if libc is None or b"pidfd_spawn" not in libc.read_bytes():
+        return
+    if not (rootfs / "usr/bin/gcc").exists():
+        raise RuntimeError(f"{rootfs}: its glibc has pidfd_spawn but it has no gcc to build the lab's shim "
+                           "(device/lab/build.sh installs gcc for such targets)")
+    lib = "/usr/local/lib/edgevision-lab/pidfd_spawn.so"
+    (rootfs / lib[1:]).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SPAWN_SHIM, rootfs / "tmp/pidfd_spawn.c")
+    subprocess.run(["nice", "-n", "19", "chroot", str(rootfs), "/usr/bin/gcc", "-O2", "-Wall", "-shared",
+                    "-fPIC", "-o", lib, "/tmp/pidfd_spawn.c"], check=True, capture_output=True, env=_CLEAN_ENV)
+    (rootfs / "tmp/pidfd_spawn.c").unlink()
+    (rootfs / "etc/ld.so.preload").write_text(lib + "\n")
+
+
+# What a command run inside the rootfs sees: nothing of this machine's environment (no LD_PRELOAD, no venv).
+_CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 def start(name: str, timeout: float = 600) -> Device:
@@ -195,18 +225,39 @@ def start(name: str, timeout: float = 600) -> Device:
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     dev = Device(target, work, port, work / "id_ed25519", known, proc)
+    try:
+        _wait_for_sshd(dev, timeout)
+    except BaseException:   # includes Ctrl-C while booting: never leave a container behind
+        dev.stop()
+        raise
+    return dev
+
+
+def _wait_for_sshd(dev: Device, timeout: float) -> None:
+    name = dev.target.name
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if dev.proc.poll() is not None:
             text = dev.log.read_text(errors="replace")[-3000:]
-            dev.stop()
-            raise RuntimeError(f"{name}: systemd-nspawn exited ({proc.returncode}):\n{text}")
-        if _banner(port):
-            return dev
+            raise RuntimeError(f"{name}: systemd-nspawn exited ({dev.proc.returncode}):\n{text}")
+        if _banner(dev.port):
+            return
         time.sleep(1)
-    text = dev.log.read_text(errors="replace")[-3000:]
-    dev.stop()
-    raise TimeoutError(f"{name}: sshd did not answer within {timeout:.0f} s:\n{text}")
+    text = dev.log.read_text(errors="replace")[-3000:] or "(empty console)"
+    raise TimeoutError(f"{name}: sshd did not answer within {timeout:.0f} s:\n{text}\n{_diagnose(dev)}")
+
+
+def _diagnose(dev: Device) -> str:
+    """What the container's systemd says about its failed units (its console stays empty under nspawn)."""
+    inits = _children(dev.proc.pid)
+    if not inits:
+        return ""
+    try:
+        out = subprocess.run(["nsenter", "-t", str(inits[0]), "-a", "/usr/bin/systemctl", "--failed", "--no-pager",
+                              "--no-legend"], capture_output=True, text=True, timeout=120, env=_CLEAN_ENV)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"systemctl --failed in the container: {e}"
+    return "failed units:\n" + (out.stdout + out.stderr).strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "build":
         print(build(args.target))
         return 0
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # `kill PID` stops it as Ctrl-C does
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # also when started in the background
     dev = start(args.target)
     print(" ".join(dev.ssh_argv("")).strip(), flush=True)
     try:
