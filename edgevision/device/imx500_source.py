@@ -25,7 +25,8 @@ import numpy as np
 
 from edgevision.device.frames import Frame, SourceInfo
 from edgevision.device.picamera import _quiet_close, to_rgb
-from edgevision.errors import BadInput, MissingDependency
+from edgevision.device.picamera_import import picamera2_import_error
+from edgevision.errors import BadInput
 
 log = logging.getLogger("edgevision.source")
 
@@ -75,8 +76,8 @@ class Imx500Source:
         try:
             from picamera2 import Picamera2  # type: ignore[import-not-found]
             from picamera2.devices.imx500 import IMX500  # type: ignore[import-not-found]
-        except ImportError:
-            raise MissingDependency("picamera2", "pi", "the imx500 source (Raspberry Pi AI Camera)") from None
+        except ImportError as exc:
+            raise picamera2_import_error(exc, "the imx500 source (Raspberry Pi AI Camera)") from None
         return (self.imx500_factory or IMX500,
                 self.camera_factory or (lambda imx: Picamera2(getattr(imx, "camera_num", 0))))
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from edgevision.device.frames import Frame, SourceInfo
-from edgevision.errors import BadInput, MissingDependency
+from edgevision.device.picamera_import import picamera2_import_error
+from edgevision.errors import BadInput
 
 log = logging.getLogger("edgevision.source")
 
@@ -143,8 +144,8 @@ class Picamera2Source:
             return self.camera_factory()
         try:
             from picamera2 import Picamera2  # type: ignore[import-not-found]
-        except ImportError:
-            raise MissingDependency("picamera2", "pi", "the picamera2 source") from None
+        except ImportError as exc:
+            raise picamera2_import_error(exc, "the picamera2 source") from None
         # Picamera2() on a board without a camera fails deep inside with an IndexError: ask libcamera first.
         try:
             cameras = Picamera2.global_camera_info()

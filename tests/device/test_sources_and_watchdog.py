@@ -7,6 +7,7 @@ the watchdog are what is under test, not the camera).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -323,3 +324,22 @@ def test_wedged_picamera2_is_closed_and_replaced() -> None:
     assert len(got) == 10 and thread.hangs == 1 and thread.reconnects == 1
     assert cams[0].closed and cams[1].n >= 7            # the wedged camera was released, the new one delivers
     np.testing.assert_array_equal(got[-1].rgb(), _scene())
+
+
+def _broken_picamera2(tmp_path, monkeypatch, missing: str) -> None:
+    """An installed picamera2 whose import fails on ``missing``, as on Debian without kms++ (device lab, trixie)."""
+    pkg = tmp_path / "picamera2"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(f"import {missing}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("picamera2", missing):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+@pytest.mark.parametrize(("missing", "hint"), [("pykms", "python3-kms++"), ("libcamera", "--system-site-packages"),
+                                               ("simplejpeg", "'simplejpeg'")])
+def test_picamera2_installed_but_not_importable_names_what_is_missing(tmp_path, monkeypatch, missing, hint) -> None:
+    _broken_picamera2(tmp_path, monkeypatch, missing)
+    with pytest.raises(BadInput, match=f"picamera2 is installed but cannot import '{missing}'") as err:
+        Picamera2Source("main").open()
+    assert hint in str(err.value) and "edgevision[pi]" not in str(err.value)

@@ -14,11 +14,16 @@ import pytest
 from tests.deploy.conftest import camera  # noqa: F401 - the MJPEG stream the devices label (shared network)
 from tests.devicelab import lab
 
+# Per test, whatever the command line says: a first deploy with --install builds the venv under emulation
+# (trixie arm64: about 9 minutes at nice 19), past the suite's default of 600 s.
+LAB_TEST_TIMEOUT = 3600
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "devicelab" in item.nodeid:
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.timeout(LAB_TEST_TIMEOUT))
 
 
 def _need(ok: bool, reason: str) -> None:

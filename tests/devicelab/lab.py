@@ -119,9 +119,10 @@ class Device:
                 "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
                 f"UserKnownHostsFile={self.known_hosts}", self.host, command]
 
-    def ssh(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def ssh(self, command: str, timeout: float = 600, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """A shell command on the device as the pi user (a login shell's PATH, no desktop environment)."""
-        return subprocess.run(self.ssh_argv(command), capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(self.ssh_argv(command), capture_output=True, text=True, timeout=timeout,
+                              input=stdin if stdin is not None else "")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -170,6 +171,7 @@ def _prepare(rootfs: Path, work: Path, target: Target, port: int, client_pub: st
     (dt / "model").write_bytes(target.board.encode() + b"\0")   # NUL-terminated, as the kernel exposes it
     (work / "cpu").mkdir()
     _spawn_shim(rootfs)
+    _no_credentials(rootfs)
 
 
 def _libc(rootfs: Path) -> Path | None:
@@ -194,6 +196,31 @@ def _spawn_shim(rootfs: Path) -> None:
                     "-fPIC", "-o", lib, "/tmp/pidfd_spawn.c"], check=True, capture_output=True, env=_CLEAN_ENV)
     (rootfs / "tmp/pidfd_spawn.c").unlink()
     (rootfs / "etc/ld.so.preload").write_text(lib + "\n")
+
+
+_CREDENTIAL_KEYS = ("ImportCredential", "LoadCredential", "LoadCredentialEncrypted", "SetCredential",
+                    "SetCredentialEncrypted")
+
+
+def _no_credentials(rootfs: Path) -> None:
+    """Drop-ins that clear the system credentials units import (journald, sysusers, tmpfiles, getty...).
+
+    systemd 257 mounts a unit's credentials directory with the new mount API (fsopen/fsmount), which
+    qemu-user does not emulate: such a unit fails with 243/CREDENTIALS before it runs, and with journald
+    and tmpfiles down nothing logs. The lab passes no credentials to its devices (nor does a Pi's
+    firmware), so clearing the lists changes nothing else; systemd without the directives ignores them."""
+    units = rootfs / "usr/lib/systemd/system"
+    for unit in sorted(units.glob("*.service")):
+        try:
+            text = unit.read_text(errors="replace")
+        except OSError:
+            continue
+        keys = [k for k in _CREDENTIAL_KEYS if f"\n{k}=" in text]
+        if keys:
+            drop = rootfs / "etc/systemd/system" / f"{unit.name}.d" / "edgevision-lab-no-credentials.conf"
+            drop.parent.mkdir(parents=True, exist_ok=True)
+            drop.write_text("# device lab: qemu-user cannot mount credentials (tests/devicelab/lab.py)\n[Service]\n"
+                            + "".join(f"{k}=\n" for k in keys))
 
 
 # What a command run inside the rootfs sees: nothing of this machine's environment (no LD_PRELOAD, no venv).

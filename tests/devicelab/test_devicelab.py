@@ -23,6 +23,8 @@ import pytest
 
 from tests.devicelab.lab import Device
 
+STANDIN_PYKMS = Path(__file__).parent / "standin" / "pykms.py"
+
 pytestmark = pytest.mark.slow
 
 EV = "~/edgevision/venv/bin/edgevision"
@@ -138,16 +140,30 @@ def test_picamera2_is_the_real_library_and_says_no_camera(device: Device) -> Non
         pytest.skip(f"{device.target.name} has no python3-libcamera (Raspberry Pi OS ships it from its own archive)")
     # As on a Pi: picamera2 from PyPI into the --system-site-packages venv, its compiled dependencies
     # (libcamera, numpy, prctl, av, ...) from the distribution.
-    inst = device.ssh("~/edgevision/venv/bin/python -m pip install -q picamera2", timeout=1800)
+    py = "~/edgevision/venv/bin/python"
+    inst = device.ssh(f"{py} -m pip install -q picamera2", timeout=1800)
     assert inst.returncode == 0, inst.stderr[-2000:]
-    where = device.ssh("~/edgevision/venv/bin/python -c 'import picamera2, libcamera; print(picamera2.__file__, "
-                       "libcamera.__file__)'", timeout=300)
-    assert where.returncode == 0 and "/usr/lib/python3/dist-packages/libcamera" in where.stdout, where
     model = "/home/pi/edgevision/current/" + _model_name(device)
+
+    # Debian has no kms++, which picamera2 imports for its DRM preview: one line naming it, not
+    # "install edgevision[pi]" (picamera2 is installed) and no traceback.
     rc, _, err = _ev(device, "run", model, "--source", "picamera2", "--max-frames", "1", timeout=600)
-    assert rc != 0
     errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "no camera found" in errors[0], err
+    assert rc == 2 and len(errors) == 1 and "cannot import 'pykms'" in errors[0], err
+    assert "python3-kms++" in errors[0] and "edgevision[pi]" not in errors[0] and "Traceback" not in err
+
+    # With kms++'s binding present (a lab stand-in: display only, see its docstring), the real picamera2
+    # and the system libcamera import, and the camera lookup says there is no camera.
+    site = device.ssh(f"{py} -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'").stdout.strip()
+    put = device.ssh(f"cat > {shlex.quote(site)}/pykms.py", timeout=60, stdin=STANDIN_PYKMS.read_text())
+    assert put.returncode == 0, put.stderr
+    where = device.ssh(f"{py} -c 'import picamera2, libcamera; print(picamera2.__file__, libcamera.__file__)'",
+                       timeout=300)
+    assert where.returncode == 0, where.stderr[-2000:]
+    assert f"{site}/picamera2/" in where.stdout and "/usr/lib/python3/dist-packages/libcamera" in where.stdout, where
+    rc, _, err = _ev(device, "run", model, "--source", "picamera2", "--max-frames", "1", timeout=600)
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert rc == 2 and len(errors) == 1 and "no camera found" in errors[0], err
     assert "Traceback" not in err
 
 
