@@ -29,7 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "device" / "lab" / "build.sh"
-SPAWN_SHIM = REPO / "device" / "lab" / "pidfd_spawn.c"
+QEMU_SHIM = REPO / "device" / "lab" / "qemu_user_shim.c"
 CACHE = Path(os.environ.get("EDGEVISION_LAB_CACHE", Path.home() / ".cache" / "edgevision-lab"))
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -42,12 +42,19 @@ class Target:
     interpreter: str   # the TFLite interpreter wheel it must end up with
     board: str         # the device-tree model string
     picamera2: bool    # the distribution has python3-libcamera
+    cc: str            # the host's cross compiler for the lab's qemu-user shim
+    manager: str       # what runs the deployed service in the lab: systemd (--user) or supervisor
 
 
 TARGETS = {t.name: t for t in (
-    Target("bookworm-arm64", "aarch64", "3.11", "ai-edge-litert", "Raspberry Pi 5 Model B Rev 1.0", False),
-    Target("trixie-arm64", "aarch64", "3.13", "ai-edge-litert", "Raspberry Pi 4 Model B Rev 1.5", True),
-    Target("bookworm-armhf", "armv7l", "3.11", "tflite-runtime", "Raspberry Pi 3 Model B Plus Rev 1.3", False),
+    Target("bookworm-arm64", "aarch64", "3.11", "ai-edge-litert", "Raspberry Pi 5 Model B Rev 1.0", False,
+           "aarch64-linux-gnu-gcc", "systemd"),
+    # trixie's systemd-logind needs a mount namespace, which its systemd 257 sets up with calls qemu-user 7.2
+    # refuses ("Failed to set up mount namespacing: Invalid argument"): no logind, no user manager.
+    Target("trixie-arm64", "aarch64", "3.13", "ai-edge-litert", "Raspberry Pi 4 Model B Rev 1.5", True,
+           "aarch64-linux-gnu-gcc", "supervisor"),
+    Target("bookworm-armhf", "armv7l", "3.11", "tflite-runtime", "Raspberry Pi 3 Model B Plus Rev 1.3", False,
+           "arm-linux-gnueabihf-gcc", "systemd"),
 )}
 
 
@@ -62,7 +69,8 @@ def build(target: str) -> Path:
 
 
 def missing_tools() -> list[str]:
-    return [t for t in ("systemd-nspawn", "ssh", "ssh-keygen", "mmdebstrap") if shutil.which(t) is None]
+    tools = ("systemd-nspawn", "ssh", "ssh-keygen", "mmdebstrap", *sorted({t.cc for t in TARGETS.values()}))
+    return [t for t in tools if shutil.which(t) is None]
 
 
 def _free_port() -> int:
@@ -170,31 +178,23 @@ def _prepare(rootfs: Path, work: Path, target: Target, port: int, client_pub: st
     dt.mkdir(parents=True)
     (dt / "model").write_bytes(target.board.encode() + b"\0")   # NUL-terminated, as the kernel exposes it
     (work / "cpu").mkdir()
-    _spawn_shim(rootfs)
+    _qemu_user_shim(rootfs, target)
     _no_credentials(rootfs)
+    if target.manager == "systemd":
+        # What `sudo loginctl enable-linger pi` (edgevision's fallback) does on a Pi; sudo cannot work here
+        # (binfmt_misc's qemu entries lack the credentials flag, so setuid is ignored).
+        linger = rootfs / "var/lib/systemd/linger"
+        linger.mkdir(parents=True, exist_ok=True)
+        (linger / "pi").touch()
 
 
-def _libc(rootfs: Path) -> Path | None:
-    found = sorted(rootfs.glob("usr/lib/*-linux-gnu*/libc.so.6"))
-    return found[0] if found else None
-
-
-def _spawn_shim(rootfs: Path) -> None:
-    """Where the rootfs's glibc has pidfd_spawn() (trixie: systemd >= 255 starts every unit with it), preload
-    device/lab/pidfd_spawn.c, built with the rootfs's own gcc: qemu-user 7.2 refuses the clone(CLONE_PIDFD)
-    behind it, and without the shim no unit of the booted systemd starts (no journald, no sshd)."""
-    libc = _libc(rootfs)
-    if libc is None or b"pidfd_spawn" not in libc.read_bytes():
-        return
-    if not (rootfs / "usr/bin/gcc").exists():
-        raise RuntimeError(f"{rootfs}: its glibc has pidfd_spawn but it has no gcc to build the lab's shim "
-                           "(device/lab/build.sh installs gcc for such targets)")
-    lib = "/usr/local/lib/edgevision-lab/pidfd_spawn.so"
+def _qemu_user_shim(rootfs: Path, target: Target) -> None:
+    """Preload device/lab/qemu_user_shim.c (see there): built here with the cross compiler for the target,
+    it makes the booted systemd usable under qemu-user 7.2 (`systemctl --user` answers; trixie's units start)."""
+    lib = "/usr/local/lib/edgevision-lab/qemu_user_shim.so"
     (rootfs / lib[1:]).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SPAWN_SHIM, rootfs / "tmp/pidfd_spawn.c")
-    subprocess.run(["nice", "-n", "19", "chroot", str(rootfs), "/usr/bin/gcc", "-O2", "-Wall", "-shared",
-                    "-fPIC", "-o", lib, "/tmp/pidfd_spawn.c"], check=True, capture_output=True, env=_CLEAN_ENV)
-    (rootfs / "tmp/pidfd_spawn.c").unlink()
+    subprocess.run([target.cc, "-O2", "-Wall", "-shared", "-fPIC", "-o", str(rootfs / lib[1:]), str(QEMU_SHIM)],
+                   check=True, capture_output=True)
     (rootfs / "etc/ld.so.preload").write_text(lib + "\n")
 
 

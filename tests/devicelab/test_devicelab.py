@@ -6,10 +6,13 @@ the service under the device's own systemd), read its first label, ``device stat
 ``device rollback``; then ``edgevision doctor`` and ``edgevision bench`` on the device, and the bench result
 merged into the desktop's report. The tests run in file order on one booted device per target.
 
-The device boots its own systemd (PID 1, sshd started by it), but the pi user's ``systemctl --user``
-hangs under qemu-user on this machine (the user manager starts; its private socket never answers), so the
-service runs under edgevision's supervisor (``--manager supervisor``); sudo does not work either (the
-qemu binfmt entries lack the credentials flag, so setuid is ignored).
+The device boots its own systemd (PID 1, sshd started by it). Where the pi user's manager runs (bookworm
+arm64 and armhf), the service is a ``systemctl --user`` unit (``--manager systemd``): under qemu-user 7.2 its
+private socket used to hang every client, which the lab's preloaded shim fixes (device/lab/qemu_user_shim.c).
+On trixie, systemd-logind cannot set up its mount namespace under qemu-user, so no user manager starts and
+the service runs under edgevision's supervisor (``--manager supervisor``); ``Target.manager`` says which,
+and each run prints it. sudo does not work in the lab (the qemu binfmt entries lack the credentials flag,
+so setuid is ignored): the lab enables linger for pi itself, as ``sudo loginctl enable-linger pi`` would.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ pytestmark = pytest.mark.slow
 
 EV = "~/edgevision/venv/bin/edgevision"
 WAIT = "600"  # seconds for a first label: interpreter and OpenCV load slowly under emulation
-# systemd boots as PID 1 in the lab, but `systemctl --user` (the pi user's manager, over its private socket)
-# hangs under qemu-user here, so the service runs under edgevision's supervisor; see the module docstring.
-MANAGER = ("--manager", "supervisor")
+
+
+def _manager(device: Device) -> tuple[str, str]:
+    """systemd (the pi user's manager) or edgevision's supervisor: see the module docstring."""
+    return ("--manager", device.target.manager)
 
 
 def _ev(device: Device, *args: str, timeout: float = 900) -> tuple[int, str, str]:
@@ -51,8 +56,13 @@ def _check(report: dict, name: str) -> dict:
 
 def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, models, camera) -> None:
     t = device.target
+    print(f"{t.name}: the service runs under {t.manager}")
+    if t.manager == "systemd":
+        user = device.ssh("timeout 120 systemctl --user is-system-running", timeout=180)
+        assert user.stdout.strip() in ("running", "degraded"), user
+    manager = _manager(device)
     t0 = time.monotonic()
-    out = cli("deploy", models.int8, *device.ssh_args(), "--install", "--service", *MANAGER, "--source", camera,
+    out = cli("deploy", models.int8, *device.ssh_args(), "--install", "--service", *manager, "--source", camera,
               "--wait", WAIT, "--json", timeout=3600)
     assert out.returncode == 0, out.stderr[-3000:]
     r1 = json.loads(out.stdout)
@@ -75,11 +85,11 @@ def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, mo
 
     st = _status(device)
     assert st["current"] == r1["release"]
-    assert st["service"]["manager"] == MANAGER[1] and st["service"]["state"] == "running", st["service"]
+    assert st["service"]["manager"] == manager[1] and st["service"]["state"] == "running", st["service"]
     assert st["labels"]["recent"], "the service writes labels"
 
     # A second deploy (no --install: the venv is there) with another config becomes current.
-    out = cli("deploy", models.int8, *device.ssh_args(), "--service", *MANAGER, "--source", camera, "--top-k", "2",
+    out = cli("deploy", models.int8, *device.ssh_args(), "--service", *manager, "--source", camera, "--top-k", "2",
               "--wait", WAIT, "--json", timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     r2 = json.loads(out.stdout)
