@@ -49,10 +49,8 @@ class Target:
 TARGETS = {t.name: t for t in (
     Target("bookworm-arm64", "aarch64", "3.11", "ai-edge-litert", "Raspberry Pi 5 Model B Rev 1.0", False,
            "aarch64-linux-gnu-gcc", "systemd"),
-    # trixie's systemd-logind needs a mount namespace, which its systemd 257 sets up with calls qemu-user 7.2
-    # refuses ("Failed to set up mount namespacing: Invalid argument"): no logind, no user manager.
     Target("trixie-arm64", "aarch64", "3.13", "ai-edge-litert", "Raspberry Pi 4 Model B Rev 1.5", True,
-           "aarch64-linux-gnu-gcc", "supervisor"),
+           "aarch64-linux-gnu-gcc", "systemd"),
     Target("bookworm-armhf", "armv7l", "3.11", "tflite-runtime", "Raspberry Pi 3 Model B Plus Rev 1.3", False,
            "arm-linux-gnueabihf-gcc", "systemd"),
 )}
@@ -178,6 +176,7 @@ def _prepare(rootfs: Path, work: Path, target: Target, port: int, client_pub: st
     dt.mkdir(parents=True)
     (dt / "model").write_bytes(target.board.encode() + b"\0")   # NUL-terminated, as the kernel exposes it
     (work / "cpu").mkdir()
+    (work / "incoming").mkdir(mode=0o700)
     _qemu_user_shim(rootfs, target)
     _no_credentials(rootfs)
     if target.manager == "systemd":
@@ -247,7 +246,10 @@ def start(name: str, timeout: float = 600) -> Device:
     argv = ["systemd-nspawn", "--quiet", "--directory", str(rootfs), "--boot", "--register=no", "--keep-unit",
             f"--machine=ev-{name}", "--resolv-conf=copy-host", "--timezone=off", "--link-journal=no",
             "--console=pipe", f"--bind-ro={work / 'firmware'}:/sys/firmware",
-            f"--bind-ro={work / 'cpu'}:/sys/devices/system/cpu"]
+            f"--bind-ro={work / 'cpu'}:/sys/devices/system/cpu",
+            # systemd 257 makes /run/systemd/incoming a mount point with the new mount API (which qemu-user
+            # lacks); every unit with a mount namespace then fails (226/NAMESPACE) remounting it MS_SLAVE.
+            f"--bind={work / 'incoming'}:/run/systemd/incoming"]
     log = open(work / "console.log", "wb")  # noqa: SIM115 - nspawn owns it until it exits
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)

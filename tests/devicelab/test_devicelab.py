@@ -6,13 +6,14 @@ the service under the device's own systemd), read its first label, ``device stat
 ``device rollback``; then ``edgevision doctor`` and ``edgevision bench`` on the device, and the bench result
 merged into the desktop's report. The tests run in file order on one booted device per target.
 
-The device boots its own systemd (PID 1, sshd started by it). Where the pi user's manager runs (bookworm
-arm64 and armhf), the service is a ``systemctl --user`` unit (``--manager systemd``): under qemu-user 7.2 its
-private socket used to hang every client, which the lab's preloaded shim fixes (device/lab/qemu_user_shim.c).
-On trixie, systemd-logind cannot set up its mount namespace under qemu-user, so no user manager starts and
-the service runs under edgevision's supervisor (``--manager supervisor``); ``Target.manager`` says which,
-and each run prints it. sudo does not work in the lab (the qemu binfmt entries lack the credentials flag,
-so setuid is ignored): the lab enables linger for pi itself, as ``sudo loginctl enable-linger pi`` would.
+The device boots its own systemd (PID 1, sshd started by it), and the service is a ``systemctl --user``
+unit of the pi user's manager (``--manager systemd``) on every target. Under Debian bookworm's qemu-user 7.2
+that needs the lab's preloaded shim (device/lab/qemu_user_shim.c: without it every client of a manager's
+private socket hangs, and no unit of trixie's systemd 257 starts) and a bind mount on
+/run/systemd/incoming (lab.py). ``Target.manager`` says which manager a target uses (``supervisor``,
+edgevision's own, is the fallback where a user manager cannot run) and each run prints it. sudo does not
+work in the lab (the qemu binfmt entries lack the credentials flag, so setuid is ignored): the lab enables
+linger for pi itself, as ``sudo loginctl enable-linger pi`` would on a Pi.
 """
 
 from __future__ import annotations
