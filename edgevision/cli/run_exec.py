@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.cli.common import err_console, handle_errors
+
+SWITCH_INTERVAL_S = 0.0005
 
 
 @contextmanager
@@ -45,6 +48,10 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
     from edgevision.errors import BadInput, CheckFailed
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
     from edgevision.runtime.interpreter import default_threads
+
+    # Three threads share the GIL here (reader, model, events): Python's default 5 ms switch interval
+    # lets one wait that long for it after each decode or invoke; 0.5 ms keeps a small model at its pace.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     if source == "imx500" or source.startswith("imx500:"):  # the network runs on the AI Camera's sensor
         from edgevision.device.imx500_run import open_imx500

@@ -5,14 +5,15 @@ decoding overlaps inference; live sources, or files played with ``realtime=True`
 capture thread so the model always works on the newest frame and stale ones are dropped
 and counted (two-phase sources decode only the frames the model takes). The reading thread also
 makes the model's input tensor when it has time to spare (``Classifier.stager``), and with a reading
-thread the model is invoked in a thread of its own (``InferWorker``), so ranking, events and sinks
-run while it works. Live sources are watched: a hung read or a lost stream is reconnected with
+thread the model is invoked in a thread of its own (``InferWorker``) when it is the slower side, so
+ranking, events and sinks run while it works. Live sources are watched: a hung read or a lost stream is reconnected with
 backoff and the loop carries on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ from edgevision.device.sources import FrameSource
 from edgevision.errors import BadInput
 from edgevision.runtime.classifier import Classifier, Timed
 
+_Scored = tuple[Frame, tuple[Timed, int]]  # a frame, its scores and the reconnect count when it was taken
+PROBE_FRAMES = 10  # frames timed on the caller's thread before the model may get a thread of its own
+
 
 @dataclass(frozen=True)
 class PipelineOptions:
@@ -39,7 +43,8 @@ class PipelineOptions:
     smooth: int = 1               # moving average of scores over this many frames
     idle_timeout: float = 0.5     # how often the loop wakes to check for stop
     read_ahead: int = 3           # file sources: frames decoded ahead in a thread (0: read on the loop's thread)
-    overlap: bool = True          # with a reader thread: invoke in a thread of its own, rank and emit in the caller's
+    overlap: bool | None = None   # with a reader thread, invoke in a thread of its own (rank and emit in the
+    #                               caller's): None decides from the first frames (yes when the model is slower)
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
@@ -129,12 +134,16 @@ class Pipeline:
             return self._scores(frame), thread.reconnects if thread is not None else 0
 
         limit = self.options.max_frames
-        worker: InferWorker | None = None
+        workers: list[InferWorker] = []
         frames, seen_reconnects = 0, 0
         try:
-            if self.options.overlap and (slot is not None or ahead is not None):
-                worker = InferWorker(take, infer, self.stop, limit, depth=1 if slot is not None else 2).start()
-                pairs: Iterator[tuple[Frame, tuple[Timed, int]]] = iter(worker)
+            depth = 1 if slot is not None else 2  # live: at most one scored frame waits (latency)
+            overlap = self.options.overlap if slot is not None or ahead is not None else False
+            if overlap is None:
+                pairs: Iterator[_Scored] = self._adaptive(take, infer, limit, depth, workers)
+            elif overlap:
+                workers.append(InferWorker(take, infer, self.stop, limit, depth).start())
+                pairs = iter(workers[0])
             else:
                 pairs = self._serial(take, infer, limit)
             for frame, (timed, reconnects) in pairs:
@@ -149,7 +158,7 @@ class Pipeline:
                     break
         finally:
             self.stop.set()
-            if worker is not None:
+            for worker in workers:
                 worker.close()
             if thread is not None:
                 thread.join(timeout=5.0)
@@ -168,7 +177,7 @@ class Pipeline:
                              thread.reconnects if thread else 0, thread.hangs if thread else 0)
 
     def _serial(self, take: Callable[[], Frame | object], infer: Callable[[Frame], tuple[Timed, int]],
-                limit: int | None) -> Iterator[tuple[Frame, tuple[Timed, int]]]:
+                limit: int | None) -> Iterator[_Scored]:
         """Take and infer on the caller's thread (no reader thread, or ``overlap=False``)."""
         n = 0
         while not self.stop.is_set() and (limit is None or n < limit):
@@ -180,6 +189,26 @@ class Pipeline:
             assert isinstance(frame, Frame)
             yield frame, infer(frame)
             n += 1
+
+    def _adaptive(self, take: Callable[[], Frame | object], infer: Callable[[Frame], tuple[Timed, int]],
+                  limit: int | None, depth: int, workers: list[InferWorker]) -> Iterator[_Scored]:
+        """The first frames on the caller's thread, timed; then the model gets a thread of its own if it is
+        the slower side. When reading is slower (a small model), a third thread only adds waits for the GIL."""
+        probe = PROBE_FRAMES if limit is None else min(limit, PROBE_FRAMES)
+        model_ms, read_ms = [], []
+        for frame, result in self._serial(take, infer, probe):
+            timed = result[0]
+            model_ms.append(timed.infer_ms + (timed.preprocess_ms if frame.staged is None else 0.0))
+            read_ms.append(frame.capture_ms + (frame.staged.ms if frame.staged is not None else 0.0))
+            yield frame, result
+        rest = None if limit is None else limit - len(model_ms)
+        if len(model_ms) < probe or rest == 0 or self.stop.is_set():
+            return  # the source ended, or the limit was reached, while probing
+        if statistics.median(model_ms) <= statistics.median(read_ms):
+            yield from self._serial(take, infer, rest)
+            return
+        workers.append(InferWorker(take, infer, self.stop, rest, depth).start())
+        yield from workers[-1]
 
     def classify_frame(self, frame: Frame, dropped: int = 0) -> LabelEvent:
         """Preprocess, infer, smooth, rank one frame into a label event."""

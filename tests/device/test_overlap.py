@@ -134,10 +134,10 @@ def test_overlapped_pipeline_gives_the_serial_events(models, tmp_path: Path) -> 
         pipeline = Pipeline(clf, open_source(clip), PipelineOptions(**options))  # type: ignore[arg-type]
         return [(e.frame, e.label, e.top_k) for e in pipeline.events()]
 
-    overlapped = run()
-    assert overlapped == run(overlap=False) == run(read_ahead=0) and len(overlapped) == 16
-    assert run(max_frames=5, smooth=3) == run(max_frames=5, smooth=3, overlap=False)
-    assert len(run(max_frames=5)) == 5
+    overlapped = run(overlap=True)
+    assert overlapped == run(overlap=False) == run() == run(read_ahead=0) and len(overlapped) == 16
+    assert run(max_frames=5, smooth=3, overlap=True) == run(max_frames=5, smooth=3, overlap=False)
+    assert len(run(max_frames=5, overlap=True)) == len(run(max_frames=12)) - 7 == 5
 
 
 def test_the_model_runs_in_its_own_thread_and_the_caller_can_stop_early(models, tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_the_model_runs_in_its_own_thread_and_the_caller_can_stop_early(models, 
     clf.scores_timed_staged = spy  # type: ignore[method-assign]
     clf.scores_timed = lambda image, order="RGB", _real=clf.scores_timed: (  # type: ignore[method-assign]
         threads.add(threading.current_thread().name), _real(image, order))[1]
-    pipeline = Pipeline(clf, open_source(clip), PipelineOptions())
+    pipeline = Pipeline(clf, open_source(clip), PipelineOptions(overlap=True))
     for n, _ in enumerate(pipeline.events(), 1):
         if n == 3:
             break  # the caller leaves early: the worker and the reader stop
@@ -161,3 +161,49 @@ def test_the_model_runs_in_its_own_thread_and_the_caller_can_stop_early(models, 
     assert pipeline.stats.frames == 3 and pipeline.stop.is_set()
     time.sleep(0.3)
     assert not any(t.name in ("edgevision-infer", "edgevision-readahead") for t in threading.enumerate())
+
+
+class TimedModel:
+    """A stand-in classifier whose "inference" takes ``infer_s``: the adaptive choice is about time only."""
+
+    def __init__(self, infer_s: float) -> None:
+        self.infer_s = infer_s
+        self.threads: list[str] = []
+
+    def scores_timed(self, image: np.ndarray, order: str = "RGB"):  # type: ignore[no-untyped-def]
+        from edgevision.runtime.classifier import Timed
+
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.infer_s)
+        return Timed(np.array([float(image[0, 0, 0]), 1.0], np.float32), 0.0, self.infer_s * 1e3)
+
+    def rank(self, scores: np.ndarray) -> list:
+        from edgevision.runtime.postprocess import Prediction
+
+        return [Prediction("a", float(scores[0]), 0)]
+
+
+class PacedSource(CountingSource):
+    def __init__(self, n: int, read_s: float) -> None:
+        super().__init__(n)
+        self.read_s = read_s
+
+    def read(self) -> Frame | None:
+        t0 = time.perf_counter()
+        time.sleep(self.read_s)
+        frame = super().read()
+        if frame is None:
+            return None
+        return Frame(frame.image, frame.index, frame.source, frame.t_capture, (time.perf_counter() - t0) * 1e3)
+
+
+@pytest.mark.parametrize(("infer_s", "read_s", "threaded"), [(0.004, 0.0005, True), (0.0005, 0.004, False)])
+def test_the_model_gets_its_own_thread_only_when_it_is_the_slower_side(infer_s: float, read_s: float,
+                                                                         threaded: bool) -> None:
+    from edgevision.device.pipeline import PROBE_FRAMES
+
+    model = TimedModel(infer_s)
+    events = list(Pipeline(model, PacedSource(30, read_s), PipelineOptions()).events())  # type: ignore[arg-type]
+    assert [e.frame for e in events] == list(range(30)) and [e.score for e in events] == [float(i) for i in range(30)]
+    assert model.threads[:PROBE_FRAMES] == ["MainThread"] * PROBE_FRAMES  # timed on the caller's thread first
+    assert set(model.threads[PROBE_FRAMES:]) == ({"edgevision-infer"} if threaded else {"MainThread"})
