@@ -1,8 +1,11 @@
 """[TF] ``edgevision convert RUN --target imx500``: packerOut.zip for the Raspberry Pi AI Camera, gated.
 
-The flow Sony documents, with edgevision's guarantees around it: the input normalization
-leaves the graph (the IMX500 refuses ``Rescaling``) and becomes the sensor's input
-configuration, recorded in the model card; Model Compression Toolkit quantizes with the
+The flow Sony documents, with edgevision's guarantees around it: the IMX500 refuses
+``Rescaling``, and ``imx500-package`` takes no input normalization (it writes an identity one
+into the .rpk), so the input normalization becomes a 1x1 DepthwiseConv2D at the network's
+head: the sensor feeds raw 0..255 pixels, the network normalizes them on the sensor, and the
+card records both (what the sensor must pass through, checked on the Pi by doctor and at
+install). Model Compression Toolkit quantizes with the
 stratified calibration set and the IMX500 target platform capabilities; ``imxconv-tf``
 writes packerOut.zip and its memory report; the MCT-quantized model is scored on the
 held-out images (device resize, then the sensor's normalization) against the float model,
@@ -48,7 +51,8 @@ MAX_CONFUSION_CLASSES = 100
 
 def sensor_normalization(spec: PreprocessSpec, graph_mean: tuple[float, ...],
                          graph_std: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The one (mean, std) on 0..255 the sensor applies: the spec's, then the normalization taken out of the graph."""
+    """The one (mean, std) on 0..255 pixels the network's first layer applies on the sensor: the spec's,
+    then the normalization taken out of the graph."""
     m1, s1 = np.asarray(spec.mean, np.float64), np.asarray(spec.std, np.float64)
     m2, s2 = np.asarray(graph_mean, np.float64), np.asarray(graph_std, np.float64)
     mean, std = m1 + m2 * s1, s1 * s2
@@ -56,21 +60,36 @@ def sensor_normalization(spec: PreprocessSpec, graph_mean: tuple[float, ...],
             tuple(round(float(v), 6) for v in np.atleast_1d(std)))
 
 
-def sensor_input(mean: tuple[float, ...], std: tuple[float, ...], removed: tuple[str, ...],
-                 quant: dict[str, Any]) -> dict[str, Any]:
-    """What the sensor does to a 0..255 pixel before the network: normalize, then quantize to the input tensor.
+# what imx500-package writes into network_info.txt for a custom network, and what raw-pixel networks need
+IDENTITY_NETWORK_INFO = {"inputTensorFormat": "RGB", "inputTensorNorm_K00": "0x0400", "inputTensorNorm_K11": "0x0400",
+                         "inputTensorNorm_K22": "0x0400", "inputTensorNorm_K03": "0x0000",
+                         "inputTensorNorm_K13": "0x0000", "inputTensorNorm_K23": "0x0000"}
 
-    imxconv has no normalization option: its dnnParams.xml gives the input tensor's scale, and the
-    sensor's input normalization (the ``inputTensorNorm_K*`` entries of the .rpk's network_info.txt,
-    which picamera2 reads back) must map a pixel p to ``q = (p - mean) / std / scale``.
+
+def sensor_input(mean: tuple[float, ...], std: tuple[float, ...], removed: tuple[str, ...], layer: str | None,
+                 quant: dict[str, Any]) -> dict[str, Any]:
+    """Where the input normalization runs and what the sensor must do before the network.
+
+    The network takes raw pixels: its input tensor must be unsigned 8-bit with scale 1 (q = p), which
+    is exactly what the sensor's identity input normalization (``IDENTITY_NETWORK_INFO``) delivers.
+    ``x' = (x - mean) / std`` runs on the sensor as the network's first layer ``layer``.
     """
-    d: dict[str, Any] = {"where": "sensor", "mean": list(mean), "std": list(std), "removed_from_graph": list(removed),
-                         "input_tensor": quant}
-    scale = quant.get("scale")
-    if scale:
-        d["pixel_to_input"] = {"gain": [round(1.0 / (s * scale), 6) for s in std],
-                               "offset": [round(-m / (s * scale), 6) for m, s in zip(mean, std, strict=False)]}
-    return d
+    return {"where": "network", "applied_on": "sensor", "layer": layer, "mean": list(mean), "std": list(std),
+            "removed_from_graph": list(removed), "input_tensor": quant,
+            "sensor": {"gain": [1.0, 1.0, 1.0], "offset": [0.0, 0.0, 0.0], "network_info": IDENTITY_NETWORK_INFO}}
+
+
+def check_raw_input(quant: dict[str, Any]) -> None:
+    """The quantized network must read the sensor's pixels as they are (unsigned, scale 1, no shift)."""
+    from edgevision.convert.imx500.toolchain import ConversionRefused
+
+    if not quant:
+        raise ConversionRefused("imx500: imxconv wrote no input tensor description (dnnParams.xml); cannot tell "
+                                "whether the network reads the sensor's pixels correctly")
+    if quant.get("format") != "unsigned" or float(quant.get("scale") or 0) != 1.0 or quant.get("shift"):
+        raise ConversionRefused(f"imx500: the quantized network reads its input as {quant.get('format')} 8-bit with "
+                                f"scale {quant.get('scale')} and shift {quant.get('shift')}, but the sensor feeds raw "
+                                "0..255 pixels (unsigned, scale 1); the calibration images must be 0..255 RGB")
 
 
 def weight_bytes(graph: Any) -> list[tuple[str, int]]:
@@ -105,7 +124,7 @@ def _images(samples: Any, run: RunDir) -> tuple[np.ndarray, np.ndarray]:
 
 def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) -> dict[str, Any]:
     """Convert a run for the IMX500; the report has the converter's usual shape plus an ``imx500`` section."""
-    from edgevision.convert.imx500.graph_export import export_graph
+    from edgevision.convert.imx500.graph_export import export_graph, with_input_normalization
     from edgevision.convert.quantize import check_static
     from edgevision.convert.validate import Scored, gate
     from edgevision.convert.variants import held_out
@@ -130,15 +149,20 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
     graph = export_graph(model, work)
     check_fits(graph)
     mean, std = sensor_normalization(run.spec, graph.mean, graph.std)
+    graph = with_input_normalization(graph, mean, std, run.spec.channels)  # the network takes raw pixels
     calib = load_calibration(run.dataset.train, run.spec, pol.calibration_size, run.classes,
                              int(run.recipe.get("seed", 0)), "train")
     held_x, held_y = _images(held, run)
     if not len(held_x):
         raise BadInput(f"no readable {split} images to validate on")
     probe = held_x[:PROBES]
-    expected = np.asarray(model(probe.astype(np.float32), training=False), np.float32)
+    spec_in = (probe.astype(np.float32) - np.asarray(run.spec.mean, np.float32)) / np.asarray(run.spec.std, np.float32)
+    expected = np.asarray(model(spec_in, training=False), np.float32)
     arrays = write_arrays(work, calibration=calib.images, heldout=held_x, probe=probe, probe_expected=expected)
-    result = run_worker(tc, job_for(work, graph, mean, std, arrays), work, con)
+    # every array is raw 0..255 pixels, as the sensor delivers them: the worker normalizes nothing
+    result = run_worker(tc, job_for(work, graph, (0.0,), (1.0,), arrays), work, con)
+    in_quant = tensor_quantization(result.get("dnn_params"))
+    check_raw_input(in_quant)
 
     float_pred = np.argmax(np.load(result["float_scores"]), axis=1)
     quant_pred = np.argmax(np.load(result["quant_scores"]), axis=1)
@@ -156,7 +180,7 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
         "packer_bytes": (out / PACKER_FILE).stat().st_size,
         "memory": {k: v for k, v in memory.items() if k != "raw"}, "memory_report": result.get("memory_report"),
         "layers": result.get("layers", []), "unsupported": [],
-        "normalization": sensor_input(mean, std, graph.removed, tensor_quantization(result.get("dnn_params"))),
+        "normalization": sensor_input(mean, std, graph.removed, graph.norm_layer, in_quant),
         "output_tensor": tensor_quantization(result.get("dnn_params"), "outputTensor"),
         "toolchain": {"python": str(tc.python), "mct": result.get("mct"), "tensorflow": result.get("tensorflow"),
                       "tpc": result.get("tpc"), "probe_max_diff": result.get("probe_max_diff")},
@@ -166,10 +190,11 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
     validation = {"split": split, "images": int(held_y.size), "accuracy": round(cand.accuracy, 5),
                   "float_accuracy": round(ref.accuracy, 5), "drop_points": g["drop_points"],
                   "agreement": g["agreement"], "budget_points": pol.max_drop, "passed": g["passed"],
-                  "policy": pol.name, "scored_with": "MCT-quantized Keras model (fake-quant), device resize, "
-                                                    "sensor normalization"}
+                  "policy": pol.name, "scored_with": "MCT-quantized Keras model (fake-quant) on raw 0..255 pixels "
+                                                    "after the device resize, normalized by its first layer as on "
+                                                    "the sensor"}
     card = {"schema": "edgevision.model/1", "name": run.name,
-            "preprocess": {"schema": "edgevision.preprocess/1", **spec.to_dict()},
+            "preprocess": {"schema": "edgevision.preprocess/1", **spec.to_dict(), "normalization_on": "sensor"},
             "labels_sha256": labels_sha256(list(run.classes)), "num_classes": len(run.classes),
             "quantization": "imx500", "recipe": str(run.recipe.get("name", "")), "validation": validation,
             "calibration": calib.record, "edgevision_version": __version__, "references": [],
