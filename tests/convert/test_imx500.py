@@ -218,3 +218,74 @@ def test_mobilenet_v2_backbone_rebuilds_identically_in_the_toolchain(tmp_path: P
                          text=True, timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-4
+
+
+@pytest.fixture()
+def brought_data(tmp_path: Path) -> Path:
+    """Three classes of flat colour images (32 px), train/ and test/ folders, and labels.txt."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    for split, n in (("train", 24), ("test", 9)):
+        for k, c in enumerate(("red", "green", "blue")):
+            (tmp_path / "data" / split / c).mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 60, (40, 40, 3)).astype(np.uint8)
+                img[..., 2 - k] = 150 + rng.integers(0, 100)  # BGR on disk: the class colour is strong
+                cv2.imwrite(str(tmp_path / "data" / split / c / f"{i}.png"), img)
+    (tmp_path / "labels.txt").write_text("red\ngreen\nblue\n")
+    return tmp_path / "data"
+
+
+def brought_keras(path: Path, normalize_inside: bool) -> Path:
+    """A small Keras 3 classifier of colours; with ``normalize_inside`` it starts with a Rescaling to [0, 1]."""
+    import keras
+
+    L = keras.layers
+    inp = keras.Input((32, 32, 3))
+    h = L.Rescaling(1 / 255.0)(inp) if normalize_inside else inp
+    h = L.Conv2D(4, 3, padding="same", activation="relu")(h)
+    h = L.GlobalAveragePooling2D()(h)
+    model = keras.Model(inp, L.Dense(3, activation="softmax")(h))
+    keras.utils.set_random_seed(0)
+    model.save(path)
+    return path
+
+
+def test_brought_models_other_than_keras_are_refused_in_one_line(cli, brought_data: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.txt"
+    for name in ("net.onnx", "model.tflite", "model.pt2"):
+        (tmp_path / name).write_bytes(b"not really a model, never loaded")
+        r = cli("convert", tmp_path / name, "--target", "imx500", "--data", brought_data, "--labels", labels)
+        errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+        assert r.returncode == 2 and len(errors) == 1, r.stderr
+        assert "--target imx500 takes a Keras 3 model (.keras, or .h5 saved by Keras 3)" in errors[0]
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"x")
+    r = cli("convert", tmp_path / "sm", "--target", "imx500", "--data", brought_data, "--labels", labels)
+    assert r.returncode == 2 and "not a SavedModel" in r.stderr, r.stderr
+    keras_file = brought_keras(tmp_path / "m.keras", True)  # a Keras model is taken; without the toolchain: one line
+    env = {**cli.env, "EDGEVISION_IMX500_PYTHON": str(tmp_path / "nowhere" / "python")}
+    r = type(cli)(cli.python, env)("convert", keras_file, "--target", "imx500", "--data", brought_data,
+                                   "--labels", labels)
+    assert r.returncode == 2 and "make imx500-venv" in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+def test_brought_keras_model_to_packerout_with_the_declared_normalization(cli, brought_data: Path,
+                                                                           tmp_path: Path) -> None:
+    """A Keras model with no normalization layer, declared --norm symmetric: the network normalizes raw pixels."""
+    need_toolchain()
+    model = brought_keras(tmp_path / "colours.keras", False)
+    r = cli("convert", model, "--target", "imx500", "--data", brought_data, "--labels", tmp_path / "labels.txt",
+            "--norm", "symmetric", "--max-drop", "100", "--out", tmp_path / "out", "--json", timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = json.loads(r.stdout)
+    norm = rep["imx500"]["normalization"]
+    assert norm["mean"] == [127.5] and norm["std"] == [127.5] and norm["removed_from_graph"] == []
+    assert norm["layer"] == "edgevision_input_norm" and norm["input_tensor"]["scale"] == 1.0
+    assert rep["imx500"]["toolchain"]["probe_max_diff"] < 2e-3  # rebuilt graph + layer == model on (x-127.5)/127.5
+    assert rep["source"]["format"] == "keras" and rep["images"] == 27
+    card = json.loads((tmp_path / "out" / "colours_imx500" / "imx500.json").read_text())
+    assert card["source"]["preprocess"]["applied"].startswith("on the sensor")
+    assert (tmp_path / "out" / "colours_imx500" / "packerOut.zip").is_file()

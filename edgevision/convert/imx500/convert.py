@@ -122,25 +122,41 @@ def _images(samples: Any, run: RunDir) -> tuple[np.ndarray, np.ndarray]:
     return load_images(samples, run)
 
 
-def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) -> dict[str, Any]:
-    """Convert a run for the IMX500; the report has the converter's usual shape plus an ``imx500`` section."""
-    from edgevision.convert.imx500.graph_export import export_graph, with_input_normalization
-    from edgevision.convert.quantize import check_static
-    from edgevision.convert.validate import Scored, gate
-    from edgevision.convert.variants import held_out
-    from edgevision.train.rundir import load_keras
-
+def check_options(opts: Any, pol: Policy) -> None:
+    """Flags that mean another quantizer are refused up front (one line, exit 2)."""
     for flag, value in (("--quant", opts.quant), ("--format", "onnx" if "onnx" in pol.formats else None),
                         ("--io", opts.io)):
         if value not in (None, "int8"):
             raise BadInput(f"{flag} {value}: --target imx500 quantizes with Sony's Model Compression Toolkit to the "
                            "sensor's own 8-bit format; drop the flag")
-    tc = find_toolchain()  # before anything slow: a missing toolchain is one line, exit 2
+
+
+def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) -> dict[str, Any]:
+    """Convert a run for the IMX500; the report has the converter's usual shape plus an ``imx500`` section."""
+    from edgevision.convert.variants import held_out
+    from edgevision.train.rundir import load_keras
+
+    check_options(opts, pol)
+    find_toolchain()  # before anything slow: a missing toolchain is one line, exit 2
     run = load_run(run_dir, opts.labels)
+    held_out(run, pol.split)  # an empty split is one line before the slow Keras load
+    return convert_imx500_loaded(run, load_keras(run.model_path), run.model_path, opts, pol, con)
+
+
+def convert_imx500_loaded(run: RunDir, model: Any, model_file: Path, opts: Any, pol: Policy, con: Console,
+                          output: str = "scores", out_dir: Path | None = None,
+                          source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The conversion proper, for a training run or a brought Keras model (``run.spec``: the normalization
+    the model expects outside its graph; ``output``: ``logits`` makes the device softmax the scores)."""
+    from edgevision.convert.imx500.graph_export import export_graph, with_input_normalization
+    from edgevision.convert.quantize import check_static
+    from edgevision.convert.validate import Scored, gate
+    from edgevision.convert.variants import held_out
+
+    tc = find_toolchain()
     split, held = held_out(run, pol.split)
-    model = load_keras(run.model_path)
-    check_static(model, str(run.model_path))
-    out = (opts.out or run.export_dir) / f"{run.name}_imx500"
+    check_static(model, str(model_file))
+    out = (out_dir or opts.out or run.export_dir) / f"{run.name}_imx500"
     work = out / "toolchain"
     if work.exists():
         shutil.rmtree(work)
@@ -166,7 +182,7 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
 
     float_pred = np.argmax(np.load(result["float_scores"]), axis=1)
     quant_pred = np.argmax(np.load(result["quant_scores"]), axis=1)
-    ref = Scored("float32", str(run.model_path), held_y, float_pred, classification_report(held_y, float_pred,
+    ref = Scored("float32", str(model_file), held_y, float_pred, classification_report(held_y, float_pred,
                                                                                              run.classes))
     cand = Scored("imx500", str(out / PACKER_FILE), held_y, quant_pred, classification_report(held_y, quant_pred,
                                                                                                 run.classes))
@@ -200,8 +216,10 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
             "calibration": calib.record, "edgevision_version": __version__, "references": [],
             "target": {"name": "imx500", "network": PACKER_FILE, "packer_sha256": imx["packer_sha256"],
                        "normalization": imx["normalization"], "memory": imx["memory"],
-                       "output_tensor": imx["output_tensor"], "output": "scores", "label_offset": 0,
+                       "output_tensor": imx["output_tensor"], "output": output, "label_offset": 0,
                        "layers": imx["layers"]}}
+    if source is not None:  # a brought model: where it came from and how its preprocessing was decided
+        card["source"] = source
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
 
     def variant(s: Scored, path: Path, size: int, gt: dict[str, Any] | None) -> dict[str, Any]:
@@ -216,12 +234,14 @@ def convert_imx500(run_dir: str | Path, opts: Any, pol: Policy, con: Console) ->
         "model": run.name, "run": str(run.root), "target": "imx500", "split": split, "images": int(held_y.size),
         "quant": "imx500", "policy": pol.to_dict(), "budget_points": pol.max_drop, "passed": g["passed"],
         "drop_points": g["drop_points"], "agreement": g["agreement"],
-        "variants": {"float32": variant(ref, run.model_path, run.model_path.stat().st_size, None),
+        "variants": {"float32": variant(ref, model_file, model_file.stat().st_size, None),
                      "imx500": variant(cand, out / PACKER_FILE, imx["packer_bytes"], g)},
         "per_class": g["per_class"], "worst_classes": g["worst_classes"], "calibration": calib.record,
         "imx500": {**imx, "card": str(out / CARD_FILE), "labels": str(out / LABELS_FILE)},
         "repair": None, "edgetpu": None, "onnx": None,
     }
+    if source is not None:
+        report["source"] = source
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     for name in (*arrays.values(), result["float_scores"], result["quant_scores"], graph.weights_path):
         Path(name).unlink(missing_ok=True)  # pixels and weights copies; logs, job and the quantized model stay
