@@ -259,7 +259,7 @@ def test_brought_models_other_than_keras_are_refused_in_one_line(cli, brought_da
         r = cli("convert", tmp_path / name, "--target", "imx500", "--data", brought_data, "--labels", labels)
         errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
         assert r.returncode == 2 and len(errors) == 1, r.stderr
-        assert "--target imx500 takes a Keras 3 model (.keras, or .h5 saved by Keras 3)" in errors[0]
+        assert "--target imx500 takes a Keras model (.keras, or .h5 from Keras 3 or tf.keras 2)" in errors[0]
     (tmp_path / "sm").mkdir()
     (tmp_path / "sm" / "saved_model.pb").write_bytes(b"x")
     r = cli("convert", tmp_path / "sm", "--target", "imx500", "--data", brought_data, "--labels", labels)
@@ -289,3 +289,28 @@ def test_brought_keras_model_to_packerout_with_the_declared_normalization(cli, b
     card = json.loads((tmp_path / "out" / "colours_imx500" / "imx500.json").read_text())
     assert card["source"]["preprocess"]["applied"].startswith("on the sensor")
     assert (tmp_path / "out" / "colours_imx500" / "packerOut.zip").is_file()
+
+
+@pytest.mark.slow
+def test_teachable_machine_keras2_file_to_packerout(cli, tmp_path: Path) -> None:
+    """Teachable Machine's keras_model.h5 (tf.keras 2, `groups` in its DepthwiseConv2D configs, normalization
+    outside the model): exported as a layer list, its declared [-1, 1] becomes the network's first layer."""
+    import importlib.util
+
+    from tests.conftest import SHARED_DATA
+    from tests.convert.brought import subset, teachable_machine
+
+    need_toolchain()
+    need(importlib.util.find_spec("tf_keras") is not None, "tf_keras is not installed (pip install -e '.[keras2]')")
+    need(SHARED_DATA.is_dir(), f"shared dataset not found at {SHARED_DATA}")
+    data = subset(SHARED_DATA, tmp_path / "digits", {"train": 20, "test": 10})
+    h5, labels = teachable_machine(data, tmp_path / "converted_keras", epochs=8)
+    r = cli("convert", h5, "--labels", labels, "--data", data, "--preset", "teachable-machine", "--target", "imx500",
+            "--max-drop", "100", "--out", tmp_path / "out", "--json", timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = json.loads(r.stdout)
+    norm = rep["imx500"]["normalization"]
+    assert rep["source"]["format"] == "keras2" and norm["mean"] == [127.5] and norm["std"] == [127.5]
+    assert norm["input_tensor"]["scale"] == 1.0 and rep["imx500"]["toolchain"]["probe_max_diff"] < 2e-3
+    assert rep["imx500"]["memory"]["fits"] is True and rep["images"] == 100
+    assert rep["variants"]["imx500"]["accuracy"] >= rep["variants"]["float32"]["accuracy"] - 0.1

@@ -50,6 +50,8 @@ def _clean_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for k, v in cfg.items():
         if k in _DROP_KEYS or k.endswith(_DROP_SUFFIXES):
             continue
+        if isinstance(v, (np.ndarray, np.generic)):  # tf.keras 2 keeps some values as numpy (ReLU max_value)
+            v = v.tolist()
         if isinstance(v, dict) and "class_name" in v and "module" in v:  # a serialized Keras 3 object
             v = v.get("config", {}).get("name", v["class_name"]) if k == "activation" else v.get("class_name")
             if v is None:
@@ -59,8 +61,13 @@ def _clean_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _history(t: Any) -> tuple[Any, int, int]:
-    h = t._keras_history  # (operation, node_index, tensor_index)
+    h = t._keras_history  # (operation, node_index, tensor_index); tf.keras 2: KerasHistory(layer, ...)
     return h[0], int(h[1]), int(h[2])
+
+
+def _as_list(x: Any) -> list[Any]:
+    """A node's tensors as a list (tf.keras 2 keeps a single tensor unwrapped)."""
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _rescaling_norm(scale: Any, offset: Any) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -101,11 +108,11 @@ class _Flattener:
             ids[(id(op), n, i)] = tid
         for depth in sorted(model._nodes_by_depth, reverse=True):
             for node in model._nodes_by_depth[depth]:
-                op = node.operation
+                op = getattr(node, "operation", None) or node.layer  # Keras 3 | tf.keras 2 (tf_keras)
                 if type(op).__name__ == "InputLayer":
                     continue
                 ins = []
-                for t in node.input_tensors:
+                for t in _as_list(node.input_tensors):
                     o, n, i = _history(t)
                     key = (id(o), n, i)
                     if key not in ids:
@@ -114,8 +121,8 @@ class _Flattener:
                 if hasattr(op, "_nodes_by_depth") and hasattr(op, "inputs"):  # a nested functional model
                     outs = self.walk(op, ins, prefix=f"{prefix}{op.name}/")
                 else:
-                    outs = self.emit(op, ins, len(node.outputs))
-                for k, t in enumerate(node.outputs):
+                    outs = self.emit(op, ins, len(_as_list(node.outputs)))
+                for k, t in enumerate(_as_list(node.outputs)):
                     o, n, i = _history(t)
                     ids[(id(o), n, i)] = outs[k]
         result = []

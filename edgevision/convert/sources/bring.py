@@ -97,17 +97,18 @@ def float_check(model: BroughtModel, data: bytes, spec: PreprocessSpec, classes:
     return result
 
 
-IMX500_FORMATS = "a Keras 3 model (.keras, or .h5 saved by Keras 3) or an edgevision training run"
+IMX500_FORMATS = "a Keras model (.keras, or .h5 from Keras 3 or tf.keras 2) or an edgevision training run"
 
 
 def _imx500_format(path: Path, fmt: str) -> None:
-    """Sony's Model Compression Toolkit quantizes Keras models; edgevision hands it Keras 3 graphs."""
-    if fmt == "keras":
+    """Sony's Model Compression Toolkit quantizes Keras models: Keras 3 and tf.keras 2 graphs are handed over
+    as layer lists (graph_export); a SavedModel, ONNX, PyTorch or .tflite has no Keras layers to hand over."""
+    if fmt in ("keras", "keras2"):
         return
-    what = {"keras2": "a Keras 2 (tf.keras) file", "savedmodel": "a SavedModel", "onnx": "an ONNX model",
-            "pytorch": "a PyTorch program", "tflite": "a .tflite model"}.get(fmt, f"a {fmt} model")
+    what = {"savedmodel": "a SavedModel", "onnx": "an ONNX model", "pytorch": "a PyTorch program",
+            "tflite": "a .tflite model"}.get(fmt, f"a {fmt} model")
     raise BadInput(f"{path}: --target imx500 takes {IMX500_FORMATS}, not {what}; convert it for cpu/edgetpu "
-                   "without --target, or load it in Keras 3 and save it as .keras")
+                   "without --target, or rebuild it in Keras and save it as .keras")
 
 
 def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, options: ConvertOptions | None = None,
