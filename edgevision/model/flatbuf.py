@@ -86,6 +86,11 @@ class FbTable:
         start, n = self._vector(slot)
         return [FbTable(self.buf, self._t.Indirect(start + 4 * i)) for i in range(n)]
 
+    def table_at(self, slot: int, i: int) -> FbTable | None:
+        """Element ``i`` of a vector of tables, without building the others; None when out of range."""
+        start, n = self._vector(slot)
+        return FbTable(self.buf, self._t.Indirect(start + 4 * i)) if 0 <= i < n else None
+
     def strings(self, slot: int) -> list[str]:
         start, n = self._vector(slot)
         return [self._t.String(start + 4 * i).decode("utf-8", errors="replace") for i in range(n)]

@@ -91,10 +91,11 @@ def _looks_like_keras(data: bytes) -> bool:
 
 def metadata_buffers(data: bytes) -> dict[str, bytes]:
     """Map each ``Model.metadata`` entry name to its buffer's bytes."""
-    buffers = tables.buffers(data)
+    entries = tables.metadata_entries(data)
+    buffers = tables.buffers_at(data, [index for _, index in entries])
     out: dict[str, bytes] = {}
-    for name, index in tables.metadata_entries(data):
-        if index >= len(buffers):
+    for name, index in entries:
+        if index not in buffers:
             continue
         buf = buffers[index]
         out[name] = bytes(data[buf.offset:buf.offset + buf.size]) if buf.offset > 1 else buf.data

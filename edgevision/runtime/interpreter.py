@@ -57,7 +57,8 @@ def parse_delegate(text: str | None) -> DelegateChoice:
 
 
 def default_threads(capture_thread: bool = False) -> int:
-    """All cores for a bare benchmark; cores - 1 when a capture thread needs one."""
+    """All cores for a bare benchmark; cores - 1 when a thread reading the source (capture or read-ahead)
+    needs one."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores - 1) if capture_thread else max(1, cores)
 

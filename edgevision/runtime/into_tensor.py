@@ -24,6 +24,14 @@ ORDERS = ("RGB", "BGR")
 
 
 @dataclass(frozen=True)
+class Staged:
+    """A model input tensor made from a frame ahead of time (by a reader thread), and what it took."""
+
+    tensor: np.ndarray
+    ms: float
+
+
+@dataclass(frozen=True)
 class _Geometry:
     """Where the frame's pixels go for one input shape: source crop, resized size, placement."""
 
