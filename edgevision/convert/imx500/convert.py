@@ -89,7 +89,9 @@ def check_raw_input(quant: dict[str, Any]) -> None:
     if quant.get("format") != "unsigned" or float(quant.get("scale") or 0) != 1.0 or quant.get("shift"):
         raise ConversionRefused(f"imx500: the quantized network reads its input as {quant.get('format')} 8-bit with "
                                 f"scale {quant.get('scale')} and shift {quant.get('shift')}, but the sensor feeds raw "
-                                "0..255 pixels (unsigned, scale 1); the calibration images must be 0..255 RGB")
+                                "0..255 pixels (unsigned, scale 1); MCT picks the input range from the calibration "
+                                "images (mostly dark or low-contrast ones narrow it): calibrate on images that span "
+                                "0..255")
 
 
 def weight_bytes(graph: Any) -> list[tuple[str, int]]:
