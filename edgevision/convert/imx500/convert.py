@@ -8,7 +8,7 @@ card records both (what the sensor must pass through, checked on the Pi by docto
 install). Model Compression Toolkit quantizes with the
 stratified calibration set and the IMX500 target platform capabilities; ``imxconv-tf``
 writes packerOut.zip and its memory report; the MCT-quantized model is scored on the
-held-out images (device resize, then the sensor's normalization) against the float model,
+held-out images (device resize, raw pixels into that first layer) against the float model,
 with the policy's budget and exit codes. The toolchain runs in its own venv (toolchain.py).
 """
 
