@@ -10,7 +10,9 @@ measurements and the medians are printed, so load from other processes hits both
    picamera2/pycoral examples: cap.read -> cvtColor -> resize -> set_tensor -> invoke.
    `edgevision run MODEL --source clip.avi --out FILE --no-stdout`, steady state from t_emit.
    Targets: run >= 0.95 x min(1/invoke, 1/decode) and >= 1.08 x the naive loop, for
-   MobileNetV2 224 int8 and for a small model where decoding dominates.
+   MobileNetV2 224 int8 and for a small model where decoding dominates. For context (no target):
+   1/invoke while another process decodes the clip, the best a file run can reach on a machine
+   whose cores share caches and memory bandwidth.
 2. Live: the test suite's MJPEG server on loopback offering 640x480 JPEGs far faster than
    the model (``--live-fps``; by default 3x the model's 1/invoke measured first, at least 250);
    `edgevision run` FPS vs 1/invoke (timed while the server streams). Target >= 0.95.
@@ -97,6 +99,27 @@ def invoke_fps(interp, runs: int) -> float:  # type: ignore[no-untyped-def]
     return runs / (time.perf_counter() - t0)
 
 
+DECODE_LOOP = r"""
+import sys, cv2
+while True:
+    cap = cv2.VideoCapture(sys.argv[1])
+    while cap.read()[0]:
+        pass
+"""
+
+
+def invoke_fps_while_decoding(interp, clip: Path, runs: int) -> float:  # type: ignore[no-untyped-def]
+    """1/invoke while another process decodes the clip on the other core: what a file run can reach at best
+    on this machine, where the two cores share caches and memory bandwidth (context, not a target)."""
+    proc = subprocess.Popen([sys.executable, "-c", DECODE_LOOP, str(clip)])
+    try:
+        time.sleep(0.5)
+        return invoke_fps(interp, runs)
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
 def naive_fps(model: Path, clip: Path, threads: int) -> float:
     """The serial loop of the picamera2/pycoral examples, with the interpreter already built."""
     import cv2
@@ -153,7 +176,9 @@ def file_round(model: Path, clip: Path, threads: int, tmp: Path) -> dict[str, fl
     naive = naive_fps(model, clip, threads)
     run = run_fps(model, str(clip), threads, tmp / "file.jsonl")["fps"]
     inv2, dec2 = invoke_fps(clf.interpreter, 150), decode_fps(clip)  # again after: drift shows in both bounds
-    return {"invoke": (inv1 + inv2) / 2, "decode": (dec1 + dec2) / 2, "naive": naive, "run": run}
+    loaded = invoke_fps_while_decoding(clf.interpreter, clip, 150)
+    return {"invoke": (inv1 + inv2) / 2, "decode": (dec1 + dec2) / 2, "naive": naive, "run": run,
+            "invoke_loaded": loaded}
 
 
 def live_round(model: Path, url: str, threads: int, tmp: Path, frames: int) -> dict[str, float]:
@@ -225,6 +250,11 @@ def main() -> int:
                       f"naive loop {naive:.1f} FPS; edgevision run {run:.1f} FPS")
                 print(f"[file] {name}: run / min(1/invoke, 1/decode) = {r_bound:.3f} (>= 0.95); "
                       f"run / naive = {r_naive:.3f} (>= 1.08)  {'PASS' if good else 'FAIL'}")
+                loaded = median([r["invoke_loaded"] for r in rs])
+                r_loaded = median([r["run"] / min(r["invoke_loaded"], r["decode"]) for r in rs])
+                print(f"[file] {name}: context: 1/invoke while another process decodes the clip {loaded:.1f} FPS "
+                      f"({median([r['invoke_loaded'] / r['invoke'] for r in rs]):.3f} x 1/invoke); run / "
+                      f"min(that, 1/decode) = {r_loaded:.3f}")
         if "live" in parts:
             live_rounds = []
             frames_dir = tmp / "jpegs"
