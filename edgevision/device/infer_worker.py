@@ -10,10 +10,12 @@ An error in the worker reaches the caller at its place in the stream; ``close`` 
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import queue
 
 from edgevision.device.frames import Frame
 
@@ -26,8 +28,11 @@ class InferWorker:
 
     def __init__(self, take: Callable[[], Frame | object], infer: Callable[[Frame], Any], stop: threading.Event,
                  limit: int | None = None, depth: int = 2, poll_s: float = 0.25) -> None:
+        import queue  # here: a start that never runs a worker (one image, a small model) does not pay for it
+
         self.take, self.infer, self.stop, self.limit, self.poll_s = take, infer, stop, limit, poll_s
         self._out: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._full, self._empty = queue.Full, queue.Empty
         self._thread = threading.Thread(target=self._run, name="edgevision-infer", daemon=True)
 
     def start(self) -> InferWorker:
@@ -39,7 +44,7 @@ class InferWorker:
             try:
                 self._out.put(item, timeout=self.poll_s)
                 return True
-            except queue.Full:
+            except self._full:
                 continue
         return False
 
@@ -65,7 +70,7 @@ class InferWorker:
         while True:
             try:
                 item = self._out.get(timeout=self.poll_s)
-            except queue.Empty:
+            except self._empty:
                 if not self._thread.is_alive() and self._out.empty():
                     return  # stopped (or gone) without an end marker
                 continue

@@ -13,11 +13,11 @@ backoff and the loop carries on.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edgevision.device.capture import CaptureStatus, CaptureThread, ReconnectPolicy
 from edgevision.device.demand import DemandSlot, LazyGrabber, two_phase
@@ -34,6 +34,13 @@ _Scored = tuple[Frame, tuple[Timed, int]]  # a frame, its scores and the reconne
 PROBE_FRAMES = 10  # frames timed on the caller's thread before the model may get a thread of its own
 
 
+def _median(values: list[float]) -> float:
+    """(``statistics`` costs a Pi more to import than this whole choice is worth.)"""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     """How frames are scheduled and post-processed."""
@@ -48,8 +55,7 @@ class PipelineOptions:
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
-@dataclass(frozen=True)
-class PipelineStats:
+class PipelineStats(NamedTuple):
     frames: int
     dropped: int
     elapsed_s: float
@@ -204,7 +210,7 @@ class Pipeline:
         rest = None if limit is None else limit - len(model_ms)
         if len(model_ms) < probe or rest == 0 or self.stop.is_set():
             return  # the source ended, or the limit was reached, while probing
-        if statistics.median(model_ms) <= statistics.median(read_ms):
+        if _median(model_ms) <= _median(read_ms):
             yield from self._serial(take, infer, rest)
             return
         workers.append(InferWorker(take, infer, self.stop, rest, depth).start())

@@ -10,14 +10,13 @@ parses a plain ``run`` command line from it without importing typer (``edgevisio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 REQUIRED = ...  # the default of an option that must be given
 
 
-@dataclass(frozen=True)
-class RunOption:
+class RunOption(NamedTuple):
     """One option: its parameter name, flags (``negative`` is the ``--no-x`` of a ``--x/--no-x`` switch)."""
 
     name: str

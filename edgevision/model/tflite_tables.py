@@ -14,9 +14,8 @@ Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from edgevision.model.flatbuf import FbTable
 
@@ -32,8 +31,7 @@ BATCH_MATMUL_OPTIONS_ADJ_X = 0
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Buffer:
+class Buffer(NamedTuple):
     """``Model.buffers[i]``: inline ``data``, or (models over 2 GB) ``offset``/``size`` into the file."""
 
     data: bytes
@@ -41,16 +39,14 @@ class Buffer:
     size: int
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     opcode_index: int
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     builtin_options: Any  # the options table (a flatbuffers Table or FbTable); read with batch_matmul_adj_x
 
 
-@dataclass(frozen=True)
-class Graph:
+class Graph(NamedTuple):
     """One subgraph: each tensor's shape and the operators in execution order."""
 
     shapes: tuple[tuple[int, ...], ...]

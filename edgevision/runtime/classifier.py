@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,8 +38,7 @@ class ClassifierOptions:
     xnnpack: bool = True   # False: the builtin kernels without the default XNNPACK delegate (benchmarks compare)
 
 
-@dataclass(frozen=True)
-class Timed:
+class Timed(NamedTuple):
     """Scores of one frame plus how long each stage took, in milliseconds."""
 
     scores: np.ndarray

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.model.opcodes import is_edgetpu_model
@@ -22,8 +21,7 @@ EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "
 _TPU_DEVICE = re.compile(r"^(usb|pci)?(:\d+)?$")
 
 
-@dataclass(frozen=True)
-class RuntimeInfo:
+class RuntimeInfo(NamedTuple):
     """Which interpreter runs the model, for reports and benchmark fingerprints."""
 
     name: str
@@ -32,8 +30,7 @@ class RuntimeInfo:
     delegate: str = "cpu"
 
 
-@dataclass(frozen=True)
-class DelegateChoice:
+class DelegateChoice(NamedTuple):
     """A parsed ``--delegate`` value: ``cpu`` or ``edgetpu`` with an optional device (``usb:0``)."""
 
     kind: str
