@@ -6,7 +6,7 @@
 2. Runs ``edgevision convert RUN --target imx500 --json`` (needs ``make imx500-venv``): Model
    Compression Toolkit PTQ with the stratified calibration set and the IMX500 platform
    capabilities, imxconv-tf -> packerOut.zip, both models scored on the test split with the
-   device's resize and the sensor's normalization.
+   device's resize on raw 0..255 pixels (normalized by the network's first layer, as on the sensor).
 3. Prints float vs IMX500-quantized accuracy, the drop and agreement, the sensor memory used
    (imxconv's memory report) and packerOut.zip ÷ the float Keras model in size; all from one run.
    Writes them as JSON to RUN/imx500_benchmark.json.

@@ -10,14 +10,18 @@ measurements and the medians are printed, so load from other processes hits both
    picamera2/pycoral examples: cap.read -> cvtColor -> resize -> set_tensor -> invoke.
    `edgevision run MODEL --source clip.avi --out FILE --no-stdout`, steady state from t_emit.
    Targets: run >= 0.95 x min(1/invoke, 1/decode) and >= 1.08 x the naive loop, for
-   MobileNetV2 224 int8 and for a small model where decoding dominates.
+   MobileNetV2 224 int8 and for a small model where decoding dominates. For context (no target):
+   1/invoke while another process decodes the clip, the best a file run can reach on a machine
+   whose cores share caches and memory bandwidth.
 2. Live: the test suite's MJPEG server on loopback offering 640x480 JPEGs far faster than
-   the model; `edgevision run` FPS vs 1/invoke (timed while the server streams). Target >= 0.95.
+   the model (``--live-fps``; by default 3x the model's 1/invoke measured first, at least 250);
+   `edgevision run` FPS vs 1/invoke (timed while the server streams). Target >= 0.95.
 3. classify() of a 640x480 RGB frame vs invoke() on the same interpreter, interleaved. Target <= 1.10.
 4. Cold start: exec of `edgevision run MODEL --source IMG` to its first label vs a minimal
    ai-edge-litert script loading the same model and classifying the same image, both with the device
    venv's Python (.venv-device, what a Pi installs) when it exists. Target <= 1.3. Also timed: the
-   minimal script importing typer first, the floor any typer-based CLI starts from.
+   minimal script importing typer first, the floor any typer-based CLI starts from (a plain `run`
+   command line starts without typer: edgevision.cli.run_fast).
 
 Models: Keras MobileNetV2 (1000 classes, random weights, no download) converted to int8 and cached
 by benchmarks/models.py. Interpreter threads:
@@ -95,6 +99,27 @@ def invoke_fps(interp, runs: int) -> float:  # type: ignore[no-untyped-def]
     return runs / (time.perf_counter() - t0)
 
 
+DECODE_LOOP = r"""
+import sys, cv2
+while True:
+    cap = cv2.VideoCapture(sys.argv[1])
+    while cap.read()[0]:
+        pass
+"""
+
+
+def invoke_fps_while_decoding(interp, clip: Path, runs: int) -> float:  # type: ignore[no-untyped-def]
+    """1/invoke while another process decodes the clip on the other core: what a file run can reach at best
+    on this machine, where the two cores share caches and memory bandwidth (context, not a target)."""
+    proc = subprocess.Popen([sys.executable, "-c", DECODE_LOOP, str(clip)])
+    try:
+        time.sleep(0.5)
+        return invoke_fps(interp, runs)
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
 def naive_fps(model: Path, clip: Path, threads: int) -> float:
     """The serial loop of the picamera2/pycoral examples, with the interpreter already built."""
     import cv2
@@ -151,7 +176,9 @@ def file_round(model: Path, clip: Path, threads: int, tmp: Path) -> dict[str, fl
     naive = naive_fps(model, clip, threads)
     run = run_fps(model, str(clip), threads, tmp / "file.jsonl")["fps"]
     inv2, dec2 = invoke_fps(clf.interpreter, 150), decode_fps(clip)  # again after: drift shows in both bounds
-    return {"invoke": (inv1 + inv2) / 2, "decode": (dec1 + dec2) / 2, "naive": naive, "run": run}
+    loaded = invoke_fps_while_decoding(clf.interpreter, clip, 150)
+    return {"invoke": (inv1 + inv2) / 2, "decode": (dec1 + dec2) / 2, "naive": naive, "run": run,
+            "invoke_loaded": loaded}
 
 
 def live_round(model: Path, url: str, threads: int, tmp: Path, frames: int) -> dict[str, float]:
@@ -196,7 +223,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--live-fps", type=float, default=250.0)
+    ap.add_argument("--live-fps", type=float, default=None, help="default: 3 x 1/invoke, at least 250")
     ap.add_argument("--parts", default="file,live,classify,start")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -223,6 +250,11 @@ def main() -> int:
                       f"naive loop {naive:.1f} FPS; edgevision run {run:.1f} FPS")
                 print(f"[file] {name}: run / min(1/invoke, 1/decode) = {r_bound:.3f} (>= 0.95); "
                       f"run / naive = {r_naive:.3f} (>= 1.08)  {'PASS' if good else 'FAIL'}")
+                loaded = median([r["invoke_loaded"] for r in rs])
+                r_loaded = median([r["run"] / min(r["invoke_loaded"], r["decode"]) for r in rs])
+                print(f"[file] {name}: context: 1/invoke while another process decodes the clip {loaded:.1f} FPS "
+                      f"({median([r['invoke_loaded'] / r['invoke'] for r in rs]):.3f} x 1/invoke); run / "
+                      f"min(that, 1/decode) = {r_loaded:.3f}")
         if "live" in parts:
             live_rounds = []
             frames_dir = tmp / "jpegs"
@@ -235,8 +267,15 @@ def main() -> int:
                 if ok_read:
                     cv2.imwrite(str(frames_dir / f"{i:03d}.png"), bgr)
             cap.release()
+            live_fps = args.live_fps
+            if live_fps is None:  # far faster than the model, whatever this machine's speed
+                from edgevision.runtime.classifier import Classifier, ClassifierOptions
+
+                probe = Classifier(big, options=ClassifierOptions(threads=args.threads))
+                live_fps = max(250.0, 3 * invoke_fps(probe.interpreter, 100))
+                del probe
             server = subprocess.Popen([sys.executable, str(ROOT / "tests/device/mjpeg_server.py"), "0",
-                                       str(frames_dir), str(args.live_fps)], stdout=subprocess.PIPE, text=True)
+                                       str(frames_dir), str(live_fps)], stdout=subprocess.PIPE, text=True)
             try:
                 assert server.stdout is not None
                 port = int(server.stdout.readline().split()[1])
@@ -252,7 +291,7 @@ def main() -> int:
             offered = median([r["offered"] for r in live_rounds])
             good = ratio >= 0.95
             ok &= good
-            print(f"[live] {big.name}: MJPEG 640x480 served at up to {args.live_fps:.0f} FPS on loopback, taken off "
+            print(f"[live] {big.name}: MJPEG 640x480 served at up to {live_fps:.0f} FPS on loopback, taken off "
                   f"the stream at {offered:.1f} FPS; 1/invoke {inv:.1f} FPS; edgevision run {run:.1f} FPS; "
                   f"p99 glass-to-label {p99:.2f} inference periods")
             print(f"[live] run / (1/invoke) = {ratio:.3f} (>= 0.95)  {'PASS' if good else 'FAIL'}")
@@ -293,7 +332,7 @@ def main() -> int:
             print(f"[start] exec to first label ({py.parent.parent.name}): edgevision run {e * 1000:.0f} ms, minimal "
                   f"ai-edge-litert script {m * 1000:.0f} ms; ratio {e / m:.3f} (<= 1.3)  {'PASS' if good else 'FAIL'}")
             print(f"[start] per-round ratio (median) {r:.3f}; the minimal script importing typer first "
-                  f"{f * 1000:.0f} ms, {r_floor:.3f} x minimal (the floor of a typer CLI)")
+                  f"{f * 1000:.0f} ms, {r_floor:.3f} x minimal (the floor of a CLI that imports typer)")
     return 0 if ok else 1
 
 

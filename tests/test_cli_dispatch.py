@@ -146,9 +146,9 @@ def test_plain_coercion_gives_typers_values_and_errors(tmp_path: Path) -> None:
     assert checked > 80 * len(values) // 2
 
 
-def test_run_starts_without_pydantic_or_rich(tmp_path: Path) -> None:
-    """The start of ``edgevision run --quiet`` imports neither pydantic (typer's adapters) nor rich, nor
-    any command module but run's, and still labels the image."""
+def test_run_starts_without_typer_pydantic_or_rich(tmp_path: Path) -> None:
+    """The start of a plain ``edgevision run --quiet`` imports neither typer (nor the click it vendors),
+    pydantic nor rich, nor any command module, and still labels the image."""
     import cv2
     import numpy as np
 
@@ -156,11 +156,64 @@ def test_run_starts_without_pydantic_or_rich(tmp_path: Path) -> None:
     cv2.imwrite(str(image), np.full((48, 64, 3), 127, np.uint8))
     code = ("import runpy, sys, json\n"
             f"sys.argv = ['edgevision', 'run', {str(FIXTURE_MODELS / 'tiny_int8.tflite')!r}, '--source', "
-            f"{str(image)!r}, '--quiet']\n"
+            f"{str(image)!r}, '--quiet', '--top-k=2', '--no-realtime', '-s', {str(image)!r}]\n"
             "try:\n    runpy.run_module('edgevision', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'rich') or "
-            "(m.startswith('edgevision.cli.') and m.endswith('_cmd')))), file=sys.stderr)")
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'pydantic', "
+            "'rich') or (m.startswith('edgevision.cli.') and m.endswith('_cmd')))), file=sys.stderr)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120)
     events = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(events) == 1 and events[0]["label"], r.stdout
-    assert json.loads(r.stderr.strip().splitlines()[-1]) == ["edgevision.cli.run_cmd"], r.stderr
+    assert len(events) == 1 and len(events[0]["top_k"]) == 2, r.stdout
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == [], r.stderr
+
+
+RUN_LINES = [
+    ["m.tflite", "--source", "x.jpg"],
+    ["--source", "x.jpg", "m.tflite", "--quiet"],
+    ["m.tflite", "-s", "0", "-q", "--top-k", "5", "--threshold", "0.25", "--smooth=3", "--threads", "2"],
+    ["m.tflite", "-s", "http://cam/stream.mjpg", "--no-realtime", "--realtime", "--max-frames", "10", "--loop"],
+    ["m.tflite", "-s", "a", "--no-stdout", "--out", "labels.jsonl", "--mqtt", "mqtt://u@h:1883/t",
+     "--mqtt-node", "pi", "--no-mqtt-discovery", "--mqtt-ca", "ca.pem", "--mqtt-cert", "c.pem", "--mqtt-key", "k"],
+    ["m.tflite", "-s", "a", "--web", "0", "--host", "0.0.0.0", "--web-token-file", "t", "--read-timeout", "2.5",
+     "--give-up-after", "0", "--labels", "l.txt", "--delegate", "edgetpu:usb:0", "--norm", "unit"],
+    ["m.tflite", "-s", "a", "--top-k", "2", "--top-k", "4"],                  # the last one counts
+    ["m.tflite", "-s", "a", "--web", "65535", "--threshold", "1", "--threshold=0"],
+    ["m.tflite", "-s", "a", "--mqtt-password-file", "pw", "--web-token", "secret"],
+    # typer's business (the fast start declines): help, errors, odd spellings, environment
+    ["m.tflite", "-s", "a", "--help"], ["m.tflite"], ["-s", "a"], ["m.tflite", "n.tflite", "-s", "a"],
+    ["m.tflite", "-s", "a", "--top-k", "0"], ["m.tflite", "-s", "a", "--top-k", "+3"],
+    ["m.tflite", "-s", "a", "--threshold", "1e-1"], ["m.tflite", "-s", "a", "--web", "65536"],
+    ["m.tflite", "-s", "a", "--smooth", "two"], ["m.tflite", "-s", "a", "--quiet=1"], ["m.tflite", "-s"],
+    ["m.tflite", "-s", "a", "--sourc", "b"], ["m.tflite", "-s", "a", "--frobnicate"], ["m.tflite", "-sa"],
+    ["m.tflite", "-s", "a", "--", "x"], ["m.tflite", "-s", "-"], ["m.tflite", "-s", "a", "--out", ""],
+    ["m.tflite", "-s", "a", "-qs", "b"], ["m.tflite", "-s", "a", "--read-timeout", "0.05"],
+]
+
+
+def test_the_fast_run_start_reads_each_line_as_typer_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run_fast.parse`` either declines a command line (typer answers it) or gives exactly the
+    parameters typer calls the command with; every plain line above is taken by the fast start."""
+    import typer.main
+
+    from edgevision.cli.coercion import install
+    from edgevision.cli.main import build_app
+    from edgevision.cli.run_fast import parse
+
+    monkeypatch.delenv("EDGEVISION_WEB_TOKEN", raising=False)
+    command = typer.main.get_command(build_app("run"))
+    install(command)
+    run = command.commands["run"]  # type: ignore[attr-defined]
+    taken = 0
+    for line in RUN_LINES:
+        fast = parse(line)
+        try:
+            with run.make_context("run", list(line)) as ctx:
+                expected = dict(ctx.params)
+        except Exception:  # noqa: BLE001 - a usage error (or --help): typer must get the line
+            assert fast is None, line
+            continue
+        if fast is not None:
+            assert fast == expected, line
+            taken += 1
+    assert taken == 9
+    monkeypatch.setenv("EDGEVISION_WEB_TOKEN", "from-env")  # a value from the environment: typer reads it
+    assert parse(RUN_LINES[0]) is None

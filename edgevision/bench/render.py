@@ -13,11 +13,14 @@ from edgevision.bench.record import p50
 from edgevision.bench.report import (
     DEVICE_HEADER,
     HEADER,
+    SENSOR_HEADER,
+    SENSOR_NOTE,
     Comparison,
     device_rows,
     flag_rows,
     prune,
     reference_rows,
+    sensor_rows,
     table_rows,
 )
 from edgevision.errors import MissingDependency
@@ -89,8 +92,11 @@ def write_html(comp: Comparison, path: Path, png: Path | None, title: str = "edg
         Section("Comparison", text=f"{len(comp.rows)} results from {n_dev} device/interpreter "
                 f"combination{'s' if n_dev != 1 else ''}. Latency is invoke() only; pipeline columns are "
                 "source to label.", table=_table(HEADER, table_rows(comp)), image=png),
-        Section("Devices", table=(DEVICE_HEADER, *device_rows(comp))),
     ]
+    if comp.sensor:  # a section of its own: the sensor's DNN time is not an invoke() latency
+        sections.append(Section("On-sensor inference (Raspberry Pi AI Camera)", text=SENSOR_NOTE,
+                                table=_table(SENSOR_HEADER, sensor_rows(comp))))
+    sections.append(Section("Devices", table=(DEVICE_HEADER, *device_rows(comp))))
     refs = reference_rows(comp)
     if refs:
         sections.append(Section("Measured vs published", text="Published figures come from the device profiles' "

@@ -46,6 +46,8 @@ class Comparison:
     rows: tuple[Row, ...]
     devices: tuple[dict[str, Any], ...]     # one fingerprint per device+runtime, in first-seen order
     notes: tuple[str, ...] = field(default=())
+    # on-sensor results (the AI Camera's own DNN time): listed apart, never in ``rows`` beside invoke() latency
+    sensor: tuple[Row, ...] = field(default=())
 
 
 def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
@@ -55,9 +57,13 @@ def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comparison:
+    from edgevision.bench.sensor_bench import is_on_sensor
+
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     counts: dict[tuple[Any, ...], int] = {}
     all_docs = list(docs)
+    sensor_rows = _latest_rows([d for d in all_docs if is_on_sensor(d)])
+    all_docs = [d for d in all_docs if not is_on_sensor(d)]
     for d in sorted(all_docs, key=lambda d: d["created"]):
         k = _key(d)
         latest[k] = d
@@ -78,9 +84,37 @@ def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comp
     rows.sort(key=lambda r: (r.model, r.device, r.doc["config"].get("delegate", ""),
                              not r.doc["config"].get("xnnpack", True), r.doc["config"].get("threads") or 0))
     devices: dict[str, dict[str, Any]] = {}
-    for r in rows:
+    for r in [*rows, *sensor_rows]:
         devices.setdefault(r.doc["device"].get("id", r.device), r.doc["device"])
-    return Comparison(tuple(rows), tuple(devices.values()), tuple(notes))
+    return Comparison(tuple(rows), tuple(devices.values()), tuple(notes), tuple(sensor_rows))
+
+
+def _latest_rows(docs: list[dict[str, Any]]) -> list[Row]:
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    counts: dict[tuple[Any, ...], int] = {}
+    for d in sorted(docs, key=lambda d: d["created"]):
+        latest[_key(d)] = d
+        counts[_key(d)] = counts.get(_key(d), 0) + 1
+    rows = [Row(d, counts[k], None, tuple(d.get("flags") or ())) for k, d in latest.items()]
+    return sorted(rows, key=lambda r: (r.model, r.device))
+
+
+SENSOR_HEADER = ("device", "model", "n", "frames", "sensor DNN p50 ms", "sensor DNN p90 ms", "DSP p50 ms",
+                 "host parse p50 ms", "frames/s", "capture→label p50 ms")
+SENSOR_NOTE = ("On-sensor inference on the Raspberry Pi AI Camera, as the IMX500 reports it with each frame (DNN and "
+               "DSP runtime, picamera2's IMX500.get_kpi_info); the host only parses the output tensor. Not "
+               "comparable with invoke() latency, which times a host interpreter on a ready tensor.")
+
+
+def sensor_rows(comp: Comparison) -> list[tuple[str, ...]]:
+    out = []
+    for r in comp.sensor:
+        m = r.doc["metrics"]
+        out.append((r.device, r.model, str(r.repeats), str(m.get("frames", "")), _f(m["invoke"]["p50"]),
+                    _f(m["invoke"].get("p90")), _f((m.get("dsp") or {}).get("p50")),
+                    _f((m.get("host_parse") or {}).get("p50")), _f(m.get("fps"), ".1f"),
+                    _f((m.get("capture_to_label") or {}).get("p50"))))
+    return out
 
 
 def _f(v: Any, fmt: str = ".3g") -> str:

@@ -36,6 +36,8 @@ RUN_EPILOG = """Examples:
 
   edgevision bench model_int8.tflite --pipeline --source synthetic:640x480 --source-fps 30
 
+  edgevision bench /opt/edgevision/current/network.rpk --frames 200    # AI Camera: the sensor's own DNN time
+
 Every result is added to the local result store (--store, default $EDGEVISION_BENCH_STORE or
 ~/.local/share/edgevision/bench.sqlite); --out also writes (or merges into) a results file to carry
 to another machine. Compare with: edgevision bench report FILE…"""
@@ -61,7 +63,8 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def run(
-    models: list[Path] = typer.Argument(..., help="One or more .tflite files."),
+    models: list[Path] = typer.Argument(..., help="One or more .tflite files (or an IMX500 network.rpk / release "
+                                        "folder: on-sensor time from --source imx500[:WxH])."),
     runs: int | None = typer.Option(None, "--runs", min=1, help="Timed invoke() calls per configuration "
                                     "[default: 100, or unlimited within --duration]."),
     duration: float | None = typer.Option(None, "--duration", min=0.01, help="Time budget per configuration, s."),
@@ -104,7 +107,14 @@ def run(
     failures: list[str] = []
     notes: list[str] = []
     planned = []
-    for model in models:
+    for model in [m for m in models if _on_sensor(m)]:  # the AI Camera: the network runs on the sensor
+        try:
+            docs.append(_sensor_bench(model, source, frames, warmup, labels, device_name))
+            if result_store is not None:
+                result_store.add([docs[-1]])
+        except BadInput as exc:
+            failures.append(str(exc))
+    for model in [m for m in models if not _on_sensor(m)]:
         try:
             configs, why = plan(model, opts)
         except BadInput as exc:
@@ -146,6 +156,31 @@ def run(
         raise BadInput(unique[0] if len(unique) == 1 else f"{len(unique)} models failed: " + "; ".join(unique))
 
 
+def _on_sensor(model: Path) -> bool:
+    return model.suffix == ".rpk" or (model.is_dir() and (model / "network.rpk").is_file())
+
+
+def _sensor_bench(model: Path, source: str, frames: int, warmup: int, labels: Path | None,
+                  device_name: str | None) -> dict[str, Any]:
+    from edgevision.bench.sensor_bench import measure, sensor_doc
+    from edgevision.device.imx500_rpk import read_network_info
+    from edgevision.device.imx500_run import open_imx500, resolve_network
+
+    if source == "synthetic":
+        source = "imx500"
+    if not (source == "imx500" or source.startswith("imx500:")):
+        raise BadInput(f"{model}: an IMX500 network is measured on the sensor: --source imx500[:WxH], not {source}")
+    rpk = resolve_network(model)
+    src, clf = open_imx500(rpk, source, labels, 1, None)
+    try:
+        size = read_network_info(rpk).input_size
+    except BadInput:
+        size = None
+    with err_console().status(f"{rpk.name}: on-sensor inference, {warmup} + {frames} frames…"):
+        metrics = measure(src, clf, frames, warmup)
+    return sensor_doc(rpk, clf, metrics, warmup, device_name, network_input=size)
+
+
 def _progress(con: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -158,11 +193,16 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
 
     from edgevision.bench import sanity
     from edgevision.bench.record import config_label
+    from edgevision.bench.sensor_bench import is_on_sensor
 
     con = err_console()
+    every, sensor = docs, [d for d in docs if is_on_sensor(d)]
+    docs = [d for d in docs if not is_on_sensor(d)]  # the invoke() table: CPU and Edge TPU only
     if json_out:
-        print_json(docs)
-    elif docs:
+        print_json(every)
+    elif sensor:
+        _sensor_table(sensor)
+    if not json_out and docs:
         header = ("model", "config", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "std ms", "FPS", "GMAC/s",
                   "init ms", "RSS +MB", "size KiB")
         has_pipe = any(d.get("pipeline") for d in docs)
@@ -181,6 +221,7 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
                         f"{p['latency']['p50']:.2f}" if p.get("latency") else "")
             rows.append(row)
         print_fitted(out_console(), con, header, rows, BENCH_LAYOUT, title="invoke() latency on this machine")
+    docs = every
     for d in docs:
         for f in d.get("flags", []):
             con.print(f"[yellow]{f['level']}[/]: " + escape(f"{d['model']['file']} ({config_label(d['config'])}): "
@@ -196,3 +237,20 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
         con.print(f"stored {len(docs)} result{'s' if len(docs) != 1 else ''} in {store.path}")
     if out is not None and docs:
         con.print(f"wrote {out}")
+
+
+SENSOR_NOTE = ("as the IMX500 reports it with each frame (DNN and DSP runtime); not comparable with invoke() "
+               "latency on a CPU or Edge TPU, which times a host interpreter on a ready tensor")
+
+
+def _sensor_table(docs: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    t = Table("network", "frames", "sensor DNN p50 ms", "p90 ms", "DSP p50 ms", "host parse p50 ms", "frames/s",
+              title="on-sensor inference (Raspberry Pi AI Camera)", caption=SENSOR_NOTE)
+    for d in docs:
+        m = d["metrics"]
+        t.add_row(d["model"]["file"], str(m["frames"]), f"{m['invoke']['p50']:.3f}", f"{m['invoke']['p90']:.3f}",
+                  f"{m['dsp']['p50']:.3f}" if m.get("dsp") else "", f"{m['host_parse']['p50']:.3f}",
+                  f"{m['fps']:.1f}" if m.get("fps") else "")
+    out_console().print(t)

@@ -29,6 +29,9 @@ Where a well-known model runs on a known board, the published figure from the de
 is shown beside the measured one."""
 
 
+SENSOR_LAYOUT = Layout(drop=("capture→label p50 ms", "n", "device", "sensor DNN p90 ms", "frames", "DSP p50 ms"),
+                       wrapping=("device",), whole="model", abbreviate="device")
+
 STORE_HELP = "Result store [default: $EDGEVISION_BENCH_STORE or ~/.local/share/edgevision/bench.sqlite]."
 
 
@@ -73,24 +76,31 @@ def report(
 
     from edgevision.bench.references import load_references
     from edgevision.bench.render import plot, write_html
-    from edgevision.bench.report import HEADER, compare, prune, table_rows
+    from edgevision.bench.report import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
 
     docs = _select(_load(results or [], store), model, device)
     if not docs:
         raise BadInput("no benchmark results to report" + (" (check --model/--device)" if model or device else
                                                            "; run `edgevision bench MODEL` first"))
     comp = compare(docs, load_references())
-    if json_out:
+    if json_out:  # on-sensor rows carry their own column names and "on_sensor": true (never "p50 ms")
         print_json([dict(zip(HEADER, row, strict=True)) | {"id": r.doc["id"]}
-                    for row, r in zip(table_rows(comp), comp.rows, strict=True)])
+                    for row, r in zip(table_rows(comp), comp.rows, strict=True)]
+                   + [dict(zip(SENSOR_HEADER, row, strict=True)) | {"id": r.doc["id"], "on_sensor": True}
+                      for row, r in zip(sensor_rows(comp), comp.sensor, strict=True)])
         return
-    print_fitted(out_console(), err_console(), *prune(HEADER, table_rows(comp)), REPORT_LAYOUT,
-                 title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
+    if comp.rows:
+        print_fitted(out_console(), err_console(), *prune(HEADER, table_rows(comp)), REPORT_LAYOUT,
+                     title=f"{len(comp.rows)} results, {len(comp.devices)} device/interpreter combinations")
+    if comp.sensor:
+        print_fitted(out_console(), err_console(), *prune(SENSOR_HEADER, sensor_rows(comp)), SENSOR_LAYOUT,
+                     title=f"{len(comp.sensor)} on-sensor results (Raspberry Pi AI Camera), apart from the above")
+        err_console().print(f"note: {SENSOR_NOTE}", markup=False)
     for note in comp.notes:
         err_console().print(f"[yellow]warn[/]: {escape(note)}")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        png: Path | None = plot(comp, out / "bench_report.png")
+        png: Path | None = plot(comp, out / "bench_report.png") if comp.rows else None
     except MissingDependency as exc:  # a Pi without matplotlib still gets the table and the HTML page
         png = None
         err_console().print(f"note: no plot ({exc})", markup=False)

@@ -12,9 +12,12 @@ internals (``_runtime_param``, ``type_descriptor``, ``coerce_cli_path``); with a
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
+
+from edgevision.cli.plain_values import FLOAT as _FLOAT
+from edgevision.cli.plain_values import INT as _INT
+from edgevision.cli.plain_values import in_range
 
 try:  # typer >= 0.2x: pydantic-backed coercion, built lazily per parameter
     from typer._click import Context
@@ -26,10 +29,6 @@ except ImportError:  # pragma: no cover - an older typer coerces through click's
     coerce_cli_path = None  # type: ignore[assignment]
 
 _UNDECIDED = object()
-# What pydantic's lax int/float parsing surely reads as int()/float() do: plain ASCII decimals, no
-# signs but '-', no '_', exponents, spaces, 'inf' or 'nan' (those go to typer, which may read them differently).
-_INT = re.compile(r"-?[0-9]{1,18}", re.ASCII)
-_FLOAT = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?", re.ASCII)
 _PLAIN_TYPES = (str, int, float, bool, Path)
 
 
@@ -52,7 +51,7 @@ class PlainValue:
 
 
 def _in_range(number: float, info: Any) -> bool:
-    return (info.min is None or number >= info.min) and (info.max is None or number <= info.max)
+    return in_range(number, info.min, info.max)
 
 
 def _plain(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:

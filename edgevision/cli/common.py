@@ -1,4 +1,8 @@
-"""What every command shares: one-line errors with the right exit code, consoles, JSON output."""
+"""What every command shares: one-line errors with the right exit code, consoles, JSON output.
+
+Nothing here imports typer or rich at import time: ``run`` starts without either (``run_fast``).
+An exit is a ``SystemExit``, which click lets through and ``CliRunner`` records like ``typer.Exit``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import typer
 
 from edgevision.errors import EdgevisionError, MissingDependency
 
@@ -38,9 +40,9 @@ def out_console() -> Console:
     return Console()
 
 
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> SystemExit:
     print(f"error: {message}", file=sys.stderr, flush=True)
-    return typer.Exit(code)
+    return SystemExit(code)
 
 
 def handle_errors(fn: F) -> F:
@@ -57,9 +59,9 @@ def handle_errors(fn: F) -> F:
             # the reader went away (e.g. `| head`): not an error of ours; keep Python from complaining at exit
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(EXIT_OK) from None
+            raise SystemExit(EXIT_OK) from None
         except KeyboardInterrupt:
-            raise typer.Exit(130) from None
+            raise SystemExit(130) from None
         except ModuleNotFoundError as exc:  # a desktop command on a device-only install
             package = (exc.name or "").split(".")[0]
             if package not in DESKTOP_MODULES:

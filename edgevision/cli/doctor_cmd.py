@@ -18,10 +18,16 @@ EPILOG = """Examples:
 
   edgevision doctor mobilenet.tflite --labels labels.txt --norm symmetric --source clip.mp4 --json
 
+  edgevision doctor /opt/edgevision/current --source imx500     (Raspberry Pi AI Camera)
+
 Runs the reference images embedded in the model through this device's runtime and compares
 the scores with those recorded on the desktop; with --source, grabs live frames and flags
 BGR/RGB swaps, 4-channel XRGB arrays, grayscale Y planes, wrong normalization, black or frozen
-frames, and reports frame rate and frame age. Exit 0 all passed, 1 a check failed, 2 bad input.
+frames, and reports frame rate and frame age. For the AI Camera (a .rpk, a release folder or the
+`convert --target imx500` folder): picamera2 and its IMX500 helper, the sensor firmware,
+imx500-package, the network and its sensor input settings, the labels and the camera itself; with
+--source imx500 also live outputs and the sensor's own inference time. Exit 0 all passed, 1 a
+check failed, 2 bad input.
 """
 
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
@@ -31,7 +37,8 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog=EPILOG)
     @handle_errors
     def doctor(
-        model: Path = typer.Argument(..., help="A .tflite model file."),
+        model: Path = typer.Argument(..., help="A .tflite model file; for the AI Camera a .rpk, a release "
+                                               "folder or a `convert --target imx500` folder."),
         source: str | None = typer.Option(None, "--source", "-s",
                                           help="Also check live frames from this source (as for `run`)."),
         frames: int = typer.Option(20, "--frames", min=1, help="Live frames to grab."),
@@ -43,6 +50,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Check that this device classifies like the desktop did, and that the camera feeds it right."""
+        from edgevision.device.imx500_doctor import is_imx500_target
+
+        if is_imx500_target(model, source):
+            _imx500(model, source, frames, timeout, labels, as_json)
+            return
         from edgevision.device.doctor import diagnose
         from edgevision.device.sources import open_source
         from edgevision.errors import CheckFailed
@@ -64,6 +76,32 @@ def register(app: typer.Typer) -> None:
         if not report.passed:
             failed = [c.name for c in report.checks if c.status == "fail"]
             raise CheckFailed(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels: Path | None,
+            as_json: bool) -> None:
+    """The AI Camera path: the network runs on the sensor, so the checks are about the Pi around it."""
+    from edgevision.device.imx500_doctor import diagnose_imx500, resolve_target
+    from edgevision.device.imx500_run import parse_size
+    from edgevision.device.imx500_source import Imx500Source
+    from edgevision.errors import BadInput, CheckFailed
+
+    if source is not None and not (source == "imx500" or source.startswith("imx500:")):
+        raise BadInput(f"--source {source}: an IMX500 network classifies frames from --source imx500 only")
+    target = resolve_target(model)
+    src = None
+    if source is not None and target.rpk is not None:
+        crop = ((target.card or {}).get("preprocess") or {}).get("crop", "squash")
+        src = Imx500Source(target.rpk, parse_size(source), center_crop=crop == "center")
+    with err_console().status("checking the AI Camera…"):
+        report = diagnose_imx500(target, labels=labels, source=src, frames=frames, timeout_s=timeout)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _render(model, report)
+    if not report.passed:
+        failed = [c.name for c in report.checks if c.status == "fail"]
+        raise CheckFailed(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
 
 
 def _render(model: Path, report: object) -> None:

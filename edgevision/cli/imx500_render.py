@@ -17,8 +17,13 @@ def render_memory(con: Any, imx: dict[str, Any]) -> None:
     norm = imx.get("normalization") or {}
     if norm:
         moved = ", ".join(norm.get("removed_from_graph") or []) or "nothing"
-        con.print(f"input normalization on the sensor: mean={norm.get('mean')} std={norm.get('std')} "
-                  f"(taken out of the graph: {moved})")
+        if norm.get("where") == "network":
+            layer = norm.get("layer") or "none needed"
+            con.print(f"input normalization on the sensor: mean={norm.get('mean')} std={norm.get('std')} as the "
+                      f"network's first layer ({layer}, replacing {moved}); the sensor feeds raw 0..255 RGB")
+        else:  # a card from before that change: it expected the sensor's input settings to normalize
+            con.print(f"input normalization expected of the sensor: mean={norm.get('mean')} std={norm.get('std')} "
+                      f"(taken out of the graph: {moved}); imx500-package does not set it: convert again")
     layers = imx.get("layers") or []
     if layers:
         ops: dict[str, int] = {}

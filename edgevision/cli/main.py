@@ -3,19 +3,20 @@
 A start pays only for the command it runs: when the first argument names a command, only that command's
 module is imported and only it is built into the typer app (its ``--help``, its usage errors and its
 exit codes are those of the full app, which lists every command for ``edgevision``, ``--help`` and
-anything else). On a Pi that is the difference between a label in half a second and in one.
+anything else). On a Pi that is the difference between a label in half a second and in one. A plain
+``run`` command line does not even import typer (``run_fast``): that is most of what is left.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
-import typer
-import typer.main
-
-from edgevision.cli.coercion import install as install_plain_coercion
 from edgevision.version import __version__
+
+if TYPE_CHECKING:
+    import typer
 
 # command name -> the module (edgevision.cli.<module>) whose register(app) adds it, in the order --help lists them
 COMMANDS: dict[str, str] = {
@@ -28,11 +29,13 @@ COMMANDS: dict[str, str] = {
 def _version(value: bool) -> None:
     if value:
         print(f"edgevision {__version__}")
-        raise typer.Exit()
+        raise SystemExit(0)
 
 
 def build_app(only: str | None = None) -> typer.Typer:
     """The CLI with every command, or with just ``only`` (a name in :data:`COMMANDS`) for a start that runs it."""
+    import typer
+
     app = typer.Typer(
         name="edgevision", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
         help="From a folder of labelled images to real-time labels on a Raspberry Pi or a Coral.\n\n"
@@ -58,12 +61,25 @@ def invoked(args: list[str]) -> str | None:
 def main(args: list[str] | None = None) -> None:
     """Usage mistakes (a bad option value, a missing argument) get the same one-line ``error:`` and exit 2
     as every other bad input, instead of a framed panel that a script reading stderr cannot parse."""
+    args = sys.argv[1:] if args is None else args
+    if args[:1] == ["run"]:
+        from edgevision.cli.run_fast import parse
+
+        values = parse(args[1:])
+        if values is not None:  # a plain command line: no typer needed to know what it means
+            from edgevision.cli.run_exec import run
+
+            run(**values)
+            sys.exit(0)
+    import typer.main
+
+    from edgevision.cli.coercion import install as install_plain_coercion
+
     try:
         from typer._click import exceptions as cx  # typer >= 0.17 vendors click
     except ImportError:  # pragma: no cover - older typer uses click itself
         from click import exceptions as cx  # type: ignore[no-redef]
 
-    args = sys.argv[1:] if args is None else args
     command = typer.main.get_command(build_app(invoked(args)))
     install_plain_coercion(command)
     try:

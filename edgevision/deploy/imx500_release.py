@@ -74,6 +74,7 @@ def package(release: Path, tool: str | None = None) -> Path:
                               "replaced")
         if rpks[0].is_symlink() or not rpks[0].is_file():
             raise CheckFailed(f"{TOOL} wrote {rpks[0].name} as something other than a plain file")
+        check_network(rpks[0], release)
         target = release / RPK
         shutil.move(str(rpks[0]), target)
         target.chmod(0o644)
@@ -82,6 +83,31 @@ def package(release: Path, tool: str | None = None) -> Path:
         raise CheckFailed(f"{TOOL} did not finish within {PACKAGE_TIMEOUT_S} s; nothing was replaced") from None
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def check_network(rpk: Path, release: Path) -> None:
+    """What imx500-package wrote must suit the network edgevision converted: the card's input size, and (for a
+    network that normalizes raw pixels itself) the sensor passing pixels through unchanged."""
+    from edgevision.device.imx500_backend import read_card
+    from edgevision.device.imx500_rpk import check_identity, read_network_info
+
+    try:
+        info = read_network_info(rpk)
+        card = read_card(release / CARD) if (release / CARD).is_file() else {}
+    except BadInput as exc:
+        raise CheckFailed(f"{TOOL} made an unusable network: {exc}; nothing was replaced") from None
+    pre, norm = card.get("preprocess") or {}, (card.get("target") or {}).get("normalization") or {}
+    want = (pre.get("width"), pre.get("height"))
+    if info.input_size is not None and None not in want and tuple(info.input_size) != want:
+        raise CheckFailed(f"{TOOL}: the network takes {info.input_size[0]}x{info.input_size[1]} pixels, {CARD} says "
+                          f"{want[0]}x{want[1]}; nothing was replaced")
+    if norm.get("where") == "sensor":
+        raise CheckFailed(f"{CARD} is from an edgevision that left the input normalization to the sensor, which "
+                          f"{TOOL} does not configure: convert the model again; nothing was replaced")
+    wrong = check_identity(info) if norm.get("where") == "network" else None
+    if wrong:
+        raise CheckFailed(f"{TOOL} set the sensor's input normalization ({wrong}), but the network normalizes raw "
+                          "0..255 pixels itself; nothing was replaced")
 
 
 def preflight(facts: dict[str, Any]) -> list[tuple[str, bool | None, str, str]]:

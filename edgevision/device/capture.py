@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from edgevision.device.frames import Frame
 from edgevision.device.sources import FrameSource
@@ -76,8 +77,7 @@ class ReconnectPolicy:
         return min(self.backoff_max, self.backoff_initial * self.backoff_factor ** max(0, attempt - 1))
 
 
-@dataclass(frozen=True)
-class CaptureStatus:
+class CaptureStatus(NamedTuple):
     """A change in the source's health, given to the ``on_status`` callback and logged."""
 
     state: str       # "lost", "hung", "reconnecting", "restored", "gave_up"

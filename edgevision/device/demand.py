@@ -11,12 +11,15 @@ next grab could be decoded in time. The slot learns the consumer's pace from its
 wait, the safety margin grows by a quarter of its period, and it shrinks slowly while
 frames are ready in time, so a quiet board gets the freshest frames and a loaded one does
 not stall. A waiting consumer is served by the next grab, and a frame left too long in the
-slot is replaced, so latency stays bounded either way.
+slot is replaced, so latency stays bounded either way. Given ``prepare``, the grabber also makes the
+model's input tensor of a frame it decoded while the consumer is still busy (not when it is waiting:
+then the frame goes over at once).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from edgevision.device.capture import LatestFrameSlot
 from edgevision.device.frames import Frame
@@ -65,6 +68,12 @@ class DemandSlot(LatestFrameSlot):
                 self._taken_at = time.monotonic()
             return frame
 
+    @property
+    def waiting(self) -> bool:
+        """Is the consumer blocked in :meth:`take` right now?"""
+        with self._cond:
+            return self._waiting
+
     def skip(self) -> None:
         """A frame was grabbed and left undecoded: it counts as dropped."""
         with self._cond:
@@ -86,8 +95,9 @@ class DemandSlot(LatestFrameSlot):
 class LazyGrabber:
     """Reads a two-phase source (``grab``/``retrieve``) for a :class:`DemandSlot`."""
 
-    def __init__(self, source: object, slot: DemandSlot, margin_s: float = 0.001) -> None:
-        self.source, self.slot, self.margin_s = source, slot, margin_s
+    def __init__(self, source: object, slot: DemandSlot, margin_s: float = 0.001,
+                 prepare: Callable[[Frame], Frame] | None = None) -> None:
+        self.source, self.slot, self.margin_s, self.prepare = source, slot, margin_s, prepare
         self._last_grab: float | None = None
         self._interval: float | None = None  # EMA of the time between grabs (the source's frame period)
         self._decode: float | None = None    # EMA of retrieve() time
@@ -108,9 +118,16 @@ class LazyGrabber:
             return SKIPPED
         t0 = time.perf_counter()
         frame = self.source.retrieve()  # type: ignore[attr-defined]
-        self._decode = _ema(self._decode, time.perf_counter() - t0)
+        if frame is None:
+            return SKIPPED  # a corrupt frame is skipped, not the end
+        if self.prepare is not None and not self.slot.waiting:
+            try:
+                frame = self.prepare(frame)
+            except Exception:  # noqa: BLE001 - the consumer preprocesses it and reports the error
+                pass
+        self._decode = _ema(self._decode, time.perf_counter() - t0)  # the lead a wanted frame needs
         self.decoded += 1
-        return SKIPPED if frame is None else frame  # a corrupt frame is skipped, not the end
+        return frame
 
 
 def two_phase(source: object) -> bool:

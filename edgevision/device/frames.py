@@ -3,7 +3,8 @@
 Sources hand frames over in the byte order the device delivers (OpenCV decodes to BGR,
 picamera2's ``RGB888`` is B,G,R in memory) and say which in ``order``: the preprocessing
 swaps channels after resizing, on the model-sized image, instead of converting every
-full-resolution frame (resizing works per channel, so the tensor is bit-identical).
+full-resolution frame (resizing works per channel, so the tensor is bit-identical). A reader thread
+with time to spare may also have made the model's input tensor already (``staged``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from edgevision.runtime.into_tensor import Staged
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Frame:
     t_capture: float
     capture_ms: float
     order: str = "RGB"
+    staged: Staged | None = None  # the model's input tensor made from ``image`` ahead of time, if any
 
     def rgb(self) -> np.ndarray:
         """The image as RGB (a copy only when the source delivered BGR)."""

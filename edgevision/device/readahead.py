@@ -5,7 +5,10 @@ decode + inference; with the next few frames decoded in a thread, a file runs at
 of the slower of the two. The queue is bounded in frames and in bytes (a folder of
 12-megapixel photos must not fill a 1 GB Pi), errors reach the consumer in stream order,
 and the source is read and closed by the one thread that owns it (OpenCV's VideoCapture
-is not thread-safe).
+is not thread-safe). Given ``prepare``, the reader also makes the model's input tensor of a frame
+whenever the consumer is the slower side (frames are already waiting for it), so a model-bound run
+spends its inference thread on little but ``invoke``; when the consumer is waiting for frames, the
+frame goes over as it is, at once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from edgevision.device.frames import Frame
 from edgevision.device.sources import FrameSource
@@ -31,8 +35,11 @@ class ReadAhead:
 
     live = False
 
-    def __init__(self, source: FrameSource, depth: int = 3, max_bytes: int = 64 * 2**20) -> None:
+    def __init__(self, source: FrameSource, depth: int = 3, max_bytes: int = 64 * 2**20,
+                 prepare: Callable[[Frame], Frame] | None = None) -> None:
         self.source, self.depth, self.max_bytes = source, max(1, depth), max_bytes
+        self.prepare = prepare
+        self.prepared = 0
         self._items: deque[object] = deque()
         self._bytes = 0
         self._cond = threading.Condition()
@@ -61,6 +68,8 @@ class ReadAhead:
                     item: object = self.source.read()
                 except Exception as exc:  # noqa: BLE001 - re-raised in the consumer, at its place in the stream
                     item = exc
+                if self.prepare is not None and isinstance(item, Frame):
+                    item = self._prepared(item)
                 with self._cond:
                     if isinstance(item, Frame):
                         self._bytes += item.image.nbytes
@@ -75,6 +84,19 @@ class ReadAhead:
                 self.source.close()
             except Exception as exc:  # noqa: BLE001
                 log.debug("closing source failed: %s", exc)
+
+    def _prepared(self, frame: Frame) -> Frame:
+        with self._cond:
+            behind = bool(self._items)  # frames wait for the consumer: it is the slower side
+        if not behind or self.prepare is None:
+            return frame
+        try:
+            frame = self.prepare(frame)
+        except Exception as exc:  # noqa: BLE001 - the consumer preprocesses it and reports the error in order
+            log.debug("preparing frame %d ahead failed: %s", frame.index, exc)
+            return frame
+        self.prepared += 1
+        return frame
 
     def read(self, timeout: float | None = None) -> Frame | None:
         """The next frame in order; None at the end of the source (or after ``timeout`` s with nothing ready)."""

@@ -10,85 +10,109 @@ TensorFlow nor the generated schema modules.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-import flatbuffers
-from flatbuffers import number_types as nt
-from flatbuffers.table import Table
+if TYPE_CHECKING:  # the builder is only for writing metadata; reading needs nothing but struct
+    import flatbuffers
+
+_I32, _U16, _U32 = struct.Struct("<i"), struct.Struct("<H"), struct.Struct("<I")
+_U8, _I8, _U64 = struct.Struct("<B"), struct.Struct("<b"), struct.Struct("<Q")
 
 
 class FbTable:
-    """Read-only view of one table inside a FlatBuffer."""
+    """Read-only view of one table inside a FlatBuffer (the format's rules, read with ``struct``: this sits
+    on the path to every model's first label, and importing the flatbuffers package costs more than
+    reading the few fields we need)."""
 
     def __init__(self, buf: bytes | bytearray | memoryview, pos: int) -> None:
-        self._t = Table(buf, pos)
-        self.buf = buf
+        self.buf, self.pos = buf, pos
 
     @classmethod
     def root(cls, buf: bytes | bytearray | memoryview) -> FbTable:
         if len(buf) < 8:
             raise ValueError("buffer too small for a FlatBuffer")
-        (offset,) = struct.unpack_from("<I", buf, 0)
+        (offset,) = _U32.unpack_from(buf, 0)
         if offset >= len(buf):
             raise ValueError("root offset points outside the buffer")
         return cls(buf, offset)
 
     def _off(self, slot: int) -> int:
-        return self._t.Offset(4 + 2 * slot)
+        """The field's offset from the table's start, or 0 when the field is absent (its vtable entry)."""
+        vtable = self.pos - _I32.unpack_from(self.buf, self.pos)[0]
+        entry = 4 + 2 * slot
+        if entry >= _U16.unpack_from(self.buf, vtable)[0]:
+            return 0
+        return int(_U16.unpack_from(self.buf, vtable + entry)[0])
+
+    def _indirect(self, at: int) -> int:
+        return at + int(_U32.unpack_from(self.buf, at)[0])
+
+    def _string_at(self, at: int) -> str:
+        start = self._indirect(at)
+        (n,) = _U32.unpack_from(self.buf, start)
+        if start + 4 + n > len(self.buf):
+            raise ValueError("string runs past the buffer")
+        return bytes(self.buf[start + 4:start + 4 + n]).decode("utf-8", errors="replace")
 
     def has(self, slot: int) -> bool:
         return self._off(slot) != 0
 
-    def scalar(self, slot: int, kind: type, default: int | float = 0) -> int | float:
+    def _scalar(self, slot: int, kind: struct.Struct, default: int) -> int:
         o = self._off(slot)
-        return self._t.Get(kind, o + self._t.Pos) if o else default
+        return int(kind.unpack_from(self.buf, self.pos + o)[0]) if o else default
 
     def uint8(self, slot: int, default: int = 0) -> int:
-        return int(self.scalar(slot, nt.Uint8Flags, default))
+        return self._scalar(slot, _U8, default)
 
     def int8(self, slot: int, default: int = 0) -> int:
-        return int(self.scalar(slot, nt.Int8Flags, default))
+        return self._scalar(slot, _I8, default)
 
     def int32(self, slot: int, default: int = 0) -> int:
-        return int(self.scalar(slot, nt.Int32Flags, default))
+        return self._scalar(slot, _I32, default)
 
     def uint32(self, slot: int, default: int = 0) -> int:
-        return int(self.scalar(slot, nt.Uint32Flags, default))
+        return self._scalar(slot, _U32, default)
 
     def uint64(self, slot: int, default: int = 0) -> int:
-        return int(self.scalar(slot, nt.Uint64Flags, default))
+        return self._scalar(slot, _U64, default)
 
     def string(self, slot: int) -> str | None:
         o = self._off(slot)
-        if not o:
-            return None
-        return self._t.String(o + self._t.Pos).decode("utf-8", errors="replace")
+        return self._string_at(self.pos + o) if o else None
 
     def table(self, slot: int) -> FbTable | None:
         o = self._off(slot)
         if not o:
             return None
-        return FbTable(self.buf, self._t.Indirect(o + self._t.Pos))
+        return FbTable(self.buf, self._indirect(self.pos + o))
 
     def union(self, slot: int) -> FbTable | None:
         """The table behind a union's value slot (its type lives in ``slot - 1``)."""
         o = self._off(slot)
         if not o:
             return None
-        return FbTable(self.buf, self._t.Indirect(o + self._t.Pos))
+        return FbTable(self.buf, self._indirect(self.pos + o))
 
     def _vector(self, slot: int) -> tuple[int, int]:
         o = self._off(slot)
         if not o:
             return 0, 0
-        return self._t.Vector(o), self._t.VectorLen(o)
+        at = self._indirect(self.pos + o)
+        (n,) = _U32.unpack_from(self.buf, at)
+        return at + 4, int(n)
 
     def tables(self, slot: int) -> list[FbTable]:
         start, n = self._vector(slot)
-        return [FbTable(self.buf, self._t.Indirect(start + 4 * i)) for i in range(n)]
+        return [FbTable(self.buf, self._indirect(start + 4 * i)) for i in range(n)]
+
+    def table_at(self, slot: int, i: int) -> FbTable | None:
+        """Element ``i`` of a vector of tables, without building the others; None when out of range."""
+        start, n = self._vector(slot)
+        return FbTable(self.buf, self._indirect(start + 4 * i)) if 0 <= i < n else None
 
     def strings(self, slot: int) -> list[str]:
         start, n = self._vector(slot)
-        return [self._t.String(start + 4 * i).decode("utf-8", errors="replace") for i in range(n)]
+        return [self._string_at(start + 4 * i) for i in range(n)]
 
     def floats(self, slot: int) -> list[float]:
         start, n = self._vector(slot)
@@ -100,6 +124,8 @@ class FbTable:
 
     def bytes_(self, slot: int) -> memoryview:
         start, n = self._vector(slot)
+        if start + n > len(self.buf):
+            raise ValueError("vector runs past the buffer")
         return memoryview(self.buf)[start:start + n]
 
 

@@ -8,12 +8,14 @@ Every slot is named after its field in the schema (``metadata_fields.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import flatbuffers
+from typing import TYPE_CHECKING
 
 from edgevision.model import metadata_fields as F
 from edgevision.model.flatbuf import FbTable, float_vector, offset_vector
 from edgevision.model.tflite_file import METADATA_NAME  # noqa: F401 - where export and readers take it from
+
+if TYPE_CHECKING:  # only writing needs the builder; reading (every device start) does not import it
+    import flatbuffers
 
 AF, MM = F.AssociatedFile, F.ModelMetadata
 
@@ -136,6 +138,8 @@ def _output_tensor(b: flatbuffers.Builder, m: ClassifierMetadata) -> int:
 
 def build_metadata(m: ClassifierMetadata) -> bytes:
     """Serialize ``m`` as a ``ModelMetadata`` flatbuffer (what goes into the TFLITE_METADATA buffer)."""
+    import flatbuffers
+
     b = flatbuffers.Builder(1024)
     inp, out = _input_tensor(b, m), _output_tensor(b, m)
     inputs, outputs = offset_vector(b, [inp]), offset_vector(b, [out])

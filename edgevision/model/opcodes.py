@@ -11,9 +11,8 @@ small reader by named schema slots where only tflite-runtime is installed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgevision.model import tflite_tables as tables
 
@@ -24,8 +23,7 @@ CUSTOM = 32  # BuiltinOperator.CUSTOM in schema.fbs
 OPCODE_DEPRECATED_BUILTIN_CODE, OPCODE_CUSTOM_CODE, OPCODE_VERSION, OPCODE_BUILTIN_CODE = 0, 1, 2, 3
 
 
-@dataclass(frozen=True)
-class OpCode:
+class OpCode(NamedTuple):
     """One entry of ``Model.operator_codes``: the builtin operator, or CUSTOM with its name."""
 
     builtin: int

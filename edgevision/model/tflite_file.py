@@ -2,17 +2,16 @@
 
 A TFLite file is a FlatBuffer (identifier ``TFL3``) that may be followed by a zip archive
 holding "associated files" (labels, our model card). TFLite Metadata lives in a model
-buffer named ``TFLITE_METADATA``. Reading goes through ``tflite_tables`` (ai-edge-litert's
-generated schema, or the small reader where only tflite-runtime is installed) and ``zipfile``,
-so it works on a device without TensorFlow; writing rebuilds the model with the generated
-schema that ai-edge-litert ships (a dependency of both the device and the train extras).
+buffer named ``TFLITE_METADATA``. Reading goes through ``tflite_tables`` (the small reader) and
+``zipfile`` (imported only when a zip is there), so it works on a device without TensorFlow;
+writing rebuilds the model with the generated schema that ai-edge-litert ships (a dependency of
+both the device and the train extras).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -91,10 +90,11 @@ def _looks_like_keras(data: bytes) -> bool:
 
 def metadata_buffers(data: bytes) -> dict[str, bytes]:
     """Map each ``Model.metadata`` entry name to its buffer's bytes."""
-    buffers = tables.buffers(data)
+    entries = tables.metadata_entries(data)
+    buffers = tables.buffers_at(data, [index for _, index in entries])
     out: dict[str, bytes] = {}
-    for name, index in tables.metadata_entries(data):
-        if index >= len(buffers):
+    for name, index in entries:
+        if index not in buffers:
             continue
         buf = buffers[index]
         out[name] = bytes(data[buf.offset:buf.offset + buf.size]) if buf.offset > 1 else buf.data
@@ -107,6 +107,10 @@ def associated_files(data: bytes, origin: str = "model") -> dict[str, bytes]:
     The sizes the zip's directory declares are checked against the limit before anything is
     inflated, and inflating stops at the declared size (or the limit), whatever the stream holds.
     """
+    if data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - 22)) < 0:
+        return {}  # no zip directory where zipfile looks for one: nothing to import zipfile for
+    import zipfile
+
     cap = limits().associated_bytes
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -170,6 +174,8 @@ def embed(data: bytes, metadata: dict[str, bytes], files: dict[str, bytes]) -> b
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
     out = io.BytesIO(bytes(builder.Output()))
     if files:
+        import zipfile
+
         # Appending in "a" mode to a non-zip stream is exactly what the TFLite Support
         # populator does: offsets are absolute, so MediaPipe's extractor finds the files.
         with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as zf:

@@ -1,11 +1,12 @@
 """The tables of a .tflite model that edgevision reads, through the generated schema or the small reader.
 
-ai-edge-litert ships ``schema_py_generated``, generated from TFLite's ``schema.fbs``: where it is
-installed (desktop, Pi OS 64-bit, any x86-64/aarch64 device) models are read through it. A
-device with only tflite-runtime (armv7l, where ai-edge-litert has no wheels) has no schema
-module, so the small reader of ``flatbuf.py`` reads the same fields there, by the slots named
-below after their fields in ``schema.fbs``. ``tests/test_tflite_tables.py`` checks that both
-give the same answers on real models, and the slot names against the generated module.
+Models are read by the small reader of ``flatbuf.py``, by the slots named below after their
+fields in ``schema.fbs``: it is all a device with only tflite-runtime has (armv7l, where
+ai-edge-litert has no wheels), and everywhere else it spares each start the import of
+ai-edge-litert's generated ``schema_py_generated`` (17 ms on a desktop core, several times that
+on a Pi), which ``edgevision run`` would pay before its first label. The generated module reads
+the same fields when asked (``use_schema=True``); ``tests/test_tflite_tables.py`` checks that
+both give the same answers on real models, and the slot names against the generated module.
 
 Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it cannot read.
 """
@@ -13,9 +14,8 @@ Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from edgevision.model.flatbuf import FbTable
 
@@ -31,8 +31,7 @@ BATCH_MATMUL_OPTIONS_ADJ_X = 0
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Buffer:
+class Buffer(NamedTuple):
     """``Model.buffers[i]``: inline ``data``, or (models over 2 GB) ``offset``/``size`` into the file."""
 
     data: bytes
@@ -40,16 +39,14 @@ class Buffer:
     size: int
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     opcode_index: int
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     builtin_options: Any  # the options table (a flatbuffers Table or FbTable); read with batch_matmul_adj_x
 
 
-@dataclass(frozen=True)
-class Graph:
+class Graph(NamedTuple):
     """One subgraph: each tensor's shape and the operators in execution order."""
 
     shapes: tuple[tuple[int, ...], ...]
@@ -67,11 +64,11 @@ def schema_module() -> ModuleType | None:
 
 def read(data: bytes, use_schema: bool | None, generated: Callable[[ModuleType, Any], T],
           small: Callable[[FbTable], T]) -> T:
-    """``generated(schema, Model)`` where the schema module is installed, else ``small(root table)``;
-    ``use_schema`` forces one of them (tests compare both). Any failure to read is a ValueError."""
+    """``small(root table)``, or ``generated(schema, Model)`` with ``use_schema=True`` (tests compare
+    both). Any failure to read is a ValueError."""
     if len(data) < 8:
         raise ValueError("buffer too small for a FlatBuffer")
-    schema = schema_module() if use_schema is not False else None
+    schema = schema_module() if use_schema else None
     if use_schema and schema is None:
         raise ValueError("ai-edge-litert's schema module is not installed")
     try:
@@ -103,6 +100,29 @@ def buffers(data: bytes, use_schema: bool | None = None) -> list[Buffer]:
     return read(data, use_schema, generated, lambda r: [
         Buffer(bytes(b.bytes_(BUFFER_DATA)), b.uint64(BUFFER_OFFSET), b.uint64(BUFFER_SIZE))
         for b in r.tables(MODEL_BUFFERS)])
+
+
+def buffers_at(data: bytes, indices: list[int], use_schema: bool | None = None) -> dict[int, Buffer]:
+    """``Model.buffers[i]`` for the ``indices`` that exist, without reading the others (a model has one
+    buffer per weight tensor; its metadata needs two or three of them)."""
+    def generated(schema: ModuleType, m: Any) -> dict[int, Buffer]:
+        out = {}
+        for i in indices:
+            if 0 <= i < m.BuffersLength():
+                b = m.Buffers(i)
+                raw = b.DataAsNumpy()
+                out[i] = Buffer(b"" if isinstance(raw, int) else raw.tobytes(), int(b.Offset()), int(b.Size()))
+        return out
+
+    def small(r: FbTable) -> dict[int, Buffer]:
+        out = {}
+        for i in indices:
+            b = r.table_at(MODEL_BUFFERS, i)
+            if b is not None:
+                out[i] = Buffer(bytes(b.bytes_(BUFFER_DATA)), b.uint64(BUFFER_OFFSET), b.uint64(BUFFER_SIZE))
+        return out
+
+    return read(data, use_schema, generated, small)
 
 
 def buffer_extents(data: bytes, use_schema: bool | None = None) -> list[tuple[int, int]]:

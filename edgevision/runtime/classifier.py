@@ -8,9 +8,10 @@ accuracy the desktop reports is the accuracy the device gets.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from edgevision.errors import BadInput
 from edgevision.model.artifact import ModelArtifact, load_artifact
 from edgevision.runtime.images import read_image
 from edgevision.runtime.interpreter import RuntimeInfo, make_interpreter
-from edgevision.runtime.into_tensor import TensorWriter
+from edgevision.runtime.into_tensor import Staged, TensorWriter
 from edgevision.runtime.postprocess import OutputQuant, Prediction, dequantize, top_k
 from edgevision.runtime.preprocess import Preprocessor
 from edgevision.runtime.resolve import input_quant, resolve_spec
@@ -37,8 +38,7 @@ class ClassifierOptions:
     xnnpack: bool = True   # False: the builtin kernels without the default XNNPACK delegate (benchmarks compare)
 
 
-@dataclass(frozen=True)
-class Timed:
+class Timed(NamedTuple):
     """Scores of one frame plus how long each stage took, in milliseconds."""
 
     scores: np.ndarray
@@ -114,6 +114,34 @@ class Classifier:
             self._writer.write(image, view, order)
         finally:
             del view  # the interpreter refuses to invoke while a view of its buffers is alive
+
+    def stager(self) -> Callable[[np.ndarray, str], Staged]:
+        """A preprocessor for another thread (it has its own scratch buffers): each call makes a new input
+        tensor from a frame, exactly as :meth:`set_input` would write it, for :meth:`scores_timed_staged`.
+        A reader thread with time to spare takes the preprocessing off the thread that invokes the model."""
+        writer = TensorWriter(self.spec, self.preprocessor.quant)
+        shape, dtype = tuple(int(v) for v in self._in["shape"][1:]), self._in["dtype"]
+
+        def stage(image: np.ndarray, order: str = "RGB") -> Staged:
+            t0 = time.perf_counter()
+            tensor = np.empty(shape, dtype)
+            writer.write(image, tensor, order)
+            return Staged(tensor, (time.perf_counter() - t0) * 1e3)
+
+        return stage
+
+    def scores_timed_staged(self, staged: Staged) -> Timed:
+        """:meth:`scores_timed` for a tensor :meth:`stager` made: one copy into the input, then invoke."""
+        t0 = time.perf_counter()
+        view = self._input_view()[0]
+        try:
+            np.copyto(view, staged.tensor)
+        finally:
+            del view
+        t1 = time.perf_counter()
+        scores = self._invoke_scores()
+        t2 = time.perf_counter()
+        return Timed(scores, staged.ms + (t1 - t0) * 1e3, (t2 - t1) * 1e3)
 
     def _invoke_scores(self) -> np.ndarray:
         self.interpreter.invoke()

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.model.opcodes import is_edgetpu_model
@@ -22,8 +21,7 @@ EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "
 _TPU_DEVICE = re.compile(r"^(usb|pci)?(:\d+)?$")
 
 
-@dataclass(frozen=True)
-class RuntimeInfo:
+class RuntimeInfo(NamedTuple):
     """Which interpreter runs the model, for reports and benchmark fingerprints."""
 
     name: str
@@ -32,8 +30,7 @@ class RuntimeInfo:
     delegate: str = "cpu"
 
 
-@dataclass(frozen=True)
-class DelegateChoice:
+class DelegateChoice(NamedTuple):
     """A parsed ``--delegate`` value: ``cpu`` or ``edgetpu`` with an optional device (``usb:0``)."""
 
     kind: str
@@ -57,7 +54,8 @@ def parse_delegate(text: str | None) -> DelegateChoice:
 
 
 def default_threads(capture_thread: bool = False) -> int:
-    """All cores for a bare benchmark; cores - 1 when a capture thread needs one."""
+    """All cores for a bare benchmark; cores - 1 when a thread reading the source (capture or read-ahead)
+    needs one."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores - 1) if capture_thread else max(1, cores)
 

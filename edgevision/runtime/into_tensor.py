@@ -12,7 +12,7 @@ and scratch buffers are computed once per input shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,8 +23,14 @@ from edgevision.runtime.preprocess import _INTERP, InputQuant, Preprocessor, che
 ORDERS = ("RGB", "BGR")
 
 
-@dataclass(frozen=True)
-class _Geometry:
+class Staged(NamedTuple):
+    """A model input tensor made from a frame ahead of time (by a reader thread), and what it took."""
+
+    tensor: np.ndarray
+    ms: float
+
+
+class _Geometry(NamedTuple):
     """Where the frame's pixels go for one input shape: source crop, resized size, placement."""
 
     y0: int

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Prediction:
+class Prediction(NamedTuple):
     """One ranked class: what ``Classifier.classify`` returns and each ``top_k`` entry of a label event."""
 
     label: str
@@ -19,8 +18,7 @@ class Prediction:
         return {"label": self.label, "score": round(self.score, 6), "index": self.index}
 
 
-@dataclass(frozen=True)
-class OutputQuant:
+class OutputQuant(NamedTuple):
     scale: float = 0.0
     zero_point: int = 0
 

@@ -23,12 +23,33 @@ from tests.deploy.conftest import device_cli
 
 pytestmark = pytest.mark.usefixtures("sshd")
 
-FAKE_PACKAGER = """#!/bin/sh
-# Test stand-in for imx500-package: `-i packerOut.zip -o DIR` -> DIR/network.rpk (framed copy of the input).
-while [ $# -gt 0 ]; do case "$1" in -i) in="$2"; shift 2;; -o) out="$2"; shift 2;; *) shift;; esac; done
-[ -n "$FAIL" ] && { echo "imx500-package: cannot parse $in" >&2; exit 3; }
-mkdir -p "$out" && { printf 9464; cat "$in"; printf 3695; } > "$out/network.rpk"
+FAKE_PACKAGER = """#!/usr/bin/env python3
+# Test stand-in for imx500-package: `-i packerOut.zip -o DIR` -> DIR/network.rpk: the input framed as one
+# firmware block (9464 + big-endian size + header, payload, 3695) and a GNU cpio archive with network_info.txt.
+import os, pathlib, struct, subprocess, sys
+a = sys.argv[1:]
+src, out = pathlib.Path(a[a.index("-i") + 1]), pathlib.Path(a[a.index("-o") + 1])
+if False:  # FAIL
+    sys.exit("imx500-package: cannot parse " + str(src))
+out.mkdir(parents=True, exist_ok=True)
+info = "networkNum=1\\nnetworkOrdinal=0\\ninputTensorWidth=32\\ninputTensorHeight=32\\ninputTensorFormat=RGB\\n"
+info += "".join(f"inputTensorNorm_K{r}{c}={0x400 if r == c else 0:#06x}\\n" for r in range(3) for c in range(4))
+(out / "network_info.txt").write_text(info)
+cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=b"network_info.txt\\n", cwd=out,
+                      capture_output=True, check=True).stdout
+(out / "network_info.txt").unlink()
+data = src.read_bytes()
+(out / "network.rpk").write_bytes(b"9464" + struct.pack(">I", len(data)) + bytes(52) + data + b"3695" + cpio)
 """
+
+
+def framed(packer: bytes) -> bytes:
+    """The firmware block FAKE_PACKAGER makes of packerOut.zip (the cpio part follows it)."""
+    import struct
+
+    return b"9464" + struct.pack(">I", len(packer)) + bytes(52) + packer + b"3695"
+
+
 LABELS = ("circle", "cross", "square")
 
 
@@ -45,7 +66,8 @@ def converted(folder: Path, labels: tuple[str, ...] = LABELS) -> Path:
             "num_classes": len(labels), "preprocess": {"width": 32, "height": 32, "crop": "squash"},
             "validation": {"passed": True, "accuracy": 0.9},
             "target": {"name": "imx500", "packer_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
-                       "memory": {"fits": True, "used_kb": 199.6, "total_kb": 8192.0}}}
+                       "memory": {"fits": True, "used_kb": 199.6, "total_kb": 8192.0},
+                       "normalization": {"where": "network", "mean": [0.0], "std": [255.0]}}}
     (folder / "imx500.json").write_text(json.dumps(card))
     return folder / "packerOut.zip"
 
@@ -110,7 +132,7 @@ def test_package_at_install_switch_refuse_without_tools_and_roll_back(cli, sshd,
         assert checks["imx500-tools"]["ok"] is True and checks["imx500-fw"]["ok"] is None  # no firmware here: warn
         rpk = device_root / "releases" / r1["release"] / "network.rpk"
         packer = (tmp_path / "a" / "packerOut.zip").read_bytes()
-        assert rpk.read_bytes() == b"9464" + packer + b"3695", "the release keeps the .rpk made at install time"
+        assert rpk.read_bytes().startswith(framed(packer)), "the release keeps the .rpk made at install time"
         assert status(device_python, device_root)["current"] == r1["release"]
 
         tool.unlink()  # a device without imx500-tools: one line, exit 2, nothing replaced
@@ -121,10 +143,16 @@ def test_package_at_install_switch_refuse_without_tools_and_roll_back(cli, sshd,
         st = status(device_python, device_root)
         assert st["current"] == r1["release"] and len(st["releases"]) == 1
 
-        tool.write_text(FAKE_PACKAGER.replace('[ -n "$FAIL" ]', "true"))  # the packager itself fails
+        tool.write_text(FAKE_PACKAGER.replace("if False:  # FAIL", "if True:"))  # the packager itself fails
         tool.chmod(0o755)
         out = deploy(cli, sshd, second, device_root, device_python)
         assert out.returncode != 0 and "imx500-package failed" in out.stderr, out.stderr
+        assert [r["name"] for r in status(device_python, device_root)["releases"]] == [r1["release"]]
+
+        # a packager that sets a sensor normalization the network does not expect: refused before the switch
+        tool.write_text(FAKE_PACKAGER.replace("0x400 if r == c", "0x200 if r == c"))
+        out = deploy(cli, sshd, second, device_root, device_python)
+        assert out.returncode != 0 and "inputTensorNorm_K00=0x0200" in out.stderr, out.stderr
         assert [r["name"] for r in status(device_python, device_root)["releases"]] == [r1["release"]]
 
         tool.write_text(FAKE_PACKAGER)

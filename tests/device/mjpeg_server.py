@@ -1,7 +1,8 @@
 """A small real MJPEG-over-HTTP camera for tests: ``python mjpeg_server.py PORT FOLDER [FPS]``.
 
 Serves ``/stream.mjpg`` (multipart/x-mixed-replace, the format of IP cameras and
-mjpg-streamer) from the images of FOLDER in sorted order, looped, at FPS. Prints
+mjpg-streamer) from the images of FOLDER in sorted order, looped, at FPS (paced by deadline,
+so the rate holds however long a write takes, as a camera's does). Prints
 ``READY <port>`` once listening. Runs as its own process so a test can kill it (SIGKILL),
 freeze it (SIGSTOP) and start it again on the same port.
 """
@@ -40,7 +41,7 @@ def main() -> None:
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=ffserver")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
-            i = 0
+            i, due = 0, time.perf_counter()
             try:
                 while True:
                     jpeg = jpegs[i % len(jpegs)]
@@ -48,7 +49,8 @@ def main() -> None:
                                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
                     self.wfile.flush()
                     i += 1
-                    time.sleep(1.0 / fps)
+                    due = max(due + 1.0 / fps, time.perf_counter() - 1.0 / fps)  # paced by deadline, no bursts
+                    time.sleep(max(0.0, due - time.perf_counter()))
             except (BrokenPipeError, ConnectionResetError):
                 pass
 

@@ -5,11 +5,14 @@ Keras 3 ``.keras`` file. Instead of crossing venvs with pickles, the model is wr
 JSON list of layers (class, Keras-2-compatible config, input tensors) and a ``.npz`` of
 weights; nested functional models (a MobileNet backbone) are flattened into one graph.
 
-The IMX500 refuses a ``Rescaling`` layer, and on this target the sensor normalizes the
-input anyway, so a Rescaling (or a Normalization with fixed statistics) that takes the
-image directly is removed here and returned as the (mean, std) the sensor must apply, on
-0..255 pixels: ``x' = (x - mean) / std``. A Rescaling deeper in the graph is kept: the
-converter then names it as unsupported.
+The IMX500 refuses a ``Rescaling`` layer. A Rescaling (or a Normalization with fixed
+statistics) that takes the image directly is removed here and returned as the (mean, std) it
+applied on 0..255 pixels, ``x' = (x - mean) / std``; ``with_input_normalization`` then puts the
+whole input normalization back as a layer the IMX500 runs (a 1x1 DepthwiseConv2D: one weight
+and one bias per channel, exactly the same affine map). Why not the sensor's own input
+normalization: ``imx500-package`` takes no normalization and writes an identity one into the
+.rpk (``inputTensorNorm_K00=0x0400`` ...), so the network must take raw pixels. A Rescaling
+deeper in the graph is kept: the converter then names it as unsupported.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ class ExportedGraph:
     weights_path: Path
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    removed: tuple[str, ...]   # layers moved out of the graph (into the sensor's input configuration)
+    removed: tuple[str, ...]   # input normalization layers taken out (replaced by ``norm_layer``)
     layers: int
+    norm_layer: str | None = None  # the IMX500-runnable layer that normalizes raw pixels, when one was added
 
 
 def _clean_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +50,8 @@ def _clean_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for k, v in cfg.items():
         if k in _DROP_KEYS or k.endswith(_DROP_SUFFIXES):
             continue
+        if isinstance(v, (np.ndarray, np.generic)):  # tf.keras 2 keeps some values as numpy (ReLU max_value)
+            v = v.tolist()
         if isinstance(v, dict) and "class_name" in v and "module" in v:  # a serialized Keras 3 object
             v = v.get("config", {}).get("name", v["class_name"]) if k == "activation" else v.get("class_name")
             if v is None:
@@ -55,8 +61,13 @@ def _clean_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _history(t: Any) -> tuple[Any, int, int]:
-    h = t._keras_history  # (operation, node_index, tensor_index)
+    h = t._keras_history  # (operation, node_index, tensor_index); tf.keras 2: KerasHistory(layer, ...)
     return h[0], int(h[1]), int(h[2])
+
+
+def _as_list(x: Any) -> list[Any]:
+    """A node's tensors as a list (tf.keras 2 keeps a single tensor unwrapped)."""
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _rescaling_norm(scale: Any, offset: Any) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -97,11 +108,11 @@ class _Flattener:
             ids[(id(op), n, i)] = tid
         for depth in sorted(model._nodes_by_depth, reverse=True):
             for node in model._nodes_by_depth[depth]:
-                op = node.operation
+                op = getattr(node, "operation", None) or node.layer  # Keras 3 | tf.keras 2 (tf_keras)
                 if type(op).__name__ == "InputLayer":
                     continue
                 ins = []
-                for t in node.input_tensors:
+                for t in _as_list(node.input_tensors):
                     o, n, i = _history(t)
                     key = (id(o), n, i)
                     if key not in ids:
@@ -110,8 +121,8 @@ class _Flattener:
                 if hasattr(op, "_nodes_by_depth") and hasattr(op, "inputs"):  # a nested functional model
                     outs = self.walk(op, ins, prefix=f"{prefix}{op.name}/")
                 else:
-                    outs = self.emit(op, ins, len(node.outputs))
-                for k, t in enumerate(node.outputs):
+                    outs = self.emit(op, ins, len(_as_list(node.outputs)))
+                for k, t in enumerate(_as_list(node.outputs)):
                     o, n, i = _history(t)
                     ids[(id(o), n, i)] = outs[k]
         result = []
@@ -163,6 +174,38 @@ def export_graph(model: Any, folder: Path) -> ExportedGraph:
     gpath.write_text(json.dumps(graph, indent=1), encoding="utf-8")
     np.savez(wpath, **fl.weights)
     return ExportedGraph(gpath, wpath, mean, std, tuple(removed), len(fl.records))
+
+
+NORM_LAYER = "edgevision_input_norm"
+
+
+def with_input_normalization(graph: ExportedGraph, mean: tuple[float, ...], std: tuple[float, ...],
+                             channels: int) -> ExportedGraph:
+    """Prepend ``x' = (x - mean) / std`` as a 1x1 DepthwiseConv2D, so the network takes raw 0..255 pixels.
+
+    Nothing is added for the identity (mean 0, std 1). Rewrites graph.json and weights.npz in place.
+    """
+    m = np.broadcast_to(np.asarray(mean, np.float64), (channels,))
+    sd = np.broadcast_to(np.asarray(std, np.float64), (channels,))
+    if np.all(m == 0) and np.all(sd == 1):
+        return graph
+    doc = json.loads(graph.graph_path.read_text(encoding="utf-8"))
+    with np.load(graph.weights_path) as w:
+        weights = {k: w[k] for k in w.files}
+    names = {r["name"] for r in doc["layers"]}
+    name = NORM_LAYER if NORM_LAYER not in names else f"{NORM_LAYER}_{len(names)}"
+    weights[f"{name}:0"] = (1.0 / sd).astype(np.float32).reshape(1, 1, channels, 1)
+    weights[f"{name}:1"] = (-m / sd).astype(np.float32)
+    for r in doc["layers"]:
+        r["inputs"] = [name if i == "input" else i for i in r["inputs"]]
+    doc["outputs"] = [name if o == "input" else o for o in doc["outputs"]]
+    doc["layers"].insert(0, {"name": name, "class_name": "DepthwiseConv2D", "inputs": ["input"], "weights": 2,
+                             "config": {"name": name, "kernel_size": [1, 1], "strides": [1, 1], "padding": "valid",
+                                        "depth_multiplier": 1, "use_bias": True, "activation": "linear"}})
+    graph.graph_path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    np.savez(graph.weights_path, **weights)
+    return ExportedGraph(graph.graph_path, graph.weights_path, graph.mean, graph.std, graph.removed,
+                         len(doc["layers"]), name)
 
 
 def _norm_from_record(rec: dict[str, Any],

@@ -97,6 +97,20 @@ def float_check(model: BroughtModel, data: bytes, spec: PreprocessSpec, classes:
     return result
 
 
+IMX500_FORMATS = "a Keras model (.keras, or .h5 from Keras 3 or tf.keras 2) or an edgevision training run"
+
+
+def _imx500_format(path: Path, fmt: str) -> None:
+    """Sony's Model Compression Toolkit quantizes Keras models: Keras 3 and tf.keras 2 graphs are handed over
+    as layer lists (graph_export); a SavedModel, ONNX, PyTorch or .tflite has no Keras layers to hand over."""
+    if fmt in ("keras", "keras2"):
+        return
+    what = {"savedmodel": "a SavedModel", "onnx": "an ONNX model", "pytorch": "a PyTorch program",
+            "tflite": "a .tflite model"}.get(fmt, f"a {fmt} model")
+    raise BadInput(f"{path}: --target imx500 takes {IMX500_FORMATS}, not {what}; convert it for cpu/edgetpu "
+                   "without --target, or rebuild it in Keras and save it as .keras")
+
+
 def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, options: ConvertOptions | None = None,
                     console: Console | None = None) -> dict[str, Any]:
     from edgevision.convert.quantize import convert_float
@@ -104,9 +118,17 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
-    if "imx500" in pol.targets:
-        raise BadInput("--target imx500: a model you brought goes through Sony's toolchain only as a Keras run for "
-                       "now; convert it for cpu/edgetpu here")
+    imx500 = "imx500" in pol.targets
+    if imx500:  # Sony's quantizer takes Keras models: refuse the rest before loading anything
+        from edgevision.convert.imx500.convert import check_options
+        from edgevision.convert.imx500.toolchain import find_toolchain
+
+        if len(pol.targets) > 1:
+            raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
+        check_options(opts, pol)
+        if not isinstance(model_path, BroughtModel):
+            _imx500_format(Path(model_path), sniff(Path(model_path)))
+        find_toolchain()
     if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
         raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
     if "onnx" in pol.formats:
@@ -124,6 +146,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
         with con.status(f"loading {path.name} ({fmt})"):
             model = load_model(path, fmt, bring.declared)
         fmt = model.kind  # e.g. a .h5 that turned out to be a Keras 2 file
+    if imx500:
+        _imx500_format(path, fmt)
     spec, how = decide_spec(str(path), (model.width, model.height), model.channels, model.from_model, bring.declared)
     model.mean, model.std = spec.mean, spec.std
     classes, labels_where = model_labels(str(path), model.classes, bring.labels, model.labels,
@@ -139,8 +163,11 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     outputs = decide_outputs(model, probe[:8], bring.outputs)
     # graph sources normalize inside (like edgevision's own models); a .tflite keeps its float input
     device_spec = spec if fmt == "tflite" else replace(spec, mean=(0.0,), std=(1.0,))
-    with con.status("checking the float32 TFLite against the original model"):
-        check = float_check(model, convert_float(model, "float32"), device_spec, classes, probe)
+    if imx500:  # no TFLite on this path: the toolchain proves its rebuild equals this model on probe images
+        check = {"skipped": "--target imx500: the IMX500 toolchain checks its TensorFlow 2.15 rebuild instead"}
+    else:
+        with con.status("checking the float32 TFLite against the original model"):
+            check = float_check(model, convert_float(model, "float32"), device_spec, classes, probe)
     if bring.unlabelled:
         with con.status(f"labelling {len(calib_files) + len(gate_files)} images with the original model's top-1"):
             def pseudo(files: list[str]) -> tuple[Sample, ...]:
@@ -163,6 +190,15 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
               "gate": "agreement with the original model's top-1" if bring.unlabelled else "accuracy on labels",
               "float_check": check}
     name = bring.name or path.stem.replace(" ", "_") or fmt
+    if imx500:
+        from edgevision.convert.imx500.convert import convert_imx500_loaded
+
+        source["preprocess"]["applied"] = "on the sensor, as the network's first layer"
+        run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=spec,
+                     recipe={"name": f"brought {fmt}", "seed": 0}, run={"source": source})
+        return convert_imx500_loaded(run, model.keepalive, path, opts, pol, con,
+                                     output="logits" if model.add_softmax else "scores",
+                                     out_dir=opts.out or (path.parent if path.exists() else Path.cwd()), source=source)
     run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=device_spec,
                  recipe={"name": f"brought {fmt}", "seed": 0}, run={"source": source})
     out = opts.out or (path.parent if path.exists() else Path.cwd()) / f"{name}_edgevision"
