@@ -19,5 +19,8 @@ class PixelFormat(metaclass=_Names):
     """Any format name reads as itself (only used as a dictionary key by picamera2)."""
 
 
-def __getattr__(name: str) -> object:
-    raise OSError(f"pykms.{name}: no DRM display in the device lab (stand-in for python3-kms++)")
+class Card:
+    """The DRM device picamera2's preview would draw on: there is none."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise OSError("pykms.Card: no DRM display in the device lab (stand-in for python3-kms++)")
