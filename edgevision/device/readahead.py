@@ -26,6 +26,11 @@ log = logging.getLogger("edgevision.readahead")
 _END = object()
 
 
+def _size(frame: Frame) -> int:
+    """Bytes a waiting frame holds: its pixels and the input tensor made from them, if any."""
+    return frame.image.nbytes + (frame.staged.tensor.nbytes if frame.staged is not None else 0)
+
+
 class ReadAhead:
     """Wraps a pulled (non-live) source: ``read()`` returns its frames in order, decoded ahead of time.
 
@@ -72,7 +77,7 @@ class ReadAhead:
                     item = self._prepared(item)
                 with self._cond:
                     if isinstance(item, Frame):
-                        self._bytes += item.image.nbytes
+                        self._bytes += _size(item)
                     self._items.append(_END if item is None else item)
                     if isinstance(item, BaseException):
                         self._items.append(_END)
@@ -111,7 +116,7 @@ class ReadAhead:
                 return None  # left in place: every later read also ends
             self._items.popleft()
             if isinstance(item, Frame):
-                self._bytes -= item.image.nbytes
+                self._bytes -= _size(item)
             self._cond.notify_all()
         if isinstance(item, BaseException):
             raise item
