@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -57,7 +58,6 @@ def register(app: typer.Typer) -> None:
             return
         from edgevision.device.doctor import diagnose
         from edgevision.device.sources import open_source
-        from edgevision.errors import CheckFailed
         from edgevision.runtime.classifier import Classifier, ClassifierOptions
         from edgevision.runtime.interpreter import default_threads
 
@@ -69,13 +69,7 @@ def register(app: typer.Typer) -> None:
         with console.status("checking…") as status:
             report = diagnose(clf, src, frames=frames, timeout_s=timeout, user_norm=norm,
                               on_step=lambda s: status.update(f"checking {s}…"))
-        if as_json:
-            print_json(report.to_dict())
-        else:
-            _render(model, report)
-        if not report.passed:
-            failed = [c.name for c in report.checks if c.status == "fail"]
-            raise CheckFailed(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
+        _finish(model, report, as_json)
 
 
 def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels: Path | None,
@@ -84,7 +78,7 @@ def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels
     from edgevision.device.imx500_doctor import diagnose_imx500, resolve_target
     from edgevision.device.imx500_run import parse_size
     from edgevision.device.imx500_source import Imx500Source
-    from edgevision.errors import BadInput, CheckFailed
+    from edgevision.errors import BadInput
 
     if source is not None and not (source == "imx500" or source.startswith("imx500:")):
         raise BadInput(f"--source {source}: an IMX500 network classifies frames from --source imx500 only")
@@ -95,6 +89,13 @@ def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels
         src = Imx500Source(target.rpk, parse_size(source), center_crop=crop == "center")
     with err_console().status("checking the AI Camera…"):
         report = diagnose_imx500(target, labels=labels, source=src, frames=frames, timeout_s=timeout)
+    _finish(model, report, as_json)
+
+
+def _finish(model: Path, report: Any, as_json: bool) -> None:
+    """Print the report (a table or --json) and exit 1 when a check failed: the same for every path."""
+    from edgevision.errors import CheckFailed
+
     if as_json:
         print_json(report.to_dict())
     else:

@@ -91,9 +91,10 @@ class ReadAhead:
                 log.debug("closing source failed: %s", exc)
 
     def _prepared(self, frame: Frame) -> Frame:
+        assert self.prepare is not None
         with self._cond:
             behind = bool(self._items)  # frames wait for the consumer: it is the slower side
-        if not behind or self.prepare is None:
+        if not behind:
             return frame
         try:
             frame = self.prepare(frame)
