@@ -7,7 +7,7 @@ import pytest
 
 from edgevision.errors import BadInput
 from edgevision.model.spec import PreprocessSpec
-from edgevision.runtime.postprocess import OutputQuant, dequantize, top_k
+from edgevision.runtime.postprocess import OutputQuant, QuantizedRanker, dequantize, top_k
 from edgevision.runtime.preprocess import InputQuant, Preprocessor, resize_to_spec
 
 
@@ -86,3 +86,24 @@ def test_top_k_with_background_offset_and_ties() -> None:
     scores = np.array([0.5, 0.25, 0.25], np.float32)
     ranked = top_k(scores, ("cat", "dog"), k=3, label_offset=1)
     assert [(p.label, p.index) for p in ranked] == [("background", 0), ("cat", 1), ("dog", 2)]
+
+
+@pytest.mark.parametrize(("dtype", "quant"), [(np.uint8, OutputQuant(1 / 256, 0)), (np.int8, OutputQuant(0.0213, -7)),
+                                              (np.uint8, OutputQuant(0.0, 0))])
+def test_an_8bit_output_ranked_on_its_integers_is_ranked_as_its_scores(dtype: type, quant: OutputQuant) -> None:
+    """Same labels, same order (ties by index, boundary ties too) and bit-identical scores."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(3)
+    labels = tuple(f"c{i}" for i in range(1000))
+    ranker = QuantizedRanker(np.dtype(dtype), quant)
+    for size, spread in ((1000, 6), (1000, 256), (5, 2), (1001, 40)):  # few distinct values: many ties
+        raw = rng.integers(info.max - spread + 1, info.max + 1, (1, size)).astype(dtype)
+        scores = dequantize(raw, quant)
+        for k in (1, 3, 5, size):
+            for threshold, offset in ((-np.inf, 0), (float(np.median(scores)), 1)):
+                want = top_k(scores, labels, k, threshold, offset)
+                got = ranker.rank(raw, labels, k, threshold, offset)
+                assert got == want
+                assert [type(p.score) for p in got] == [float] * len(got)
+    assert not QuantizedRanker.handles(np.dtype(np.float32), quant)
+    assert not QuantizedRanker.handles(np.dtype(np.int16), quant)

@@ -24,15 +24,23 @@ IDLE = object()  # nothing yet (``take`` timed out): the worker checks for stop 
 
 
 class InferWorker:
-    """Iterate it for ``(frame, result)`` pairs; ``result`` is whatever ``infer(frame)`` returned."""
+    """Iterate it for ``(frame, result)`` pairs; ``result`` is whatever ``infer(frame)`` returned.
+
+    The hand-over is two ``queue.SimpleQueue`` (C calls, no Python-level locks: after an invoke the caches
+    are cold, and every line between two invokes is paid on each frame): results one way, and ``depth``
+    tokens the other way, so at most ``depth`` results wait for the caller (bounded memory).
+    """
 
     def __init__(self, take: Callable[[], Frame | object], infer: Callable[[Frame], Any], stop: threading.Event,
                  limit: int | None = None, depth: int = 2, poll_s: float = 0.25) -> None:
         import queue  # here: a start that never runs a worker (one image, a small model) does not pay for it
 
         self.take, self.infer, self.stop, self.limit, self.poll_s = take, infer, stop, limit, poll_s
-        self._out: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
-        self._full, self._empty = queue.Full, queue.Empty
+        self._out: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(max(1, depth)):
+            self._room.put(None)
+        self._empty = queue.Empty
         self._thread = threading.Thread(target=self._run, name="edgevision-infer", daemon=True)
 
     def start(self) -> InferWorker:
@@ -40,12 +48,14 @@ class InferWorker:
         return self
 
     def _put(self, item: object) -> bool:
+        """Hand ``item`` over once the caller has room for it; False if stopped first."""
         while not self.stop.is_set():
             try:
-                self._out.put(item, timeout=self.poll_s)
-                return True
-            except self._full:
+                self._room.get(timeout=self.poll_s)
+            except self._empty:
                 continue
+            self._out.put(item)
+            return True
         return False
 
     def _run(self) -> None:
@@ -74,6 +84,7 @@ class InferWorker:
                 if not self._thread.is_alive() and self._out.empty():
                     return  # stopped (or gone) without an end marker
                 continue
+            self._room.put(None)
             if item is END:
                 return
             if isinstance(item, BaseException):

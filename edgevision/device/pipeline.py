@@ -28,9 +28,9 @@ from edgevision.device.readahead import ReadAhead
 from edgevision.device.smoothing import ScoreSmoother
 from edgevision.device.sources import FrameSource
 from edgevision.errors import BadInput
-from edgevision.runtime.classifier import Classifier, Timed
+from edgevision.runtime.classifier import Classifier, Raw, Timed
 
-_Scored = tuple[Frame, tuple[Timed, int]]  # a frame, its scores and the reconnect count when it was taken
+_Scored = tuple[Frame, tuple[Raw | Timed, int]]  # a frame, its scores and the reconnect count when it was taken
 PROBE_FRAMES = 10  # frames timed on the caller's thread before the model may get a thread of its own
 
 
@@ -136,8 +136,8 @@ class Pipeline:
             frame = self.source.read()
             return END if frame is None else frame
 
-        def infer(frame: Frame) -> tuple[Timed, int]:  # the reconnect count as the frame was taken
-            return self._scores(frame), thread.reconnects if thread is not None else 0
+        def infer(frame: Frame) -> tuple[Raw | Timed, int]:  # the reconnect count as the frame was taken
+            return self._raw(frame), thread.reconnects if thread is not None else 0
 
         limit = self.options.max_frames
         workers: list[InferWorker] = []
@@ -152,11 +152,11 @@ class Pipeline:
                 pairs = iter(workers[0])
             else:
                 pairs = self._serial(take, infer, limit)
-            for frame, (timed, reconnects) in pairs:
+            for frame, (result, reconnects) in pairs:
                 if reconnects != seen_reconnects:
                     seen_reconnects = reconnects
                     self._smoother.reset()
-                event = self._event(frame, timed, slot.dropped if slot else 0)
+                event = self._event(frame, result, slot.dropped if slot else 0)
                 frames += 1
                 self.stats = self._stats(frames, event.dropped, t_start, info, thread)
                 yield event, frame
@@ -182,7 +182,7 @@ class Pipeline:
         return PipelineStats(frames, dropped, time.perf_counter() - t_start, info,
                              thread.reconnects if thread else 0, thread.hangs if thread else 0)
 
-    def _serial(self, take: Callable[[], Frame | object], infer: Callable[[Frame], tuple[Timed, int]],
+    def _serial(self, take: Callable[[], Frame | object], infer: Callable[[Frame], tuple[Raw | Timed, int]],
                 limit: int | None) -> Iterator[_Scored]:
         """Take and infer on the caller's thread (no reader thread, or ``overlap=False``)."""
         n = 0
@@ -196,7 +196,7 @@ class Pipeline:
             yield frame, infer(frame)
             n += 1
 
-    def _adaptive(self, take: Callable[[], Frame | object], infer: Callable[[Frame], tuple[Timed, int]],
+    def _adaptive(self, take: Callable[[], Frame | object], infer: Callable[[Frame], tuple[Raw | Timed, int]],
                   limit: int | None, depth: int, workers: list[InferWorker]) -> Iterator[_Scored]:
         """The first frames on the caller's thread, timed; then the model gets a thread of its own if it is
         the slower side. When reading is slower (a small model), a third thread only adds waits for the GIL."""
@@ -218,31 +218,39 @@ class Pipeline:
 
     def classify_frame(self, frame: Frame, dropped: int = 0) -> LabelEvent:
         """Preprocess, infer, smooth, rank one frame into a label event."""
-        return self._event(frame, self._scores(frame), dropped)
+        return self._event(frame, self._raw(frame), dropped)
 
-    def _scores(self, frame: Frame) -> Timed:
-        """The model's scores for one frame: preprocess (unless a reader thread did) and invoke."""
+    def _raw(self, frame: Frame) -> Raw | Timed:
+        """What the inference thread does per frame, and nothing more: invoke and copy the output out."""
         clf = self.classifier
         on_frame = getattr(clf, "scores_for_frame", None)  # a sensor backend (IMX500): scores came with the frame
         if on_frame is not None:
             return on_frame(frame)  # type: ignore[no-any-return]
         if frame.staged is not None:
-            return clf.scores_timed_staged(frame.staged)
-        return clf.scores_timed(frame.image, frame.order)
+            return clf.invoke_staged(frame.staged)
+        invoke = getattr(clf, "invoke_frame", None)  # a stand-in with only ``scores_timed`` (tests) works too
+        return invoke(frame.image, frame.order) if invoke is not None else clf.scores_timed(frame.image, frame.order)
 
-    def _event(self, frame: Frame, timed: Timed, dropped: int) -> LabelEvent:
-        """Smooth and rank the scores into the frame's label event."""
+    def _finish(self, result: Raw | Timed) -> Timed:
+        """Scores from the inference thread's output (dequantized here, in the caller's thread)."""
+        return self.classifier.finish(result) if isinstance(result, Raw) else result
+
+    def _event(self, frame: Frame, result: Raw | Timed, dropped: int) -> LabelEvent:
+        """Smooth and rank the scores into the frame's label event (an unsmoothed 8-bit output is ranked
+        on its integers: :meth:`Classifier.rank_output`)."""
         clf = self.classifier
         t0 = time.perf_counter()
-        scores = self._smoother.update(timed.scores)
-        ranked = clf.rank(scores)
+        if isinstance(result, Raw) and self._smoother.window == 1:
+            ranked = clf.rank_output(result.output)
+        else:
+            ranked = clf.rank(self._smoother.update(self._finish(result).scores))
         post_ms = (time.perf_counter() - t0) * 1e3
         best = ranked[0] if ranked else None
         return LabelEvent(
             frame=frame.index, source=frame.source,
             label=best.label if best else "", score=best.score if best else 0.0, index=best.index if best else -1,
             top_k=tuple(ranked), t_capture=frame.t_capture, t_emit=time.time(),
-            ms={"capture": frame.capture_ms, "preprocess": timed.preprocess_ms, "infer": timed.infer_ms,
+            ms={"capture": frame.capture_ms, "preprocess": result.preprocess_ms, "infer": result.infer_ms,
                 "post": post_ms},
             dropped=dropped, infer_on=getattr(clf, "infer_on", ""),
         )

@@ -141,11 +141,32 @@ class CaptureSource:
                           pixel_format=f"{fmt + ' decoded to ' if fmt else ''}BGR by OpenCV")
 
     def read(self) -> Frame | None:
-        while self.grab():
+        if not self.live:  # a file: one call into OpenCV, not grab() and retrieve(), so a reader thread that
+            return self._read_decoded()  # is the slower side waits for the GIL once per frame, not twice
+        while self.grab():  # live: the capture time is when grab() returned, before decoding
             frame = self.retrieve()
             if frame is not None or not self._raw_jpeg:  # a corrupt packet of an MJPEG stream is skipped
                 return frame
         return None
+
+    def _read_decoded(self) -> Frame | None:
+        """The next frame of a file, read and decoded by one ``cap.read()``."""
+        cap = self._cap
+        if cap is None:
+            return None
+        t_wall, t0 = time.time(), time.perf_counter()
+        ok, img = cap.read()
+        if not ok or img is None:
+            if self.kind == "video":
+                import cv2
+
+                self._check_complete(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+            return None
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        frame = Frame(img, self._count, str(self.target), t_wall, (time.perf_counter() - t0) * 1e3, "BGR")
+        self._count += 1
+        return frame
 
     def grab(self) -> bool:
         """Take the next frame off the device or stream without converting it (cheap; False at the end)."""

@@ -38,6 +38,21 @@ def test_a_staged_tensor_gives_the_scores_of_set_input(models, variant: str) -> 
         assert stage(rgb, "RGB").tensor is not staged.tensor  # a new tensor each time: safe to hand over
 
 
+@pytest.mark.parametrize("variant", ["int8", "float32"])
+def test_classify_and_rank_output_give_what_ranking_the_dequantized_scores_gives(models, variant: str) -> None:
+    clf = Classifier(getattr(models, variant))
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        scores = clf.scores(rgb)
+        for k in (1, 2, clf.num_outputs):
+            assert clf.classify(rgb, k) == clf.rank(scores, k)
+        raw = clf.invoke_frame(rgb)
+        want = clf.rank(scores, 2, 0.1)
+        assert clf.rank_output(raw.output, 2, 0.1) == clf.rank(clf.finish(raw).scores, 2, 0.1) == want
+    assert (clf._ranker is not None) == (variant == "int8")
+
+
 def test_read_ahead_prepares_frames_only_while_the_consumer_is_behind() -> None:
     made: list[int] = []
 
@@ -144,14 +159,14 @@ def test_the_model_runs_in_its_own_thread_and_the_caller_can_stop_early(models, 
     clip = _clip(models, tmp_path / "clip.avi")
     clf = Classifier(models.int8)
     threads: set[str] = set()
-    real = clf.scores_timed_staged
+    real = clf.invoke_staged
 
     def spy(staged):  # type: ignore[no-untyped-def]
         threads.add(threading.current_thread().name)
         return real(staged)
 
-    clf.scores_timed_staged = spy  # type: ignore[method-assign]
-    clf.scores_timed = lambda image, order="RGB", _real=clf.scores_timed: (  # type: ignore[method-assign]
+    clf.invoke_staged = spy  # type: ignore[method-assign]
+    clf.invoke_frame = lambda image, order="RGB", _real=clf.invoke_frame: (  # type: ignore[method-assign]
         threads.add(threading.current_thread().name), _real(image, order))[1]
     pipeline = Pipeline(clf, open_source(clip), PipelineOptions(overlap=True))
     for n, _ in enumerate(pipeline.events(), 1):
@@ -207,3 +222,19 @@ def test_the_model_gets_its_own_thread_only_when_it_is_the_slower_side(infer_s: 
     assert [e.frame for e in events] == list(range(30)) and [e.score for e in events] == [float(i) for i in range(30)]
     assert model.threads[:PROBE_FRAMES] == ["MainThread"] * PROBE_FRAMES  # timed on the caller's thread first
     assert set(model.threads[PROBE_FRAMES:]) == ({"edgevision-infer"} if threaded else {"MainThread"})
+
+
+def test_infer_worker_runs_at_most_depth_results_ahead_of_its_caller() -> None:
+    """Bounded memory: a caller that stalls (a slow sink) holds back the worker, not a growing queue."""
+    calls: list[int] = []
+    stop = threading.Event()
+    n = iter(range(1000))
+    worker = InferWorker(lambda: _frame(next(n)), lambda f: calls.append(f.index) or f.index, stop,
+                         depth=2, poll_s=0.02).start()
+    time.sleep(0.2)
+    assert len(calls) == 3  # two waiting for the caller, a third inferred and waiting for room
+    got = iter(worker)
+    assert [next(got)[1] for _ in range(4)] == [0, 1, 2, 3]
+    time.sleep(0.2)
+    assert len(calls) == 4 + 3
+    worker.close(timeout=2.0)
