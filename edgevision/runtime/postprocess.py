@@ -82,10 +82,9 @@ class QuantizedRanker:
 
     def rank(self, raw: np.ndarray, labels: tuple[str, ...], k: int = 3, threshold: float = -np.inf,
              label_offset: int = 0) -> list[Prediction]:
-        flat = raw.reshape(-1)
-        k = max(1, min(k, flat.size))
+        k = max(1, min(k, raw.size))  # (indices are flat: argmax, argsort(axis=None) and item() take any shape)
         # ~x reverses the order of 8-bit integers without overflow; a stable sort of them is a radix sort
-        idx = [int(flat.argmax())] if k == 1 else np.argsort(~flat, kind="stable")[:k].tolist()
+        idx = [int(raw.argmax())] if k == 1 else np.argsort(~raw, axis=None, kind="stable")[:k].tolist()
         table, low = self.table, self.low
-        values = [table[flat.item(i) - low] for i in idx]
+        values = [table[raw.item(i) - low] for i in idx]
         return _predictions(idx, values, labels, threshold, label_offset)
