@@ -59,15 +59,9 @@ def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
 def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comparison:
     from edgevision.bench.sensor_bench import is_on_sensor
 
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    counts: dict[tuple[Any, ...], int] = {}
     all_docs = list(docs)
     sensor_rows = _latest_rows([d for d in all_docs if is_on_sensor(d)])
-    all_docs = [d for d in all_docs if not is_on_sensor(d)]
-    for d in sorted(all_docs, key=lambda d: d["created"]):
-        k = _key(d)
-        latest[k] = d
-        counts[k] = counts.get(k, 0) + 1
+    latest, counts = _latest([d for d in all_docs if not is_on_sensor(d)])
     slower = sanity.int8_slower(latest.values())
     extra: dict[str, list[dict[str, str]]] = {}
     notes = []
@@ -89,12 +83,19 @@ def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comp
     return Comparison(tuple(rows), tuple(devices.values()), tuple(notes), tuple(sensor_rows))
 
 
-def _latest_rows(docs: list[dict[str, Any]]) -> list[Row]:
+def _latest(docs: list[dict[str, Any]]) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int]]:
+    """The newest document of each measurement (by :func:`_key`), and how many times each was measured."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     counts: dict[tuple[Any, ...], int] = {}
     for d in sorted(docs, key=lambda d: d["created"]):
-        latest[_key(d)] = d
-        counts[_key(d)] = counts.get(_key(d), 0) + 1
+        k = _key(d)
+        latest[k] = d
+        counts[k] = counts.get(k, 0) + 1
+    return latest, counts
+
+
+def _latest_rows(docs: list[dict[str, Any]]) -> list[Row]:
+    latest, counts = _latest(docs)
     rows = [Row(d, counts[k], None, tuple(d.get("flags") or ())) for k, d in latest.items()]
     return sorted(rows, key=lambda r: (r.model, r.device))
 

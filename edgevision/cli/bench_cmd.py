@@ -165,10 +165,11 @@ def _sensor_bench(model: Path, source: str, frames: int, warmup: int, labels: Pa
     from edgevision.bench.sensor_bench import measure, sensor_doc
     from edgevision.device.imx500_rpk import read_network_info
     from edgevision.device.imx500_run import open_imx500, resolve_network
+    from edgevision.device.imx500_spec import is_imx500_source
 
     if source == "synthetic":
         source = "imx500"
-    if not (source == "imx500" or source.startswith("imx500:")):
+    if not is_imx500_source(source):
         raise BadInput(f"{model}: an IMX500 network is measured on the sensor: --source imx500[:WxH], not {source}")
     rpk = resolve_network(model)
     src, clf = open_imx500(rpk, source, labels, 1, None)

@@ -76,11 +76,11 @@ def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels
             as_json: bool) -> None:
     """The AI Camera path: the network runs on the sensor, so the checks are about the Pi around it."""
     from edgevision.device.imx500_doctor import diagnose_imx500, resolve_target
-    from edgevision.device.imx500_run import parse_size
     from edgevision.device.imx500_source import Imx500Source
+    from edgevision.device.imx500_spec import is_imx500_source, parse_size
     from edgevision.errors import BadInput
 
-    if source is not None and not (source == "imx500" or source.startswith("imx500:")):
+    if source is not None and not is_imx500_source(source):
         raise BadInput(f"--source {source}: an IMX500 network classifies frames from --source imx500 only")
     target = resolve_target(model)
     src = None

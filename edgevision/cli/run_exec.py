@@ -42,6 +42,7 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
     """Classify frames from a source and send one label event per frame to every output (the parameters
     are those of :data:`edgevision.device.run_options.RUN_TABLE`, all given, by typer or ``run_fast``)."""
     from edgevision.device.capture import ReconnectPolicy
+    from edgevision.device.imx500_spec import is_imx500_source
     from edgevision.device.outputs import OutputOptions, build_outputs
     from edgevision.device.pipeline import Pipeline, PipelineOptions
     from edgevision.device.sources import FolderSource, open_source
@@ -53,7 +54,7 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
     # lets one wait that long for it after each decode or invoke; 0.5 ms keeps a small model at its pace.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
-    if source == "imx500" or source.startswith("imx500:"):  # the network runs on the AI Camera's sensor
+    if is_imx500_source(source):  # the network runs on the AI Camera's sensor
         from edgevision.device.imx500_run import open_imx500
 
         src, clf = open_imx500(model, source, labels, top_k, threshold)

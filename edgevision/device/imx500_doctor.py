@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.device.frame_checks import Check
+from edgevision.device.imx500_spec import is_imx500_source
 from edgevision.errors import BadInput, MissingDependency
 
 FIRMWARE = ("lib/firmware/imx500_loader.fpk", "lib/firmware/imx500_main.fpk")
@@ -92,7 +93,7 @@ def resolve_target(model: Path) -> Imx500Target:
 
 def is_imx500_target(model: Path, source: str | None) -> bool:
     """Does doctor's MODEL (or --source) mean the AI Camera path?"""
-    if source is not None and (source == "imx500" or source.startswith("imx500:")):
+    if is_imx500_source(source):
         return True
     if model.suffix == ".rpk" or model.name in (PACKER, CARD):
         return True

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from edgevision.device.imx500_backend import SensorClassifier
 from edgevision.device.imx500_source import Imx500Source
+from edgevision.device.imx500_spec import parse_size
 from edgevision.errors import BadInput
 
 RPK_NAME = "network.rpk"
@@ -22,19 +23,6 @@ def resolve_network(model: str | Path) -> Path:
     if not p.is_file():
         raise BadInput(f"{p}: IMX500 network not found")
     return p
-
-
-def parse_size(spec: str) -> tuple[int, int] | None:
-    parts = spec.split(":")[1:]
-    if not parts or not parts[0]:
-        return None
-    try:
-        w, h = (int(v) for v in parts[0].lower().split("x"))
-    except ValueError:
-        raise BadInput(f"{spec}: size must look like imx500:640x480") from None
-    if not (16 <= w <= 4056 and 16 <= h <= 3040):
-        raise BadInput(f"{spec}: size must be within the sensor's 4056x3040")
-    return (w, h)
 
 
 def open_imx500(model: str | Path, source: str, labels: str | Path | None, top_k: int,

@@ -228,8 +228,7 @@ class Pipeline:
             return on_frame(frame)  # type: ignore[no-any-return]
         if frame.staged is not None:
             return clf.invoke_staged(frame.staged)
-        invoke = getattr(clf, "invoke_frame", None)  # a stand-in with only ``scores_timed`` (tests) works too
-        return invoke(frame.image, frame.order) if invoke is not None else clf.scores_timed(frame.image, frame.order)
+        return clf.invoke_frame(frame.image, frame.order)
 
     def _finish(self, result: Raw | Timed) -> Timed:
         """Scores from the inference thread's output (dequantized here, in the caller's thread)."""

@@ -45,7 +45,8 @@ RUN_TABLE: tuple[RunOption, ...] = (
     RunOption("threshold", ("--threshold",), float, None, "Drop classes scoring below this (0..1).", min=0.0, max=1.0),
     RunOption("smooth", ("--smooth",), int, 1, "Moving average of scores over K frames.", min=1),
     RunOption("threads", ("--threads",), int, None,
-              "Interpreter threads (default: cores, or cores-1 for live sources).", min=1),
+              "Interpreter threads (default: cores-1, leaving one to the thread that reads the source; "
+              "cores for one image).", min=1),
     RunOption("delegate", ("--delegate",), str, None, "cpu (default) or edgetpu[:usb:0|:pci:0]."),
     RunOption("norm", ("--norm",), str, None, "raw|unit|symmetric, for models without metadata."),
     RunOption("realtime", ("--realtime",), bool, None,

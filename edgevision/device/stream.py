@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgevision.device.capture import CaptureStatus, ReconnectPolicy
 from edgevision.device.events import LabelEvent
+from edgevision.device.imx500_spec import is_imx500_source
 from edgevision.device.pipeline import Pipeline, PipelineOptions
 from edgevision.device.sources import FrameSource, open_source
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
@@ -28,7 +29,7 @@ def stream(model: str | Path | Classifier, source: str | int | Path | FrameSourc
     """
     options = PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
                               reconnect=reconnect or ReconnectPolicy())
-    if isinstance(source, str) and (source == "imx500" or source.startswith("imx500:")):  # the AI Camera
+    if is_imx500_source(source):  # the AI Camera
         from edgevision.device.imx500_run import open_imx500
 
         sensor, backend = open_imx500(model, source, labels, top_k, threshold)  # type: ignore[arg-type]

@@ -87,11 +87,8 @@ class FbTable:
         return FbTable(self.buf, self._indirect(self.pos + o))
 
     def union(self, slot: int) -> FbTable | None:
-        """The table behind a union's value slot (its type lives in ``slot - 1``)."""
-        o = self._off(slot)
-        if not o:
-            return None
-        return FbTable(self.buf, self._indirect(self.pos + o))
+        """The table behind a union's value slot (its type lives in ``slot - 1``): stored like a table field."""
+        return self.table(slot)
 
     def _vector(self, slot: int) -> tuple[int, int]:
         o = self._off(slot)

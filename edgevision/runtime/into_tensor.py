@@ -101,9 +101,8 @@ class TensorWriter:
         check_frame(frame)
         if order not in ORDERS:
             raise BadInput(f"frame channel order must be RGB or BGR, got {order!r}")
-        h, w = frame.shape[:2]
-        g = self.geometry(h, w)
-        crop = frame if g.y0 == g.x0 == 0 and (g.y1, g.x1) == (h, w) else frame[g.y0:g.y1, g.x0:g.x1]
+        g = self.geometry(*frame.shape[:2])
+        crop = frame[g.y0:g.y1, g.x0:g.x1]
         if not g.full:  # letterbox: pad first, the resized frame goes in the middle
             out[:g.py], out[g.py + g.nh:] = self._fill, self._fill
             out[:, :g.px], out[:, g.px + g.nw:] = self._fill, self._fill

@@ -185,7 +185,7 @@ class TimedModel:
         self.infer_s = infer_s
         self.threads: list[str] = []
 
-    def scores_timed(self, image: np.ndarray, order: str = "RGB"):  # type: ignore[no-untyped-def]
+    def invoke_frame(self, image: np.ndarray, order: str = "RGB"):  # type: ignore[no-untyped-def]
         from edgevision.runtime.classifier import Timed
 
         self.threads.append(threading.current_thread().name)
