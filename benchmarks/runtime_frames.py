@@ -38,12 +38,14 @@ by benchmarks/models.py. Interpreter threads:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -114,14 +116,32 @@ while True:
         pass
 """
 
+INVOKE_LOOP = r"""
+import sys
+from ai_edge_litert.interpreter import Interpreter
+it = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2]))
+it.allocate_tensors()
+while True:
+    it.invoke()
+"""
 
-def invoke_fps_while_decoding(interp, clip: Path, runs: int) -> float:  # type: ignore[no-untyped-def]
-    """1/invoke while another process decodes the clip on the other core: what a file run can reach at best
-    on this machine, where the two cores share caches and memory bandwidth (context, not a target)."""
-    proc = subprocess.Popen([sys.executable, "-c", DECODE_LOOP, str(clip)])
+DRAIN = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /stream.mjpg HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+while s.recv(1 << 16):
+    pass
+"""
+
+
+@contextlib.contextmanager
+def alongside(script: str, *args: str, settle_s: float = 0.5) -> Iterator[None]:
+    """Another process runs ``script`` (on the other core) while the body measures: what the cores' shared
+    caches and memory bandwidth leave this side (context, not a target)."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args])
     try:
-        time.sleep(0.5)
-        return invoke_fps(interp, runs)
+        time.sleep(settle_s)
+        yield
     finally:
         proc.kill()
         proc.wait(5)
@@ -146,28 +166,6 @@ def decode_dominated(clip: Path, threads: int) -> tuple[Path, list[tuple[Path, f
         if timed[-1][1] >= DOMINATES * decode:
             return model, timed, decode
     return timed[-1][0], timed, decode
-
-
-INVOKE_LOOP = r"""
-import sys
-from ai_edge_litert.interpreter import Interpreter
-it = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[2]))
-it.allocate_tensors()
-while True:
-    it.invoke()
-"""
-
-
-def decode_fps_while_invoking(clip: Path, model: Path, threads: int) -> float:
-    """1/decode while another process invokes the model on the other core: the same sharing, seen from
-    the decoding side, for a run that decoding bounds (context, not a target)."""
-    proc = subprocess.Popen([sys.executable, "-c", INVOKE_LOOP, str(model), str(threads)])
-    try:
-        time.sleep(1.0)
-        return decode_fps(clip)
-    finally:
-        proc.kill()
-        proc.wait(5)
 
 
 def naive_fps(model: Path, clip: Path, threads: int) -> float:
@@ -226,31 +224,12 @@ def file_round(model: Path, clip: Path, threads: int, tmp: Path) -> dict[str, fl
     naive = naive_fps(model, clip, threads)
     run = run_fps(model, str(clip), threads, tmp / "file.jsonl")["fps"]
     inv2, dec2 = invoke_fps(clf.interpreter, 150), decode_fps(clip)  # again after: drift shows in both bounds
-    loaded = invoke_fps_while_decoding(clf.interpreter, clip, 150)
-    decode_loaded = decode_fps_while_invoking(clip, model, threads)
+    with alongside(DECODE_LOOP, str(clip)):  # the best a file run can reach on this machine, either side
+        loaded = invoke_fps(clf.interpreter, 150)
+    with alongside(INVOKE_LOOP, str(model), str(threads), settle_s=1.0):
+        decode_loaded = decode_fps(clip)
     return {"invoke": (inv1 + inv2) / 2, "decode": (dec1 + dec2) / 2, "naive": naive, "run": run,
             "invoke_loaded": loaded, "decode_loaded": decode_loaded}
-
-
-DRAIN = r"""
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /stream.mjpg HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-while s.recv(1 << 16):
-    pass
-"""
-
-
-def invoke_fps_while_streaming(interp, port: int, runs: int) -> float:  # type: ignore[no-untyped-def]
-    """1/invoke while a bare client (no decoding) takes the stream as fast as the server sends it: the
-    server and the loopback copies run on this machine's cores too (context, not a target)."""
-    proc = subprocess.Popen([sys.executable, "-c", DRAIN, str(port)])
-    try:
-        time.sleep(0.5)
-        return invoke_fps(interp, runs)
-    finally:
-        proc.kill()
-        proc.wait(5)
 
 
 def live_round(model: Path, url: str, port: int, threads: int, tmp: Path, frames: int) -> dict[str, float]:
@@ -260,7 +239,8 @@ def live_round(model: Path, url: str, port: int, threads: int, tmp: Path, frames
     inv = invoke_fps(clf.interpreter, 150)
     run = run_fps(model, url, threads, tmp / "live.jsonl", max_frames=frames)
     inv2 = invoke_fps(clf.interpreter, 150)
-    streaming = invoke_fps_while_streaming(clf.interpreter, port, 150)
+    with alongside(DRAIN, str(port)):  # a bare client takes the stream: the server's and loopback's share
+        streaming = invoke_fps(clf.interpreter, 150)
     return {"invoke": (inv + inv2) / 2, "run": run["fps"], "p99_ms": run["p99_ms"], "dropped": run["dropped"],
             "offered": run["offered"], "invoke_streaming": streaming}
 
