@@ -9,13 +9,19 @@ is not thread-safe). Given ``prepare``, the reader also makes the model's input 
 whenever the consumer is the slower side (frames are already waiting for it), so a model-bound run
 spends its inference thread on little but ``invoke``; when the consumer is waiting for frames, the
 frame goes over as it is, at once.
+
+The hand-over is two ``queue.SimpleQueue`` (C calls, as in ``InferWorker``): frames one way and room
+tokens the other. When decoding is the slower side, the reader's time between two decodes is the
+run's pace lost, and a Python-level condition variable cost it about 25 us a frame (2 % of a 640x480
+MJPEG decode); the queues cost a fraction of that.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from edgevision.device.frames import Frame
@@ -35,20 +41,24 @@ class ReadAhead:
     """Wraps a pulled (non-live) source: ``read()`` returns its frames in order, decoded ahead of time.
 
     At most ``depth`` frames and ``max_bytes`` of pixels wait at any time (always at least one
-    frame, however large). ``close()`` stops the reader and closes the source.
+    frame, however large): each waiting frame holds one of ``depth`` room tokens per
+    ``max_bytes / depth`` bytes it has (at least one, at most all). ``close()`` stops the reader and
+    closes the source.
     """
 
     live = False
 
     def __init__(self, source: FrameSource, depth: int = 3, max_bytes: int = 64 * 2**20,
-                 prepare: Callable[[Frame], Frame] | None = None) -> None:
+                 prepare: Callable[[Frame], Frame] | None = None, poll_s: float = 0.25) -> None:
         self.source, self.depth, self.max_bytes = source, max(1, depth), max_bytes
-        self.prepare = prepare
+        self.prepare, self.poll_s = prepare, poll_s
         self.prepared = 0
-        self._items: deque[object] = deque()
-        self._bytes = 0
-        self._cond = threading.Condition()
-        self._stopped = False
+        self._out: queue.SimpleQueue[tuple[object, int]] = queue.SimpleQueue()  # (item, tokens it holds)
+        self._room: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(self.depth):
+            self._room.put(None)
+        self._share = max(1, max_bytes // self.depth)  # bytes one token stands for
+        self._stopped = self._ended = False
         self._thread = threading.Thread(target=self._run, name="edgevision-readahead", daemon=True)
         self._started = False
 
@@ -58,30 +68,35 @@ class ReadAhead:
             self._thread.start()
         return self
 
-    def _room(self) -> bool:
-        return not self._items or (len(self._items) < self.depth and self._bytes < self.max_bytes)
+    def _token(self) -> bool:
+        """Wait for one room token; False once stopped."""
+        while not self._stopped:
+            try:
+                self._room.get(timeout=self.poll_s)
+            except queue.Empty:
+                continue
+            return not self._stopped
+        return False
 
     def _run(self) -> None:
         try:
-            while True:
-                with self._cond:
-                    while not self._stopped and not self._room():
-                        self._cond.wait()
-                    if self._stopped:
-                        return
+            while self._token():
                 try:
                     item: object = self.source.read()
                 except Exception as exc:  # noqa: BLE001 - re-raised in the consumer, at its place in the stream
                     item = exc
-                if self.prepare is not None and isinstance(item, Frame):
-                    item = self._prepared(item)
-                with self._cond:
-                    if isinstance(item, Frame):
-                        self._bytes += _size(item)
-                    self._items.append(_END if item is None else item)
-                    if isinstance(item, BaseException):
-                        self._items.append(_END)
-                    self._cond.notify_all()
+                held = 1
+                if isinstance(item, Frame):
+                    if self.prepare is not None:
+                        item = self._prepared(item)
+                    want = min(self.depth, math.ceil(_size(item) / self._share))  # type: ignore[arg-type]
+                    while held < want and self._token():
+                        held += 1
+                    if held < want:
+                        return  # stopped while waiting for room
+                self._out.put((_END if item is None else item, held))
+                if isinstance(item, BaseException):
+                    self._out.put((_END, 0))
                 if item is None or isinstance(item, BaseException):
                     return
         finally:
@@ -92,9 +107,7 @@ class ReadAhead:
 
     def _prepared(self, frame: Frame) -> Frame:
         assert self.prepare is not None
-        with self._cond:
-            behind = bool(self._items)  # frames wait for the consumer: it is the slower side
-        if not behind:
+        if self._out.empty():  # the consumer is waiting for frames: hand this one over at once
             return frame
         try:
             frame = self.prepare(frame)
@@ -107,35 +120,33 @@ class ReadAhead:
     def read(self, timeout: float | None = None) -> Frame | None:
         """The next frame in order; None at the end of the source (or after ``timeout`` s with nothing ready)."""
         self.start()
-        with self._cond:
-            if not self._items and not self._stopped:
-                self._cond.wait_for(lambda: self._items or self._stopped, timeout)
-            if not self._items:
-                return None
-            item = self._items[0]
-            if item is _END:
-                return None  # left in place: every later read also ends
-            self._items.popleft()
-            if isinstance(item, Frame):
-                self._bytes -= _size(item)
-            self._cond.notify_all()
+        if self._ended or self._stopped:
+            return None  # every read after the end also ends
+        try:
+            item, held = self._out.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        for _ in range(held):
+            self._room.put(None)
+        if item is _END:
+            self._ended = True
+            return None
         if isinstance(item, BaseException):
             raise item
         return item  # type: ignore[return-value]
 
     @property
     def ended(self) -> bool:
-        with self._cond:
-            return self._stopped or bool(self._items and self._items[0] is _END)
+        return self._stopped or self._ended
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop reading ahead; the source is closed by the reader thread once its current read returns."""
-        with self._cond:
-            self._stopped = True
-            self._items.clear()
-            self._bytes = 0
-            self._cond.notify_all()
+        self._stopped = True
+        for _ in range(self.depth):  # wake a reader waiting for room
+            self._room.put(None)
         if self._started:
             self._thread.join(timeout)
         else:
             self.source.close()
+        while not self._out.empty():  # frames nobody will read: let them go now
+            self._out.get_nowait()
