@@ -86,29 +86,19 @@ def package(release: Path, tool: str | None = None) -> Path:
 
 
 def check_network(rpk: Path, release: Path) -> None:
-    """What imx500-package wrote must suit the network edgevision converted: the card's input size, and (for a
-    network that normalizes raw pixels itself) the sensor passing pixels through unchanged."""
+    """What imx500-package wrote must suit the network edgevision converted (``card_mismatch``: the doctor's
+    rule too); a release without a card (not converted by edgevision) is not checked."""
     from edgevision.device.imx500_backend import read_card
-    from edgevision.device.imx500_rpk import check_identity, read_network_info
+    from edgevision.device.imx500_rpk import card_mismatch, read_network_info
 
+    if not (release / CARD).is_file():
+        return
     try:
-        info = read_network_info(rpk)
-        card = read_card(release / CARD) if (release / CARD).is_file() else {}
+        wrong = card_mismatch(read_network_info(rpk), read_card(release / CARD))
     except BadInput as exc:
         raise CheckFailed(f"{TOOL} made an unusable network: {exc}; nothing was replaced") from None
-    pre, norm = card.get("preprocess") or {}, (card.get("target") or {}).get("normalization") or {}
-    want = (pre.get("width"), pre.get("height"))
-    if info.input_size is not None and None not in want and tuple(info.input_size) != want:
-        raise CheckFailed(f"{TOOL}: the network takes {info.input_size[0]}x{info.input_size[1]} pixels, {CARD} says "
-                          f"{want[0]}x{want[1]}; nothing was replaced")
-    if norm.get("where") == "sensor":
-        raise CheckFailed(f"{CARD} is from an edgevision that left the input normalization to the sensor, which "
-                          f"{TOOL} does not configure: convert the model again; nothing was replaced")
-    wrong = check_identity(info) if norm.get("where") == "network" else None
     if wrong:
-        raise CheckFailed(f"{TOOL} set the sensor's input normalization ({wrong}), but the network normalizes raw "
-                          "0..255 pixels itself; nothing was replaced")
-
+        raise CheckFailed(f"{TOOL}: {wrong[0]}; {wrong[1]}; nothing was replaced")
 
 def preflight(facts: dict[str, Any]) -> list[tuple[str, bool | None, str, str]]:
     """(name, ok, detail, fix) for the AI Camera: imx500-package must be there, the firmware should."""

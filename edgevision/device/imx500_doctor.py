@@ -127,7 +127,7 @@ def packager_check(host: Imx500Host, target: Imx500Target) -> Check:
 
 def network_checks(target: Imx500Target) -> list[Check]:
     """The .rpk is there, and what imx500-package wrote into it matches what the network was converted for."""
-    from edgevision.device.imx500_rpk import check_identity, read_network_info, sensor_norm
+    from edgevision.device.imx500_rpk import card_mismatch, read_network_info, sensor_norm
 
     if target.rpk is None:
         fix = (f"imx500-package -i {target.packer} -o {target.folder}, or deploy with --profile rpi-ai-camera "
@@ -145,26 +145,11 @@ def network_checks(target: Imx500Target) -> list[Check]:
         out.append(Check("sensor input", "info", f"no {CARD} beside the network (not converted by edgevision): "
                                                   f"the sensor applies {sensor_norm(info)}"))
         return out
-    pre = card.get("preprocess") or {}
-    want = (pre.get("width"), pre.get("height"))
-    if info.input_size is not None and None not in want and tuple(info.input_size) != want:
-        out.append(Check("sensor input", "fail", f"the network takes {info.input_size[0]}x{info.input_size[1]} but "
-                                                 f"{CARD} says {want[0]}x{want[1]}; fix: package the packerOut.zip "
-                                                 "this card belongs to"))
-        return out
-    norm = (card.get("target") or {}).get("normalization") or {}
-    if norm.get("where") != "network":
-        out.append(Check("sensor input", "fail", f"{CARD} expects the sensor to normalize the input "
-                                                 f"(mean {norm.get('mean')}, std {norm.get('std')}), which "
-                                                 "imx500-package does not configure; fix: convert again with this "
-                                                 "edgevision (the normalization becomes the network's first layer)"))
-        return out
-    wrong = check_identity(info)
+    wrong = card_mismatch(info, card)
     if wrong:
-        out.append(Check("sensor input", "fail", f"the sensor does not pass pixels through unchanged ({wrong}), but "
-                                                 "the network expects raw 0..255 RGB; fix: package packerOut.zip "
-                                                 "again with Raspberry Pi's imx500-package"))
+        out.append(Check("sensor input", "fail", f"{wrong[0]}; fix: {wrong[1]}"))
     else:
+        norm = card["target"]["normalization"]
         out.append(Check("sensor input", "pass", f"raw 0..255 RGB into the network (sensor gain 1, offset 0); "
                                                  f"normalization mean {norm.get('mean')} std {norm.get('std')} "
                                                  f"runs on the sensor as the network's first layer"))

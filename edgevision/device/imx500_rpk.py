@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgevision.errors import BadInput
 
@@ -83,6 +84,29 @@ def check_identity(info: NetworkInfo) -> str | None:
             wrong.append(f"{key}={got:#06x} (expected {want:#06x})")
     return "; ".join(wrong) or None
 
+
+
+def card_mismatch(info: NetworkInfo, card: dict[str, Any]) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when a packaged network does not suit the card (imx500.json) edgevision wrote
+    beside it; None when it does. The one rule for ``doctor`` and for ``deploy`` (which refuses to switch):
+    the input size the card names, and a card that says the network normalizes raw pixels itself (every
+    card this edgevision writes) with a sensor that passes them through unchanged. A card that says
+    anything else (an older one: the sensor normalizes) cannot work, since imx500-package configures none."""
+    pre = card.get("preprocess") or {}
+    want = (pre.get("width"), pre.get("height"))
+    if info.input_size is not None and None not in want and tuple(info.input_size) != want:
+        return (f"the network takes {info.input_size[0]}x{info.input_size[1]} but imx500.json says "
+                f"{want[0]}x{want[1]}", "package the packerOut.zip this card belongs to")
+    norm = (card.get("target") or {}).get("normalization") or {}
+    if norm.get("where") != "network":
+        return (f"imx500.json expects the sensor to normalize the input (mean {norm.get('mean')}, std "
+                f"{norm.get('std')}), which imx500-package does not configure",
+                "convert again with this edgevision (the normalization becomes the network's first layer)")
+    wrong = check_identity(info)
+    if wrong:
+        return (f"the sensor does not pass pixels through unchanged ({wrong}), but the network expects raw "
+                "0..255 RGB", "package packerOut.zip again with Raspberry Pi's imx500-package")
+    return None
 
 def _cpio_offset(data: bytes, origin: str) -> int:
     off = 0

@@ -141,3 +141,28 @@ def test_cli_json_on_a_machine_without_the_camera(tmp_path: Path, cli) -> None:
     assert r.stderr.strip().startswith("error: doctor:") and r.stderr.strip().count("\n") == 0
     r = cli("doctor", tmp_path / "nothing.rpk", timeout=120)
     assert r.returncode == 2 and "IMX500 network not found" in r.stderr
+
+
+@pytest.mark.parametrize("case", ["good", "no normalization", "sensor normalizes", "size", "gain"])
+def test_doctor_and_deploy_judge_a_packaged_network_by_one_rule(tmp_path: Path, case: str) -> None:
+    from edgevision.deploy.imx500_release import check_network
+    from edgevision.errors import CheckFailed
+
+    folder = good_release(tmp_path, **({"inputTensorNorm_K11": "0x0300"} if case == "gain" else {}))
+    card = json.loads((folder / "imx500.json").read_text())
+    if case == "no normalization":  # a hand-written or older card: deploy let it through, doctor did not
+        del card["target"]["normalization"]
+    elif case == "sensor normalizes":
+        card["target"]["normalization"] = {"where": "sensor", "mean": [0.0], "std": [255.0]}
+    elif case == "size":
+        card["preprocess"]["width"] = 48
+    (folder / "imx500.json").write_text(json.dumps(card))
+    doctor = by_name(diagnose_imx500(resolve_target(folder), good_host(tmp_path)))["sensor input"]
+    try:
+        check_network(folder / "network.rpk", folder)
+        deploy = None
+    except CheckFailed as exc:
+        deploy = str(exc)
+    assert (doctor.status == "pass") == (deploy is None) == (case == "good"), (doctor, deploy)  # type: ignore
+    if deploy is not None:
+        assert doctor.detail.split("; fix: ")[0] in deploy  # type: ignore[attr-defined]
