@@ -45,7 +45,7 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
     from edgevision.device.imx500_spec import is_imx500_source
     from edgevision.device.outputs import OutputOptions, build_outputs
     from edgevision.device.pipeline import Pipeline, PipelineOptions
-    from edgevision.device.sources import FolderSource, open_source
+    from edgevision.device.sources import open_source, single_image
     from edgevision.errors import BadInput, CheckFailed
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
     from edgevision.runtime.interpreter import default_threads
@@ -60,8 +60,7 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
         src, clf = open_imx500(model, source, labels, top_k, threshold)
     else:
         src = open_source(source, loop=loop, timeout_s=read_timeout)
-        # every source but a single image is read in a thread of its own (read-ahead or capture): leave it a core
-        one_image = isinstance(src, FolderSource) and not src.path.is_dir()
+        one_image = single_image(src)
         clf = Classifier(model, labels, ClassifierOptions(
             top_k=top_k, threshold=float("-inf") if threshold is None else threshold,
             threads=threads or default_threads(capture_thread=not one_image), delegate=delegate,

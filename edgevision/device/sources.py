@@ -235,6 +235,12 @@ def _quiet_opencv(cv2: Any) -> None:
         cv2.setLogLevel(2)  # OpenCV's LOG_LEVEL_ERROR, the same setting through the older binding
 
 
+def single_image(src: object) -> bool:
+    """One image file: the pipeline reads it on the caller's thread; every other source is read in a thread
+    of its own (read-ahead or capture), which wants a core left to it (``default_threads``)."""
+    return isinstance(src, FolderSource) and not src.path.is_dir()
+
+
 STREAM_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp")
 
 

@@ -10,7 +10,7 @@ from edgevision.device.capture import CaptureStatus, ReconnectPolicy
 from edgevision.device.events import LabelEvent
 from edgevision.device.imx500_spec import is_imx500_source
 from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.sources import FrameSource, open_source
+from edgevision.device.sources import FrameSource, open_source, single_image
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads
 
@@ -37,9 +37,8 @@ def stream(model: str | Path | Classifier, source: str | int | Path | FrameSourc
         return
     is_source = hasattr(source, "read") and hasattr(source, "open")
     src = source if is_source else open_source(source, loop=loop)  # type: ignore[arg-type]
-    live = src.live if realtime is None else realtime  # type: ignore[union-attr]
-    clf = model if isinstance(model, Classifier) else Classifier(
+    clf = model if isinstance(model, Classifier) else Classifier(  # cores - 1 as in `edgevision run`
         model, labels, ClassifierOptions(top_k=top_k, threshold=threshold, delegate=delegate,
-                                         threads=threads or default_threads(capture_thread=live),
+                                         threads=threads or default_threads(capture_thread=not single_image(src)),
                                          normalization=normalization))
     yield from Pipeline(clf, src, options, stop, on_status).events()  # type: ignore[arg-type]
