@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/runtime_frames.py [--rounds 3] [--frames 300] [--threads 1]
 
 Every figure is a ratio of two things timed in the same round; rounds alternate the
-measurements and the medians are printed, so load from other processes hits both sides.
+measurements and the medians are printed, so load from other processes hits both sides. A file run's
+bounds are timed just before and just after it, and the small models (runs of about a second) get
+``SHORT_ROUNDS`` times the rounds.
 
 1. File: a 640x480 MJPEG AVI (``--frames`` frames). Bounds: 1/invoke (a bare invoke() loop)
    and 1/decode (a bare cap.read() loop over the file). The naive serial loop of the
@@ -149,6 +151,10 @@ def alongside(script: str, *args: str, settle_s: float = 0.5) -> Iterator[None]:
 
 DOMINATES = 2.0  # decoding dominates when a frame's decode takes at least this many invokes
 SMALL = ((96, 0.35), (64, 0.35), (48, 0.35))  # MobileNetV2 (px, alpha), largest first
+# A small model's run and its bounds take about a second each (MobileNetV2 224's: several), and this VM's
+# speed drifts from one second to the next: the small models get this many times the rounds, so that each
+# model's median rests on about as many seconds of timing.
+SHORT_ROUNDS = 3
 
 
 def decode_dominated(clip: Path, threads: int) -> tuple[Path, list[tuple[Path, float]], float]:
@@ -220,10 +226,12 @@ def file_round(model: Path, clip: Path, threads: int, tmp: Path) -> dict[str, fl
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
 
     clf = Classifier(model, options=ClassifierOptions(threads=threads))
-    inv1, dec1 = invoke_fps(clf.interpreter, 150), decode_fps(clip)
     naive = naive_fps(model, clip, threads)
+    # the bounds just before and just after the run: this VM's speed drifts by up to 2x from one second to
+    # the next (other tenants), so a bound timed further away (before the naive loop) adds only noise
+    inv1, dec1 = invoke_fps(clf.interpreter, 150), decode_fps(clip)
     run = run_fps(model, str(clip), threads, tmp / "file.jsonl")["fps"]
-    inv2, dec2 = invoke_fps(clf.interpreter, 150), decode_fps(clip)  # again after: drift shows in both bounds
+    inv2, dec2 = invoke_fps(clf.interpreter, 150), decode_fps(clip)
     with alongside(DECODE_LOOP, str(clip)):  # the best a file run can reach on this machine, either side
         loaded = invoke_fps(clf.interpreter, 150)
     with alongside(INVOKE_LOOP, str(model), str(threads), settle_s=1.0):
@@ -282,7 +290,8 @@ def main() -> int:
     parts = set(args.parts.split(","))
     big = mobilenet_v2(224)["int8"]
     ok = True
-    print(f"load {loadavg()}, {args.threads} interpreter thread(s), {args.rounds} alternating rounds, medians")
+    print(f"load {loadavg()}, {args.threads} interpreter thread(s), {args.rounds} alternating rounds "
+          f"({args.rounds * SHORT_ROUNDS} for the small models in the file part), medians")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         clip = tmp / "clip.avi"
@@ -295,8 +304,8 @@ def main() -> int:
             context = [m for m, _ in timed[:1] if m != small]  # 96 px, timed as context where it is not the one
             targeted = (big, small)
             rows: dict[str, list[dict[str, float]]] = {m.name: [] for m in (*targeted, *context)}
-            for _ in range(args.rounds):
-                for model in (*targeted, *context):
+            for i in range(args.rounds * SHORT_ROUNDS):
+                for model in (*targeted, *context) if i % SHORT_ROUNDS == 0 else (small, *context):
                     rows[model.name].append(file_round(model, clip, args.threads, tmp))
             for name, rs in rows.items():
                 inv, dec, naive, run = (median([r[k] for r in rs]) for k in ("invoke", "decode", "naive", "run"))
