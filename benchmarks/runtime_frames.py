@@ -240,8 +240,10 @@ def file_round(model: Path, clip: Path, threads: int, tmp: Path) -> dict[str, fl
             "invoke_loaded": loaded, "decode_loaded": decode_loaded}
 
 
-def live_round(model: Path, url: str, port: int, threads: int, tmp: Path, frames: int) -> dict[str, float]:
+def live_round(model: Path, port: int, threads: int, tmp: Path, frames: int) -> dict[str, float]:
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
+
+    url = f"http://127.0.0.1:{port}/stream.mjpg"
 
     clf = Classifier(model, options=ClassifierOptions(threads=threads))
     inv = invoke_fps(clf.interpreter, 150)
@@ -353,9 +355,8 @@ def main() -> int:
             try:
                 assert server.stdout is not None
                 port = int(server.stdout.readline().split()[1])
-                url = f"http://127.0.0.1:{port}/stream.mjpg"
                 for _ in range(args.rounds):
-                    live_rounds.append(live_round(big, url, port, args.threads, tmp, args.frames))
+                    live_rounds.append(live_round(big, port, args.threads, tmp, args.frames))
             finally:
                 server.kill()
                 server.wait(5)

@@ -100,6 +100,7 @@ def check_network(rpk: Path, release: Path) -> None:
     if wrong:
         raise CheckFailed(f"{TOOL}: {wrong[0]}; {wrong[1]}; nothing was replaced")
 
+
 def preflight(facts: dict[str, Any]) -> list[tuple[str, bool | None, str, str]]:
     """(name, ok, detail, fix) for the AI Camera: imx500-package must be there, the firmware should."""
     tool = facts.get("imx500_package")

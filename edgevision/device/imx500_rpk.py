@@ -85,7 +85,6 @@ def check_identity(info: NetworkInfo) -> str | None:
     return "; ".join(wrong) or None
 
 
-
 def card_mismatch(info: NetworkInfo, card: dict[str, Any]) -> tuple[str, str] | None:
     """(what is wrong, the fix) when a packaged network does not suit the card (imx500.json) edgevision wrote
     beside it; None when it does. The one rule for ``doctor`` and for ``deploy`` (which refuses to switch):
@@ -107,6 +106,7 @@ def card_mismatch(info: NetworkInfo, card: dict[str, Any]) -> tuple[str, str] | 
         return (f"the sensor does not pass pixels through unchanged ({wrong}), but the network expects raw "
                 "0..255 RGB", "package packerOut.zip again with Raspberry Pi's imx500-package")
     return None
+
 
 def _cpio_offset(data: bytes, origin: str) -> int:
     off = 0

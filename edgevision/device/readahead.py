@@ -120,7 +120,7 @@ class ReadAhead:
     def read(self, timeout: float | None = None) -> Frame | None:
         """The next frame in order; None at the end of the source (or after ``timeout`` s with nothing ready)."""
         self.start()
-        if self._ended or self._stopped:
+        if self.ended:
             return None  # every read after the end also ends
         try:
             item, held = self._out.get(timeout=timeout)
