@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -266,19 +267,19 @@ def classify_ratio(model: Path, threads: int, pairs: int = 400) -> tuple[float, 
     clf = Classifier(model, options=ClassifierOptions(threads=threads, top_k=5))
     frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     invoke, clock = clf.interpreter.invoke, time.perf_counter
-    for _ in range(5):
-        clf.classify(frame)
+    classify = functools.partial(clf.classify, frame)
+    time_calls(classify, 0, 5)  # warm-up
     ratios = []
     for _ in range(pairs):
         t0 = clock()
         invoke()
         t1 = clock()
-        clf.classify(frame)
+        classify()
         ratios.append((clock() - t1) / (t1 - t0))
     raw, full = [], []
     for _ in range(4):
         raw += time_calls(invoke, 25, 3)
-        full += time_calls(lambda: clf.classify(frame), 25, 3)
+        full += time_calls(classify, 25, 3)
     return float(np.median(ratios)), float(np.mean(ratios)), float(np.median(full) / np.median(raw))
 
 
