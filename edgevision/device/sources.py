@@ -22,6 +22,8 @@ from edgevision.runtime.images import IMAGE_EXTENSIONS, is_image_path, read_imag
 
 log = logging.getLogger("edgevision.source")
 
+DECODE_THREADS = 1  # FFmpeg threads decoding a video file (see CaptureSource._params)
+
 
 class FrameSource(Protocol):
     """What the pipeline needs from a source."""
@@ -109,6 +111,13 @@ class CaptureSource:
     def _params(self) -> list[int]:
         import cv2
 
+        if self.kind == "video":
+            # One decoder thread: a file's frames are read in order by one thread (the read-ahead, on the core
+            # the interpreter leaves it), and FFmpeg's frame threads only add a hand-off per frame. With
+            # OpenCV 5's FFmpeg they made a 640x480 MJPEG decode 15-20 % slower on a 2-vCPU VM, idle core
+            # or not (1000 vs 1195 FPS; MPEG-4 2000 vs 2400), while using more CPU; a decode-dominated run
+            # gains 3.4-3.7 % (benchmarks/results/runtime_frames_x86-64-dev.md).
+            return [getattr(cv2, "CAP_PROP_N_THREADS", 70), DECODE_THREADS]
         if self.kind != "stream":
             return []
         ms = int(self.timeout_s * 1000)
@@ -122,7 +131,11 @@ class CaptureSource:
             cap = cv2.VideoCapture(self.target)
         else:
             backend = cv2.CAP_FFMPEG if self.kind == "stream" else cv2.CAP_ANY
-            cap = cv2.VideoCapture(self.target, backend, self._params())
+            params = self._params()
+            cap = cv2.VideoCapture(self.target, backend, params)
+            if not cap.isOpened() and params and self.kind == "video":  # a backend without the setting
+                cap.release()
+                cap = cv2.VideoCapture(self.target, backend)
         if not cap.isOpened():
             cap.release()
             raise BadInput(f"{self.target}: cannot open {self.kind}")

@@ -21,7 +21,7 @@ from edgevision.device.capture import CaptureStatus, CaptureThread, LatestFrameS
 from edgevision.device.frames import Frame, SourceInfo
 from edgevision.device.picamera import Picamera2Source, to_rgb
 from edgevision.device.smoothing import ScoreSmoother
-from edgevision.device.sources import CaptureSource, FolderSource, open_source
+from edgevision.device.sources import DECODE_THREADS, CaptureSource, FolderSource, open_source
 from edgevision.errors import BadInput, MissingDependency
 
 
@@ -164,6 +164,47 @@ def test_video_file_reports_fps_and_size_and_hands_rgb(tmp_path: Path) -> None:
     assert frames[0].order == "BGR"  # as OpenCV decodes it: the preprocessing swaps on the model-sized image
     assert np.abs(frames[0].rgb().astype(int) - _scene().astype(int))[4:].mean() < 6  # JPEG-lossy
     src.close()
+
+
+def test_video_file_is_decoded_by_one_thread_with_the_same_frames(tmp_path: Path, monkeypatch) -> None:
+    """A file is decoded by DECODE_THREADS FFmpeg threads (faster here than FFmpeg's frame threads); the
+    frames are those of OpenCV's default decode, in order; a backend that refuses the setting still opens it."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 12.0, (64, 48))
+    rng = np.random.default_rng(3)
+    for _ in range(8):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    cap = cv2.VideoCapture(str(path))
+    expected = [img for ok, img in iter(cap.read, (False, None)) if ok]
+    cap.release()
+    calls: list[tuple] = []
+    real = cv2.VideoCapture
+
+    def recording(*args):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(cv2, "VideoCapture", recording)
+    src = open_source(path)
+    src.open()
+    got = [f.image for f in iter(src.read, None)]
+    src.close()
+    assert len(got) == len(expected) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    assert calls == [(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])]
+
+    def refusing(*args):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return real(str(tmp_path / "missing.avi")) if len(args) == 3 else real(*args)
+
+    calls.clear()
+    monkeypatch.setattr(cv2, "VideoCapture", refusing)
+    src = open_source(path)
+    assert src.open().width == 64
+    assert len([f for f in iter(src.read, None)]) == 8
+    src.close()
+    assert [len(a) for a in calls] == [3, 2]
 
 
 def test_folder_source_sorted_and_looped(tmp_path: Path) -> None:
