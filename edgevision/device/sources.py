@@ -133,7 +133,7 @@ class CaptureSource:
             backend = cv2.CAP_FFMPEG if self.kind == "stream" else cv2.CAP_ANY
             params = self._params()
             cap = cv2.VideoCapture(self.target, backend, params)
-            if not cap.isOpened() and params and self.kind == "video":  # a backend without the setting
+            if not cap.isOpened() and self.kind == "video":  # a backend without the decoder-thread setting
                 cap.release()
                 cap = cv2.VideoCapture(self.target, backend)
         if not cap.isOpened():
