@@ -26,6 +26,8 @@ ENV = {
 
 @dataclass(frozen=True)
 class Limits:
+    """Sizes past which input is refused with one clear error instead of filling a 1 GB Pi."""
+
     model_bytes: int = 256 * MB          # one .tflite file
     associated_bytes: int = 16 * MB      # all associated files of a model together, inflated
     image_pixels: int = 40_000_000       # width x height of one decoded image (about 120 MB as RGB)

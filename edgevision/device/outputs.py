@@ -16,6 +16,8 @@ MQTT_PASSWORD_ENV = "EDGEVISION_MQTT_PASSWORD"
 
 @dataclass(frozen=True)
 class OutputOptions:
+    """Where label events go (stdout, a JSONL file, MQTT, the web view) and how each is reached."""
+
     stdout: bool = True
     file: Path | None = None
     mqtt_url: str | None = None

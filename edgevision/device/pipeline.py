@@ -50,6 +50,8 @@ class PipelineOptions:
     smooth: int = 1               # moving average of scores over this many frames
     idle_timeout: float = 0.5     # how often the loop wakes to check for stop
     read_ahead: int = 3           # file sources: frames decoded ahead in a thread (0: read on the loop's thread)
+    read_ahead_nap_s: float = 0.005  # how long the loop polls in short naps for the next file frame before it
+    #                                  blocks (0: block at once; see ReadAhead)
     overlap: bool | None = None   # with a reader thread, invoke in a thread of its own (rank and emit in the
     #                               caller's): None decides from the first frames (yes when the model is slower)
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
@@ -123,7 +125,8 @@ class Pipeline:
                                                   live=info.live, reader_for=reader_for)
             thread.start()
         elif self.options.read_ahead > 0 and not info.live and info.kind != "image":  # files, not a live camera
-            ahead = ReadAhead(self.source, depth=self.options.read_ahead, prepare=self._preparer()).start()
+            ahead = ReadAhead(self.source, depth=self.options.read_ahead, prepare=self._preparer(),
+                              nap_s=self.options.read_ahead_nap_s).start()
         idle = self.options.idle_timeout
 
         def take() -> Frame | object:

@@ -96,6 +96,8 @@ class CallbackSink:
 
 @dataclass
 class _Health:
+    """One sink's failures in a row, when it may be tried again, and the events it missed meanwhile."""
+
     failures: int = 0
     retry_at: float = 0.0
     skipped: int = 0

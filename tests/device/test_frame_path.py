@@ -60,9 +60,10 @@ class CountingSource:
         self.closed = True
 
 
-def test_read_ahead_keeps_order_drops_nothing_and_is_bounded() -> None:
+@pytest.mark.parametrize("nap_s", [0.0, 0.005])  # the consumer blocks at once, or naps before it blocks
+def test_read_ahead_keeps_order_drops_nothing_and_is_bounded(nap_s: float) -> None:
     src = CountingSource(50)
-    ahead = ReadAhead(src, depth=3).start()
+    ahead = ReadAhead(src, depth=3, nap_s=nap_s).start()
     got = []
     while (f := ahead.read()) is not None:
         time.sleep(0.002)  # a consumer slower than the source: the queue fills and stays bounded
@@ -73,9 +74,10 @@ def test_read_ahead_keeps_order_drops_nothing_and_is_bounded() -> None:
     assert src.closed and src.thread == "edgevision-readahead"
 
 
-def test_read_ahead_bounds_bytes_and_raises_errors_in_stream_order() -> None:
+@pytest.mark.parametrize("nap_s", [0.0, 0.005])
+def test_read_ahead_bounds_bytes_and_raises_errors_in_stream_order(nap_s: float) -> None:
     src = CountingSource(10, fail_at=4, shape=(100, 100))  # 30 kB frames, 40 kB budget: one frame ahead
-    ahead = ReadAhead(src, depth=8, max_bytes=40_000).start()
+    ahead = ReadAhead(src, depth=8, max_bytes=40_000, nap_s=nap_s).start()
     time.sleep(0.2)
     assert src.reads <= 2
     got = [ahead.read().index for _ in range(4)]  # type: ignore[union-attr]
@@ -92,6 +94,33 @@ def test_read_ahead_close_stops_a_long_source() -> None:
     assert ahead.read() is not None
     ahead.close()
     assert src.closed and src.reads < 10
+
+
+class GatedSource(CountingSource):
+    """Frames only while ``gate`` is set: a source that stalls (a slow disk, a network share)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.gate = threading.Event()
+
+    def read(self) -> Frame | None:
+        self.gate.wait()
+        return super().read()
+
+
+def test_read_ahead_naps_briefly_then_blocks_and_keeps_its_timeout() -> None:
+    src = GatedSource(3)
+    ahead = ReadAhead(src, depth=2, nap_s=0.005).start()
+    t0 = time.perf_counter()
+    assert ahead.read(timeout=0.05) is None  # nothing came: the timeout holds, naps or not
+    assert 0.045 <= time.perf_counter() - t0 < 0.5
+    cpu0, t0 = time.thread_time(), time.perf_counter()
+    threading.Timer(0.5, src.gate.set).start()
+    first = ahead.read()  # waits 0.5 s: naps for 5 ms, then sleeps until the frame comes
+    assert first is not None and first.index == 0 and time.perf_counter() - t0 >= 0.45
+    assert time.thread_time() - cpu0 < 0.03, "the consumer polled a stalled source instead of blocking"
+    assert [f.index for f in iter(ahead.read, None)] == [1, 2]
+    ahead.close()
 
 
 class TwoPhaseCamera:
