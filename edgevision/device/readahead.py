@@ -19,7 +19,7 @@ inter-processor interrupt. So a consumer with nothing to read first polls in the
 grants (``time.sleep(0)``: the timer slack, 50-80 us) for up to ``nap_s``, and only then blocks; the put
 then has no sleeper to wake. A decode-dominated 640x480 MJPEG run gained 2-4 % for 0.1-0.2 of a core
 (benchmarks/readahead_nap.py); a model-bound run never naps (frames are waiting), and a stalled source
-is waited for asleep.
+is waited for asleep. On one core there is nothing to gain (each nap would preempt the reader): no naps.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 from edgevision.device.frames import Frame
 from edgevision.device.sources import FrameSource
+from edgevision.runtime.interpreter import usable_cores
 
 log = logging.getLogger("edgevision.readahead")
 
@@ -59,7 +60,8 @@ class ReadAhead:
                  prepare: Callable[[Frame], Frame] | None = None, poll_s: float = 0.25,
                  nap_s: float = 0.005) -> None:
         self.source, self.depth, self.max_bytes = source, max(1, depth), max_bytes
-        self.prepare, self.poll_s, self.nap_s = prepare, poll_s, nap_s
+        self.prepare, self.poll_s = prepare, poll_s
+        self.nap_s = nap_s if usable_cores() > 1 else 0.0  # one core: the naps would only preempt the reader
         self.prepared = 0
         self._out: queue.SimpleQueue[tuple[object, int]] = queue.SimpleQueue()  # (item, tokens it holds)
         self._room: queue.SimpleQueue[None] = queue.SimpleQueue()

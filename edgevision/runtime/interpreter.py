@@ -53,10 +53,15 @@ def parse_delegate(text: str | None) -> DelegateChoice:
     return DelegateChoice("edgetpu", device)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one, as under taskset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_threads(capture_thread: bool = False) -> int:
     """All cores for a bare benchmark; cores - 1 when a thread reading the source (capture or read-ahead)
     needs one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     return max(1, cores - 1) if capture_thread else max(1, cores)
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgevision.device import readahead
 from edgevision.device.capture import CaptureThread, ReconnectPolicy
 from edgevision.device.demand import DemandSlot, LazyGrabber
 from edgevision.device.events import LabelEvent
@@ -121,6 +122,16 @@ def test_read_ahead_naps_briefly_then_blocks_and_keeps_its_timeout() -> None:
     assert time.thread_time() - cpu0 < 0.03, "the consumer polled a stalled source instead of blocking"
     assert [f.index for f in iter(ahead.read, None)] == [1, 2]
     ahead.close()
+
+
+def test_read_ahead_does_not_nap_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readahead, "usable_cores", lambda: 1)  # e.g. under `taskset -c 0`
+    ahead = ReadAhead(CountingSource(3), nap_s=0.005)
+    assert ahead.nap_s == 0.0
+    assert [f.index for f in iter(ahead.read, None)] == [0, 1, 2]
+    ahead.close()
+    monkeypatch.setattr(readahead, "usable_cores", lambda: 4)
+    assert ReadAhead(CountingSource(1), nap_s=0.005).nap_s == 0.005
 
 
 class TwoPhaseCamera:
