@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import median, mobilenet_v2
 from paced_camera import loadavg
-from runtime_frames import decode_dominated, make_clip
+from runtime_frames import decode_dominated, decode_fps, make_clip
 
 from edgevision.device.sources import DECODE_THREADS
 
@@ -45,9 +45,7 @@ def run_once(clf, clip: Path, nap_s: float) -> tuple[float, float]:  # type: ign
 
 
 def bare_decode(clip: Path, other: str) -> float:
-    """A bare one-thread cap.read() loop while another thread of this process is blocked or napping."""
-    import cv2
-
+    """runtime_frames' bare one-thread decode while another thread of this process is blocked or napping."""
     stop = threading.Event()
 
     def beside() -> None:
@@ -60,12 +58,7 @@ def bare_decode(clip: Path, other: str) -> float:
     th = threading.Thread(target=beside, daemon=True)
     th.start()
     try:
-        cap = cv2.VideoCapture(str(clip), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, DECODE_THREADS])
-        n, t0 = 0, time.perf_counter()
-        while cap.read()[0]:
-            n += 1
-        cap.release()
-        return n / (time.perf_counter() - t0)
+        return decode_fps(clip, DECODE_THREADS)
     finally:
         stop.set()
         th.join()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from edgevision.runtime.interpreter import usable_cores
 
 # ARM "CPU part" codes in /proc/cpuinfo (aarch64 kernels print no model name)
 ARM_PARTS = {"0xd03": "Cortex-A53", "0xd04": "Cortex-A35", "0xd05": "Cortex-A55", "0xd07": "Cortex-A57",
@@ -153,10 +154,6 @@ def emulation(root: Path = Path("/")) -> str:
     /proc/cpuinfo through: an aarch64 Python sees an x86 CPU), else ''."""
     seen = _arch_from_cpuinfo(root)
     return "qemu-user" if seen and _family(seen) != _family(platform.machine()) else ""
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def collect(runtime: str, runtime_version: str, name: str | None = None, root: Path = Path("/")) -> Fingerprint:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.bench import conditions, sanity
-from edgevision.bench.fingerprint import collect, usable_cores
+from edgevision.bench.fingerprint import collect
 from edgevision.bench.latency import BenchResult, bench_model
 from edgevision.bench.macs import count_macs
 from edgevision.bench.pipeline_bench import PipelineSpec, bench_pipeline
@@ -19,6 +19,7 @@ from edgevision.bench.references import matching_profile
 from edgevision.errors import BadInput
 from edgevision.model.opcodes import is_edgetpu_model
 from edgevision.model.tflite_file import read_model_bytes
+from edgevision.runtime.interpreter import usable_cores
 
 DELEGATE_ALIASES = {"cpu": ("cpu", True), "xnnpack": ("cpu", True), "cpu-noxnnpack": ("cpu", False),
                     "noxnnpack": ("cpu", False), "builtin": ("cpu", False)}
