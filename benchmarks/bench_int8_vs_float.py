@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import median, mobilenet_v2
 
 from edgevision.bench.latency import bench_model
+from edgevision.runtime.interpreter import usable_cores
 
 
 def main() -> int:
@@ -23,7 +23,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=160)
     args = ap.parse_args()
     paths = mobilenet_v2(args.size)
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     size_ratio = paths["int8"].stat().st_size / paths["float32"].stat().st_size
     print(f"MobileNetV2 {args.size} px; size int8 / float32 = {size_ratio:.3f} "
           f"({paths['int8'].stat().st_size / 1e6:.2f} MB vs {paths['float32'].stat().st_size / 1e6:.2f} MB)")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevision.device.frames import Frame, SourceInfo
+from edgevision.runtime.interpreter import usable_cores
 
 
 class PacedCamera:
@@ -77,7 +78,7 @@ def verdict(ok: bool) -> int:
         load = float(Path("/proc/loadavg").read_text().split()[0])
     except (OSError, ValueError):
         load = 0.0
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     if not ok and load > cores:
         print(f"not judged: load {load:.1f} on {cores} cores (other processes took the time the camera needs)")
         return 0
