@@ -30,7 +30,7 @@ from models import mobilenet_v2
 from paced_camera import PacedCamera, loadavg, verdict
 
 from edgevision.bench.latency import time_calls
-from edgevision.device.pipeline import Pipeline, PipelineOptions
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads
 

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import mobilenet_v2
 from paced_camera import PacedCamera, loadavg, rss_mb
 
-from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.sinks import FanOut, JsonlSink
-from edgevision.device.webview import WebView
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads
+from edgevision.sinks.fanout import FanOut, JsonlSink
+from edgevision.sinks.webview import WebView
 
 
 def main() -> int:

@@ -98,7 +98,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     from rich.console import Console
 
-    from edgevision.convert.runner import ConvertOptions, convert_run
+    from edgevision.convert.conversion import ConvertOptions, convert_run
 
     print(f"load average before: {os.getloadavg()}")
     train_if_needed(args.data, args.run)

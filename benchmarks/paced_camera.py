@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevision.device.frames import Frame, SourceInfo
+from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.runtime.interpreter import usable_cores
 
 

@@ -26,15 +26,15 @@ from models import median, mobilenet_v2
 from paced_camera import loadavg
 from runtime_frames import decode_dominated, decode_fps, make_clip
 
-from edgevision.device.sources import DECODE_THREADS
+from edgevision.sources.frame_sources import DECODE_THREADS
 
 SKIP = 10  # the first events (the adaptive probe, the warm-up) are left out
 
 
 def run_once(clf, clip: Path, nap_s: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Steady-state FPS (from the events' t_emit) and the process's CPU use (cores) over the run."""
-    from edgevision.device.pipeline import Pipeline, PipelineOptions
-    from edgevision.device.sources import open_source
+    from edgevision.pipeline.realtime import Pipeline, PipelineOptions
+    from edgevision.sources.frame_sources import open_source
 
     c0 = os.times()
     t = [e.t_emit for e in Pipeline(clf, open_source(str(clip)), PipelineOptions(read_ahead_nap_s=nap_s)).events()]
@@ -71,7 +71,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     from edgevision.cli.run_exec import SWITCH_INTERVAL_S
-    from edgevision.device.pipeline import PipelineOptions
+    from edgevision.pipeline.realtime import PipelineOptions
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # as `edgevision run` sets it

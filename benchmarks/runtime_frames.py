@@ -65,7 +65,7 @@ from installed_copy import installed_venv  # noqa: E402
 from models import median, mobilenet_v2  # noqa: E402
 from paced_camera import loadavg  # noqa: E402
 
-from edgevision.device.sources import DECODE_THREADS  # noqa: E402
+from edgevision.sources.frame_sources import DECODE_THREADS  # noqa: E402
 
 MINIMAL = r"""
 import sys, time

@@ -18,15 +18,15 @@ _LAZY = {
     "Classifier": "edgevision.runtime.classifier",
     "ClassifierOptions": "edgevision.runtime.classifier",
     "Prediction": "edgevision.runtime.postprocess",
-    "LabelEvent": "edgevision.device.events",
-    "stream": "edgevision.device.stream",
+    "LabelEvent": "edgevision.pipeline.events",
+    "stream": "edgevision.run.stream",
     "load_artifact": "edgevision.model.artifact",
 }
 
 if TYPE_CHECKING:
-    from edgevision.device.events import LabelEvent
-    from edgevision.device.stream import stream
     from edgevision.model.artifact import load_artifact
+    from edgevision.pipeline.events import LabelEvent
+    from edgevision.run.stream import stream
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
     from edgevision.runtime.postprocess import Prediction
 

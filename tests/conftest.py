@@ -111,7 +111,7 @@ def trained(shapes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Trai
     need(HAS_TF, "TensorFlow is not installed (pip install -e '.[train]')")
     from rich.console import Console
 
-    from edgevision.convert.runner import ConvertOptions, convert_run
+    from edgevision.convert.conversion import ConvertOptions, convert_run
     from edgevision.demo.workflow import DEMO_RECIPE
     from edgevision.train.trainer import train
 

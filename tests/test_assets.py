@@ -12,8 +12,8 @@ import pytest
 
 from edgevision import assets
 from edgevision.convert.policy import load_policy
-from edgevision.device.profiles import load_profile
 from edgevision.errors import BadInput
+from edgevision.profiles import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 

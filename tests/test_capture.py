@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from edgevision.device.capture import CaptureThread, LatestFrameSlot
-from edgevision.device.frames import Frame, SourceInfo
+from edgevision.runtime.frames import Frame, SourceInfo
+from edgevision.sources.capture import CaptureThread, LatestFrameSlot
 
 
 def _frame(i: int) -> Frame:

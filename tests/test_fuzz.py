@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.deploy.manifest import FORMAT, MANIFEST, canonical_json, sha256_bytes
 from edgevision.model.tflite_file import associated_files, metadata_buffers
+from edgevision.releases.manifest import FORMAT, MANIFEST, canonical_json, sha256_bytes
 from tests.conftest import REPO
 
 PEAK_RSS_MB = 300

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from edgevision.device.sources import _quiet_opencv
+from edgevision.sources.frame_sources import _quiet_opencv
 
 
 @pytest.fixture(autouse=True)

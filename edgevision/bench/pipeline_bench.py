@@ -2,7 +2,7 @@
 
 ``invoke()`` latency says what the model costs; a user sees the pipeline: capture,
 preprocess, inference, postprocess and the wait in the latest-frame slot. This runs the
-project's real :class:`~edgevision.device.pipeline.Pipeline` unchanged on a synthetic
+project's real :class:`~edgevision.pipeline.realtime.Pipeline` unchanged on a synthetic
 camera (noise frames of a chosen size; pulled as fast as the model takes them, or paced
 like a camera at a frame rate, with stale frames dropped) or on a video/folder source.
 """
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from edgevision.bench.latency import LatencyStats, has_normalization
-from edgevision.device.frames import Frame, SourceInfo
-from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.sources import FrameSource, open_source
 from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
+from edgevision.runtime.frames import Frame, SourceInfo
+from edgevision.sources.frame_sources import FrameSource, open_source
 
 STAGES = ("capture", "preprocess", "infer", "post")
 

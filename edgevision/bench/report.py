@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgevision.bench import sanity
+from edgevision.bench.published import Reference, match
 from edgevision.bench.record import config_label, device_label, p50
-from edgevision.bench.references import Reference, match
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comparison:
-    from edgevision.bench.sensor_bench import is_on_sensor
+    from edgevision.imx500.sensor_bench import is_on_sensor
 
     all_docs = list(docs)
     sensor_rows = _latest_rows([d for d in all_docs if is_on_sensor(d)])

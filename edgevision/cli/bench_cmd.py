@@ -91,8 +91,8 @@ def run(
 ) -> None:
     """Measure latency after warm-up: p50/p90/p99, mean, std, FPS, GMAC/s, init time, RSS; store the results."""
     from edgevision.bench.pipeline_bench import PipelineSpec
-    from edgevision.bench.runner import BenchOptions, parse_delegate, plan, run_config
-    from edgevision.bench.store import ResultStore, default_store, read_results, write_export
+    from edgevision.bench.result_store import ResultStore, default_store, read_results, write_export
+    from edgevision.bench.sweep import BenchOptions, parse_delegate, plan, run_config
 
     for d in delegate or []:
         if d != "auto":
@@ -143,7 +143,7 @@ def run(
                     result_store = None
             progress.advance(task)
     if out is not None and docs:
-        from edgevision.bench.store import merge
+        from edgevision.bench.result_store import merge
 
         try:
             write_export(out, merge(previous, docs))
@@ -162,10 +162,10 @@ def _on_sensor(model: Path) -> bool:
 
 def _sensor_bench(model: Path, source: str, frames: int, warmup: int, labels: Path | None,
                   device_name: str | None) -> dict[str, Any]:
-    from edgevision.bench.sensor_bench import measure, sensor_doc
-    from edgevision.device.imx500_rpk import read_network_info
-    from edgevision.device.imx500_run import open_imx500, resolve_network
-    from edgevision.device.imx500_spec import is_imx500_source
+    from edgevision.imx500.open_sensor import open_imx500, resolve_network
+    from edgevision.imx500.rpk import read_network_info
+    from edgevision.imx500.sensor_bench import measure, sensor_doc
+    from edgevision.imx500.source_name import is_imx500_source
 
     if source == "synthetic":
         source = "imx500"
@@ -194,7 +194,7 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
 
     from edgevision.bench import sanity
     from edgevision.bench.record import config_label
-    from edgevision.bench.sensor_bench import is_on_sensor
+    from edgevision.imx500.sensor_bench import is_on_sensor
 
     con = err_console()
     every, sensor = docs, [d for d in docs if is_on_sensor(d)]

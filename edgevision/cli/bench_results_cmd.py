@@ -44,7 +44,7 @@ def register(bench: typer.Typer) -> None:
 
 
 def _load(results: list[Path], store: Path | None) -> list[dict[str, Any]]:
-    from edgevision.bench.store import ResultStore, default_store, merge, read_results
+    from edgevision.bench.result_store import ResultStore, default_store, merge, read_results
 
     if results:
         return merge(*(read_results(p) for p in results))
@@ -74,7 +74,7 @@ def report(
     """One comparison table and plot across devices and models (measured vs published where known)."""
     from rich.markup import escape
 
-    from edgevision.bench.references import load_references
+    from edgevision.bench.published import load_references
     from edgevision.bench.render import plot, write_html
     from edgevision.bench.report import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
 
@@ -116,7 +116,7 @@ def export(
     device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
 ) -> None:
     """Write stored results to a file another machine can import or report on."""
-    from edgevision.bench.store import write_export
+    from edgevision.bench.result_store import write_export
 
     docs = _select(_load([], store), model, device)
     if not docs:
@@ -131,7 +131,7 @@ def import_(
     store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Merge results from other machines into the local store (all or nothing; duplicates are skipped)."""
-    from edgevision.bench.store import ResultStore, default_store, merge, read_results
+    from edgevision.bench.result_store import ResultStore, default_store, merge, read_results
 
     target = ResultStore.open(store or default_store())
     docs = merge(*(read_results(p) for p in files))  # every file is read and checked before anything is written

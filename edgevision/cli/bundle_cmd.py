@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Package a model for one device profile: nothing executable, every file hashed in the manifest."""
         from edgevision.deploy.bundle import BundleOptions, make_bundle
-        from edgevision.deploy.runtime_config import Sink
-        from edgevision.device.profiles import load_profile
+        from edgevision.profiles import load_profile
+        from edgevision.releases.runtime_config import Sink
 
         prof = load_profile(profile)
         target = out or Path(f"{model.stem}_{prof.name}.tar.gz")

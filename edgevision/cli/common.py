@@ -8,36 +8,20 @@ from __future__ import annotations
 
 import errno
 import functools
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from edgevision.console import err_console, out_console, print_json  # noqa: F401 - the CLI's consoles
 from edgevision.errors import EdgevisionError, MissingDependency
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # What the desktop extras bring; missing on a Pi that installed edgevision[device] only.
 DESKTOP_MODULES = {"tensorflow", "keras", "tf_keras", "matplotlib", "tf2onnx", "onnxruntime", "onnx"}
-
-
-def err_console() -> Console:
-    """Progress, tables and messages go to stderr so stdout stays clean for data (JSON lines)."""
-    from rich.console import Console  # here, not at the top: `run --quiet` starts without rich
-
-    return Console(stderr=True)
-
-
-def out_console() -> Console:
-    from rich.console import Console
-
-    return Console()
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> SystemExit:
@@ -82,8 +66,3 @@ def quiet_tensorflow() -> None:
     """Keep TensorFlow's C++ start-up chatter off the terminal (set before TF is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-    sys.stdout.flush()

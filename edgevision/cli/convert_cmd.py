@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Convert a trained run to TFLite and prove the quantized model is still the model."""
         quiet_tensorflow()
-        from edgevision.convert.runner import ConvertOptions, convert_run
+        from edgevision.convert.conversion import ConvertOptions, convert_run
 
         formats = tuple(dict.fromkeys(["tflite", *fmt])) if fmt else None
         options = ConvertOptions(quant=quant, max_drop=max_drop, io=io, calibration_size=calibration_size, split=split,
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(report)
         elif report.get("target") == "imx500":
-            from edgevision.cli.imx500_render import render_imx500
+            from edgevision.imx500.render import render_imx500
 
             render_imx500(report)
         else:

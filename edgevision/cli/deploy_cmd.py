@@ -73,10 +73,10 @@ def register(app: typer.Typer) -> None:
             probe,
             probe_argv,
         )
-        from edgevision.deploy.runtime_config import Sink
         from edgevision.deploy.ssh import Ssh, SshOptions, SshTarget
-        from edgevision.device.profiles import load_profile
         from edgevision.errors import BadInput
+        from edgevision.profiles import load_profile
+        from edgevision.releases.runtime_config import Sink
 
         is_model = bundle.suffix in (".tflite", ".zip")  # .zip: an IMX500 packerOut.zip (--profile rpi-ai-camera)
         model_opts = {"--source": source, "--sink": sink, "--threads": threads, "--delegate": delegate,

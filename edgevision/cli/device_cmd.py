@@ -19,7 +19,7 @@ ROOT_HELP = "Device root holding releases/ and the current/previous links (defau
 
 
 def _store(root: Path | None) -> Any:
-    from edgevision.deploy.store import DeviceStore, default_root
+    from edgevision.releases.store import DeviceStore, default_root
 
     return DeviceStore((root or default_root()).expanduser().absolute())
 
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
                labels: int = typer.Option(5, "--labels", min=0, help="Recent label events to show."),
                json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
         """Installed models, the active one, service state, recent labels and FPS."""
-        from edgevision.deploy.device_ops import status as device_status
+        from edgevision.releases.operations import status as device_status
 
         data = device_status(_store(root), labels)
         if json_out:
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
                  wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the first label."),
                  json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
         """Go back to the previous model (current and previous swap places)."""
-        from edgevision.deploy.device_ops import rollback as do_rollback
+        from edgevision.releases.operations import rollback as do_rollback
 
         report = do_rollback(_store(root), restart, wait)
         _done(report, json_out, f"rolled back: current is {report['release']} (previous {report['previous']})")
@@ -64,8 +64,8 @@ def register(app: typer.Typer) -> None:
                root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
                json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")) -> None:
         """Check every file of a bundle against its manifest (exit 1 when anything differs)."""
-        from edgevision.deploy.archive import safe_extract
-        from edgevision.deploy.manifest import verify_bundle_dir
+        from edgevision.releases.archive import safe_extract
+        from edgevision.releases.manifest import verify_bundle_dir
 
         path = Path(bundle)
         if path.is_dir():
@@ -113,8 +113,8 @@ def register(app: typer.Typer) -> None:
                  keep: int = typer.Option(3, "--keep", min=0, help="Older releases to keep besides current/previous."),
                  json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
         """Make an installed release current (one atomic rename; the old one becomes previous)."""
-        from edgevision.deploy.device_ops import activate as do_activate
-        from edgevision.deploy.service import ServiceConfig, resolve_config
+        from edgevision.releases.operations import activate as do_activate
+        from edgevision.releases.service import ServiceConfig, resolve_config
 
         store = _store(root)
         installed = ServiceConfig.load(store)
@@ -130,9 +130,9 @@ def register(app: typer.Typer) -> None:
                         wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for a label."),
                         manager: str = typer.Option("auto", "--manager", help="auto | systemd | supervisor")) -> None:
         """(Re)start the service on the current release and wait for its first label."""
-        from edgevision.deploy.device_ops import start_release
-        from edgevision.deploy.service import ServiceConfig, resolve_config
         from edgevision.errors import CheckFailed
+        from edgevision.releases.operations import start_release
+        from edgevision.releases.service import ServiceConfig, resolve_config
 
         store = _store(root)
         current = store.link("current")
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def service_stop(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
         """Stop the service (it stays installed)."""
-        from edgevision.deploy.service import ServiceConfig, manager_for
+        from edgevision.releases.service import ServiceConfig, manager_for
 
         store = _store(root)
         config = ServiceConfig.load(store)
@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
     def service_logs(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
                      lines: int = typer.Option(40, "-n", "--lines", min=1, help="How many lines.")) -> None:
         """The service's recent stderr (journal or the supervisor's log)."""
-        from edgevision.deploy.service import ServiceConfig, manager_for
+        from edgevision.releases.service import ServiceConfig, manager_for
 
         store = _store(root)
         config = ServiceConfig.load(store)
@@ -177,9 +177,9 @@ def register(app: typer.Typer) -> None:
         """Print the unit file a release would get (to review it, or to install it by hand)."""
         import sys
 
-        from edgevision.deploy.device_ops import render_for
-        from edgevision.deploy.service import ServiceConfig
         from edgevision.errors import BadInput
+        from edgevision.releases.operations import render_for
+        from edgevision.releases.service import ServiceConfig
 
         store = _store(root)
         name = release or store.link("current")
@@ -191,8 +191,8 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def supervise(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
         """Run the installed unit in the foreground (what `service restart` starts where systemd is absent)."""
-        from edgevision.deploy.supervisor import supervise as run_supervisor
-        from edgevision.deploy.unit import UNIT_NAME
+        from edgevision.releases.supervisor import supervise as run_supervisor
+        from edgevision.releases.unit import UNIT_NAME
 
         store = _store(root)
         raise typer.Exit(run_supervisor(store.service_dir / UNIT_NAME, store.service_dir))
@@ -205,7 +205,7 @@ def register(app: typer.Typer) -> None:
         here (never pasted into the unit or a shell), so a bundle can only ever choose data.
         """
         from edgevision.cli.main import main
-        from edgevision.deploy.device_ops import serve_args
+        from edgevision.releases.operations import serve_args
 
         main(handle_errors(serve_args)(_store(root)))
 
@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
     def labels_rotate(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
                       max_mb: int = typer.Option(64, "--max-mb", min=1)) -> None:
         """Keep the labels file bounded (run by the service before each start)."""
-        from edgevision.deploy.device_ops import labels_rotate as rotate
+        from edgevision.releases.operations import labels_rotate as rotate
 
         rotate(_store(root).root, max_mb)
 

@@ -51,15 +51,15 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Check that this device classifies like the desktop did, and that the camera feeds it right."""
-        from edgevision.device.imx500_doctor import is_imx500_target
+        from edgevision.imx500.sensor_doctor import is_imx500_target
 
         if is_imx500_target(model, source):
             _imx500(model, source, frames, timeout, labels, as_json)
             return
-        from edgevision.device.doctor import diagnose
-        from edgevision.device.sources import open_source
+        from edgevision.doctor.diagnose import diagnose
         from edgevision.runtime.classifier import Classifier, ClassifierOptions
         from edgevision.runtime.interpreter import default_threads
+        from edgevision.sources.frame_sources import open_source
 
         src = open_source(source) if source is not None else None
         clf = Classifier(model, labels, ClassifierOptions(
@@ -75,10 +75,10 @@ def register(app: typer.Typer) -> None:
 def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels: Path | None,
             as_json: bool) -> None:
     """The AI Camera path: the network runs on the sensor, so the checks are about the Pi around it."""
-    from edgevision.device.imx500_doctor import diagnose_imx500, resolve_target
-    from edgevision.device.imx500_source import Imx500Source
-    from edgevision.device.imx500_spec import is_imx500_source, parse_size
     from edgevision.errors import BadInput
+    from edgevision.imx500.sensor_doctor import diagnose_imx500, resolve_target
+    from edgevision.imx500.sensor_source import Imx500Source
+    from edgevision.imx500.source_name import is_imx500_source, parse_size
 
     if source is not None and not is_imx500_source(source):
         raise BadInput(f"--source {source}: an IMX500 network classifies frames from --source imx500 only")

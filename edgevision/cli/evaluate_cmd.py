@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
 def _tflite(model: Path, data: Path, split: str, labels: Path | None) -> dict[str, Any]:
     from rich.progress import Progress
 
-    from edgevision.convert.evaluate import evaluate_model
+    from edgevision.convert.score_tflite import evaluate_model
 
     with Progress(console=err_console(), transient=True) as prog:
         task = prog.add_task("evaluating", total=None)

@@ -40,22 +40,22 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
         mqtt_discovery: bool, web: int | None, host: str, web_token: str | None, web_token_file: Path | None,
         read_timeout: float, give_up_after: float | None, quiet: bool) -> None:
     """Classify frames from a source and send one label event per frame to every output (the parameters
-    are those of :data:`edgevision.device.run_options.RUN_TABLE`, all given, by typer or ``run_fast``)."""
-    from edgevision.device.capture import ReconnectPolicy
-    from edgevision.device.imx500_spec import is_imx500_source
-    from edgevision.device.outputs import OutputOptions, build_outputs
-    from edgevision.device.pipeline import Pipeline, PipelineOptions
-    from edgevision.device.sources import open_source, single_image
+    are those of :data:`edgevision.run.options.RUN_TABLE`, all given, by typer or ``run_fast``)."""
     from edgevision.errors import BadInput, CheckFailed
+    from edgevision.imx500.source_name import is_imx500_source
+    from edgevision.pipeline.realtime import Pipeline, PipelineOptions
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
     from edgevision.runtime.interpreter import default_threads
+    from edgevision.sinks.outputs import OutputOptions, build_outputs
+    from edgevision.sources.capture import ReconnectPolicy
+    from edgevision.sources.frame_sources import open_source, single_image
 
     # Three threads share the GIL here (reader, model, events): Python's default 5 ms switch interval
     # lets one wait that long for it after each decode or invoke; 0.5 ms keeps a small model at its pace.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     if is_imx500_source(source):  # the network runs on the AI Camera's sensor
-        from edgevision.device.imx500_run import open_imx500
+        from edgevision.imx500.open_sensor import open_imx500
 
         src, clf = open_imx500(model, source, labels, top_k, threshold)
     else:

@@ -16,15 +16,15 @@ from rich.console import Console
 from rich.table import Table
 
 from edgevision.bench.latency import bench_model
-from edgevision.convert.runner import ConvertOptions, convert_run
+from edgevision.convert.conversion import ConvertOptions, convert_run
 from edgevision.demo.shapes import generate, write_video
-from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.sinks import JsonlSink
-from edgevision.device.sources import CaptureSource
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.report.html import Section, write_report
 from edgevision.report.plots import accuracy_bars, confusion, latency_hist, training_curves
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads
+from edgevision.sinks.fanout import JsonlSink
+from edgevision.sources.frame_sources import CaptureSource
 from edgevision.train.recipe import Augment, Recipe
 from edgevision.train.trainer import train
 

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevision.deploy.bundle_write import is_archive, write_bundle
-from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, file_entry
-from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name
-from edgevision.device.profiles import Profile
+from edgevision.deploy.bundle_write import write_bundle
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.profiles import Profile
+from edgevision.releases.archive import is_archive
+from edgevision.releases.manifest import MANIFEST, RUNTIME, Manifest, file_entry
+from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name
 from edgevision.version import __version__
 
 LABELS_NAME = "labels.txt"
@@ -56,12 +57,12 @@ def check_model_for_delegate(model: Path, data: bytes, delegate: str, profile: P
 
 def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path, force: bool = False) -> Manifest:
     """Write a bundle directory, or a .tar.gz when ``out`` ends with .tar.gz/.tgz."""
-    from edgevision.deploy.imx500_release import is_imx500
+    from edgevision.imx500.rpk_release import is_imx500
     from edgevision.model.artifact import load_artifact
     from edgevision.model.tflite_file import read_model_bytes
 
     if is_imx500(profile):  # the AI Camera: packerOut.zip + labels + card, packaged on the device
-        from edgevision.deploy.imx500_bundle import make_imx500_bundle
+        from edgevision.imx500.rpk_bundle import make_imx500_bundle
 
         return make_imx500_bundle(model, profile, options, out, force)
     data = read_model_bytes(model)

@@ -9,14 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from edgevision.deploy.archive import pack
 from edgevision.errors import BadInput
-
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
-
-
-def is_archive(path: Path) -> bool:
-    return path.name.endswith(ARCHIVE_SUFFIXES)
+from edgevision.releases.archive import is_archive, pack
 
 
 def write_bundle(payload: dict[str, bytes], out: Path, force: bool) -> None:

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.assets import asset_dirs
-from edgevision.deploy.archive import pack
 from edgevision.deploy.localwheel import build_wheel, checkout_root, index_spec
-from edgevision.deploy.manifest import Manifest
 from edgevision.deploy.preflight import Check, evaluate, failures
 from edgevision.deploy.ssh import Ssh
-from edgevision.deploy.store import DEFAULT_ROOT
-from edgevision.device.profiles import Profile, list_profiles, load_profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.profiles import Profile, list_profiles, load_profile
+from edgevision.releases.archive import pack
+from edgevision.releases.manifest import Manifest
+from edgevision.releases.store import DEFAULT_ROOT
 from edgevision.version import __version__
 
 KIT_FILES = ("edgevision.service.in", "install.sh")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edgevision.deploy import imx500_release
-from edgevision.deploy.manifest import Manifest
+from edgevision.imx500 import rpk_release
+from edgevision.releases.manifest import Manifest
 from edgevision.version import __version__
 
 MIN_PYTHON = (3, 11)  # pyproject's requires-python
@@ -122,8 +122,8 @@ def evaluate(facts: dict[str, Any], manifest: Manifest, install: bool, bundle_by
 
     delegate = manifest.runtime.delegate
     delegates = ["cpu"] + (["edgetpu"] if facts.get("libedgetpu") else [])
-    if imx500_release.is_imx500(manifest.profile):
-        checks.extend(Check(*c) for c in imx500_release.preflight(facts))
+    if rpk_release.is_imx500(manifest.profile):
+        checks.extend(Check(*c) for c in rpk_release.preflight(facts))
     elif delegate.startswith("edgetpu"):
         checks.extend(_edgetpu_checks(facts, delegate))
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.bench.store import ResultStore, read_results, write_export
+from edgevision.bench.result_store import ResultStore, read_results, write_export
 from tests.bench.docs import PI4, make_doc
 from tests.conftest import REPO, Cli, need
 

@@ -9,8 +9,8 @@ import pytest
 
 from edgevision.bench import fingerprint
 from edgevision.bench.fingerprint import Fingerprint, emulation
+from edgevision.bench.published import load_references
 from edgevision.bench.record import device_label
-from edgevision.bench.references import load_references
 from edgevision.bench.report import compare
 from edgevision.bench.sanity import check
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgevision.bench.references import load_references, match, matching_profile
+from edgevision.bench.published import load_references, match, matching_profile
 from tests.bench.docs import PI4, make_doc
 
 

@@ -13,11 +13,11 @@ import pytest
 
 from edgevision.bench.record import validate
 from edgevision.bench.report import compare, sensor_rows, table_rows
-from edgevision.bench.sensor_bench import is_on_sensor, measure, sensor_doc
-from edgevision.bench.store import ResultStore, write_export
-from edgevision.device.imx500_backend import SensorClassifier
-from edgevision.device.imx500_source import Imx500Source
+from edgevision.bench.result_store import ResultStore, write_export
 from edgevision.errors import BadInput
+from edgevision.imx500.sensor_backend import SensorClassifier
+from edgevision.imx500.sensor_bench import is_on_sensor, measure, sensor_doc
+from edgevision.imx500.sensor_source import Imx500Source
 from tests.bench.docs import make_doc
 from tests.device.fake_imx500 import FakeCamera, FakeIMX500
 from tests.device.imx500_files import network_info, write_rpk

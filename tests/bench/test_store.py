@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.bench.store import ResultStore, merge, read_results, write_export
+from edgevision.bench.result_store import ResultStore, merge, read_results, write_export
 from edgevision.errors import BadInput
 from tests.bench.docs import make_doc
 

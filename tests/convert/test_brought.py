@@ -185,7 +185,7 @@ def test_savedmodel_directory(tm_model: tuple[Path, Path], digits: Path, cli: Cl
 API_SCRIPT = """
 import json, sys, torch
 from pathlib import Path
-from edgevision.convert.runner import ConvertOptions
+from edgevision.convert.conversion import ConvertOptions
 from edgevision.convert.sources.bring import BringOptions, convert_brought
 from edgevision.convert.sources.declare import Declared
 from edgevision.convert.sources.torch_src import from_module

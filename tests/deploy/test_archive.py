@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.deploy.archive import MAX_MEMBERS, safe_extract
-from edgevision.deploy.manifest import MANIFEST, Manifest, file_entry
-from edgevision.deploy.runtime_config import RuntimeConfig
 from edgevision.errors import CheckFailed
+from edgevision.releases.archive import MAX_MEMBERS, safe_extract
+from edgevision.releases.manifest import MANIFEST, Manifest, file_entry
+from edgevision.releases.runtime_config import RuntimeConfig
 
 
 def _archive(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.deploy.archive import pack
 from edgevision.deploy.bundle import BundleOptions, make_bundle, read_manifest
-from edgevision.deploy.manifest import MANIFEST, RUNTIME, Manifest, sha256_bytes, verify_bundle_dir
-from edgevision.deploy.runtime_config import RuntimeConfig, Sink
-from edgevision.device.profiles import load_profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.profiles import load_profile
+from edgevision.releases.archive import pack
+from edgevision.releases.manifest import MANIFEST, RUNTIME, Manifest, sha256_bytes, verify_bundle_dir
+from edgevision.releases.runtime_config import RuntimeConfig, Sink
 from tests.fixtures.tflite_edit import with_custom_op
 
 

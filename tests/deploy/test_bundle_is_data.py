@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.deploy.manifest import FORMAT, MANIFEST, RUNTIME, canonical_json, sha256_bytes
+from edgevision.releases.manifest import FORMAT, MANIFEST, RUNTIME, canonical_json, sha256_bytes
 from tests.deploy.test_bundle import _one_line_error
 
 INJECTION = "img.bmp\nExecStart=\nExecStart=/usr/bin/touch {marker}\n#"

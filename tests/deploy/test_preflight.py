@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from edgevision.deploy.deployer import detect_profile, probe_source
-from edgevision.deploy.manifest import Manifest
 from edgevision.deploy.preflight import evaluate, failures, wheels_for
-from edgevision.deploy.runtime_config import RuntimeConfig
 from edgevision.deploy.ssh import Ssh, SshOptions, SshTarget
 from edgevision.errors import BadInput
+from edgevision.releases.manifest import Manifest
+from edgevision.releases.runtime_config import RuntimeConfig
 
 
 def _manifest(profile: str = "rpi5", arch: str = "aarch64", source: str = "picamera2",

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from edgevision.deploy.bundle import BundleOptions, make_bundle
-from edgevision.deploy.unit import parse_unit
-from edgevision.device.profiles import load_profile
 from edgevision.errors import CheckFailed
+from edgevision.profiles import load_profile
+from edgevision.releases.unit import parse_unit
 from tests.conftest import REPO
 from tests.deploy.conftest import device_cli
 
@@ -90,8 +90,8 @@ def test_supervisor_restarts_rotates_and_stops(models, camera, device_python, de
 def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
     """systemd cannot be PID 1 here: a stand-in `systemctl`/`journalctl` on PATH records the calls and answers
     `show` like systemd does, so the adapter's command lines and its parsing are checked."""
-    from edgevision.deploy.service import Systemd
-    from edgevision.deploy.store import DeviceStore
+    from edgevision.releases.service import Systemd
+    from edgevision.releases.store import DeviceStore
 
     bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
     bin_dir.mkdir()
@@ -103,7 +103,7 @@ def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr("edgevision.deploy.service.LINGER_DIR", tmp_path / "linger")
+    monkeypatch.setattr("edgevision.releases.service.LINGER_DIR", tmp_path / "linger")
     store = DeviceStore(tmp_path / "root")
     store.ensure()
     sd = Systemd(store, "user")
@@ -132,6 +132,6 @@ def test_systemd_adapter_commands_and_state(tmp_path, monkeypatch) -> None:
     (tmp_path / "linger" / getpass.getuser()).unlink()
     (bin_dir / "loginctl").write_text("#!/bin/sh\necho 'Access denied' >&2\nexit 1\n")
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")  # and no sudo
-    monkeypatch.setattr("edgevision.deploy.service.shutil.which", lambda name: None)
+    monkeypatch.setattr("edgevision.releases.service.shutil.which", lambda name: None)
     with pytest.raises(CheckFailed, match="sudo loginctl enable-linger"):
         sd.install("[Service]\nExecStart=/bin/true\n")

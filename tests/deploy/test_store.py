@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.deploy import store as store_mod
 from edgevision.deploy.bundle import BundleOptions, make_bundle
-from edgevision.deploy.store import DeviceStore
-from edgevision.device.profiles import load_profile
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.profiles import load_profile
+from edgevision.releases import store as store_mod
+from edgevision.releases.store import DeviceStore
 
 
 @pytest.fixture()

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.deploy.manifest import Manifest
-from edgevision.deploy.runtime_config import RuntimeConfig, ServiceSettings, Sink
-from edgevision.deploy.supervisor import ServiceSpec
-from edgevision.deploy.unit import (
+from edgevision.errors import BadInput
+from edgevision.profiles import list_profiles, load_profile
+from edgevision.releases.manifest import Manifest
+from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, Sink
+from edgevision.releases.supervisor import ServiceSpec
+from edgevision.releases.unit import (
     TEMPLATE_NAME,
     UNIT_NAME,
     UnitContext,
@@ -25,8 +27,6 @@ from edgevision.deploy.unit import (
     split_command,
     systemd_join,
 )
-from edgevision.device.profiles import list_profiles, load_profile
-from edgevision.errors import BadInput
 from tests.conftest import REPO, need
 
 

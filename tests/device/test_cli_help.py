@@ -16,8 +16,8 @@ def test_help_renders_with_examples(cli, command: str) -> None:
 
 
 def test_mqtt_url_parsing() -> None:
-    from edgevision.device.mqtt_sink import MqttConfig
     from edgevision.errors import BadInput
+    from edgevision.sinks.mqtt import MqttConfig
 
     c = MqttConfig.from_url("mqtts://user:p%40ss@broker.local/home/cam1", node_id="cam1")
     assert (c.host, c.port, c.base, c.username, c.password, c.tls) == ("broker.local", 8883, "home/cam1", "user",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevision.device.frame_checks import check_arrays
+from edgevision.doctor.frame_checks import check_arrays
 from tests.fixtures.tflite_edit import with_custom_op
 
 

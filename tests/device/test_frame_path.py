@@ -16,19 +16,19 @@ import cv2
 import numpy as np
 import pytest
 
-from edgevision.device import readahead
-from edgevision.device.capture import CaptureThread, ReconnectPolicy
-from edgevision.device.demand import DemandSlot, LazyGrabber
-from edgevision.device.events import LabelEvent
-from edgevision.device.frames import Frame, SourceInfo
-from edgevision.device.picamera import Picamera2Source, covering_size
-from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.readahead import ReadAhead
-from edgevision.device.sources import CaptureSource, open_source
-from edgevision.device.webview import annotate
 from edgevision.model.spec import PreprocessSpec
+from edgevision.pipeline.events import LabelEvent
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier
+from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.runtime.postprocess import Prediction
+from edgevision.sinks.webview import annotate
+from edgevision.sources import readahead
+from edgevision.sources.capture import CaptureThread, ReconnectPolicy
+from edgevision.sources.demand import DemandSlot, LazyGrabber
+from edgevision.sources.frame_sources import CaptureSource, open_source
+from edgevision.sources.picamera import Picamera2Source, covering_size
+from edgevision.sources.readahead import ReadAhead
 from tests.device.test_sources_and_watchdog import FakePicamera2, _scene
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.device.imx500_doctor import Imx500Host, diagnose_imx500, is_imx500_target, resolve_target
-from edgevision.device.imx500_rpk import check_identity, read_network_info, sensor_norm
-from edgevision.device.imx500_source import Imx500Source
 from edgevision.errors import BadInput
+from edgevision.imx500.rpk import check_identity, read_network_info, sensor_norm
+from edgevision.imx500.sensor_doctor import Imx500Host, diagnose_imx500, is_imx500_target, resolve_target
+from edgevision.imx500.sensor_source import Imx500Source
 from tests.device.fake_imx500 import FakeCamera, FakeIMX500
 from tests.device.imx500_files import network_info, pi_root, write_rpk
 from tests.device.test_imx500_run import md, release
@@ -145,8 +145,8 @@ def test_cli_json_on_a_machine_without_the_camera(tmp_path: Path, cli) -> None:
 
 @pytest.mark.parametrize("case", ["good", "no normalization", "sensor normalizes", "size", "gain"])
 def test_doctor_and_deploy_judge_a_packaged_network_by_one_rule(tmp_path: Path, case: str) -> None:
-    from edgevision.deploy.imx500_release import check_network
     from edgevision.errors import CheckFailed
+    from edgevision.imx500.rpk_release import check_network
 
     folder = good_release(tmp_path, **({"inputTensorNorm_K11": "0x0300"} if case == "gain" else {}))
     card = json.loads((folder / "imx500.json").read_text())

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgevision.device.imx500_backend import SensorClassifier
-from edgevision.device.imx500_run import open_imx500, resolve_network
-from edgevision.device.imx500_source import Imx500Source
-from edgevision.device.pipeline import Pipeline, PipelineOptions
 from edgevision.errors import BadInput
+from edgevision.imx500.open_sensor import open_imx500, resolve_network
+from edgevision.imx500.sensor_backend import SensorClassifier
+from edgevision.imx500.sensor_source import Imx500Source
 from edgevision.model.labels import labels_sha256, write_labels
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from tests.device.fake_imx500 import FakeCamera, FakeIMX500, kpi_bytes
 
 LABELS = ("circle", "cross", "square")
@@ -127,7 +127,7 @@ def test_crop_follows_the_spec_and_bad_networks_are_one_line(tmp_path: Path) -> 
 
 
 def test_file_sink_writes_the_same_events(tmp_path: Path) -> None:
-    from edgevision.device.outputs import OutputOptions, build_outputs
+    from edgevision.sinks.outputs import OutputOptions, build_outputs
 
     rpk = release(tmp_path)
     src, _ = source(rpk, [md([0.1, 0.2, 0.7])])

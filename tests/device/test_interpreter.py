@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from edgevision.device.profiles import list_profiles, load_profile
 from edgevision.errors import BadInput
+from edgevision.profiles import list_profiles, load_profile
 from edgevision.runtime import interpreter as interp_mod
 from edgevision.runtime.interpreter import (
     DelegateChoice,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.device.mqtt_sink import MqttConfig, MqttSink
-from edgevision.device.outputs import OutputOptions, build_outputs
 from edgevision.errors import BadInput
+from edgevision.sinks.mqtt import MqttConfig, MqttSink
+from edgevision.sinks.outputs import OutputOptions, build_outputs
 from tests.conftest import need
 from tests.device.conftest import free_port, wait_port
 

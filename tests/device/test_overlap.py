@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edgevision.device.frames import Frame
-from edgevision.device.infer_worker import END, IDLE, InferWorker
-from edgevision.device.pipeline import Pipeline, PipelineOptions
-from edgevision.device.readahead import ReadAhead
-from edgevision.device.sources import open_source
+from edgevision.pipeline.infer_worker import END, IDLE, InferWorker
+from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier
+from edgevision.runtime.frames import Frame
+from edgevision.sources.frame_sources import open_source
+from edgevision.sources.readahead import ReadAhead
 from tests.device.test_frame_path import CountingSource
 
 
@@ -215,7 +215,7 @@ class PacedSource(CountingSource):
 @pytest.mark.parametrize(("infer_s", "read_s", "threaded"), [(0.004, 0.0005, True), (0.0005, 0.004, False)])
 def test_the_model_gets_its_own_thread_only_when_it_is_the_slower_side(infer_s: float, read_s: float,
                                                                          threaded: bool) -> None:
-    from edgevision.device.pipeline import PROBE_FRAMES
+    from edgevision.pipeline.realtime import PROBE_FRAMES
 
     model = TimedModel(infer_s)
     events = list(Pipeline(model, PacedSource(30, read_s), PipelineOptions()).events())  # type: ignore[arg-type]

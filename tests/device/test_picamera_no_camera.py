@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-from edgevision.device.picamera import Picamera2Source
 from edgevision.errors import BadInput
+from edgevision.sources.picamera import Picamera2Source
 
 
 class _NoCameras:

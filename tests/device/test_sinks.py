@@ -9,10 +9,10 @@ import urllib.request
 
 import pytest
 
-from edgevision.device.capture import CaptureStatus
-from edgevision.device.events import LabelEvent
-from edgevision.device.sinks import CallbackSink, FanOut, JsonlSink
+from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.postprocess import Prediction
+from edgevision.sinks.fanout import CallbackSink, FanOut, JsonlSink
+from edgevision.sources.capture import CaptureStatus
 from tests.conftest import free_port
 from tests.device.conftest import CHROMIUM_ARGS, Subscriber
 
@@ -54,7 +54,7 @@ def test_fanout_isolates_a_failing_sink_and_retries_it(caplog: pytest.LogCapture
 
 
 def test_mqtt_sink_publishes_state_events_and_discovery(mosquitto) -> None:
-    from edgevision.device.mqtt_sink import MqttConfig, MqttSink
+    from edgevision.sinks.mqtt import MqttConfig, MqttSink
 
     broker = mosquitto.start()
     sub = Subscriber(broker.port, ["edgevision/test/#", "homeassistant/#"])
@@ -156,8 +156,8 @@ def test_live_view_of_edgevision_run_in_headless_chromium(chromium_path: str, mo
 
 
 def test_web_view_binds_loopback_by_default_and_refuses_a_busy_port() -> None:
-    from edgevision.device.webview import WebView
     from edgevision.errors import BadInput
+    from edgevision.sinks.webview import WebView
 
     view = WebView(port=0)
     try:

@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 
-from edgevision.device.capture import CaptureThread, LatestFrameSlot, ReconnectPolicy
-from edgevision.device.frames import Frame
-from edgevision.device.sources import SourceInfo
+from edgevision.runtime.frames import Frame
+from edgevision.sources.capture import CaptureThread, LatestFrameSlot, ReconnectPolicy
+from edgevision.sources.frame_sources import SourceInfo
 
 
 class EmptyAfterFirst:

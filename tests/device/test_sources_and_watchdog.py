@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edgevision.device.capture import CaptureStatus, CaptureThread, LatestFrameSlot, ReconnectPolicy
-from edgevision.device.frames import Frame, SourceInfo
-from edgevision.device.picamera import Picamera2Source, to_rgb
-from edgevision.device.smoothing import ScoreSmoother
-from edgevision.device.sources import DECODE_THREADS, CaptureSource, FolderSource, open_source
 from edgevision.errors import BadInput, MissingDependency
+from edgevision.pipeline.smoothing import ScoreSmoother
+from edgevision.runtime.frames import Frame, SourceInfo
+from edgevision.sources.capture import CaptureStatus, CaptureThread, LatestFrameSlot, ReconnectPolicy
+from edgevision.sources.frame_sources import DECODE_THREADS, CaptureSource, FolderSource, open_source
+from edgevision.sources.picamera import Picamera2Source, to_rgb
 
 
 def _scene(h: int = 48, w: int = 64) -> np.ndarray:

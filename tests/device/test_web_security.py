@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from edgevision.device.web_auth import COOKIE
-from edgevision.device.webview import WebView
+from edgevision.sinks.web_auth import COOKIE
+from edgevision.sinks.webview import WebView
 
 
 def _get(url: str, headers: dict[str, str] | None = None, read: int = 200) -> tuple[int, dict, bytes]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from edgevision.convert.runner import ConvertOptions, convert_loaded, resolve_policy
+from edgevision.convert.conversion import ConvertOptions, convert_loaded, resolve_policy
 from edgevision.convert.sources import sniff
 from edgevision.convert.sources.base import BroughtModel, decide_outputs
 from edgevision.convert.sources.data import labelled_dataset, model_labels, unlabelled_images

@@ -1,0 +1,216 @@
+"""The bundle manifest: what a bundle holds, proven by sha256, checked on the device before anything runs.
+
+A bundle is flat: ``manifest.json``, ``runtime.json``, the model, optionally a labels file. Every
+file but the manifest is listed with its size and sha256. The bundle's id is a hash over that
+content (files, runtime config, profile), so the same bundle always lands in the same release
+directory, and the desktop can pass the id it expects so a manifest swapped in transit is caught too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgevision.errors import BadInput, CheckFailed
+from edgevision.imx500 import rpk_release
+from edgevision.limits import hint, limits
+from edgevision.releases.config_checks import check_text
+from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
+
+FORMAT = "edgevision-bundle/1"
+MANIFEST = "manifest.json"
+RUNTIME = "runtime.json"
+ALLOWED_SUFFIXES = (".tflite", ".json", ".txt", ".zip")  # data only: a bundle never carries anything executable
+ID_CHARS = 16
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_FILES = 64
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``manifest.json``; ``profile`` carries what the device needs from the profile (it has no profile files)."""
+
+    id: str
+    created: str
+    edgevision: str
+    profile: dict[str, Any]
+    model: dict[str, Any]
+    runtime: RuntimeConfig
+    files: dict[str, dict[str, Any]]  # name -> {"sha256": hex, "size": bytes}
+    format: str = FORMAT
+
+    @staticmethod
+    def compute_id(profile: dict[str, Any], runtime: RuntimeConfig, files: dict[str, dict[str, Any]]) -> str:
+        core = {"format": FORMAT, "profile": profile, "runtime": runtime.to_dict(), "files": files}
+        return sha256_bytes(canonical_json(core))[:ID_CHARS]
+
+    @property
+    def release_name(self) -> str:
+        """The release directory on the device: readable and unique (``shapes_int8-1f2e3d4c5b6a7988``)."""
+        stem = Path(self.runtime.model).stem
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:48] or "model"
+        return f"{safe}-{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "id": self.id, "created": self.created, "edgevision": self.edgevision,
+                "profile": self.profile, "model": self.model, "runtime": self.runtime.to_dict(),
+                "files": self.files}
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, origin: str) -> Manifest:
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise CheckFailed(f"{origin}: manifest is over {MAX_MANIFEST_BYTES:,} bytes; not a bundle manifest")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckFailed(f"{origin}: manifest is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CheckFailed(f"{origin}: manifest is not a JSON object")
+        fmt = data.get("format")
+        if fmt != FORMAT:
+            raise CheckFailed(f"{origin}: unsupported bundle format {fmt!r} (this edgevision reads {FORMAT}; "
+                              "upgrade edgevision on the device)")
+        try:
+            files = data["files"]
+            if not isinstance(files, dict) or len(files) > MAX_FILES or not all(
+                    isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
+                    and not isinstance(v.get("size"), bool) and v["size"] >= 0 for v in files.values()):
+                raise CheckFailed(f"{origin}: manifest 'files' must map at most {MAX_FILES} names to "
+                                  "{sha256, size >= 0}")
+            return cls(id=str(data["id"]), created=str(data["created"]), edgevision=str(data["edgevision"]),
+                       profile=dict(data["profile"]), model=dict(data["model"]),
+                       runtime=RuntimeConfig.from_dict(data["runtime"], f"{origin}: runtime"), files=files)
+        except KeyError as exc:
+            raise CheckFailed(f"{origin}: manifest lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise CheckFailed(f"{origin}: malformed manifest ({exc})") from None
+        except BadInput as exc:
+            raise CheckFailed(str(exc)) from None
+
+
+def check_profile(profile: dict[str, Any], origin: str) -> None:
+    """The profile part a bundle carries: short plain strings, and a [service] table the unit accepts."""
+    try:
+        for key, value in profile.items():
+            check_text(str(key), f"{origin}: profile key", 64)
+            if isinstance(value, str):
+                check_text(value, f"{origin}: profile {key}", 128)
+            elif not isinstance(value, bool | int | float | dict | type(None)):
+                raise BadInput(f"{origin}: profile {key} must be a string, number, boolean or table")
+        ServiceSettings.from_dict(profile.get("service", {}), f"{origin}: profile [service]")
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
+
+
+def file_entry(data: bytes) -> dict[str, Any]:
+    return {"sha256": sha256_bytes(data), "size": len(data)}
+
+
+def _hash_file(path: Path, expected: int, keep: bool) -> tuple[int, str, bytes]:
+    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``."""
+    h, size, parts = hashlib.sha256(), 0, []
+    with open(path, "rb") as fh:
+        while size <= expected and (chunk := fh.read(min(1 << 20, expected + 1 - size))):
+            h.update(chunk)
+            size += len(chunk)
+            if keep:
+                parts.append(chunk)
+    return size, h.hexdigest(), b"".join(parts)
+
+
+def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
+    """Check a bundle directory file by file; raise CheckFailed naming the first file at fault."""
+    from edgevision.model.opcodes import is_edgetpu_model
+    from edgevision.model.tflite_file import check_tflite
+
+    where = str(directory)
+    mpath = directory / MANIFEST
+    if not directory.is_dir():
+        raise BadInput(f"{where}: bundle directory not found")
+    if mpath.is_symlink() or not mpath.is_file():
+        raise CheckFailed(f"{where}: no {MANIFEST} (not a bundle; make one with `edgevision bundle`)")
+    manifest = Manifest.from_json(mpath.read_bytes(), str(mpath))
+    present: dict[str, Path] = {}
+    for entry in sorted(directory.iterdir()):
+        st = entry.lstat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("symlink" if stat.S_ISLNK(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode)
+                    else "special file")
+            raise CheckFailed(f"{entry}: a {kind} in a bundle is refused (bundles hold plain files only)")
+        if entry.name != MANIFEST:
+            present[entry.name] = entry
+    for name in manifest.files:
+        if not is_plain_name(name) or not name.endswith(ALLOWED_SUFFIXES) or name == MANIFEST:
+            raise CheckFailed(f"{where}: manifest lists {name!r}; bundles hold only plain "
+                              f"{'/'.join(ALLOWED_SUFFIXES)} files")
+    imx500 = rpk_release.is_imx500(manifest.profile)
+    extra = sorted(set(present) - set(manifest.files) - (rpk_release.DERIVED if imx500 else set()))
+    if extra:
+        raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
+    lim = limits()
+    declared = sum(v["size"] for v in manifest.files.values())
+    if declared > lim.bundle_bytes:
+        raise CheckFailed(f"{where}: the manifest declares {declared / 2**20:.0f} MB of files, over the "
+                          f"{lim.bundle_bytes / 2**20:.0f} MB bundle limit ({hint('bundle_bytes')})")
+    contents: dict[str, bytes] = {}
+    for name, expected in sorted(manifest.files.items()):
+        if name not in present:
+            raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
+        keep = name == manifest.runtime.model or not name.endswith(".tflite")
+        big = name.endswith((".tflite", ".zip"))  # a model, or an IMX500 packerOut.zip
+        if keep and expected["size"] > (lim.model_bytes if big else 4 * MAX_MANIFEST_BYTES):
+            raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
+                              f"({hint('model_bytes')})")
+        size, digest, data = _hash_file(present[name], expected["size"], keep)
+        if size != expected["size"] or digest != expected["sha256"]:
+            raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
+        if keep:
+            contents[name] = data
+    if imx500:  # the model is network.rpk, made from packerOut.zip on the device at install time
+        if rpk_release.PACKER not in contents:
+            raise CheckFailed(f"{where}: an IMX500 bundle needs {rpk_release.PACKER} in the manifest")
+        rpk_release.check_packer(contents[rpk_release.PACKER], str(directory / rpk_release.PACKER))
+    elif manifest.runtime.model not in contents:
+        raise CheckFailed(f"{where}: the model {manifest.runtime.model!r} is not in the manifest")
+    if manifest.runtime.labels and manifest.runtime.labels not in contents:
+        raise CheckFailed(f"{where}: the labels file {manifest.runtime.labels!r} is not in the manifest")
+    if RUNTIME not in contents:
+        raise CheckFailed(f"{where}: no {RUNTIME} in the manifest")
+    try:
+        runtime = RuntimeConfig.from_dict(json.loads(contents[RUNTIME]), str(directory / RUNTIME))
+    except (json.JSONDecodeError, UnicodeDecodeError, BadInput) as exc:
+        raise CheckFailed(f"{directory / RUNTIME}: {exc}") from None
+    if runtime != manifest.runtime:
+        raise CheckFailed(f"{directory / RUNTIME}: differs from the runtime config in the manifest")
+    check_profile(manifest.profile, str(mpath))
+    actual_id = Manifest.compute_id(manifest.profile, manifest.runtime, manifest.files)
+    if actual_id != manifest.id:
+        raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")
+    if expect_id is not None and manifest.id != expect_id:
+        raise CheckFailed(f"{where}: bundle id {manifest.id} is not the {expect_id} that was sent")
+    if imx500:
+        return manifest
+    model = contents[manifest.runtime.model]
+    try:
+        check_tflite(model, str(directory / manifest.runtime.model))
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
+    if manifest.profile.get("requires_edgetpu_model") and not is_edgetpu_model(model):
+        raise CheckFailed(f"{directory / manifest.runtime.model}: profile {manifest.profile.get('name')} needs an "
+                          "Edge TPU compiled model")
+    return manifest

@@ -1,0 +1,180 @@
+"""What `edgevision device …` does on the device: activate, start, roll back, report. No TensorFlow.
+
+The safety logic lives here, on the device, so that a dropped SSH connection mid-deploy cannot
+leave a half-switched device: activation holds the store's lock, starts the service, waits for
+its first label, and restores the exact state from before if the new release does not start.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from edgevision.errors import CheckFailed, EdgevisionError
+from edgevision.releases import labels_log
+from edgevision.releases.manifest import MANIFEST, Manifest
+from edgevision.releases.runtime_config import is_plain_name
+from edgevision.releases.service import ServiceConfig, manager_for
+from edgevision.releases.store import DeviceStore, Release
+from edgevision.releases.unit import UNIT_NAME, UnitContext, find_template, render_unit
+from edgevision.run.options import RUN_OPTIONS
+from edgevision.version import __version__
+
+
+def check_run_options(argv: list[str]) -> None:
+    missing = sorted({a for a in argv if a.startswith("--")} - RUN_OPTIONS)
+    if missing:
+        raise CheckFailed(f"this device's edgevision {__version__} has no `run {' '.join(missing)}`: upgrade it "
+                          "(edgevision deploy --install) or bundle without that sink")
+
+
+def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> str:
+    ctx = UnitContext(store.root, config.python, config.scope, getpass.getuser() if config.scope == "system" else None)
+    text = render_unit(find_template(store.root).read_text(encoding="utf-8"), release.manifest, release.path, ctx,
+                       store.labels_file)
+    check_run_options(release.manifest.runtime.run_argv(config.python, release.path, store.labels_file))
+    return text
+
+
+SERVED_FILE = "release.json"
+
+
+def write_served(store: DeviceStore, release: Release) -> None:
+    """Name the release the (constant) service runs; `device serve` reads it, verifies it, runs it."""
+    store.service_dir.mkdir(parents=True, exist_ok=True)
+    tmp = store.service_dir / f".{SERVED_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"release": release.name, "id": release.manifest.id}) + "\n", encoding="utf-8")
+    os.replace(tmp, store.service_dir / SERVED_FILE)
+
+
+def served_name(store: DeviceStore) -> str | None:
+    try:
+        data = json.loads((store.service_dir / SERVED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("release") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and is_plain_name(name) else None
+
+
+def serve_args(store: DeviceStore) -> list[str]:
+    """The ``edgevision run`` arguments for the served release (default: current), after verifying it
+    again: its manifest, every sha256, and every string of its runtime.json."""
+    name = served_name(store) or store.link("current")
+    if name is None:
+        raise CheckFailed(f"{store.root}: no release to serve (deploy one first)")
+    release = store.find(name)
+    argv = release.manifest.runtime.run_argv("python", release.path, store.labels_file)
+    check_run_options(argv)
+    return argv[3:]  # drop "python -m edgevision": the caller runs `run` in-process
+
+
+def start_release(store: DeviceStore, release: Release, config: ServiceConfig, wait_s: float) -> dict[str, Any]:
+    """Install the (constant) unit, name the release to serve, restart the service, return its first label."""
+    text = render_for(store, release, config)
+    manager = manager_for(store, config)
+    manager.install(text)
+    config.save(store)
+    manager.stop()  # synchronous: after this, only the new process writes labels
+    write_served(store, release)
+    since = labels_log.mark(store.labels_file)
+    manager.start()
+    return labels_log.wait_first_label(store.labels_file, since, wait_s, manager.failure)
+
+
+def _back_to(store: DeviceStore, name: str | None, config: ServiceConfig, wait_s: float) -> str:
+    if name is None:
+        manager_for(store, config).stop()
+        return "there is no previous release, so the service was stopped"
+    try:
+        start_release(store, store.find(name), config, wait_s)
+        return f"rolled back to {name}, which is running again"
+    except EdgevisionError as exc:
+        return f"rolled back to {name}, but it did not start either ({exc})"
+
+
+def activate(store: DeviceStore, name: str, config: ServiceConfig | None, wait_s: float,
+             keep: int) -> dict[str, Any]:
+    """Switch ``current`` to a verified release; with a service, prove it labels or restore the state before."""
+    with store.lock():
+        release = store.find(name)
+        before = store.activate(release)
+        report: dict[str, Any] = {"release": release.name, "previous": store.link("previous"),
+                                  "changed": before[0] != release.name}
+        if config is not None:
+            try:
+                report["first_label"] = start_release(store, release, config, wait_s)
+            except CheckFailed as exc:
+                store.restore(before, reason=str(exc))
+                raise CheckFailed(f"{release.name} did not start ({exc}); {_back_to(store, before[0], config, wait_s)}"
+                                  ) from None
+        report["pruned"] = store.prune(keep)
+        return report
+
+
+def rollback(store: DeviceStore, restart: bool, wait_s: float) -> dict[str, Any]:
+    """Swap ``current`` and ``previous``; restart the service on it when one is installed."""
+    with store.lock():
+        before = (store.link("current"), store.link("previous"))
+        new, old = store.rollback()
+        report: dict[str, Any] = {"release": new, "previous": old}
+        config = ServiceConfig.load(store)
+        if config is not None and restart:
+            try:
+                report["first_label"] = start_release(store, store.find(new), config, wait_s)
+            except CheckFailed as exc:
+                store.restore(before, reason=str(exc))
+                raise CheckFailed(f"{new} did not start ({exc}); {_back_to(store, before[0], config, wait_s)}"
+                                  ) from None
+        return report
+
+
+def service_release(store: DeviceStore) -> str | None:
+    """The release the service runs (which may lag ``current``)."""
+    if not (store.service_dir / UNIT_NAME).is_file():
+        return None
+    return served_name(store)
+
+
+def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
+    current, previous = store.link("current"), store.link("previous")
+    releases = []
+    for name in store.release_names():
+        path = store.releases / name
+        try:
+            m = Manifest.from_json((path / MANIFEST).read_bytes(), str(path / MANIFEST))
+            info: dict[str, Any] = {"model": m.runtime.model, "profile": m.profile.get("name"), "id": m.id,
+                                    "created": m.created, "source": m.runtime.source, "delegate": m.runtime.delegate}
+        except (OSError, EdgevisionError) as exc:
+            info = {"error": str(exc)}
+        releases.append({"name": name, "current": name == current, "previous": name == previous,
+                         "installed": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(path.stat().st_mtime)),
+                         **info})
+    config = ServiceConfig.load(store)
+    service: dict[str, Any] = {"installed": False}
+    if config is not None:
+        st = manager_for(store, config).state()
+        service = {"installed": st.installed, "manager": st.manager, "scope": config.scope, "state": st.state,
+                   "main_pid": st.main_pid, "restarts": st.restarts, "last_exit": st.last_exit, "unit": st.unit,
+                   "release": service_release(store)}
+    events = labels_log.recent(store.labels_file, max(50, n_labels))
+    last = events[-1] if events else None
+    age = round(time.time() - float(last["t_emit"]), 3) if last and "t_emit" in last else None
+    history = []
+    if store.history_file.is_file():
+        lines = store.history_file.read_text(encoding="utf-8").splitlines()[-5:]
+        history = [json.loads(ln) for ln in lines if ln.strip()]
+    return {"root": str(store.root), "edgevision": __version__, "current": current, "previous": previous,
+            "releases": releases, "service": service,
+            "labels": {"file": str(store.labels_file), "fps": labels_log.fps(events[-50:]),
+                       "last_age_s": age,
+                       "recent": events[-n_labels:] if n_labels > 0 else []},
+            "history": history}
+
+
+def labels_rotate(root: Path, max_mb: int) -> bool:
+    """Keep the labels file under ``max_mb`` (run before each start of the service)."""
+    return labels_log.rotate(DeviceStore(root).labels_file, max_mb * 1024 * 1024)

@@ -1,0 +1,185 @@
+"""What runs on the device: the runtime configuration a bundle carries, and the command line it becomes.
+
+A bundle holds data only. The device's own edgevision turns this configuration into the
+``edgevision run`` command line of its service, so nothing shipped is ever executed and the
+command that runs can always be read back from the unit file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from edgevision.errors import BadInput
+from edgevision.releases.config_checks import check_sink, check_source, check_text, control_char
+
+SINK_KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+# Options the service sets itself (or that change what "a frame" is); a sink may not override them.
+RESERVED_RUN_OPTIONS = frozenset({"source", "out", "labels", "threads", "delegate", "top-k", "threshold", "smooth",
+                                  "loop", "max-frames", "norm", "realtime", "no-realtime", "quiet", "q", "help"})
+DELEGATE = re.compile(r"^(cpu|edgetpu(:(usb|pci)(:\d+)?)?)$")
+
+
+@dataclass(frozen=True)
+class Sink:
+    """An extra label sink, passed to ``edgevision run`` as ``--KIND [VALUE]`` (e.g. ``mqtt=mqtt://broker/t``)."""
+
+    kind: str
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> Sink:
+        kind, sep, value = check_text(spec, "--sink", 2048).partition("=")
+        kind = kind.strip().lower()
+        if not SINK_KIND.match(kind) or kind in RESERVED_RUN_OPTIONS:
+            raise BadInput(f"--sink {kind[:40]!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web=8080 "
+                           f"(the service sets {', '.join(sorted({'source', 'out', 'threads', 'delegate'}))} itself)")
+        if sep and not value:
+            raise BadInput(f"--sink {kind}: empty value after '='")
+        check_sink(kind, value if sep else None)
+        return cls(kind, value if sep else None)
+
+    def argv(self) -> list[str]:
+        return [f"--{self.kind}"] + ([self.value] if self.value is not None else [])
+
+    def __str__(self) -> str:
+        return self.kind if self.value is None else f"{self.kind}={self.value}"
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How the device runs the bundle's model: ``edgevision run`` options, nothing else."""
+
+    model: str                      # file name inside the bundle
+    source: str                     # camera index, picamera2, a URL, or a path on the device
+    delegate: str = "cpu"
+    threads: int = 0                # 0: edgevision run's default (cores - 1 with a capture thread)
+    top_k: int = 3
+    threshold: float | None = None
+    smooth: int = 1
+    loop: bool = False
+    labels: str | None = None       # labels file inside the bundle, for models without embedded labels
+    sinks: tuple[Sink, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name in (self.model, self.labels):
+            if name is not None and (not isinstance(name, str) or not is_plain_name(name)):
+                raise BadInput(f"runtime config: {name!r} must be a plain file name inside the bundle")
+        if not DELEGATE.match(self.delegate):
+            raise BadInput(f"runtime config: delegate {self.delegate!r} is not cpu or edgetpu[:usb|:pci[:N]]")
+        if not isinstance(self.source, str):
+            raise BadInput("runtime config: source must be a string")
+        try:
+            check_source(self.source)
+        except BadInput as exc:
+            raise BadInput(f"runtime config: {exc}") from None
+        for sink in self.sinks:
+            if not isinstance(sink, Sink):
+                raise BadInput("runtime config: sinks must be parsed Sink entries")
+            check_sink(sink.kind, sink.value)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (self.threads, self.top_k, self.smooth)) \
+                or not isinstance(self.loop, bool) or not isinstance(self.delegate, str) \
+                or (self.threshold is not None and not isinstance(self.threshold, int | float)):
+            raise BadInput("runtime config: threads, top_k, smooth must be integers, loop a boolean, "
+                           "threshold a number")
+        if self.threads > 64 or self.top_k > 1000 or self.smooth > 1000 or \
+                (self.threshold is not None and not 0.0 <= float(self.threshold) <= 1.0):
+            raise BadInput("runtime config: threads at most 64, top_k and smooth at most 1000, threshold 0..1")
+        if self.threads < 0 or self.top_k < 1 or self.smooth < 1:
+            raise BadInput("runtime config: threads must be >= 0, top_k and smooth >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sinks"] = [str(s) for s in self.sinks]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = "runtime config") -> RuntimeConfig:
+        if not isinstance(data, dict):
+            raise BadInput(f"{origin}: expected a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadInput(f"{origin}: unknown key(s) {', '.join(unknown)} (written by a newer edgevision?)")
+        try:
+            values = dict(data)
+            sinks = values.get("sinks", ())
+            if not isinstance(sinks, list | tuple) or len(sinks) > 32 or not all(isinstance(s, str) for s in sinks):
+                raise BadInput(f"{origin}: sinks must be a list of at most 32 strings")
+            values["sinks"] = tuple(Sink.parse(s) for s in sinks)
+            return cls(**values)
+        except TypeError as exc:
+            raise BadInput(f"{origin}: {exc}") from None
+
+    def run_argv(self, python: str, release: Path, labels_out: Path) -> list[str]:
+        """The service's ``edgevision run`` command line for this release directory."""
+        argv = [python, "-m", "edgevision", "run", str(release / self.model), "--source", self.source,
+                "--top-k", str(self.top_k)]
+        if self.threads:
+            argv += ["--threads", str(self.threads)]
+        if self.delegate != "cpu":
+            argv += ["--delegate", self.delegate]
+        if self.threshold is not None:
+            argv += ["--threshold", repr(float(self.threshold))]
+        if self.smooth > 1:
+            argv += ["--smooth", str(self.smooth)]
+        if self.loop:
+            argv.append("--loop")
+        if self.labels:
+            argv += ["--labels", str(release / self.labels)]
+        for sink in self.sinks:
+            argv += sink.argv()
+        return [*argv, "--out", str(labels_out), "--quiet"]
+
+
+def is_plain_name(name: str) -> bool:
+    """A single path component: no separators, no ``..``, nothing hidden."""
+    return bool(name) and len(name) <= 255 and "/" not in name and "\\" not in name and name not in (".", "..") \
+        and not name.startswith(".") and control_char(name) is None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The ``[service]`` section of a device profile: how the service runs on that board."""
+
+    supplementary_groups: tuple[str, ...] = ()
+    restart_sec: int = 5
+    labels_max_mb: int = 64
+    nice: int = 0
+
+    @classmethod
+    def from_profile_extra(cls, extra: dict[str, Any], origin: str) -> ServiceSettings:
+        data = extra.get("service", {})
+        if not isinstance(data, dict):
+            raise BadInput(f"{origin}: [service] must be a table")
+        return cls.from_dict(data, f"{origin} [service]")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str) -> ServiceSettings:
+        if not isinstance(data, dict):
+            raise BadInput(f"{origin}: must be a table")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadInput(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        groups = data.get("supplementary_groups", ())
+        if not isinstance(groups, list | tuple) or len(groups) > 16 or \
+                not all(isinstance(g, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", g) for g in groups):
+            raise BadInput(f"{origin}: supplementary_groups must be a list of group names")
+        try:
+            ints = [data.get(k, d) for k, d in (("restart_sec", 5), ("labels_max_mb", 64), ("nice", 0))]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
+                raise ValueError("restart_sec, labels_max_mb and nice must be integers")
+            s = cls(supplementary_groups=tuple(groups), restart_sec=ints[0], labels_max_mb=ints[1], nice=ints[2])
+        except (TypeError, ValueError) as exc:
+            raise BadInput(f"{origin}: {exc}") from None
+        if not 1 <= s.restart_sec <= 3600 or not 1 <= s.labels_max_mb <= 1 << 20 or not -20 <= s.nice <= 19:
+            raise BadInput(f"{origin}: restart_sec 1..3600, labels_max_mb 1..1048576, nice -20..19")
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["supplementary_groups"] = list(self.supplementary_groups)
+        return d
