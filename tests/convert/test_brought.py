@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HAS_TF, REPO, SHARED_DATA, Cli, need
+from tests.conftest import HAS_TF, REPO, SIGN_DIGITS, Cli, need
 
 pytestmark = pytest.mark.tf
 MIN_AGREEMENT = 0.9   # int8 on the device vs the original framework, top-1, on 100 test photos
@@ -20,9 +20,7 @@ MIN_AGREEMENT = 0.9   # int8 on the device vs the original framework, top-1, on 
 def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.convert.brought import subset
 
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared dataset not found at {SHARED_DATA}")
-    return subset(SHARED_DATA, tmp_path_factory.mktemp("digits"), {"train": 20, "test": 10})
+    return subset(SIGN_DIGITS, tmp_path_factory.mktemp("digits"), {"train": 20, "test": 10})
 
 
 def _importable(name: str) -> bool:
