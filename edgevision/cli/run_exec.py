@@ -68,7 +68,8 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
     stop = threading.Event()
     sinks = build_outputs(OutputOptions(stdout=stdout, file=out, mqtt_url=mqtt, mqtt_node=mqtt_node,
                                         mqtt_discovery=mqtt_discovery, web_port=web, web_host=host,
-                                        model_name=clf.artifact.name, mqtt_password_file=mqtt_password_file,
+                                        model_name=clf.artifact.name, labels=tuple(clf.labels or ()),
+                                        mqtt_password_file=mqtt_password_file,
                                         mqtt_ca=mqtt_ca, mqtt_cert=mqtt_cert, mqtt_key=mqtt_key,
                                         web_token=web_token, web_token_file=web_token_file))
     for sink in sinks.sinks:  # rich is imported only to say something (not before the first label otherwise)

@@ -18,6 +18,7 @@ from edgevision.data.discover import Sample
 from edgevision.errors import BadInput
 from edgevision.metrics import classification_report
 from edgevision.model.artifact import ModelArtifact
+from edgevision.model.labels import label_ids
 from edgevision.model.spec import ModelCard
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.images import read_image
@@ -67,7 +68,8 @@ def score_models(models: Mapping[str, str | Path], samples: Sequence[Sample], cl
     if not y_true:
         raise BadInput("no readable held-out images to validate on")
     truth = np.asarray(y_true)
-    return {name: Scored(name, str(models[name]), truth, np.asarray(p), classification_report(truth, p, classes))
+    ids = label_ids(classes)  # a repeated name is kept apart by its index
+    return {name: Scored(name, str(models[name]), truth, np.asarray(p), classification_report(truth, p, ids))
             for name, p in preds.items()}
 
 
@@ -76,7 +78,7 @@ def gate(reference: Scored, candidate: Scored, budget_points: float, classes: Se
     drop = (reference.accuracy - candidate.accuracy) * 100.0
     agreement = float(np.mean(reference.y_pred == candidate.y_pred))
     per_class: dict[str, dict[str, float]] = {}
-    for i, name in enumerate(classes):
+    for i, name in enumerate(label_ids(classes)):  # a repeated name is kept apart by its index
         mask = reference.y_true == i
         if not mask.any():
             continue

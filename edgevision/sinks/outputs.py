@@ -26,6 +26,7 @@ class OutputOptions:
     web_port: int | None = None
     web_host: str = "127.0.0.1"
     model_name: str = "edgevision"
+    labels: tuple[str, ...] = ()    # the model's labels (a repeated name is kept apart by index in MQTT)
     mqtt_password_file: Path | None = None
     mqtt_ca: Path | None = None
     mqtt_cert: Path | None = None
@@ -58,7 +59,7 @@ def build_outputs(opts: OutputOptions) -> FanOut:
 
             cfg = MqttConfig.from_url(opts.mqtt_url, password=mqtt_password(opts), node_id=opts.mqtt_node,
                                       discovery_prefix="homeassistant" if opts.mqtt_discovery else None,
-                                      model_name=opts.model_name, ca_file=_str(opts.mqtt_ca),
+                                      model_name=opts.model_name, labels=tuple(opts.labels), ca_file=_str(opts.mqtt_ca),
                                       cert_file=_str(opts.mqtt_cert), key_file=_str(opts.mqtt_key))
             sinks.append(MqttSink(cfg))
         if opts.web_port is not None:

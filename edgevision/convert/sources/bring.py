@@ -26,6 +26,7 @@ from edgevision.convert.sources.declare import Declared, decide_spec
 from edgevision.data.discover import Dataset, Sample
 from edgevision.data.loader import load_pixels
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.model.labels import repeated, repeated_warning
 from edgevision.model.spec import PreprocessSpec
 from edgevision.train.rundir import RunDir
 
@@ -152,6 +153,9 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     model.mean, model.std = spec.mean, spec.std
     classes, labels_where = model_labels(str(path), model.classes, bring.labels, model.labels,
                                          bring.drop_first_label, bring.unlabelled)
+    twice = repeated_warning(classes, labels_where)
+    if twice:  # allowed (ImageNet names two classes 'crane'): said once, kept apart by index from here on
+        con.print(f"warning: {twice}", style="yellow", markup=False, highlight=False)
     if bring.unlabelled:
         calib_files, gate_files = unlabelled_images(bring.data)
         probe = _pixels(calib_files[:FLOAT_CHECK_IMAGES], spec)
@@ -187,6 +191,7 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
               "preprocess": {**how, "mean": list(spec.mean), "std": list(spec.std),
                              "applied": "on the device (spec)" if fmt == "tflite" else "inside the model (first op)"},
               "outputs": outputs, "softmax_added": model.add_softmax, "labels": labels_where,
+              "labels_repeated": {k: list(v) for k, v in repeated(classes).items()},
               "gate": "agreement with the original model's top-1" if bring.unlabelled else "accuracy on labels",
               "float_check": check}
     name = bring.name or path.stem.replace(" ", "_") or fmt
