@@ -192,7 +192,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
                              "applied": "on the device (spec)" if fmt == "tflite" else "inside the model (first op)"},
               "outputs": outputs, "softmax_added": model.add_softmax, "labels": labels_where,
               "labels_repeated": {k: list(v) for k, v in repeated(classes).items()},
-              "gate": "agreement with the original model's top-1" if bring.unlabelled else "accuracy on labels",
+              "gate": ("int8 top-1 agreement with the float model, against its own noise floor" if bring.unlabelled
+                       else "accuracy on labels"),
               "float_check": check}
     name = bring.name or path.stem.replace(" ", "_") or fmt
     if imx500:
@@ -207,4 +208,5 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=device_spec,
                  recipe={"name": f"brought {fmt}", "seed": 0}, run={"source": source})
     out = opts.out or (path.parent if path.exists() else Path.cwd()) / f"{name}_edgevision"
-    return convert_loaded(run, model, pol, replace(opts, out=out), con)
+    return convert_loaded(run, model, pol, replace(opts, out=out, gate="agreement" if bring.unlabelled else "accuracy"),
+                          con)
