@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, str] = {
     "demo": "demo_cmd", "data": "data_cmd", "train": "train_cmd", "evaluate": "evaluate_cmd",
     "convert": "convert_cmd", "info": "info_cmd", "run": "run_cmd", "doctor": "doctor_cmd", "bench": "bench_cmd",
-    "bundle": "bundle_cmd", "deploy": "deploy_cmd", "device": "device_cmd",
+    "bundle": "bundle_cmd", "deploy": "deploy_cmd", "device": "device_cmd", "toolchain": "toolchain_cmd",
 }
 
 

@@ -139,7 +139,7 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
     for mode in modes:
         if mode == "int8" and calib is not None:
             calibrated = _bar(con, "calibrating int8 activation ranges", len(calib),
-                              lambda tick: calibrate(model, calib.images, tick))
+                              lambda tick: calibrate(model, calib.images, tick, v.flat.get("float32")))
             v.add("int8", quantize_int8(calibrated, pol.io), pol.io)
         else:
             with con.status(f"converting to {mode}"):

@@ -115,6 +115,7 @@ def test_without_the_toolchain_one_line_naming_what_to_install(cli, trained, tmp
     r = type(cli)(cli.python, env)("convert", trained.run, "--target", "imx500", "--out", tmp_path / "out")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error:"), r.stderr
     assert "edge-mdt[tf]" in r.stderr and "make imx500-venv" in r.stderr
+    assert "`edgevision toolchain install imx500`" in r.stderr  # what a pip user (no Makefile) runs
     assert not (tmp_path / "out").exists()
     r = cli("convert", trained.run, "--target", "imx500", "--target", "edgetpu")
     assert r.returncode == 2 and "cannot be combined" in r.stderr

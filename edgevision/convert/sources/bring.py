@@ -171,7 +171,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
         check = {"skipped": "--target imx500: the IMX500 toolchain checks its TensorFlow 2.15 rebuild instead"}
     else:
         with con.status("checking the float32 TFLite against the original model"):
-            check = float_check(model, convert_float(model, "float32"), device_spec, classes, probe)
+            model.float32_bytes = convert_float(model, "float32")
+            check = float_check(model, model.float32_bytes, device_spec, classes, probe)
     if bring.unlabelled:
         with con.status(f"labelling {len(calib_files) + len(gate_files)} images with the original model's top-1"):
             def pseudo(files: list[str]) -> tuple[Sample, ...]:

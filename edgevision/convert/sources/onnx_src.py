@@ -5,6 +5,13 @@ with NHWC layout — NCHW inputs are transposed once, at conversion — so the r
 HWC frames like every edgevision model. It is told the input size when the ONNX file leaves
 height/width dynamic (``--size``), and never downloads anything: it looks for sample images
 in its working directory, so it runs in a temporary one holding 20 of the user's images.
+
+ONNX as it is in the wild — the TorchScript exporter's Shape/Gather/Concat arithmetic around
+padding and flattening, opsets 11 to 18, tf2onnx's and Keras' exports — goes through a
+route of attempts, first success wins: the graph simplified by onnxslim (constant folding
+at the fixed input size, the usual cure for shapes onnx2tf cannot infer), the file as it
+is, then onnx2tf's own repair of broadcasting and layout errors (``auto_generate_json_on_error``).
+When every attempt fails, the error names the ONNX node and op onnx2tf stopped at.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +97,70 @@ def _samples_file(folder: Path, images: np.ndarray | None) -> None:
     np.save(folder / SAMPLE_FILE, np.stack(picked).astype(np.float32) / 255.0)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One way of handing the file to onnx2tf."""
+
+    name: str
+    slim: bool
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+ROUTE = (Attempt("onnxslim + onnx2tf", True), Attempt("onnx2tf", False),
+         Attempt("onnxslim + onnx2tf (auto-repair of broadcasting/layout)", True,
+                 (("auto_generate_json_on_error", True),)))
+_NODE = re.compile(r"onnx_op_name:\s*(\S+)")
+
+
+def slim_model(path: Path, folder: Path, shape: list[int], input_name: str) -> Path | None:
+    """The graph simplified at its fixed input size (onnxslim), or None when onnxslim is absent or fails."""
+    try:
+        import onnx
+        import onnxslim
+    except ImportError:
+        return None
+    out = folder / "slim.onnx"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model = onnxslim.slim(onnx.load(str(path)), input_shapes=[f"{input_name}:{','.join(map(str, shape))}"])
+        if model is None:
+            return None
+        onnx.save(model, str(out))
+    except Exception:  # noqa: BLE001 - a simplifier failure only means this attempt is skipped
+        return None
+    return out
+
+
+def _op_of(path: Path, node: str) -> str:
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001
+        return "?"
+    return next((n.op_type for n in graph.node if n.name == node), "?")
+
+
+def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt: Attempt) -> tuple[Any, str]:
+    """(keras model or None, the failure: the first line of onnx2tf's error and the node it names)."""
+    log = io.StringIO()
+    try:
+        with contextlib.chdir(folder), contextlib.redirect_stdout(log):
+            logging.getLogger("onnx2tf").setLevel(logging.ERROR)
+            model = onnx2tf.convert(input_onnx_file_path=str(path.resolve()), output_folder_path=str(folder),
+                                    overwrite_input_shape=[shape_arg], disable_model_save=True, non_verbose=True,
+                                    **dict(attempt.options))
+        return model, ""
+    except SystemExit:
+        message = "onnx2tf stopped"
+    except Exception as exc:  # noqa: BLE001 - converter errors of every kind
+        message = _first(exc)
+    found = _NODE.findall(log.getvalue())
+    if found:
+        message = f"node {found[-1]!r} ({_op_of(path, found[-1])}): {message}"
+    return None, message
+
+
 def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarray | None = None) -> BroughtModel:
     info = inspect_onnx(path, size)
     try:
@@ -103,24 +176,36 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
         return np.concatenate([sess.run(None, {info["input"]: feed[i:i + 1]})[0] for i in range(len(feed))])
 
     shape = [1, c, h, w] if nchw else [1, h, w, c]
+    shape_arg = f"{info['input']}:{','.join(map(str, shape))}"
+    tried: list[dict[str, str]] = []
+    keras_model, used = None, None
     with tempfile.TemporaryDirectory(prefix="edgevision-onnx2tf-") as tmp:
-        _samples_file(Path(tmp), sample_images)
-        try:
-            with contextlib.chdir(tmp), contextlib.redirect_stdout(io.StringIO()):
-                logging.getLogger("onnx2tf").setLevel(logging.ERROR)
-                keras_model = onnx2tf.convert(input_onnx_file_path=str(path.resolve()), output_folder_path=tmp,
-                                              overwrite_input_shape=[f"{info['input']}:{','.join(map(str, shape))}"],
-                                              disable_model_save=True, non_verbose=True)
-        except SystemExit:
-            raise BadInput(f"{path}: onnx2tf could not convert the model (it stopped; run onnx2tf -i {path.name} "
-                           "for its log)") from None
-        except Exception as exc:  # noqa: BLE001 - converter errors of every kind
-            raise BadInput(f"{path}: onnx2tf could not convert the model ({_first(exc)})") from None
+        folder = Path(tmp)
+        _samples_file(folder, sample_images)
+        slimmed: Path | bool | None = False  # False: not tried yet
+        for attempt in ROUTE:
+            if attempt.slim:
+                if slimmed is False:
+                    slimmed = slim_model(path, folder, shape, info["input"])
+                if slimmed is None:
+                    tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
+                    continue
+            source = slimmed if attempt.slim and isinstance(slimmed, Path) else path
+            keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt)
+            if keras_model is not None:
+                used = attempt
+                break
+            tried.append({"attempt": attempt.name, "error": error})
+    if keras_model is None or used is None:
+        worst = next((t for t in tried if t["error"].startswith("node ")), tried[-1] if tried else {"error": "?"})
+        raise BadInput(f"{path}: onnx2tf could not convert the model: {worst['error']} (tried "
+                       f"{'; '.join(t['attempt'] for t in tried)}; run onnx2tf -i {path.name} for its full log)")
 
     def fn(x: Any) -> Any:
         return keras_model(x, training=False)
 
-    route = f"onnx2tf {getattr(onnx2tf, '__version__', '')} ({info['layout']} -> NHWC)".replace("  ", " ")
+    version = getattr(onnx2tf, "__version__", "")
+    route = f"{used.name.replace('onnx2tf', f'onnx2tf {version}'.strip())} ({info['layout']} -> NHWC)"
     return BroughtModel(kind="onnx", origin=str(path), height=h, width=w, channels=c, classes=info["classes"],
                         run_original=run, tf_function=fn, keepalive=keras_model, route=route,
-                        notes={"layout": info["layout"], "dynamic_size": info["dynamic"]})
+                        notes={"layout": info["layout"], "dynamic_size": info["dynamic"], "failed_attempts": tried})
