@@ -135,7 +135,8 @@ def test_unlabelled_folder_gates_on_agreement(tm_model: tuple[Path, Path], digit
     assert report["policy"]["max_disagreement"] == 2.0
     floor, st = report["noise_floor"], report["stability"]
     assert set(floor["per_view_points"]) == {"jpeg", "shift", "resize"}
-    assert floor["floor_points"] == max(floor["per_view_points"].values())
+    views = sorted(floor["per_view_points"].values())
+    assert floor["floor_points"] == views[1]  # the median of the three benign changes
     assert sum(b["images"] for b in st["margin_bins"]) == report["images"] == floor["images"]
     assert 0 < st["top5_overlap"] <= 1 and st["kl_divergence"] >= 0
     assert report["passed"] == (st["disagreement_points"] <= st["floor_points"] + 2.0 + 1e-9)

@@ -157,8 +157,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     if twice:  # allowed (ImageNet names two classes 'crane'): said once, kept apart by index from here on
         con.print(f"warning: {twice}", style="yellow", markup=False, highlight=False)
     if bring.unlabelled:
-        calib_files, gate_files = unlabelled_images(bring.data)
-        probe = _pixels(calib_files[:FLOAT_CHECK_IMAGES], spec)
+        files = unlabelled_images(bring.data)
+        probe = _pixels(files[:: max(1, len(files) // FLOAT_CHECK_IMAGES)][:FLOAT_CHECK_IMAGES], spec)
     else:
         dataset = labelled_dataset(bring.data, classes, labels_where)
         pool = list(dataset.train) or list(dataset.val)
@@ -174,7 +174,7 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
             model.float32_bytes = convert_float(model, "float32")
             check = float_check(model, model.float32_bytes, device_spec, classes, probe)
     if bring.unlabelled:
-        with con.status(f"labelling {len(calib_files) + len(gate_files)} images with the original model's top-1"):
+        with con.status(f"labelling {len(files)} images with the original model's top-1"):
             def pseudo(files: list[str]) -> tuple[Sample, ...]:
                 out = []
                 for f in files:
@@ -183,7 +183,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
                         out.append(Sample(f, int(model.reference(img[None])[0].argmax())))
                 return tuple(out)
 
-            dataset = Dataset(str(bring.data), classes, pseudo(calib_files), (), pseudo(gate_files), "seeded")
+            labelled = pseudo(files)  # calibration and gate: the same images (data.unlabelled_images says why)
+            dataset = Dataset(str(bring.data), classes, labelled, (), labelled, "all images")
     split, held = (pol.split, dataset.split(pol.split)) if pol.split else dataset.held_out()
     if not held or not dataset.train:
         raise BadInput(f"{bring.data}: too few images to both calibrate and validate on (train {len(dataset.train)}, "

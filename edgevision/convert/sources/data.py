@@ -1,14 +1,13 @@
 """The labels and images a brought model is judged on: the model's class order, matched by name.
 
 A labelled folder's class names must be among the labels (a mismatch names the classes);
-samples are re-indexed to the model's outputs. An unlabelled folder is split in two halves
-(calibration, gate); its labels are the original model's own top-1, so the gate measures
+samples are re-indexed to the model's outputs. An unlabelled folder is used whole, for
+calibration and for the gate; its labels are the original model's own top-1, so the gate measures
 agreement with the model the user brought. No TensorFlow here.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,13 +72,16 @@ def labelled_dataset(data: Path, classes: Sequence[str], labels_where: str) -> D
     return Dataset(ds.root, tuple(classes), remap(ds.train), remap(ds.val), remap(ds.test), ds.split_mode)
 
 
-def unlabelled_images(data: Path, seed: int = 0) -> tuple[list[str], list[str]]:
-    """(calibration half, gate half) of every image under ``data``, seeded."""
+def unlabelled_images(data: Path) -> list[str]:
+    """Every image under ``data``, sorted: an unlabelled folder calibrates and gates on all of them.
+
+    Calibration only measures activation ranges (no parameter is fitted to the images), and more
+    images give truer ranges; the gate then compares int8 with the float model on the same images,
+    against the float model's own noise floor measured on those images too.
+    """
     if not data.is_dir():
         raise BadInput(f"{data}: data folder not found")
     files = sorted(str(p) for p in data.rglob("*") if p.is_file() and is_image_path(p))
     if len(files) < 2:
         raise BadInput(f"{data}: {len(files)} image(s) found; calibration and the agreement gate need at least 2")
-    random.Random(seed).shuffle(files)
-    half = len(files) // 2
-    return sorted(files[:half]), sorted(files[half:])
+    return files

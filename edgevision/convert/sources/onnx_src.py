@@ -169,7 +169,9 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
     except ImportError as exc:
         raise MissingDependency(exc.name or "onnx2tf", "onnx-source", f"{path}: converting an ONNX model") from None
     h, w, c, nchw = info["height"], info["width"], info["channels"], info["layout"] == "NCHW"
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # batch 1 on a busy machine: no spinning
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def run(x: np.ndarray) -> np.ndarray:
         feed = x.transpose(0, 3, 1, 2) if nchw else x
