@@ -40,7 +40,8 @@ KERAS_EXPORTERS = ("tf2onnx-13", "tf2onnx-17", "keras-export")
 EFFNET = "efficientnet_lite0"
 
 
-def _load(split: str, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _load(split: str, size: int, mean: tuple[float, ...],
+          std: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Photos of a split, centre-cropped and resized as the device does, normalized, NCHW; labels; files."""
     from edgevision.data.loader import load_pixels
     from edgevision.model.spec import PreprocessSpec

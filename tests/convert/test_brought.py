@@ -215,3 +215,49 @@ def test_python_api_nn_module(digits: Path, convert_cli: Cli, tmp_path: Path) ->
     src = json.loads(proc.stdout.strip().splitlines()[-1])
     assert src["format"] == "pytorch" and src["softmax_added"] and src["float_check"]["passed"]
     assert list((tmp_path / "out").glob("*_int8.tflite"))
+
+
+@pytest.mark.parametrize("name", ["same_pad_ts11", "same_pad_ts17", "same_pad_dynamo18"])
+def test_onnx_as_exporters_write_it_converts(name: str, torch_models: Path, digits: Path, convert_cli: Cli,
+                                             tmp_path: Path) -> None:
+    """EfficientNet ports compute "same" padding from the input size; the TorchScript exporter writes that as
+    Shape/Gather/Pad arithmetic that onnx2tf alone mis-shapes (an Add of mismatched tensors). The route
+    simplifies the graph first, and the float32 TFLite must still equal onnxruntime."""
+    report = _convert(convert_cli, torch_models / f"{name}.onnx", "--labels", torch_models / "labels.txt",
+                      "--data", digits, "--norm", "imagenet", "--crop", "center", "--out", tmp_path / "out",
+                      "--quant", "int8", "--max-drop", "100")
+    src = report["source"]
+    assert src["route"].startswith("onnxslim + onnx2tf") and src["float_check"]["passed"]
+    assert src["float_check"]["top1_agreement"] == 1.0 and src["float_check"]["max_abs_score_diff"] < 1e-3
+
+
+ONNX2TF_ALONE = """
+import sys, tempfile
+from pathlib import Path
+import onnx2tf
+from edgevision.convert.sources.onnx_src import Attempt, _run_onnx2tf, _samples_file
+with tempfile.TemporaryDirectory() as tmp:
+    _samples_file(Path(tmp), None)
+    model, error = _run_onnx2tf(onnx2tf, Path(sys.argv[1]), Path(tmp), "input:1,3,48,48", Attempt("onnx2tf", False))
+print(error if model is None else "converted")
+"""
+
+
+def test_onnx2tf_alone_fails_on_the_torchscript_padding_and_names_the_node(torch_models: Path,
+                                                                          convert_cli: Cli) -> None:
+    proc = subprocess.run([convert_cli.python, "-c", ONNX2TF_ALONE, str(torch_models / "same_pad_ts17.onnx")],
+                          capture_output=True, text=True, cwd=REPO, env=convert_cli.env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith("node '/") and "(Add)" in line and "Dimensions must be equal" in line, line
+
+
+def test_an_op_no_converter_knows_is_one_error_line_naming_node_and_op(torch_models: Path, digits: Path,
+                                                                     convert_cli: Cli, tmp_path: Path) -> None:
+    proc = convert_cli("convert", torch_models / "bias_gelu.onnx", "--labels", torch_models / "labels.txt",
+                       "--data", digits, "--norm", "imagenet", "--out", tmp_path / "out")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]  # TensorFlow's C++ start-up
+    assert proc.returncode == 2 and len(errors) == 1 and proc.stderr.rstrip().endswith(errors[0]), proc.stderr
+    assert "Traceback" not in proc.stderr                                            # lines may come before it
+    assert "node 'head_gelu' (BiasGelu)" in proc.stderr and "no converter for the op BiasGelu" in proc.stderr
+    assert "tried onnxslim + onnx2tf" in proc.stderr or "tried onnx2tf" in proc.stderr

@@ -131,6 +131,25 @@ def slim_model(path: Path, folder: Path, shape: list[int], input_name: str) -> P
     return out
 
 
+def _cause(exc: BaseException) -> str:
+    """The line that says what went wrong: Keras wraps TensorFlow's reason in 'Exception encountered when
+    calling layer ...'; the reason (e.g. 'Dimensions must be equal, but are 7 and 5') is the next line."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [exc.__class__.__name__]
+    if lines[0].startswith("Exception encountered when calling layer") and len(lines) > 1:
+        return re.sub(r" for '\{\{node [^']*'", "", lines[1])[:240]
+    return lines[0][:200]
+
+
+def _nodes_of(path: Path, op: str) -> list[str]:
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001
+        return []
+    return [n.name or f"#{i}" for i, n in enumerate(graph.node) if n.op_type == op]
+
+
 def _op_of(path: Path, node: str) -> str:
     try:
         import onnx
@@ -153,8 +172,16 @@ def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt
         return model, ""
     except SystemExit:
         message = "onnx2tf stopped"
+    except ModuleNotFoundError as exc:  # onnx2tf imports one module per op type: a missing one is an unsupported op
+        op = (exc.name or "").rpartition(".")[2]
+        if not (exc.name or "").startswith("onnx2tf.ops.") or not op:
+            raise
+        nodes = _nodes_of(path, op)
+        where = f"node {nodes[0]!r} ({op})" if nodes else f"op {op}"
+        more = f" and {len(nodes) - 1} more node(s)" if len(nodes) > 1 else ""
+        return None, f"{where}{more}: onnx2tf has no converter for the op {op}"
     except Exception as exc:  # noqa: BLE001 - converter errors of every kind
-        message = _first(exc)
+        message = _cause(exc)
     found = _NODE.findall(log.getvalue())
     if found:
         message = f"node {found[-1]!r} ({_op_of(path, found[-1])}): {message}"
@@ -171,7 +198,11 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
     h, w, c, nchw = info["height"], info["width"], info["channels"], info["layout"] == "NCHW"
     opts = ort.SessionOptions()
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # batch 1 on a busy machine: no spinning
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise BadInput(f"{path}: onnxruntime cannot load the model, so there is no reference to check a "
+                       f"conversion against ({_first(exc)})") from None
 
     def run(x: np.ndarray) -> np.ndarray:
         feed = x.transpose(0, 3, 1, 2) if nchw else x
