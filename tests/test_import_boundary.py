@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 DEVICE_MODULES = [
     "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.pipeline.realtime",
-    "edgevision.run.stream", "edgevision.sources.frame_sources", "edgevision.bench.latency",
+    "edgevision.session.stream", "edgevision.sources.frame_sources", "edgevision.bench.latency",
     "edgevision.convert.validate", "edgevision.convert.score_tflite", "edgevision.cli.main",
     "edgevision.deploy.bundle", "edgevision.releases.store", "edgevision.releases.operations",
     "edgevision.releases.service",
@@ -27,7 +27,7 @@ DEVICE_MODULES = [
     "edgevision.convert.calibration",
     "edgevision.sources.capture", "edgevision.sources.picamera", "edgevision.sinks.mqtt",
     "edgevision.sinks.webview", "edgevision.doctor.diagnose", "edgevision.doctor.frame_checks",
-    "edgevision.sinks.outputs", "edgevision.pipeline.smoothing", "edgevision.cli.doctor_cmd",
+    "edgevision.sinks.registry", "edgevision.runtime.smoothing", "edgevision.cli.doctor_cmd",
     "edgevision.cli.run_cmd",
     "edgevision.train.evaluate",  # saves .tflite evaluation reports on a device too
 ]
