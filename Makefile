@@ -121,7 +121,7 @@ test-devicelab: $(VENV)/.installed devicelab
 bench: venvs
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python $(VENV)/bin/python $$b || exit 1; done
 
-# ruff, and the import contracts of DESIGN.md ("Imports go one way"; pyproject's [tool.importlinter]).
+# ruff, and the import contracts of docs/architecture.md ("Imports go one way"; pyproject's [tool.importlinter]).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgevision tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache
