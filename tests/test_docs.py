@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from edgevision.run.options import RUN_TABLE, RunOption
+from edgevision.session.run_options import RUN_TABLE, RunOption
 from tests.conftest import REPO, need
 
 DOCS = REPO / "docs"

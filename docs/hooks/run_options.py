@@ -1,6 +1,6 @@
 """MkDocs hook: the reference table of ``edgevision run`` options, built from the code at build time.
 
-``edgevision.run.options.RUN_TABLE`` declares every option of ``edgevision run`` once; the command's
+``edgevision.session.run_options.RUN_TABLE`` declares every option of ``edgevision run`` once; the command's
 parser is generated from it. This hook replaces the marker ``<!-- run-options -->`` in a page with a
 Markdown table of that declaration (flags, type, default, help), so the documentation follows the code
 with no manual step: an option added to the table appears in the docs on the next build.
@@ -20,7 +20,7 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 MARKER = "<!-- run-options -->"
-TABLE_MODULE = "edgevision.run.options"
+TABLE_MODULE = "edgevision.session.run_options"
 
 _KINDS = {"str": "text", "int": "integer", "float": "number", "bool": "switch", "Path": "path"}
 
