@@ -21,7 +21,7 @@ DEVICE_MODULES = [
     "edgevision.releases.service",
     "edgevision.releases.supervisor", "edgevision.deploy.deployer", "edgevision.deploy.probe",
     "edgevision.cli.device_cmd", "edgevision.cli.deploy_cmd", "edgevision.cli.bundle_cmd",
-    "edgevision.bench.sweep", "edgevision.bench.result_store", "edgevision.bench.report", "edgevision.bench.render",
+    "edgevision.bench.sweep", "edgevision.bench.result_store", "edgevision.bench.comparison", "edgevision.bench.render",
     "edgevision.bench.published", "edgevision.bench.pipeline_bench", "edgevision.cli.bench_results_cmd",
     "edgevision.convert.edgetpu", "edgevision.convert.policy", "edgevision.convert.graph",
     "edgevision.convert.calibration",

@@ -95,13 +95,13 @@ def bench(model: Path, source: str, frames: int, warmup: int, labels: Path | Non
 
 def describe_model(model: Path) -> dict[str, object] | None:
     """``edgevision info`` of an IMX500 network (given as its card, folder, packerOut.zip or network.rpk)."""
-    from edgevision.imx500.render import describe_imx500, imx500_card_path
+    from edgevision.imx500.sensor_render import describe_imx500, imx500_card_path
 
     card = imx500_card_path(model)
     return None if card is None else describe_imx500(card)
 
 
 def render_model(description: dict[str, object]) -> None:
-    from edgevision.imx500.render import render_info
+    from edgevision.imx500.sensor_render import render_info
 
     render_info(description)
