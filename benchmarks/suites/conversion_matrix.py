@@ -66,7 +66,7 @@ def _torch_model(arch: str, size: int) -> tuple[Any, int, str]:
 
     if arch == EFFNET:
         return torch_zoo.efficientnet_lite0().eval(), 1000, "symmetric"
-    from edgevision.convert.sources.declare import IMAGENET
+    from edgevision.convert.frontends.declare import IMAGENET
 
     x, y, _ = _load("train", size, *IMAGENET)
     model = torch_zoo.make_classifier(torch_zoo.BUILDERS[arch](10, size), x, y, 10)
@@ -133,8 +133,8 @@ def _convert(path: Path, photos: Path, norm: str, out: Path) -> dict[str, Any]:
     from rich.console import Console
 
     from edgevision.convert.conversion import ConvertOptions
-    from edgevision.convert.sources.bring import BringOptions, convert_brought
-    from edgevision.convert.sources.declare import Declared
+    from edgevision.convert.frontends.bring import BringOptions, convert_brought
+    from edgevision.convert.frontends.declare import Declared
     from edgevision.errors import EdgevisionError
 
     quiet = Console(file=io.StringIO())

@@ -124,8 +124,8 @@ def _edgevision(model: Path, photos: Path, labels: Path | None, declared: dict[s
     from rich.console import Console
 
     from edgevision.convert.conversion import ConvertOptions
-    from edgevision.convert.sources.bring import BringOptions, convert_brought
-    from edgevision.convert.sources.declare import Declared
+    from edgevision.convert.frontends.bring import BringOptions, convert_brought
+    from edgevision.convert.frontends.declare import Declared
     from edgevision.runtime.classifier import Classifier
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -176,7 +176,7 @@ def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> d
     import torch
     import torch_zoo
 
-    from edgevision.convert.sources.torch_src import load_pt2
+    from edgevision.convert.frontends.torch_src import load_pt2
 
     net = torch_zoo.efficientnet_lite0().eval()
     pt2 = work / "efficientnet_lite0.pt2"

@@ -193,9 +193,9 @@ API_SCRIPT = """
 import json, sys, torch
 from pathlib import Path
 from edgevision.convert.conversion import ConvertOptions
-from edgevision.convert.sources.bring import BringOptions, convert_brought
-from edgevision.convert.sources.declare import Declared
-from edgevision.convert.sources.torch_src import from_module
+from edgevision.convert.frontends.bring import BringOptions, convert_brought
+from edgevision.convert.frontends.declare import Declared
+from edgevision.convert.frontends.torch_src import from_module
 
 torch.manual_seed(0)
 net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
@@ -235,7 +235,7 @@ ONNX2TF_ALONE = """
 import sys, tempfile
 from pathlib import Path
 import onnx2tf
-from edgevision.convert.sources.onnx_src import Attempt, _run_onnx2tf, _samples_file
+from edgevision.convert.frontends.onnx_src import Attempt, _run_onnx2tf, _samples_file
 with tempfile.TemporaryDirectory() as tmp:
     _samples_file(Path(tmp), None)
     model, error = _run_onnx2tf(onnx2tf, Path(sys.argv[1]), Path(tmp), "input:1,3,48,48", Attempt("onnx2tf", False))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.convert.sources.data import labelled_dataset, model_labels
+from edgevision.convert.frontends.judging_data import labelled_dataset, model_labels
 from edgevision.errors import BadInput
 from edgevision.model.labels import label_ids, parse_labels, read_labels, repeated, repeated_warning
 

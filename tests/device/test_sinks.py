@@ -11,7 +11,8 @@ import pytest
 
 from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.postprocess import Prediction
-from edgevision.sinks.fanout import CallbackSink, FanOut, JsonlSink
+from edgevision.sinks.fanout import CallbackSink, FanOut
+from edgevision.sinks.jsonl import JsonlSink
 from edgevision.sources.capture import CaptureStatus
 from tests.conftest import free_port
 from tests.device.conftest import CHROMIUM_ARGS, Subscriber
@@ -20,7 +21,7 @@ from tests.device.conftest import CHROMIUM_ARGS, Subscriber
 def _event(i: int, label: str = "cat") -> LabelEvent:
     top = (Prediction(label, 0.9, 1), Prediction("dog", 0.1, 2))
     t = time.time()
-    return LabelEvent(i, "test", label, 0.9, 1, top, t - 0.01, t, {"infer": 1.0}, 0)
+    return LabelEvent.classified(i, "test", top, t - 0.01, t, {"infer": 1.0}, 0)
 
 
 class Flaky:
@@ -103,7 +104,7 @@ def test_mqtt_keeps_a_repeated_label_name_apart_by_index(mosquitto) -> None:
     t = time.time()
     for i, index in enumerate((134, 517, 517, 134, 7)):
         top = (Prediction(labels[index], 0.6, index),)
-        sink.emit(LabelEvent(i, "test", labels[index], 0.6, index, top, t - 0.01, t, {"infer": 1.0}, 0))
+        sink.emit(LabelEvent.classified(i, "test", top, t - 0.01, t, {"infer": 1.0}, 0))
     sink.close()
     msgs = sub.collect(5, lambda m: sum(tp.endswith("availability") and p == "offline" for tp, p, _ in m) >= 1)
     sub.close()
