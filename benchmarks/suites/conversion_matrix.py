@@ -150,7 +150,8 @@ def _convert(path: Path, photos: Path, norm: str, out: Path) -> dict[str, Any]:
     fc, st = r["source"]["float_check"], r["stability"]
     return {"converts": True, "route": r["source"]["route"], "float_top1": fc["top1_agreement"],
             "float_max_diff": fc["max_abs_score_diff"], "int8_changes": st["disagreement_points"],
-            "floor": st["floor_points"], "top5": st["top5_overlap"], "gate": "pass" if r["passed"] else "FAIL",
+            "floor": st["floor_points"], "top5": st["top5_overlap"], "damage": st["damage"],
+            "gate": "pass" if r["passed"] else "FAIL",
             "images": r["images"], "seconds": time.perf_counter() - t0}
 
 
@@ -219,15 +220,15 @@ def main() -> None:
 def print_table(rows: list[dict[str, Any]]) -> None:
     """The matrix as a Markdown table (what the docs show)."""
     print("\n| architecture | weights | exporter | converts | float top-1 / max diff | int8 top-1 changes | "
-          "noise floor | gate | s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "noise floor | sure photos changed | gate | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r.get("converts"):
             print(f"| {r['arch']} | {r['weights']} | {r['exporter']} | yes ({r['route'].split(' (')[0]}) | "
                   f"{r['float_top1']:.3f} / {r['float_max_diff']:.1e} | {r['int8_changes']:.1f}% | "
-                  f"{r['floor']:.1f}% | {r['gate']} | {r['seconds']:.0f} |")
+                  f"{r['floor']:.1f}% | {r['damage']} | {r['gate']} | {r['seconds']:.0f} |")
         else:
-            print(f"| {r['arch']} | {r['weights']} | {r['exporter']} | no: {r.get('error', '')} | | | | | "
+            print(f"| {r['arch']} | {r['weights']} | {r['exporter']} | no: {r.get('error', '')} | | | | | | "
                   f"{r.get('seconds', 0):.0f} |")
     ok = sum(1 for r in rows if r.get("converts"))
     passed = sum(1 for r in rows if r.get("gate") == "pass")

@@ -176,7 +176,8 @@ def _render_stability(con: Any, r: dict[str, Any]) -> None:
     st, fl = r["stability"], r["noise_floor"]
     con.print(f"noise floor: the float model changes its own top-1 on {summarize(fl)} of {fl['images']} images "
               f"(floor {st['floor_points']:.2f}%); {r['quant']} changes {st['disagreement_points']:.2f}%, top-5 "
-              f"overlap {st['top5_overlap']:.3f}, KL {st['kl_divergence']:.3g}")
+              f"overlap {st['top5_overlap']:.3f}, KL {st['kl_divergence']:.3g}; changes on photos it is sure of that "
+              f"no benign change flips: {st.get('damage', 0)}")
     t = Table("float top-1 margin", "images", f"{r['quant']} flips", "float flips (benign changes)",
               title="top-1 changes by the float model's margin")
     for row in stability_rows(st):

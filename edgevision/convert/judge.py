@@ -17,7 +17,7 @@ from edgevision.convert.validate import Scored, gate
 
 GATES = ("accuracy", "agreement")
 STABILITY_KEYS = ("floor_points", "disagreement_points", "within_floor", "top5_overlap", "kl_divergence",
-                  "sure_flips", "margin_bins")
+                  "sure_flips", "damage", "damage_allowed", "margin_bins")
 
 
 def judge(reference: Scored, candidate: Scored, budget_points: float, classes: Sequence[str], floor: dict[str, Any],

@@ -8,8 +8,9 @@ model is run on each gate image three more times, once per benign change, and th
 of top-1s each change flips is measured; the median of the three is the floor (one unusually
 disruptive or unusually gentle change does not set it). The int8
 model passes the label-free gate when it changes no more top-1s than the floor plus the
-policy's budget. Everything is also reported by the float model's top-1 margin (a flip
-where the float model was sure is quantization damage; one in the first bin is a tie), with
+policy's budget, and changes no more photos than the budget allows where the float model is
+sure (top-1 ahead by 0.3) and no benign change flips it: that is quantization damage, not a
+tie broken the other way. Everything is also reported by the float model's top-1 margin, with
 ranking-aware measures beside top-1: top-5 overlap and the KL divergence of the scores.
 
 No TensorFlow here: the views are made with the device's own decode and resize.
@@ -34,7 +35,7 @@ VIEW_NOTES = {"jpeg": "the photo re-encoded as JPEG (quality 90)",
 JPEG_QUALITY = 90
 MARGIN_BINS = (0.0, 0.05, 0.15, 0.3, 0.5, 1.0)  # float top-1 minus top-2 score
 TOP_K = 5
-SURE_MARGIN = 0.3  # a flip above this margin is not a near-tie: it is reported as quantization damage
+SURE_MARGIN = 0.3  # a flip above this margin, on a photo no benign change flips, is quantization damage
 
 
 def other_kernel(spec: PreprocessSpec) -> str:
@@ -113,21 +114,29 @@ def margin_bins(ref_scores: np.ndarray, flips: np.ndarray, view_flips: dict[str,
 
 def agreement_gate(ref_scores: np.ndarray, cand_scores: np.ndarray, floor: dict[str, Any], budget_points: float,
                    reference: str = "float32", candidate: str = "int8") -> dict[str, Any]:
-    """The label-free gate: int8's top-1 changes against the float model's own floor plus the budget."""
+    """The label-free gate: int8's top-1 changes against the float model's own floor plus the budget, and no
+    more *damage* than the budget allows: changes on photos the float model is sure of (margin >= 0.3) and
+    that no benign change flips — those are not ties being broken the other way."""
     ref_top1, cand_top1 = ref_scores.argmax(axis=1), cand_scores.argmax(axis=1)
     flips = ref_top1 != cand_top1
     disagreement = float(flips.mean()) * 100
     limit = floor["floor_points"] + budget_points
     bins = margin_bins(ref_scores, flips, floor["_flips"])
+    sure = margins(ref_scores) >= SURE_MARGIN
+    views = floor["_flips"]
+    steady = ~np.any(np.stack(list(views.values())), axis=0) if views else np.ones(len(flips), bool)
+    damage = int((flips & sure & steady).sum())
+    allowed = int(budget_points / 100 * len(flips) + 1e-9)
     return {"kind": "agreement", "budget_points": budget_points, "floor_points": floor["floor_points"],
-            "limit_points": round(limit, 3), "passed": disagreement <= limit + 1e-9,
-            "within_floor": disagreement <= floor["floor_points"] + 1e-9,
+            "limit_points": round(limit, 3),
+            "passed": disagreement <= limit + 1e-9 and damage <= allowed,
+            "within_floor": disagreement <= floor["floor_points"] + 1e-9 and damage == 0,
             "disagreement_points": round(disagreement, 3), "drop_points": round(disagreement, 3),
             "agreement": round(1 - disagreement / 100, 4), "reference": reference, "candidate": candidate,
             "top5_overlap": round(top_k_overlap(ref_scores, cand_scores), 4),
             "kl_divergence": float(f"{kl_divergence(ref_scores, cand_scores):.4g}"),
-            "sure_flips": int(flips[margins(ref_scores) >= SURE_MARGIN].sum()), "margin_bins": bins,
-            "images": len(flips), "per_class": {}, "worst_classes": []}
+            "sure_flips": int(flips[sure].sum()), "damage": damage, "damage_allowed": allowed,
+            "margin_bins": bins, "images": len(flips), "per_class": {}, "worst_classes": []}
 
 
 def public(floor: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +147,13 @@ def public(floor: dict[str, Any]) -> dict[str, Any]:
 def verdict(gate: dict[str, Any]) -> str:
     """One plain sentence for the gate's result."""
     if gate.get("kind") == "agreement":
-        return (f"int8 changes {gate['disagreement_points']:.2f}% of the float model's top-1s; the float model itself "
-                f"changes {gate['floor_points']:.2f}% (median) under changes that should not matter, so the limit is "
-                f"{gate['floor_points']:.2f} + budget {gate['budget_points']} = {gate['limit_points']:.2f}")
+        text = (f"int8 changes {gate['disagreement_points']:.2f}% of the float model's top-1s; the float model "
+                f"itself changes {gate['floor_points']:.2f}% (median) under changes that should not matter, so the "
+                f"limit is {gate['floor_points']:.2f} + budget {gate['budget_points']} = {gate['limit_points']:.2f}")
+        if gate.get("damage"):
+            text += (f"; {gate['damage']} change(s) on photos the float model is sure of and no benign change flips "
+                     f"(allowed: {gate['damage_allowed']})")
+        return text
     return f"accuracy drop {gate['drop_points']:.2f} points (budget {gate['budget_points']})"
 
 

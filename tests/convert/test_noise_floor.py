@@ -121,3 +121,20 @@ def test_with_labels_the_accuracy_gate_decides_and_the_floor_is_reported() -> No
     assert "repair not tried" in floor_note(g) and "--max-drop" in floor_note(g)
     a = judge(ref, cand, 2.0, ("a", "b", "c"), floor, "agreement")
     assert a["kind"] == "agreement" and a["passed"]
+
+
+def test_changes_where_the_float_model_is_sure_and_steady_fail_even_under_a_high_floor() -> None:
+    """A high floor (unsure photos) must not hide damage: a flip on a photo the float model is sure of and that
+    no benign change flips is quantization damage, allowed only within the budget's share of photos."""
+    n, classes = 100, 10
+    top1 = np.arange(n) % classes
+    margin = np.where(np.arange(n) < 60, 0.01, 0.8)          # 60 near-ties, 40 sure photos
+    ref = _scores(top1, classes, margin)
+    floor = noise_floor(ref, {"shift": _scores(_flip(top1, np.arange(n) < 30, classes), classes, margin)})
+    ties = _scores(_flip(top1, np.arange(n) < 20, classes), classes, margin)             # 20 ties broken
+    assert agreement_gate(ref, ties, floor, 2.0)["passed"]
+    damaged = _flip(top1, (np.arange(n) < 10) | ((np.arange(n) >= 60) & (np.arange(n) < 63)), classes)
+    g = agreement_gate(ref, _scores(damaged, classes, margin), floor, 2.0)
+    assert g["disagreement_points"] == 13.0 < g["limit_points"] == 32.0   # well within floor + budget ...
+    assert g["damage"] == 3 and g["damage_allowed"] == 2 and not g["passed"]  # ... but 3 sure photos changed
+    assert "sure of" in verdict(g) and not g["within_floor"]
