@@ -9,9 +9,9 @@ its own framework, with edgevision's noise floor and gate verdict beside it.
 
 Models: three Teachable-Machine-layout Keras 2 exports (MobileNetV2 α 0.35 at 224 px truncated at
 ``out_relu``, a Dense(100) and a softmax head trained on hand photos; 3, 3 and 2 classes; their
-convolutions are random with batch-norm statistics measured on photos, since no package ships
-Teachable Machine's ImageNet base) and EfficientNet-Lite0 with its published ImageNet weights as a
-``.pt2``. Nothing is downloaded.
+convolutions are random but smooth, with batch-norm statistics measured on photos, as in
+``torch_zoo``, since no package ships Teachable Machine's ImageNet base) and EfficientNet-Lite0 with
+its published ImageNet weights as a ``.pt2``. Nothing is downloaded.
 
     .venv-convert/bin/python benchmarks/suites/naive_vs_edgevision.py [--json FILE]
 """
@@ -61,6 +61,7 @@ def _split(split: str, classes: tuple[str, ...]) -> tuple[list[str], np.ndarray]
 def teachable_machine_like(classes: tuple[str, ...], out: Path, seed: int = 0) -> tuple[Path, Path]:
     """keras_model.h5 + labels.txt in Teachable Machine's layout, trained on the classes' train photos."""
     import tf_keras as k
+    import torch_zoo
 
     from tests.convert.brought import _teachable_machine_config
 
@@ -69,7 +70,11 @@ def teachable_machine_like(classes: tuple[str, ...], out: Path, seed: int = 0) -
     x = _pixels(files).astype(np.float32) / 127.5 - 1.0
     base = k.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), alpha=0.35, include_top=False, weights=None)
     trunk = k.Model(base.input, base.get_layer("out_relu").output)
-    for layer in trunk.layers:  # batch-norm statistics measured on the photos (one pass, momentum 0)
+    for layer in trunk.layers:  # smooth random kernels, batch-norm statistics measured on the photos (torch_zoo)
+        if isinstance(layer, k.layers.Conv2D | k.layers.DepthwiseConv2D) and layer.kernel_size[0] > 1:
+            kernel = np.asarray(layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel)
+            smooth = np.broadcast_to(kernel.mean((0, 1), keepdims=True), kernel.shape) + torch_zoo.SMOOTH * kernel
+            (layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel).assign(smooth)
         if isinstance(layer, k.layers.BatchNormalization):
             layer.momentum = 0.0
     trunk(x[:64], training=True)
