@@ -215,7 +215,10 @@ def _row(name: str, what: str, original: np.ndarray, naive: np.ndarray, ev: np.n
             "naive_agreement": round(float(np.mean(naive == original)), 4),
             "edgevision_agreement": round(float(np.mean(ev == original)), 4),
             "floor_points": report["noise_floor"]["floor_points"], "gate": "pass" if report["passed"] else "FAIL",
-            "verdict": report["verdict"]}
+            "per_view_points": report["noise_floor"]["per_view_points"],
+            "int8_changes_points": report["stability"]["disagreement_points"],
+            "damage": report["stability"]["damage"], "damage_allowed": report["stability"]["damage_allowed"],
+            "top5_overlap": report["stability"]["top5_overlap"], "verdict": report["verdict"]}
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -226,6 +229,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"| {r['model']} | {r['what']} | {r['images']} | {r['naive_agreement']:.3f} | "
               f"{r['edgevision_agreement']:.3f} | {r['edgevision_agreement'] - r['naive_agreement']:+.3f} | "
               f"{r['floor_points']:.1f}% | {r['gate']} |")
+    print("\nThe noise-floor gate (edgevision's int8 against its float32 TFLite on the same photos):\n")
+    print("| model | float flips: jpeg / shift / resize | floor (median) | int8 changes | limit | sure photos "
+          "changed (allowed) | top-5 overlap | verdict |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        v = r["per_view_points"]
+        print(f"| {r['model']} | {v['jpeg']:.0f}% / {v['shift']:.0f}% / {v['resize']:.0f}% | {r['floor_points']:.1f}% | "
+              f"{r['int8_changes_points']:.1f}% | {r['floor_points'] + 2:.1f}% | {r['damage']} ({r['damage_allowed']}) | "
+              f"{r['top5_overlap']:.3f} | {r['gate']} |")
 
 
 if __name__ == "__main__":
