@@ -235,9 +235,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         v = r["per_view_points"]
-        print(f"| {r['model']} | {v['jpeg']:.0f}% / {v['shift']:.0f}% / {v['resize']:.0f}% | {r['floor_points']:.1f}% | "
-              f"{r['int8_changes_points']:.1f}% | {r['floor_points'] + 2:.1f}% | {r['damage']} ({r['damage_allowed']}) | "
-              f"{r['top5_overlap']:.3f} | {r['gate']} |")
+        print(f"| {r['model']} | {v['jpeg']:.0f}% / {v['shift']:.0f}% / {v['resize']:.0f}% | "
+              f"{r['floor_points']:.1f}% | {r['int8_changes_points']:.1f}% | {r['floor_points'] + 2:.1f}% | "
+              f"{r['damage']} ({r['damage_allowed']}) | {r['top5_overlap']:.3f} | {r['gate']} |")
 
 
 if __name__ == "__main__":
