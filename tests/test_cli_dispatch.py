@@ -19,8 +19,9 @@ import pytest
 from tests.conftest import FIXTURE_MODELS, REPO
 
 COMMANDS = ("demo", "data", "train", "evaluate", "convert", "info", "run", "doctor", "bench", "bundle", "deploy",
-            "device")
-SUBCOMMANDS = (("data", "check"), ("bench", "run"), ("device", "status"), ("device", "service"))
+            "device", "toolchain")
+SUBCOMMANDS = (("data", "check"), ("bench", "run"), ("device", "status"), ("device", "service"),
+               ("toolchain", "install"))
 
 
 def _env() -> dict[str, str]:

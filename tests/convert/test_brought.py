@@ -261,3 +261,16 @@ def test_an_op_no_converter_knows_is_one_error_line_naming_node_and_op(torch_mod
     assert "Traceback" not in proc.stderr                                            # lines may come before it
     assert "node 'head_gelu' (BiasGelu)" in proc.stderr and "no converter for the op BiasGelu" in proc.stderr
     assert "tried onnxslim + onnx2tf" in proc.stderr or "tried onnx2tf" in proc.stderr
+
+
+def test_a_padded_max_pool_quantizes_to_a_model_the_interpreter_runs(torch_models: Path, digits: Path,
+                                                                      convert_cli: Cli, device_python: str,
+                                                                      tmp_path: Path) -> None:
+    """ResNet's stem max-pool: onnx2tf pads it with -FLT_MAX, which the int8 quantizer made into a PADV2 the
+    interpreter aborted on (the whole process died). The route pads it explicitly first."""
+    report = _convert(convert_cli, torch_models / "maxpool_stem.onnx", "--labels", torch_models / "labels.txt",
+                      "--data", digits, "--norm", "imagenet", "--crop", "center", "--out", tmp_path / "out",
+                      "--quant", "int8", "--max-drop", "100")
+    assert report["source"]["float_check"]["passed"]
+    int8 = Path(report["variants"][report["quant"]]["path"])
+    assert _device_top1(device_python, int8, digits / "test")  # and the device runs it

@@ -10,7 +10,8 @@ It writes ``OUT/net.onnx``, ``OUT/net.pt2``, ``OUT/net_dynamic.onnx`` (dynamic h
 ``OUT/same_pad_{ts11,ts17,dynamo18}.onnx`` (the net behind an EfficientNet-port-style block: "same"
 padding computed from the input's size, a residual add, ``x.view(x.size(0), -1)``; exported by the
 TorchScript exporter at opsets 11 and 17 and by the dynamo exporter) and ``OUT/bias_gelu.onnx`` (an
-onnxruntime contrib op that onnx2tf has no converter for).
+onnxruntime contrib op that onnx2tf has no converter for) and ``OUT/maxpool_stem.onnx`` (ResNet's padded
+stem max-pool in front of the net).
 The network ends in logits, as PyTorch classifiers usually do.
 """
 
@@ -101,6 +102,11 @@ def build(data: Path, out: Path, epochs: int = 15) -> None:
         torch.onnx.export(same, (example,), str(out / f"{name}.onnx"), input_names=["input"],
                           output_names=["logits"], opset_version=opset, dynamo=dynamo)
     bias_gelu(out / "bias_gelu.onnx", len(classes))
+    stem = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                         nn.Upsample(scale_factor=2.0, mode="nearest"), net).eval()
+    nn.init.dirac_(stem[0].weight)  # ResNet's stem pooling (3x3, stride 2, padding 1) in front of the trained net
+    torch.onnx.export(stem, (example,), str(out / "maxpool_stem.onnx"), input_names=["input"],
+                      output_names=["logits"], opset_version=13, dynamo=False)
     net.eval()  # exporting the wrappers (built in training mode) put net back in training mode on the way out
     xs, _, _, files = _load(data, "test")
     with torch.no_grad():

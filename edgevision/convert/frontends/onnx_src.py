@@ -125,10 +125,62 @@ def slim_model(path: Path, folder: Path, shape: list[int], input_name: str) -> P
             model = onnxslim.slim(onnx.load(str(path)), input_shapes=[f"{input_name}:{','.join(map(str, shape))}"])
         if model is None:
             return None
+        pad_max_pools(model)
         onnx.save(model, str(out))
     except Exception:  # noqa: BLE001 - a simplifier failure only means this attempt is skipped
         return None
     return out
+
+
+NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus", "Abs", "Exp")
+PAD_FLOOR = -65504.0  # the most negative float16: finite, so int8 quantization saturates it instead of overflowing
+
+
+def pad_max_pools(model: Any) -> int:
+    """Move each padded MaxPool's padding into an explicit Pad node before it; returns how many were moved.
+
+    onnx2tf pads such a MaxPool (ResNet's stem: 3x3, stride 2, padding 1) with -FLT_MAX, and the int8
+    quantizer turns that constant into a PADV2 the interpreter aborts on. After a ReLU (the usual case) the
+    input is never negative, so padding with 0 is the same maximum and converts to a plain PAD; otherwise
+    the padding is the most negative float16, which int8 saturates to its lowest value, as -inf would.
+    """
+    from onnx import helper, numpy_helper
+
+    if next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0) < 11:
+        return 0  # Pad takes its pads as inputs from opset 11 on
+    graph = model.graph
+    producers = {out: n for n in graph.node for out in n.output}
+    moved = 0
+    for index in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[index]
+        if node.op_type != "MaxPool":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        pads = list(attrs["pads"].ints) if "pads" in attrs else []
+        if not any(pads) or ("auto_pad" in attrs and attrs["auto_pad"].s not in (b"", b"NOTSET")):
+            continue
+        src = producers.get(node.input[0])
+        clip_min = None
+        if src is not None and src.op_type == "Clip" and len(src.input) > 1 and src.input[1]:
+            init = {i.name: i for i in graph.initializer}.get(src.input[1])
+            clip_min = float(numpy_helper.to_array(init)) if init is not None else None
+        non_negative = src is not None and (src.op_type in NON_NEGATIVE or (clip_min is not None and clip_min >= 0))
+        name = f"{node.name or node.output[0]}_pad"
+        half = len(pads) // 2
+        full = [0, 0, *pads[:half], 0, 0, *pads[half:]]  # NCHW begins then ends, batch and channels unpadded
+        graph.initializer.extend([numpy_helper.from_array(np.asarray(full, np.int64), f"{name}_pads"),
+                                  numpy_helper.from_array(np.asarray(0.0 if non_negative else PAD_FLOOR,
+                                                                     np.float32), f"{name}_value")])
+        pad = helper.make_node("Pad", [node.input[0], f"{name}_pads", f"{name}_value"], [f"{name}_out"], name=name,
+                               mode="constant")
+        node.input[0] = f"{name}_out"
+        for a in node.attribute:
+            if a.name == "pads":
+                del a.ints[:]
+                a.ints.extend([0] * len(pads))
+        graph.node.insert(index, pad)
+        moved += 1
+    return moved
 
 
 def _cause(exc: BaseException) -> str:
