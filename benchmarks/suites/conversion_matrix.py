@@ -172,6 +172,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="two architectures, two exporters (a smoke run)")
     ap.add_argument("--json", type=Path, help="also write the rows to this file")
     ap.add_argument("--archs", nargs="+", help="only these architectures (default: all, and the Keras exporters)")
+    ap.add_argument("--exporters", nargs="+", choices=TORCH_EXPORTERS, help="only these torch exporters")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import torch
@@ -182,6 +183,8 @@ def main() -> None:
     keras_exporters = list(KERAS_EXPORTERS)
     if args.quick:
         archs, exporters, keras_exporters = ["mobilenet_v3_small", "resnet18"], ["torchscript-13", "pt2"], []
+    if args.exporters:
+        exporters = [e for e in exporters if e in args.exporters]
     if args.archs:
         archs, keras_exporters = [a for a in archs if a in args.archs], keras_exporters if "keras" in args.archs else []
     rows: list[dict[str, Any]] = []
