@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import Commands, option, path
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 
 EPILOG = """Examples:
@@ -34,42 +33,43 @@ check failed, 2 bad input.
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(epilog=EPILOG)
-    @handle_errors
-    def doctor(
-        model: Path = typer.Argument(..., help="A .tflite model file; for the AI Camera a .rpk, a release "
-                                               "folder or a `convert --target imx500` folder."),
-        source: str | None = typer.Option(None, "--source", "-s",
-                                          help="Also check live frames from this source (as for `run`)."),
-        frames: int = typer.Option(20, "--frames", min=1, help="Live frames to grab."),
-        timeout: float = typer.Option(15.0, "--timeout", min=1.0, help="Seconds to wait for those frames."),
-        labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
-        norm: str | None = typer.Option(None, "--norm", help="raw|unit|symmetric, as you would pass to `run`."),
-        threads: int | None = typer.Option(None, "--threads", min=1, help="Interpreter threads."),
-        delegate: str | None = typer.Option(None, "--delegate", help="cpu (default) or edgetpu[:usb:0|:pci:0]."),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    ) -> None:
-        """Check that this device classifies like the desktop did, and that the camera feeds it right."""
-        from edgevision.imx500.sensor_doctor import is_imx500_target
+def register(commands: Commands) -> None:
+    p = commands.add("doctor", doctor, epilog=EPILOG)
+    p.add_argument("model", type=path, metavar="MODEL", help="A .tflite model file; for the AI Camera a .rpk, a "
+                                                             "release folder or a `convert --target imx500` folder.")
+    option(p, "--source", "-s", help="Also check live frames from this source (as for `run`).")
+    option(p, "--frames", kind=int, default=20, min=1, help="Live frames to grab.")
+    option(p, "--timeout", kind=float, default=15.0, min=1.0, help="Seconds to wait for those frames.")
+    option(p, "--labels", kind=Path, help="Labels file (overrides embedded labels).")
+    option(p, "--norm", help="raw|unit|symmetric, as you would pass to `run`.")
+    option(p, "--threads", kind=int, min=1, help="Interpreter threads.")
+    option(p, "--delegate", help="cpu (default) or edgetpu[:usb:0|:pci:0].")
+    option(p, "--json", kind=bool, default=False, dest="as_json", help="Print the report as JSON.")
 
-        if is_imx500_target(model, source):
-            _imx500(model, source, frames, timeout, labels, as_json)
-            return
-        from edgevision.doctor.diagnose import diagnose
-        from edgevision.runtime.classifier import Classifier, ClassifierOptions
-        from edgevision.runtime.interpreter import default_threads
-        from edgevision.sources.frame_sources import open_source
 
-        src = open_source(source) if source is not None else None
-        clf = Classifier(model, labels, ClassifierOptions(
-            threads=threads or default_threads(capture_thread=src is not None and src.live),
-            delegate=delegate, normalization=norm))
-        console = err_console()
-        with console.status("checking…") as status:
-            report = diagnose(clf, src, frames=frames, timeout_s=timeout, user_norm=norm,
-                              on_step=lambda s: status.update(f"checking {s}…"))
-        _finish(model, report, as_json)
+@handle_errors
+def doctor(*, model: Path, source: str | None, frames: int, timeout: float, labels: Path | None, norm: str | None,
+           threads: int | None, delegate: str | None, as_json: bool) -> None:
+    """Check that this device classifies like the desktop did, and that the camera feeds it right."""
+    from edgevision.imx500.sensor_doctor import is_imx500_target
+
+    if is_imx500_target(model, source):
+        _imx500(model, source, frames, timeout, labels, as_json)
+        return
+    from edgevision.doctor.diagnose import diagnose
+    from edgevision.runtime.classifier import Classifier, ClassifierOptions
+    from edgevision.runtime.interpreter import default_threads
+    from edgevision.sources.frame_sources import open_source
+
+    src = open_source(source) if source is not None else None
+    clf = Classifier(model, labels, ClassifierOptions(
+        threads=threads or default_threads(capture_thread=src is not None and src.live),
+        delegate=delegate, normalization=norm))
+    console = err_console()
+    with console.status("checking…") as status:
+        report = diagnose(clf, src, frames=frames, timeout_s=timeout, user_norm=norm,
+                          on_step=lambda s: status.update(f"checking {s}…"))
+    _finish(model, report, as_json)
 
 
 def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels: Path | None,

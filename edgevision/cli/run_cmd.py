@@ -1,18 +1,13 @@
 """``edgevision run MODEL --source SRC``: live labels to stdout, a file, MQTT and a live web view.
 
-The typer command is built from the option table (``edgevision.run.options``), which the
-typer-free start (``run_fast``) reads too; the work itself is ``run_exec.run``.
+The parser is generated from the option table (``edgevision.run.options.RUN_TABLE``), the one
+declaration of ``run``'s options; the work itself is ``run_exec.run``, called with one keyword per row.
 """
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
-from typing import Any
-
-import typer
-
-from edgevision.run.options import MODEL_HELP, RUN_TABLE, RunOption
+from edgevision.cli.arguments import Commands, option, path
+from edgevision.run.options import MODEL_HELP, REQUIRED, RUN_TABLE
 
 EPILOG = """Examples:
 
@@ -34,26 +29,15 @@ beside it as edgevision deploy leaves them). Live sources are watched: a read th
 seconds or a stream that ends is reconnected with backoff, and labels resume when it returns.
 """
 
-
-def _parameter(option: RunOption) -> inspect.Parameter:
-    decls = [f"{option.flags[0]}/{option.negative}" if option.negative else option.flags[0], *option.flags[1:]]
-    extra: dict[str, Any] = {"envvar": option.envvar, "show_envvar": False} if option.envvar else {}
-    info = typer.Option(option.default, *decls, help=option.help, min=option.min, max=option.max, **extra)
-    annotation: Any = option.kind | None if option.optional else option.kind
-    return inspect.Parameter(option.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=info,
-                             annotation=annotation)
+DESCRIPTION = "Classify frames from a source and send one label event per frame to every output."
 
 
-def register(app: typer.Typer) -> None:
-    from edgevision.cli import run_exec
+def register(commands: Commands) -> None:
+    from edgevision.cli.run_exec import run
 
-    def run(**values: Any) -> None:
-        run_exec.run(**values)
-
-    params = [inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                default=typer.Argument(..., help=MODEL_HELP), annotation=Path),
-              *(_parameter(o) for o in RUN_TABLE)]
-    run.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
-    run.__doc__ = "Classify frames from a source and send one label event per frame to every output."
-    app.command(epilog=EPILOG)(run)
+    parser = commands.add("run", run, description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("model", type=path, metavar="MODEL", help=MODEL_HELP)
+    for o in RUN_TABLE:
+        required = o.default is REQUIRED
+        option(parser, *o.flags, kind=o.kind, default=None if required else o.default, help=o.help, dest=o.name,
+               required=required, min=o.min, max=o.max, negative=o.negative, envvar=o.envvar)

@@ -1,4 +1,4 @@
-"""What ``edgevision run`` does once its command line is read (by typer or by the fast start)."""
+"""What ``edgevision run`` does once its command line is read (by the parser ``run_cmd`` builds)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold:
         mqtt_discovery: bool, web: int | None, host: str, web_token: str | None, web_token_file: Path | None,
         read_timeout: float, give_up_after: float | None, quiet: bool) -> None:
     """Classify frames from a source and send one label event per frame to every output (the parameters
-    are those of :data:`edgevision.run.options.RUN_TABLE`, all given, by typer or ``run_fast``)."""
+    are those of :data:`edgevision.run.options.RUN_TABLE`, all given, by the parser ``run_cmd`` builds)."""
     from edgevision.errors import BadInput, CheckFailed
     from edgevision.imx500.source_name import is_imx500_source
     from edgevision.pipeline.realtime import Pipeline, PipelineOptions

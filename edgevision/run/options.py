@@ -1,11 +1,10 @@
-"""The options of ``edgevision run``, declared once: the typer command, the fast start and deploy read this.
+"""The options of ``edgevision run``, declared once: the CLI's parser and deploy read this.
 
 A bundle's runtime config becomes ``run`` flags on the device; before a service is switched to a
 release, the device checks that its own edgevision knows every one of them (sinks come and go
 between versions). The table lives here, below both the CLI and the deploy code, so that deploy
-never imports the CLI. The CLI builds its typer command from it (``edgevision.cli.run_cmd``) and
-parses a plain ``run`` command line from it without importing typer (``edgevision.cli.run_fast``);
-``tests/test_cli_dispatch.py`` checks both parse every command line alike.
+never imports the CLI. The CLI generates ``run``'s argparse parser from it (``edgevision.cli.run_cmd``);
+``tests/test_cli_dispatch.py`` checks what that parser reads command lines as.
 """
 
 from __future__ import annotations
