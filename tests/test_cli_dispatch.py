@@ -208,6 +208,8 @@ RUN_LINES: list[tuple[list[str], dict[str, Any]]] = [
     (["m.tflite", "-sa", "-qs", "b", "--top-k", "+3", "--threshold", "1e-1"],
      {"source": "b", "quiet": True, "top_k": 3, "threshold": 0.1}),
     (["m.tflite", "-s", "-"], {"source": "-"}),
+    (["m.tflite", "--source", "--odd", "--out", "-q"], {"source": "--odd", "out": Path("-q")}),  # a value, for
+    (["m.tflite", "-s", "-1", "--give-up-after", "-0"], {"source": "-1", "give_up_after": 0.0}),  # its own checks
     (["-s", "x", "--", "-odd.tflite"], {"source": "x", "model": Path("-odd.tflite")}),
 ]
 RUN_ERRORS = [
@@ -216,6 +218,7 @@ RUN_ERRORS = [
     ["m.tflite", "-s", "a", "--quiet=1"], ["m.tflite", "-s"], ["m.tflite", "-s", "a", "--sourc", "b"],
     ["m.tflite", "-s", "a", "--frobnicate"], ["m.tflite", "-s", "a", "--out", ""],
     ["m.tflite", "-s", "a", "--read-timeout", "0.05"], ["m.tflite", "-s", "a", "--threads", "-1"],
+    ["m.tflite", "-s", "a", "--top-k", "--quiet"], ["m.tflite", "-s", "a", "--no-stdout=1"],
 ]
 
 
@@ -262,3 +265,37 @@ def test_help_never_shows_an_environment_secret() -> None:
     r = _edgevision("run", "--help", env={**_env(), "EDGEVISION_WEB_TOKEN": "s3cret-token-value"})
     assert r.returncode == 0 and "$EDGEVISION_WEB_TOKEN" in r.stdout
     assert "s3cret-token-value" not in r.stdout + r.stderr
+
+
+def test_options_may_come_between_arguments() -> None:
+    """Options anywhere among a command's arguments, also where it takes several or an optional one;
+    ``bench MODEL…`` is ``bench run MODEL…``."""
+    from edgevision.cli.bench_cmd import run as bench_run
+    from edgevision.cli.evaluate_cmd import evaluate
+    from edgevision.cli.main import build_parser
+
+    def read(*args: str) -> dict[str, Any]:
+        values = vars(build_parser().parse_args(list(args)))
+        values.pop(REACHED)
+        return values
+
+    bench = read("bench", "a.tflite", "--threads", "1", "b.tflite", "--threads=4", "--json")
+    assert bench[HANDLER] is bench_run and bench["models"] == [Path("a.tflite"), Path("b.tflite")]
+    assert bench["threads"] == [1, 4] and bench["json_out"] is True and bench["delegate"] is None
+    assert read("bench", "run", "./report")["models"] == [Path("./report")]
+    report = read("bench", "report", "a.json", "--out", "r", "b.sqlite")
+    assert report["results"] == [Path("a.json"), Path("b.sqlite")] and report["out"] == Path("r")
+    assert read("bench", "report")["results"] == [] and read("bench", "report")["out"] == Path("bench-report")
+    ev = read("evaluate", "m.tflite", "--json", "data")
+    assert ev[HANDLER] is evaluate and (ev["model"], ev["data"], ev["json_out"]) == (Path("m.tflite"), Path("data"),
+                                                                                       True)
+    assert read("evaluate", "runs/x")["data"] is None
+    unit = read("device", "service", "unit", "rel", "--scope", "user")
+    assert (unit["release"], unit["scope"], unit["root"]) == ("rel", "user", None)
+    convert = read("convert", "r", "--target", "edgetpu", "--no-repair", "--target", "imx500", "--format", "onnx")
+    assert (convert["target"], convert["fmt"], convert["repair"]) == (["edgetpu", "imx500"], ["onnx"], False)
+    assert read("convert", "r")["repair"] is None  # neither: as the policy says
+    train = read("train", "d", "-o", "o", "--set", "a=1", "--lr", "0.1", "--set", "b=2")
+    assert (train["settings"], train["learning_rate"], train["out"]) == (["a=1", "b=2"], 0.1, Path("o"))
+    assert read("device", "activate", "r1", "--no-restart")["restart"] is False
+    assert read("device", "activate", "r1", "--service")["with_service"] is True

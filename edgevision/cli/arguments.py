@@ -46,8 +46,9 @@ class CliParser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.flags: set[str] = set()       # every option string, for the checks below and for tests
+        self._valued: set[str] = set()     # the option strings that take a value
         self.commands: Commands | None = None
-        self._variadic = False             # a positional taking several values: options may come between them
+        self._variadic = False             # a positional of 0, 1 or more values: options may come between them
         self._inner = False
         kwargs.setdefault("allow_abbrev", False)  # --sourc is a mistake, not --source
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
@@ -60,7 +61,9 @@ class CliParser(argparse.ArgumentParser):
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
         self.flags.update(action.option_strings)
-        if not action.option_strings and action.nargs in ("*", "+"):
+        if action.nargs != 0:
+            self._valued.update(action.option_strings)
+        if not action.option_strings and action.nargs in ("*", "+", "?"):
             self._variadic = True
         return action
 
@@ -80,11 +83,8 @@ class CliParser(argparse.ArgumentParser):
         args = list(sys.argv[1:] if args is None else args)
         if self._inner:  # the passes of parse_known_intermixed_args
             return super().parse_known_args(args, namespace)
-        if self.commands is not None:
-            args = self.commands.check(self, args)
-        else:
-            self._refuse_unknown_options(args)
-        if self._variadic:  # `bench a.tflite --threads 1 b.tflite`: options between positionals, as before
+        args = self.commands.check(self, args) if self.commands is not None else self._read_options(args)
+        if self._variadic:  # `bench a.tflite --threads 1 b.tflite`, `evaluate m.tflite --json data/`
             self._inner = True
             try:
                 namespace, extras = self.parse_known_intermixed_args(args, namespace)
@@ -98,18 +98,34 @@ class CliParser(argparse.ArgumentParser):
                        else f"unexpected extra argument: {word}")
         return namespace, extras
 
-    def _refuse_unknown_options(self, args: list[str]) -> None:
-        """An unknown option is the mistake to report, before the missing ones it may have caused
-        (``run m.tflite --sourc x`` is a misspelt --source, not a missing one). Words are classified as
-        argparse does: ``--x`` is an option, ``-x…`` too unless a negative number or holding a space."""
-        for word in args:
+    def _read_options(self, args: list[str]) -> list[str]:
+        """The words after an option that takes a value are its value, whatever they look like
+        (``--source --x`` gives --source the value ``--x``, for its own check to judge; argparse alone
+        would take ``--x`` for an option). And an unknown option is the mistake to report, before the
+        missing ones it may have caused (``run m.tflite --sourc x`` is a misspelt --source). Words are
+        classified as argparse does: ``--x`` is an option, ``-x…`` too unless a negative number or
+        holding a space; everything after ``--`` is an argument."""
+        out: list[str] = []
+        words = iter(args)
+        for word in words:
             if word == "--":
-                return
+                return [*out, word, *words]
             if not word.startswith("-") or word == "-" or " " in word or NEGATIVE.match(word):
+                out.append(word)
                 continue
             name = word.split("=")[0] if word.startswith("--") else word[:2]
             if name not in self.flags:
                 self.error(f"no such option: {word.split('=')[0]}")
+            out.append(word)
+            if word in self._valued:  # the flag alone: the next word is its value
+                value = next(words, None)
+                if value is None:
+                    break
+                if value.startswith("-") and value != "-":
+                    out[-1] = f"{word}={value}" if word.startswith("--") else f"{word}{value}"
+                else:
+                    out.append(value)
+        return out
 
 
 class Commands:
