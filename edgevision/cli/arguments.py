@@ -23,6 +23,16 @@ METAVARS = {int: "INTEGER", float: "FLOAT", Path: "PATH", str: "TEXT"}
 NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's: such words are values, not options
 
 
+class PlainFormatter(argparse.RawDescriptionHelpFormatter):
+    """The formatter argparse uses while a parser is built and read (to check metavars, name sub-commands):
+    with a width given, it does not import shutil to ask the terminal (2-5 ms of a start). Help and usage
+    are never printed with it (help: :func:`rich_formatter`; errors: one line)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, 120 if width is None else width)
+
+
 def rich_formatter() -> type[argparse.HelpFormatter]:
     """rich-argparse's formatter, examples kept as written, help text printed literally (no console markup:
     ``[default: …]`` and ``edgevision[train]`` are text, not styles)."""
@@ -51,7 +61,7 @@ class CliParser(argparse.ArgumentParser):
         self._variadic = False             # a positional of 0, 1 or more values: options may come between them
         self._inner = False
         kwargs.setdefault("allow_abbrev", False)  # --sourc is a mistake, not --source
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", PlainFormatter)
         add_help = kwargs.pop("add_help", True)
         super().__init__(*args, add_help=False, **kwargs)
         if add_help:
