@@ -112,14 +112,15 @@ def test_top_level_help_and_no_arguments_list_every_command() -> None:
     (("run", "m.tflite", "--source", "x.jpg", "--top-k", "0"), ("--top-k: 0 is below the minimum 1",
                                                                 "edgevision run --help")),
     (("run", "m.tflite", "--source", "x.jpg", "--threshold", "1.5"), ("--threshold: 1.5 is above the maximum 1",)),
-    (("run", "m.tflite", "--source", "x.jpg", "--smooth", "two"), ("--smooth: 'two' is not an integer",)),
-    (("run", "m.tflite", "--source", "x.jpg", "--read-timeout", "nan"), ("--read-timeout: 'nan' is not a number",)),
+    (("run", "m.tflite", "--source", "x.jpg", "--smooth", "two"), ("--smooth: expected an integer, got 'two'",)),
+    (("run", "m.tflite", "-s", "x.jpg", "--read-timeout", "nan"), ("--read-timeout: expected a number, got 'nan'",)),
     (("run", "m.tflite", "--source", "x.jpg", "--frob"), ("no such option: --frob", "edgevision run --help")),
     (("run", "m.tflite", "--sourc", "x.jpg"), ("no such option: --sourc",)),  # no abbreviations
     (("run", "m.tflite", "n.tflite", "-s", "x"), ("unexpected extra argument: n.tflite",)),
     (("run", "m.tflite", "-s", "x", "--quiet=1"), ("--quiet",)),
-    (("run", "m.tflite", "-s"), ("--source", "expected one argument")),
-    (("run", "m.tflite", "-s", "x", "--out", ""), ("--out: the path is empty",)),
+    (("run", "m.tflite", "-s"), ("--source: expected one argument",)),
+    (("info", ""), ("MODEL: expected a path, got an empty value", "(see: edgevision info --help)")),
+    (("run", "m.tflite", "-s", "x", "--out", ""), ("--out: expected a path, got an empty value",)),
     (("device", "frobnicate"), ("no such command: frobnicate", "edgevision device --help")),
     (("device", "status", "--labels", "-1"), ("--labels: -1 is below the minimum 0",
                                               "(see: edgevision device status --help)")),
@@ -140,26 +141,31 @@ def test_usage_errors_are_one_line(args: tuple[str, ...], needles: tuple[str, ..
 
 
 def test_option_values_are_read_or_refused_with_the_bound() -> None:
-    """The one converter of every number option: what it reads, what it refuses and how it says so;
-    a value typed by a user is printed inert (control characters escaped)."""
-    from edgevision.cli.arguments import number, one_line, path
+    """Every typed value goes through the converter a bundle's values go through (optionspec.convert):
+    what it reads, what it refuses and how argparse then says so; a value typed by a user is printed
+    inert (control characters escaped)."""
+    from edgevision.cli.arguments import converter, one_line
+    from edgevision.optionspec import RunOption
 
-    top_k, port, timeout = number(int, 1), number(int, 0, 65535), number(float, 0.1)
-    assert [top_k(v) for v in ("3", "+3", " 4", "1_000", "007")] == [3, 3, 4, 1000, 7]
+    top_k = converter(RunOption("top_k", ("--top-k",), int, 3, "", min=1))
+    port = converter(RunOption("port", ("--port",), int, None, "", min=0, max=65535))
+    timeout = converter(RunOption("t", ("--read-timeout",), float, 5.0, "", min=0.1))
+    path = converter(RunOption("out", ("--out",), Path, None, ""))
+    assert converter(RunOption("host", ("--host",), str, None, "")) is None  # text stays text
+    assert top_k is not None and port is not None and timeout is not None and path is not None
+    assert [top_k(v) for v in ("3", "+3", " 4", "007")] == [3, 3, 4, 7]
     assert port("0") == 0 and port("65535") == 65535
-    assert timeout("0.1") == 0.1 and timeout("1e3") == 1000.0 and timeout("inf") == float("inf")
+    assert timeout("0.1") == 0.1 and timeout("1e3") == 1000.0 and timeout(".5") == 0.5
     refused = {(top_k, "0"): "0 is below the minimum 1", (top_k, "-1"): "-1 is below the minimum 1",
-               (top_k, "2.5"): "'2.5' is not an integer", (top_k, "two"): "'two' is not an integer",
-               (top_k, ""): "'' is not an integer", (port, "65536"): "65536 is above the maximum 65535",
-               (timeout, "0.05"): "0.05 is below the minimum 0.1", (timeout, "nan"): "'nan' is not a number",
-               (timeout, "abc"): "'abc' is not a number"}
+               (top_k, "2.5"): "expected an integer, got '2.5'", (top_k, "two"): "expected an integer, got 'two'",
+               (top_k, ""): "expected an integer, got ''", (port, "65536"): "65536 is above the maximum 65535",
+               (timeout, "0.05"): "0.05 is below the minimum 0.1", (timeout, "nan"): "expected a number, got 'nan'",
+               (timeout, "inf"): "expected a number, got 'inf'", (path, ""): "expected a path, got an empty value"}
     for (convert, text), message in refused.items():
         with pytest.raises(argparse.ArgumentTypeError) as err:
             convert(text)
-        assert str(err.value) == message, (text, str(err.value))
+        assert str(err.value) == message, (text, str(err.value))  # argparse puts "--flag: " in front
     assert path("a/b") == Path("a/b")
-    with pytest.raises(argparse.ArgumentTypeError, match="empty"):
-        path("")
     assert one_line("no such option: --x\x1b[31m\nred") == "no such option: --x\\x1b[31m red"
 
 
@@ -235,7 +241,7 @@ def _run_values(line: list[str]) -> dict[str, Any]:
 def test_run_reads_each_line_to_these_values(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """The parser generated from RUN_TABLE hands run_exec.run exactly these keywords; these lines are
     refused with one line and exit 2; $EDGEVISION_WEB_TOKEN fills --web-token unless it is given."""
-    from edgevision.run.options import REQUIRED, RUN_TABLE
+    from edgevision.session.run_options import REQUIRED, RUN_TABLE
 
     monkeypatch.delenv("EDGEVISION_WEB_TOKEN", raising=False)
     defaults = {"model": Path("m.tflite"), **{o.name: None if o.default is REQUIRED else o.default for o in RUN_TABLE}}

@@ -16,10 +16,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from edgevision.errors import BadInput
+from edgevision.optionspec import REQUIRED, RunOption, convert
+
 EXIT_USAGE = 2
 HANDLER = "edgevision handler"   # namespace keys no option can have (they hold a space): what to call,
 REACHED = "edgevision parser"    # and the deepest parser the command line reached (its help, when no handler)
 METAVARS = {int: "INTEGER", float: "FLOAT", Path: "PATH", str: "TEXT"}
+ARGUMENT = re.compile(r"argument ([^\s:]+): ")  # how argparse names the option of an error: "-n/--lines"
 NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's: such words are values, not options
 
 
@@ -78,8 +82,10 @@ class CliParser(argparse.ArgumentParser):
         return action
 
     def error(self, message: str) -> NoReturn:
-        if message.startswith("argument "):  # "argument --top-k: ..." -> "--top-k: ..."
-            message = message[len("argument "):]
+        named = ARGUMENT.match(message)  # "argument -n/--lines: ..." -> "--lines: ..."
+        if named:
+            names = named.group(1).split("/")
+            message = f"{next((n for n in names if n.startswith('--')), names[0])}: {message[named.end():]}"
         print(f"error: {one_line(message)} (see: {self.prog} --help)", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_USAGE)
 
@@ -199,77 +205,73 @@ def _percent(text: str) -> str:
     return text.replace("%", "%%")  # argparse %-formats help strings
 
 
-def number(kind: type[int] | type[float], low: float | None = None, high: float | None = None) -> Callable[[str], Any]:
-    """An int or float option value, within [low, high]; the error names the option and the bound
-    (``--top-k: 0 is below the minimum 1``)."""
-    what = "an integer" if kind is int else "a number"
-
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value != value:  # nan: every comparison is false, so it would pass any range
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        if low is not None and value < low:
-            raise argparse.ArgumentTypeError(f"{_show(value)} is below the minimum {_show(low)}")
-        if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"{_show(value)} is above the maximum {_show(high)}")
-        return value
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
-def _show(value: float) -> str:
-    return str(value) if isinstance(value, int) or not float(value).is_integer() else str(int(value))
-
-
-def path(text: str) -> Path:
-    """A path option value; an empty one is a mistake (``Path("")`` would quietly mean the current folder)."""
-    if not text:
-        raise argparse.ArgumentTypeError("the path is empty")
-    return Path(text)
-
-
-def converter(kind: type, low: float | None = None, high: float | None = None) -> Callable[[str], Any] | None:
-    """The argparse ``type`` of an option of ``kind`` (str needs none)."""
-    if kind in (int, float):
-        return number(kind, low, high)
-    if kind is Path:
-        return path
-    if kind is str:
+def converter(row: RunOption) -> Callable[[str], Any] | None:
+    """The argparse ``type`` of an option: :func:`edgevision.optionspec.convert`, the one converter a value
+    goes through wherever it comes from (a command line here, a bundle's runtime.json on a device), so it
+    is read, and refused, alike (``--top-k: 0 is below the minimum 1``). str needs none."""
+    if row.kind is str:
         return None
-    raise TypeError(f"no converter for {kind!r}")
+
+    def read(text: str) -> Any:
+        try:
+            return convert(row, text)
+        except BadInput as exc:  # argparse puts the option's name in front of the message itself
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{row.flag}: ")) from None
+
+    read.__name__ = row.kind.__name__  # named in argparse's own messages
+    return read
 
 
 def option(parser: CliParser, *flags: str, kind: type = str, default: Any = None, help: str,
            dest: str | None = None, required: bool = False, min: float | None = None,
            max: float | None = None, negative: str | None = None, many: bool = False,
            envvar: str | None = None, metavar: str | None = None) -> None:
-    """Declare one option. ``kind`` bool is a switch (``negative``: its ``--no-x``); ``many``: repeatable,
-    the values in a list (None when not given); ``envvar``: the default comes from that variable when set."""
-    kwargs: dict[str, Any] = {"dest": dest} if dest else {}
+    """Declare one option (see :func:`add_option`); ``required``: the option must be given."""
+    name = dest or next((f for f in flags if f.startswith("--")), flags[0]).lstrip("-").replace("-", "_")
+    row = RunOption(name, flags, kind, REQUIRED if required else default, help, negative=negative, min=min, max=max,
+                    envvar=envvar)
+    add_option(parser, row, many=many, metavar=metavar)
+
+
+def add_option(parser: CliParser, row: RunOption, *, many: bool = False, metavar: str | None = None) -> None:
+    """Declare the option ``row`` describes (a row of ``run``'s table, or one a command declares).
+
+    ``kind`` bool is a switch (``negative``: its ``--no-x``); a ``REQUIRED`` default: it must be given;
+    ``many``: repeatable, the values in a list (None when not given); ``envvar``: the default comes from
+    that variable when it is set and not empty."""
+    required = row.default is REQUIRED
+    default = None if required else row.default
     shown = default
-    if envvar:
-        default = os.environ.get(envvar) or default  # an empty variable counts as unset
-        required = required and envvar not in os.environ
+    if row.envvar:
+        default = os.environ.get(row.envvar) or default
+        required = required and default is None
         shown = None  # never print the variable's value in help (it may be a secret)
-    text = _percent(help) + _notes(kind, shown, min, max, many)
-    if kind is bool:
-        if negative is None:
-            parser.add_argument(*flags, action="store_const", const=True, default=default, help=text, **kwargs)
-        elif len(flags) >= 1 and negative == "--no-" + flags[0][2:] and flags[0].startswith("--"):
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, default=default, help=text, **kwargs)
+    text = _percent(row.help) + _notes(row.kind, shown, row.min, row.max, many)
+    kwargs: dict[str, Any] = {"dest": row.name, "default": default, "help": text}
+    if row.kind is bool:
+        if row.negative is None:
+            parser.add_argument(*row.flags, action="store_const", const=True, **kwargs)
+        elif row.flag.startswith("--") and row.negative == "--no-" + row.flag[2:]:
+            parser.add_argument(*row.flags, action=argparse.BooleanOptionalAction, **kwargs)
         else:  # a negative not spelled --no-<flag>: two switches writing the same value
-            name = dest or flags[0].lstrip("-").replace("-", "_")
-            parser.add_argument(*flags, action="store_const", const=True, default=default, help=text, dest=name)
-            parser.add_argument(negative, action="store_const", const=False, dest=name,
-                                help=f"The opposite of {flags[0]}.")
+            parser.add_argument(*row.flags, action="store_const", const=True, **kwargs)
+            parser.add_argument(row.negative, action="store_const", const=False, dest=row.name,
+                                help=f"The opposite of {row.flag}.")
         return
-    parser.add_argument(*flags, type=converter(kind, min, max), default=default, required=required,
-                        action="append" if many else "store", metavar=metavar or METAVARS.get(kind, "VALUE"),
-                        help=text, **kwargs)
+    parser.add_argument(*row.flags, type=converter(row), required=required, action="append" if many else "store",
+                        metavar=metavar or METAVARS.get(row.kind, "VALUE"), **kwargs)
+
+
+def argument(parser: CliParser, name: str, *, kind: type = Path, help: str, nargs: str | None = None,
+             metavar: str | None = None) -> None:
+    """Declare a positional argument (``nargs``: ``?`` optional, ``*``/``+`` several)."""
+    shown = metavar or name.upper()
+    parser.add_argument(name, type=converter(RunOption(name, (shown,), kind, None, help)), nargs=nargs,
+                        metavar=shown, help=_percent(help))
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _notes(kind: type, default: Any, low: float | None, high: float | None, many: bool) -> str:
@@ -278,11 +280,11 @@ def _notes(kind: type, default: Any, low: float | None, high: float | None, many
     if default is not None and kind is not bool and not many:
         notes.append("default: %(default)s")
     if low is not None and high is not None:
-        notes.append(f"{_show(low)} to {_show(high)}")
+        notes.append(f"{_num(low)} to {_num(high)}")
     elif low is not None:
-        notes.append(f"at least {_show(low)}")
+        notes.append(f"at least {_num(low)}")
     elif high is not None:
-        notes.append(f"at most {_show(high)}")
+        notes.append(f"at most {_num(high)}")
     if many:
         notes.append("repeatable")
     return f" [{'; '.join(notes)}]" if notes else ""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.cli import bench_results_cmd
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput
@@ -48,8 +48,8 @@ def register(commands: Commands) -> None:
                                   "  edgevision bench report pi4.json pi5.json --out bench-report\n\n"
                                   "  edgevision bench run --help   (every option of a measurement)")
     p = bench.add("run", run, epilog=RUN_EPILOG)
-    p.add_argument("models", type=path, nargs="+", metavar="MODEL", help="One or more .tflite files (or an IMX500 "
-                   "network.rpk / release folder: on-sensor time from --source imx500[:WxH]).")
+    argument(p, "models", nargs="+", metavar="MODEL", help="One or more .tflite files (or an IMX500 network.rpk / "
+             "release folder: on-sensor time from --source imx500[:WxH]).")
     option(p, "--runs", kind=int, min=1, help="Timed invoke() calls per configuration [default: 100, or unlimited "
                                               "within --duration].")
     option(p, "--duration", kind=float, min=0.01, help="Time budget per configuration, s.")

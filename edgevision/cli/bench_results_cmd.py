@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import CliParser, Commands, option, path
+from edgevision.cli.arguments import CliParser, Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput, MissingDependency
@@ -36,8 +36,7 @@ STORE_HELP = "Result store [default: $EDGEVISION_BENCH_STORE or ~/.local/share/e
 
 def register(bench: Commands) -> None:
     p = bench.add("report", report, epilog=REPORT_EPILOG)
-    p.add_argument("results", type=path, nargs="*", metavar="RESULTS", help="Results files (.json) or stores "
-                   "(.sqlite); none: the local store.")
+    argument(p, "results", nargs="*", help="Results files (.json) or stores (.sqlite); none: the local store.")
     option(p, "--store", kind=Path, help=STORE_HELP)
     option(p, "--out", kind=Path, default=Path("bench-report"), help="Folder for the PNG and HTML.")
     _filters(p)
@@ -46,13 +45,12 @@ def register(bench: Commands) -> None:
 
     p = bench.add("export", export, epilog="Examples:\n\n  edgevision bench export pi4.json\n\n"
                                            "  edgevision bench export mnv2.json --model mobilenet_v2")
-    p.add_argument("path", type=path, metavar="PATH", help="Results file to write (JSON).")
+    argument(p, "path", help="Results file to write (JSON).")
     option(p, "--store", kind=Path, help=STORE_HELP)
     _filters(p)
 
     p = bench.add("import", import_, epilog="Examples:\n\n  edgevision bench import pi4.json pi5.json")
-    p.add_argument("files", type=path, nargs="+", metavar="FILE", help="Results files (.json) or stores "
-                                                                       "(.sqlite) to merge in.")
+    argument(p, "files", nargs="+", metavar="FILE", help="Results files (.json) or stores (.sqlite) to merge in.")
     option(p, "--store", kind=Path, help=STORE_HELP)
 
     p = bench.add("list", list_, epilog="Examples:\n\n  edgevision bench list --model mobilenet")
@@ -90,9 +88,9 @@ def report(*, results: list[Path] | None, store: Path | None, out: Path, model: 
     """One comparison table and plot across devices and models (measured vs published where known)."""
     from rich.markup import escape
 
+    from edgevision.bench.comparison import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
     from edgevision.bench.published import load_references
     from edgevision.bench.render import plot, write_html
-    from edgevision.bench.report import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
 
     docs = _select(_load(results or [], store), model, device)
     if not docs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import handle_errors, out_console, print_json
 
 EPILOG = ("Examples:\n\n  edgevision bundle runs/shapes/export/shapes_int8.tflite --profile rpi5\n\n"
@@ -14,8 +14,7 @@ EPILOG = ("Examples:\n\n  edgevision bundle runs/shapes/export/shapes_int8.tflit
 
 def register(commands: Commands) -> None:
     p = commands.add("bundle", bundle, epilog=EPILOG)
-    p.add_argument("model", type=path, metavar="MODEL", help="A .tflite model (Edge TPU compiled for a Coral "
-                                                             "profile).")
+    argument(p, "model", help="A .tflite model (Edge TPU compiled for a Coral profile).")
     option(p, "--profile", "-p", required=True, help="Device profile name or .toml path (rpi4, rpi5, coral-usb, "
                                                      "coral-devboard, x86-64).")
     option(p, "--out", "-o", kind=Path, help="A .tar.gz/.tgz archive, or a directory (default MODEL_PROFILE.tar.gz "

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import (
     EXIT_CHECK_FAILED,
     err_console,
@@ -42,8 +42,8 @@ EPILOG = ("Examples:\n\n  edgevision convert runs/flowers\n\n"
 
 def register(commands: Commands) -> None:
     p = commands.add("convert", convert, epilog=EPILOG)
-    p.add_argument("run", type=path, metavar="RUN", help="Run directory written by edgevision train, or a model "
-                                                         "file: .keras, .h5, SavedModel dir, .tflite, .onnx, .pt2.")
+    argument(p, "run", help="Run directory written by edgevision train, or a model file: .keras, .h5, SavedModel dir, "
+             ".tflite, .onnx, .pt2.")
     option(p, "--data", kind=Path, help="A brought model's images: one folder per class (optional train/val/test), "
                                         "or any images with --unlabelled.")
     option(p, "--unlabelled", kind=bool, default=False, help="--data has no class folders: gate on agreement with "
@@ -101,8 +101,8 @@ def convert(*, run: Path, data: Path | None, unlabelled: bool, preset: str | Non
                            "preprocessing are recorded)")
         report = convert_run(run, options, err_console())
     else:
-        from edgevision.convert.sources.bring import BringOptions, convert_brought
-        from edgevision.convert.sources.declare import Declared, parse_size
+        from edgevision.convert.frontends.bring import BringOptions, convert_brought
+        from edgevision.convert.frontends.declare import Declared, parse_size
 
         if data is None:
             raise BadInput(f"{run}: not a training run; a model you brought needs --data DIR (images to "
@@ -116,7 +116,7 @@ def convert(*, run: Path, data: Path | None, unlabelled: bool, preset: str | Non
     if json_out:
         print_json(report)
     elif report.get("target") == "imx500":
-        from edgevision.imx500.render import render_imx500
+        from edgevision.imx500.sensor_render import render_imx500
 
         render_imx500(report)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
 SHOWN = 5  # paths listed per problem in the human output (--json has them all)
@@ -33,8 +33,7 @@ def register(commands: Commands) -> None:
                                  "  edgevision data pack data/flowers --out data/flowers-shards")
 
     p = data.add("check", check, epilog=CHECK_EPILOG)
-    p.add_argument("data", type=path, metavar="DATA", help="Dataset folder (one sub-folder per class, optional "
-                                                           "splits) or a shard folder.")
+    argument(p, "data", help="Dataset folder (one sub-folder per class, optional splits) or a shard folder.")
     option(p, "--min-size", kind=int, default=32, help="Images with a side below this are reported as tiny.")
     option(p, "--threads", kind=int, default=4, min=1, help="Files decoded in parallel.")
     option(p, "--strict", kind=bool, default=False, help="Exit 1 when files are unreadable or duplicates cross "
@@ -42,8 +41,7 @@ def register(commands: Commands) -> None:
     option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the full report as JSON.")
 
     p = data.add("pack", pack, epilog=PACK_EPILOG)
-    p.add_argument("data", type=path, metavar="DATA", help="Dataset folder (one sub-folder per class, optional "
-                                                           "splits).")
+    argument(p, "data", help="Dataset folder (one sub-folder per class, optional splits).")
     option(p, "--out", "-o", kind=Path, required=True, help="Empty folder for the shards and their manifest.")
     option(p, "--shards", kind=int, min=1, help="Training shards (val/test get a proportional number); default: "
                                                 "~100 MB each.")

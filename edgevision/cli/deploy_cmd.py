@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, print_json
 
 EPILOG = """Examples:
@@ -26,8 +26,8 @@ On the device afterwards: `edgevision device status`, `edgevision device rollbac
 
 def register(commands: Commands) -> None:
     p = commands.add("deploy", deploy, epilog=EPILOG)
-    p.add_argument("bundle", type=path, metavar="BUNDLE", help="A bundle (.tar.gz or directory) or a .tflite model.")
-    p.add_argument("host", metavar="HOST", help="[user@]host or ssh://[user@]host[:port].")
+    argument(p, "bundle", help="A bundle (.tar.gz or directory) or a .tflite model.")
+    argument(p, "host", kind=str, help="[user@]host or ssh://[user@]host[:port].")
     option(p, "--profile", help="Device profile (default: the bundle's, or detected from the device's board).")
     option(p, "--port", kind=int, min=1, max=65535, help="SSH port.")
     option(p, "--identity", "-i", kind=Path, help="SSH private key.")

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import CliParser, Commands, option, path
+from edgevision.cli.arguments import CliParser, Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 
 ROOT_HELP = "Device root holding releases/ and the current/previous links (default ~/edgevision or " \
@@ -60,13 +60,13 @@ def register(commands: Commands) -> None:
 
     p = device.add("verify", verify, epilog="Examples:\n\n  edgevision device verify shapes_rpi5.tar.gz\n\n"
                                             "  edgevision device verify shapes_int8-1f2e3d4c5b6a7988")
-    p.add_argument("bundle", metavar="BUNDLE", help="A bundle directory or .tar.gz, or an installed release.")
+    argument(p, "bundle", kind=str, help="A bundle directory or .tar.gz, or an installed release.")
     _root(p)
     _json(p, "Print the manifest as JSON.")
 
     p = device.add("install", install, epilog="Example:\n\n  edgevision device install /tmp/shapes_rpi5.tar.gz "
                                               "--remove")
-    p.add_argument("bundle", type=path, metavar="BUNDLE", help="A bundle .tar.gz or directory.")
+    argument(p, "bundle", help="A bundle .tar.gz or directory.")
     _root(p)
     option(p, "--expect-id", help="Refuse unless the bundle has this id.")
     option(p, "--remove", kind=bool, default=False, help="Delete the upload from ROOT/incoming after.")
@@ -75,7 +75,7 @@ def register(commands: Commands) -> None:
     p = device.add("activate", activate, epilog="Examples:\n\n  edgevision device activate 1f2e3d4c5b6a7988\n\n"
                                                 "  edgevision device activate shapes_int8-1f2e3d4c5b6a7988 --service "
                                                 "--wait 90")
-    p.add_argument("release", metavar="RELEASE", help="Release name, id, or a unique prefix.")
+    argument(p, "release", kind=str, help="Release name, id, or a unique prefix.")
     _root(p)
     option(p, "--service", kind=bool, default=False, dest="with_service", help="Install and restart the service, "
            "wait for its first label, restore the previous state if it fails.")
@@ -102,7 +102,7 @@ def register(commands: Commands) -> None:
     p = service.add("unit", service_unit, epilog="Examples:\n\n  edgevision device service unit\n\n"
                                                  "  edgevision device service unit --scope user > edgevision.service")
     _root(p)
-    p.add_argument("release", nargs="?", metavar="RELEASE", help="Release (default: current).")
+    argument(p, "release", kind=str, nargs="?", help="Release (default: current).")
     option(p, "--scope", default="system", help="system | user")
     option(p, "--python", help="Interpreter (default: this one).")
 
@@ -255,10 +255,10 @@ def serve(*, root: Path | None) -> None:
     The unit is the same for every release; the release's runtime.json is read and validated
     here (never pasted into the unit or a shell), so a bundle can only ever choose data.
     """
-    from edgevision.cli.main import main
-    from edgevision.releases.operations import serve_args
+    from edgevision.cli.run_exec import run_config
+    from edgevision.releases.operations import served_config
 
-    main(handle_errors(serve_args)(_store(root)))
+    handle_errors(lambda: run_config(served_config(_store(root))))()
 
 
 @handle_errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 
 EPILOG = """Examples:
@@ -35,8 +35,8 @@ STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "info": "cyan", 
 
 def register(commands: Commands) -> None:
     p = commands.add("doctor", doctor, epilog=EPILOG)
-    p.add_argument("model", type=path, metavar="MODEL", help="A .tflite model file; for the AI Camera a .rpk, a "
-                                                             "release folder or a `convert --target imx500` folder.")
+    argument(p, "model", help="A .tflite model file; for the AI Camera a .rpk, a release folder or a `convert --target "
+             "imx500` folder.")
     option(p, "--source", "-s", help="Also check live frames from this source (as for `run`).")
     option(p, "--frames", kind=int, default=20, min=1, help="Live frames to grab.")
     option(p, "--timeout", kind=float, default=15.0, min=1.0, help="Seconds to wait for those frames.")

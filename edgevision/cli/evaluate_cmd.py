@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
 EPILOG = """Examples:
@@ -27,10 +27,9 @@ EPILOG = """Examples:
 
 def register(commands: Commands) -> None:
     p = commands.add("evaluate", evaluate, epilog=EPILOG)
-    p.add_argument("model", type=path, metavar="MODEL", help="A .tflite model file, or a training run directory "
-                                                             "(or its model.keras).")
-    p.add_argument("data", type=path, metavar="DATA", nargs="?", help="Dataset folder (one sub-folder per class, "
-                   "optional splits) or shard folder; optional for a run (its own splits).")
+    argument(p, "model", help="A .tflite model file, or a training run directory (or its model.keras).")
+    argument(p, "data", nargs="?", help="Dataset folder (one sub-folder per class, optional splits) or shard folder; "
+             "optional for a run (its own splits).")
     option(p, "--split", help="train | val | test (default: test, else val).")
     option(p, "--labels", kind=Path, help="Labels file (overrides embedded labels).")
     option(p, "--out", kind=Path, help="Folder for the JSON report and the confusion PNG (default: beside the "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import handle_errors, out_console, print_json
 
 EPILOG = ("Examples:\n\n  edgevision info runs/shapes/export/shapes_int8.tflite\n\n"
@@ -14,8 +14,7 @@ EPILOG = ("Examples:\n\n  edgevision info runs/shapes/export/shapes_int8.tflite\
 
 def register(commands: Commands) -> None:
     p = commands.add("info", info, epilog=EPILOG)
-    p.add_argument("model", type=path, metavar="MODEL", help="A .tflite model file, or an IMX500 packerOut.zip / "
-                                                             "network.rpk (with its imx500.json).")
+    argument(p, "model", help="A .tflite model file, or an IMX500 packerOut.zip / network.rpk (with its imx500.json).")
     option(p, "--labels", kind=Path, help="Labels file (overrides embedded labels).")
     option(p, "--json", kind=bool, default=False, dest="json_out", help="Print one JSON object.")
 
@@ -23,11 +22,11 @@ def register(commands: Commands) -> None:
 @handle_errors
 def info(*, model: Path, labels: Path | None, json_out: bool) -> None:
     """Show what a model file says about itself."""
-    from edgevision.imx500.render import imx500_card_path
+    from edgevision.imx500.sensor_render import imx500_card_path
 
     card = imx500_card_path(model)
     if card is not None:  # an IMX500 network (packerOut.zip / network.rpk with its imx500.json)
-        from edgevision.imx500.render import describe_imx500, render_info
+        from edgevision.imx500.sensor_render import describe_imx500, render_info
 
         imx = describe_imx500(card)
         print_json(imx) if json_out else render_info(imx)

@@ -2,12 +2,13 @@
 
 One parser, the standard library's argparse (``edgevision.cli.arguments``), reads every command line.
 Why argparse rather than typer/click: importing argparse costs about 2 ms and a value is converted by a
-plain function, while typer costs ~53 ms to import and coerces every value through pydantic adapters built
-on each start (more on a Pi, where ``edgevision run`` is what a service starts on every boot). Keeping
-``run`` fast on typer takes a second parser for ``run`` and reaching into typer's private modules, which
-any typer release may break; with argparse there is one parser, public APIs only, and ``run``'s options
-are declared once (``edgevision.run.options.RUN_TABLE``). Help is rendered by rich-argparse (sections,
-colours on a terminal), imported only when help is printed.
+plain function (``edgevision.optionspec.convert``, which reads a bundle's values too), while typer costs
+~53 ms to import and coerces every value through pydantic adapters built on each start (more on a Pi,
+where ``edgevision run`` is what a service starts on every boot). Keeping ``run`` fast on typer takes a
+second parser for ``run`` and reaching into typer's private modules, which any typer release may break;
+with argparse there is one parser, public APIs only, and ``run``'s options are declared once
+(``edgevision.session.run_options.RUN_TABLE``). Help is rendered by rich-argparse (sections, colours on
+a terminal), imported only when help is printed.
 
 A start pays only for the command it runs: when the first argument names a command, only that command's
 module is imported and only its parser is built (its ``--help``, usage errors and exit codes are those of

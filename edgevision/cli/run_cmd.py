@@ -1,13 +1,13 @@
 """``edgevision run MODEL --source SRC``: live labels to stdout, a file, MQTT and a live web view.
 
-The parser is generated from the option table (``edgevision.run.options.RUN_TABLE``), the one
+The parser is generated from the option table (``edgevision.session.run_options.RUN_TABLE``), the one
 declaration of ``run``'s options; the work itself is ``run_exec.run``, called with one keyword per row.
 """
 
 from __future__ import annotations
 
-from edgevision.cli.arguments import Commands, option, path
-from edgevision.run.options import MODEL_HELP, REQUIRED, RUN_TABLE
+from edgevision.cli.arguments import Commands, add_option, argument
+from edgevision.session.run_options import MODEL_HELP, RUN_TABLE
 
 EPILOG = """Examples:
 
@@ -36,8 +36,6 @@ def register(commands: Commands) -> None:
     from edgevision.cli.run_exec import run
 
     parser = commands.add("run", run, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("model", type=path, metavar="MODEL", help=MODEL_HELP)
-    for o in RUN_TABLE:
-        required = o.default is REQUIRED
-        option(parser, *o.flags, kind=o.kind, default=None if required else o.default, help=o.help, dest=o.name,
-               required=required, min=o.min, max=o.max, negative=o.negative, envvar=o.envvar)
+    argument(parser, "model", help=MODEL_HELP)
+    for row in RUN_TABLE:
+        add_option(parser, row)

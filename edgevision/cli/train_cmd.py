@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edgevision.cli.arguments import Commands, option, path
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
 EPILOG = """Examples:
@@ -57,8 +57,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def register(commands: Commands) -> None:
     p = commands.add("train", train, epilog=EPILOG)
-    p.add_argument("data", type=path, metavar="DATA", help="Folder with one sub-folder per class (optionally under "
-                   "train/, val/, test/), or a shard folder from `edgevision data pack`.")
+    argument(p, "data", help="Folder with one sub-folder per class (optionally under train/, val/, test/), or a shard "
+             "folder from `edgevision data pack`.")
     option(p, "--out", "-o", kind=Path, required=True, help="Run directory to create, e.g. runs/NAME.")
     option(p, "--recipe", help="Recipe name (train/NAME.toml|yaml) or path. Default: mobilenet_v2 from ImageNet "
                                "weights, or small_cnn from scratch when they cannot be had.")
