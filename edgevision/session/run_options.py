@@ -8,7 +8,9 @@ table lives below both the CLI and the release code, so that neither imports the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from edgevision.optionspec import BUNDLE_FLAG, BUNDLE_VALUE, REQUIRED, RunOption
 from edgevision.runtime.backends import BACKENDS
@@ -58,7 +60,8 @@ RUN_OPTIONS: frozenset[str] = frozenset(
     flag for o in RUN_TABLE for flag in (*o.flags, *((o.negative,) if o.negative else ())))
 
 # What a bundle's runtime.json may set among the run options (``--sink NAME[=VALUE]``), by that name.
-BUNDLE_OPTIONS: dict[str, tuple[RunOption, bool]] = {
+# (the switch's value for a flag: ``no-stdout`` sets stdout to False)
+BUNDLE_OPTIONS: Mapping[str, tuple[RunOption, bool]] = MappingProxyType({
     **{o.flag[2:]: (o, True) for o in RUN_TABLE if o.bundle in (BUNDLE_VALUE, BUNDLE_FLAG)},
     **{o.negative[2:]: (o, False) for o in RUN_TABLE if o.bundle == BUNDLE_FLAG and o.negative},
-}
+})
