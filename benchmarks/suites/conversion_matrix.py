@@ -129,6 +129,7 @@ def _export_keras(model: Any, size: int, exporter: str, out: Path) -> Path:
     path = out.with_suffix(".onnx")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         if exporter == "keras-export":
+            model(np.zeros((1, size, size, 3), np.float32))  # Keras exports only a model that has been called
             model.export(str(path), format="onnx", verbose=False)
         else:
             import tf2onnx

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -66,8 +67,11 @@ def _run(conv: Any, what: str) -> bytes:
     except BadInput:
         raise
     except Exception as exc:  # noqa: BLE001 - converter errors are long MLIR dumps
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
-        raise BadInput(f"TFLite conversion ({what}) failed: {first}") from None
+        text = str(exc)
+        first = (text.strip().splitlines() or [exc.__class__.__name__])[0][:300]
+        ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", text)))
+        named = f" (TensorFlow op(s) with no TFLite builtin: {', '.join(ops[:5])})" if ops else ""
+        raise BadInput(f"TFLite conversion ({what}) failed: {re.sub(r"(?<=[.])/[^ ]*.*$", "", first)}{named}") from None
 
 
 def _representative(images: np.ndarray, on_step: Callable[[], None] | None) -> Callable[[], Iterator[list[Any]]]:
