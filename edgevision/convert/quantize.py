@@ -71,7 +71,8 @@ def _run(conv: Any, what: str) -> bytes:
         first = (text.strip().splitlines() or [exc.__class__.__name__])[0][:300]
         ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", text)))
         named = f" (TensorFlow op(s) with no TFLite builtin: {', '.join(ops[:5])})" if ops else ""
-        raise BadInput(f"TFLite conversion ({what}) failed: {re.sub(r"(?<=[.])/[^ ]*.*$", "", first)}{named}") from None
+        first = re.sub(r"(?<=[.])/[^ ]*.*$", "", first)  # MLIR glues a file path to its first sentence
+        raise BadInput(f"TFLite conversion ({what}) failed: {first}{named}") from None
 
 
 def _representative(images: np.ndarray, on_step: Callable[[], None] | None) -> Callable[[], Iterator[list[Any]]]:
