@@ -21,7 +21,6 @@ import io
 import logging
 import re
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,34 +212,15 @@ def _op_of(path: Path, node: str) -> str:
     return next((n.op_type for n in graph.node if n.name == node), "?")
 
 
-NO_TFLITE_BUILTIN = ("Erf",)  # ops onnx2tf maps to TensorFlow ops that TFLite has no builtin for
-
-
-def pseudo_ops(path: Path) -> list[str]:
-    """Ops of the graph that onnx2tf should build from TFLite builtins (``replace_to_pseudo_operators``): exact
-    GELU (ViTs) is an Erf, which would otherwise stop the TFLite conversion (tf.Erf has no builtin)."""
-    try:
-        import onnx
-
-        ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
-    except Exception:  # noqa: BLE001 - unreadable here means onnx2tf will say so itself
-        return []
-    return [op for op in NO_TFLITE_BUILTIN if op in ops]
-
-
-def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt: Attempt,
-                 pseudo: Sequence[str] = ()) -> tuple[Any, str]:
+def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt: Attempt) -> tuple[Any, str]:
     """(keras model or None, the failure: the first line of onnx2tf's error and the node it names)."""
     log = io.StringIO()
     try:
         with contextlib.chdir(folder), contextlib.redirect_stdout(log):
             logging.getLogger("onnx2tf").setLevel(logging.ERROR)
-            extra = dict(attempt.options)
-            if pseudo:
-                extra["replace_to_pseudo_operators"] = list(pseudo)
             model = onnx2tf.convert(input_onnx_file_path=str(path.resolve()), output_folder_path=str(folder),
                                     overwrite_input_shape=[shape_arg], disable_model_save=True, non_verbose=True,
-                                    **extra)
+                                    **dict(attempt.options))
         return model, ""
     except SystemExit:
         message = "onnx2tf stopped"
@@ -296,7 +276,7 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
                     tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
                     continue
             source = slimmed if attempt.slim and isinstance(slimmed, Path) else path
-            keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt, pseudo_ops(source))
+            keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt)
             if keras_model is not None:
                 used = attempt
                 break
