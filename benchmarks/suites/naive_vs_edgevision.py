@@ -10,10 +10,13 @@ its own framework, with edgevision's noise floor and gate verdict beside it.
 Models: three Teachable-Machine-layout Keras 2 exports (MobileNetV2 α 0.35 at 224 px truncated at
 ``out_relu``, a Dense(100) and a softmax head trained on hand photos; 3, 3 and 2 classes; their
 convolutions are random but smooth, with batch-norm statistics measured on photos, as in
-``torch_zoo``, since no package ships Teachable Machine's ImageNet base) and EfficientNet-Lite0 with
-its published ImageNet weights as a ``.pt2``. Nothing is downloaded.
+``torch_zoo``, since no package ships Teachable Machine's ImageNet base), EfficientNet-Lite0 with
+its published ImageNet weights as a ``.pt2`` (these four on the 100 test photos), and PyTorch's
+MobileNetV2 and MobileNetV3-Small made into 10-class classifiers as in ``conversion_matrix.py``
+(160 px, ImageNet mean/std normalization, logits; judged on the 200 photos their head was fitted
+to, as there). Nothing is downloaded.
 
-    .venv-convert/bin/python benchmarks/suites/naive_vs_edgevision.py [--json FILE]
+    .venv-convert/bin/python benchmarks/suites/naive_vs_edgevision.py [--json FILE] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 PHOTOS = REPO / "tests" / "fixtures" / "sign-digits"
 SIZE = 224
 TM_MODELS = {"tm_three_a": ("0", "1", "2"), "tm_three_b": ("3", "4", "5"), "tm_two": ("6", "7")}
+FITTED = ("mobilenet_v2", "mobilenet_v3_small")
+FITTED_SIZE = 160
+EFFNET = "efficientnet_lite0"
 
 
 def _pixels(files: list[str], size: int = SIZE) -> np.ndarray:
@@ -101,7 +107,7 @@ def _naive_int8(fn: Any, images: np.ndarray) -> bytes:
     """TFLiteConverter full int8 on the original graph, the photos as representative data, float I/O."""
     import tensorflow as tf
 
-    concrete = tf.function(fn, input_signature=[tf.TensorSpec((1, SIZE, SIZE, 3), tf.float32)])
+    concrete = tf.function(fn, input_signature=[tf.TensorSpec((1, *images.shape[1:]), tf.float32)])
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete.get_concrete_function()])
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([images[i:i + 1]] for i in range(len(images)))
@@ -143,23 +149,32 @@ def _edgevision(model: Path, photos: Path, labels: Path | None, declared: dict[s
     return top1, report
 
 
+def _flat_photos(split: str, folder: Path) -> Path:
+    """The split's photos in one unlabelled folder."""
+    folder.mkdir()
+    for f in sorted((PHOTOS / split).rglob("*.JPG")):
+        shutil.copy(f, folder / f"{f.parent.name}_{f.name}")
+    return folder
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, help="also write the rows to this file")
-    ap.add_argument("--skip-effnet", action="store_true", help="only the Teachable Machine models")
+    ap.add_argument("--skip-effnet", action="store_true", help="leave EfficientNet-Lite0 out")
+    ap.add_argument("--only", nargs="+", choices=[*TM_MODELS, EFFNET, *FITTED], help="only these models")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    wanted = set(args.only or [*TM_MODELS, *FITTED, *(() if args.skip_effnet else (EFFNET,))])
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgevision-naive-") as tmp:
         work = Path(tmp)
-        photos = work / "photos"  # 100 unlabelled hand photos: the test split of every digit
-        photos.mkdir()
-        for f in sorted((PHOTOS / "test").rglob("*.JPG")):
-            shutil.copy(f, photos / f"{f.parent.name}_{f.name}")
+        photos = _flat_photos("test", work / "photos")  # 100 unlabelled hand photos: the test split of every digit
         files = sorted(str(p) for p in photos.iterdir())
         resized = _pixels(files)
         sym = resized.astype(np.float32) / 127.5 - 1.0
         for name, classes in TM_MODELS.items():
+            if name not in wanted:
+                continue
             import tf_keras as k
 
             h5, labels = teachable_machine_like(classes, work / name)
@@ -169,9 +184,15 @@ def main() -> None:
             ev, report = _edgevision(h5, photos, labels, {"preset": "teachable-machine"}, work / f"{name}_out", resized)
             rows.append(_row(name, f"Teachable Machine layout, {len(classes)} classes", original, naive, ev, report))
             print(json.dumps(rows[-1]), flush=True)
-        if not args.skip_effnet:
+        if EFFNET in wanted:
             rows.append(_effnet(work, photos, resized, sym))
             print(json.dumps(rows[-1]), flush=True)
+        if wanted & set(FITTED):
+            train = _flat_photos("train", work / "photos_train")
+        for arch in FITTED:
+            if arch in wanted:
+                rows.append(_fitted(arch, work, train))
+                print(json.dumps(rows[-1]), flush=True)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
@@ -199,6 +220,33 @@ def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> d
     ev, report = _edgevision(pt2, photos, labels, {"norm": "symmetric", "crop": "center"}, work / "effnet_out",
                              resized)
     return _row("efficientnet_lite0", "PyTorch .pt2, ImageNet weights, 1000 classes", original, naive, ev, report)
+
+
+def _fitted(arch: str, work: Path, photos: Path) -> dict[str, Any]:
+    """A PyTorch MobileNet fitted to the photos (conversion_matrix.py's), as a ``.pt2`` with ImageNet mean/std."""
+    import torch
+    from conversion_matrix import torch_model
+
+    from edgevision.convert.frontends.declare import IMAGENET
+    from edgevision.convert.frontends.torch_src import load_pt2
+
+    torch.manual_seed(0)  # the random convolutions: the same model on every run
+    net, _, norm = torch_model(arch, FITTED_SIZE)
+    pt2 = work / f"{arch}.pt2"
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, FITTED_SIZE, FITTED_SIZE),)), str(pt2))
+    resized = _pixels(sorted(str(p) for p in photos.iterdir()), FITTED_SIZE)
+    x = (resized.astype(np.float32) - np.asarray(IMAGENET[0], np.float32)) / np.asarray(IMAGENET[1], np.float32)
+    with torch.no_grad():
+        original = np.concatenate([net(torch.from_numpy(x[i:i + 1].transpose(0, 3, 1, 2).copy())).numpy()
+                                   for i in range(len(x))]).argmax(-1)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        brought = load_pt2(pt2)  # the same onnx2tf graph the naive route starts from
+    keras_model = brought.keepalive[0]
+    naive = _run_tflite(_naive_int8(lambda v: keras_model(v, training=False), x), x).argmax(-1)
+    ev, report = _edgevision(pt2, photos, None, {"norm": norm, "crop": "center"}, work / f"{arch}_out", resized)
+    return _row(arch, "PyTorch .pt2, fitted to the photos, ImageNet mean/std, 10 classes", original, naive, ev,
+                report)
 
 
 def imagenet_names() -> list[str]:
