@@ -18,6 +18,7 @@ from edgevision.cli.common import (
     quiet_tensorflow,
 )
 from edgevision.cli.tables import Layout, print_fitted
+from edgevision.convert.targets import TARGETS, help_lines, report_renderer
 from edgevision.errors import BadInput
 
 BROUGHT_HELP = ("Extras per model format (pip install 'edgevision[EXTRA]'): .keras/.h5 (Keras 3), SavedModel,\n"
@@ -31,7 +32,7 @@ CONVERT_LAYOUT = Layout(drop=("file", "size KiB", "latency ms", "agreement"), wr
 EPILOG = ("Examples:\n\n  edgevision convert runs/flowers\n\n"
           "  edgevision convert runs/flowers --quant all --max-drop 0.5\n\n"
           "  edgevision convert runs/flowers --policy edgetpu\n\n"
-          "  edgevision convert runs/flowers --target imx500\n\n"
+          + "".join(f"  {t.example}\n\n" for t in TARGETS if t.example) +
           "  edgevision convert runs/flowers --policy convert/strict.toml --format onnx --json\n\n"
           "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair\n\n"
           "A model you already have (labels in its output order; data: one folder per class):\n\n"
@@ -59,7 +60,7 @@ def register(commands: Commands) -> None:
     option(p, "--outputs", default="auto", help="auto | probabilities | logits (a softmax is added).")
     option(p, "--drop-first-label", kind=bool, default=False, help="The labels file has one extra first line "
                                                                    "(e.g. 'background'): drop it.")
-    option(p, "--policy", help="Quantization policy: a name in convert/ (default, strict, edgetpu, imx500) or a "
+    option(p, "--policy", help="Quantization policy: a name in convert/ (default, strict, or a target's) or a "
                                "TOML path.")
     option(p, "--quant", help="int8 | float16 | dynamic | float32 | all.")
     option(p, "--max-drop", kind=float, help="Accuracy budget in percentage points.")
@@ -68,8 +69,7 @@ def register(commands: Commands) -> None:
     option(p, "--split", help="Held-out split: test (default) or val.")
     option(p, "--labels", kind=Path, help="Labels file (must match the run's classes).")
     option(p, "--out", kind=Path, help="Output folder (default RUN/export).")
-    option(p, "--target", many=True, help="edgetpu: check readiness, compile when edgetpu_compiler is installed; "
-                                          "imx500: packerOut.zip for the Raspberry Pi AI Camera.")
+    option(p, "--target", many=True, help=help_lines())
     option(p, "--format", dest="fmt", many=True, help="tflite (always) and/or onnx.")
     option(p, "--repair", kind=bool, negative="--no-repair", help="Repair an over-budget int8 model (default: as "
                                                                   "the policy says).")
@@ -117,10 +117,8 @@ def convert(*, run: Path, data: Path | None, unlabelled: bool, preset: str | Non
                                  replace(options, labels=None), err_console())
     if json_out:
         print_json(report)
-    elif report.get("target") == "imx500":
-        from edgevision.imx500.sensor_render import render_imx500
-
-        render_imx500(report)
+    elif report_renderer(report) is not None:  # a target with a report of its own shape
+        report_renderer(report)(report)
     else:
         render(report)
     if not report["passed"]:
