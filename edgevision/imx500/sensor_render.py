@@ -1,10 +1,14 @@
-"""Human output for the IMX500 target: the gate, the sensor's memory and what the sensor normalizes."""
+"""Human output for the IMX500 target: the gate, the sensor's memory and what the sensor normalizes.
+
+Every value read from a card, a network or a labels file is escaped for the console (``e``): it is data.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from edgevision.console import inert_markup as e
 from edgevision.console import out_console
 
 
@@ -16,13 +20,14 @@ def render_memory(con: Any, imx: dict[str, Any]) -> None:
     con.print(f"IMX500 memory: {fits}{amount}")
     norm = imx.get("normalization") or {}
     if norm:
-        moved = ", ".join(norm.get("removed_from_graph") or []) or "nothing"
+        moved = e(", ".join(map(str, norm.get("removed_from_graph") or [])) or "nothing")
         if norm.get("where") == "network":
-            layer = norm.get("layer") or "none needed"
-            con.print(f"input normalization on the sensor: mean={norm.get('mean')} std={norm.get('std')} as the "
+            layer = e(norm.get("layer") or "none needed")
+            con.print(f"input normalization on the sensor: mean={e(norm.get('mean'))} std={e(norm.get('std'))} as the "
                       f"network's first layer ({layer}, replacing {moved}); the sensor feeds raw 0..255 RGB")
         else:  # a card from before that change: it expected the sensor's input settings to normalize
-            con.print(f"input normalization expected of the sensor: mean={norm.get('mean')} std={norm.get('std')} "
+            con.print(f"input normalization expected of the sensor: mean={e(norm.get('mean'))} "
+                      f"std={e(norm.get('std'))} "
                       f"(taken out of the graph: {moved}); imx500-package does not set it: convert again")
     layers = imx.get("layers") or []
     if layers:
@@ -30,7 +35,7 @@ def render_memory(con: Any, imx: dict[str, Any]) -> None:
         for ly in layers:
             ops[ly["op"]] = ops.get(ly["op"], 0) + 1
         con.print(f"layers on the sensor ({len(layers)}, all supported): "
-                  + ", ".join(f"{k}×{v}" for k, v in ops.items()))
+                  + ", ".join(f"{e(k)}×{v}" for k, v in ops.items()))
 
 
 def render_imx500(r: dict[str, Any]) -> None:
@@ -38,16 +43,16 @@ def render_imx500(r: dict[str, Any]) -> None:
 
     con = out_console()
     t = Table("variant", "accuracy", "drop (pts)", "agreement", "size KiB", "gate", "file",
-              title=f"{r['model']}: {r['images']} {r['split']} images (float vs MCT-quantized for the IMX500, "
-                    f"policy {r['policy']['name']})")
+              title=f"{e(r['model'])}: {r['images']} {e(r['split'])} images (float vs MCT-quantized for the IMX500, "
+                    f"policy {e(r['policy']['name'])})")
     for name, v in r["variants"].items():
         verdict = "ref" if name == "float32" else ("pass" if v["passed"] else "[red]FAIL[/]")
-        t.add_row(name, f"{v['accuracy']:.4f}", f"{v['drop_points']:.2f}", f"{v['agreement']:.3f}",
-                  f"{v['size_bytes'] / 1024:.1f}", verdict, Path(v["path"]).name)
+        t.add_row(e(name), f"{v['accuracy']:.4f}", f"{v['drop_points']:.2f}", f"{v['agreement']:.3f}",
+                  f"{v['size_bytes'] / 1024:.1f}", verdict, e(Path(v["path"]).name))
     con.print(t)
     imx = r["imx500"]
     render_memory(con, imx)
-    con.print(f"files in {Path(imx['packer']).parent}: packerOut.zip (on the Pi: imx500-package -i packerOut.zip "
+    con.print(f"files in {e(Path(imx['packer']).parent)}: packerOut.zip (on the Pi: imx500-package -i packerOut.zip "
               f"-o OUT, or edgevision deploy --profile rpi-ai-camera), labels.txt, imx500.json")
     verdict = "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"
     con.print(f"{verdict}: imx500 drop {r['drop_points']:.2f} points (budget {r['budget_points']}), "
@@ -78,19 +83,19 @@ def describe_imx500(card_path: Path) -> dict[str, Any]:
 def render_info(d: dict[str, Any]) -> None:
     con = out_console()
     card, target = d["card"], d["card"]["target"]
-    con.print(f"[bold]{d['name']}[/]  {d['path']}  (IMX500 network for the Raspberry Pi AI Camera)")
-    con.print("files: " + ", ".join(f"{k} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
+    con.print(f"[bold]{e(d['name'])}[/]  {e(d['path'])}  (IMX500 network for the Raspberry Pi AI Camera)")
+    con.print("files: " + ", ".join(f"{e(k)} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
     p = card.get("preprocess") or {}
-    con.print(f"input: {p.get('width')}x{p.get('height')} {p.get('color', 'RGB')}, crop {p.get('crop', 'squash')} "
-              "(the sensor crops and scales)")
+    con.print(e(f"input: {p.get('width')}x{p.get('height')} {p.get('color', 'RGB')}, crop {p.get('crop', 'squash')} "
+                "(the sensor crops and scales)"))
     render_memory(con, {"memory": target.get("memory"), "normalization": target.get("normalization"),
                         "layers": target.get("layers")})
     v = card.get("validation") or {}
     if v:
         verdict = {True: ", within budget", False: ", OVER BUDGET"}.get(v.get("passed"), "")
-        con.print(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, float "
-                  f"{v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget {v.get('budget_points')}"
-                  f"{verdict}), agreement {v.get('agreement')}; {v.get('scored_with', '')}")
+        con.print(e(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, float "
+                    f"{v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget {v.get('budget_points')}"
+                    f"{verdict}), agreement {v.get('agreement')}; {v.get('scored_with', '')}"))
     if d["labels"]:
         shown = ", ".join(d["labels"][:20]) + (f", … ({len(d['labels'])} in all)" if len(d["labels"]) > 20 else "")
-        con.print(f"labels (labels.txt): {shown}")
+        con.print(f"labels (labels.txt): {e(shown)}")
