@@ -198,10 +198,10 @@ class BoundedServer(ThreadingHTTPServer):
                 self._members.discard(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that reset, timed out or sent too much is one line in the log; anything else is a bug
-        and keeps its traceback."""
+        """A client that reset, timed out or sent too much (a socket error) is one line in the log; anything
+        else is a bug and keeps its traceback."""
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
+        if isinstance(exc, OSError):  # ConnectionResetError, BrokenPipeError, TimeoutError, HeadTooLarge …
             log.info("web view: connection from %s ended: %s", client_address[0],
                      exc.strerror if isinstance(exc, OSError) and exc.strerror else exc or type(exc).__name__)
             return

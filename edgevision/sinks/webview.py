@@ -208,6 +208,7 @@ class WebView:
 
             def setup(self) -> None:
                 super().setup()
+                self.rfile.close()  # the plain socket file: reads go through the head's deadline instead
                 self._head = web_auth.HeadReader(self.connection)
                 self.rfile = io.BufferedReader(self._head)  # reads with a deadline for the whole head
 

@@ -123,3 +123,34 @@ def test_bench_tables_show_hostile_names_inert(cli, hostile, tmp_path: Path) -> 
     check(cli("bench", "report", "--store", store, "--out", tmp_path / "report"), "[/b][bold red]box")
     html = (tmp_path / "report" / "bench_report.html").read_text()
     assert "<script" not in html.replace("<script>", "") and "[bold red]m" in html
+
+
+@pytest.mark.parametrize("text", [*LABEL_SETS["escapes"], *LABEL_SETS["others"], "a\rb", "x\u2028y", "\ud800",
+                                  "\u2066iso\u2069", "\x00nul", "\x85nel"])
+def test_the_helpers_show_every_active_character_and_keep_the_value(text: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from edgevision.console import inert, inert_html, inert_json, inert_markup
+
+    shown = inert(text)
+    assert not RAW.search(shown) and "\ud800" not in shown
+    assert inert(text.replace("\x1b", "")) == inert(text).replace("\\x1b", "")  # one character, one escape
+    rendered = Console(width=10_000, emoji=False).render_str(inert_markup(text))
+    # markup escaped: printed as the text it is (a trailing backslash doubled, so it cannot escape what follows)
+    assert isinstance(rendered, Text) and rendered.plain.rstrip("\\") == shown.rstrip("\\")
+    assert "<" not in inert_html(text + "<script>")
+    dumped = inert_json(json.dumps({"label": text}, ensure_ascii=False))
+    assert not RAW.search(dumped) and json.loads(dumped) == {"label": text}
+
+
+def test_credentials_are_dropped_from_urls_and_free_text() -> None:
+    from edgevision.console import inert
+    from edgevision.redact import scrub_userinfo, with_userinfo, without_userinfo
+
+    assert without_userinfo("rtsp://admin:p@ss@cam.local:554/live?x=1") == "rtsp://cam.local:554/live?x=1"
+    assert without_userinfo("/videos/clip@2x.mp4") == "/videos/clip@2x.mp4"
+    assert scrub_userinfo("cannot open http://u:pw@h/a and mqtt://cam@b/t; mail a@b.c") == \
+        "cannot open http://h/a and mqtt://b/t; mail a@b.c"
+    assert inert("error at rtsp://u:secret@cam/x") == "error at rtsp://cam/x"
+    assert with_userinfo("rtsp://cam/x", "ad min:p@ss:w/rd") == "rtsp://ad%20min:p%40ss:w%2Frd@cam/x"

@@ -3,7 +3,9 @@ idle connections timed out and the number of clients bounded."""
 
 from __future__ import annotations
 
+import logging
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -132,3 +134,25 @@ def test_cli_prints_the_token_once_and_refuses_to_hide_it(cli, models) -> None:
     assert len(lines) == 1 and lines[0].startswith("live view: http://0.0.0.0:")
     out = cli("run", models.int8, "--source", folder, "--web", "0", "--host", "0.0.0.0", "--quiet")
     assert out.returncode == 2 and "--web-token-file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_reset_connection_is_one_log_line(caplog) -> None:
+    """30 clients that reset mid-request: 30 one-line records, no traceback (each used to print one)."""
+    view = WebView("127.0.0.1", 0, timeout=2.0)
+    try:
+        with caplog.at_level(logging.INFO, "edgevision.web"):
+            for _ in range(30):
+                s = socket.create_connection(("127.0.0.1", view.port), timeout=5)
+                s.sendall(b"GET /latest.json HTTP/1.1\r\nHo")
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close: RST
+                s.close()
+                time.sleep(0.02)
+            deadline = time.monotonic() + 5
+            while len([r for r in caplog.records if r.name == "edgevision.web"]) < 30 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        records = [r for r in caplog.records if r.name == "edgevision.web"]
+        assert len(records) == 30, [r.getMessage() for r in records]
+        assert all(r.exc_info is None and "\n" not in r.getMessage() and "reset" in r.getMessage().lower()
+                   for r in records), [r.getMessage() for r in records]
+    finally:
+        view.close()
