@@ -56,7 +56,7 @@ $(TFLITE_VENV)/.installed: pyproject.toml | system-packages-venv
 # stay out of the default train/dev install. torch is pinned to the CPU wheel the tests were written against.
 $(CONVERT_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(CONVERT_VENV)
-	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch]" "torch==2.13.0"
+	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch,zoo]" "torch==2.13.0"
 	touch $@
 
 # Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow

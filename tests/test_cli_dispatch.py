@@ -23,9 +23,9 @@ import pytest
 from tests.conftest import FIXTURE_MODELS, REPO
 
 COMMANDS = ("demo", "data", "train", "evaluate", "convert", "info", "run", "doctor", "bench", "bundle", "deploy",
-            "device")
+            "device", "toolchain")
 SUBCOMMANDS = (("data", "check"), ("bench", "run"), ("bench", "report"), ("device", "status"),
-               ("device", "service"), ("device", "service", "logs"))
+               ("device", "service"), ("device", "service", "logs"), ("toolchain", "install"))
 HANDLER, REACHED = "edgevision handler", "edgevision parser"
 
 

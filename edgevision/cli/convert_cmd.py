@@ -126,9 +126,10 @@ def convert(*, run: Path, data: Path | None, unlabelled: bool, preset: str | Non
 
         losers = ", ".join(report["worst_classes"]) or "spread over all classes"
         why = (report.get("repair") or {}).get("why_not")
-        err_console().print("[red]error:[/] " + inert_markup(f"accuracy drop {report['drop_points']:.2f} points "
-                                                              f"exceeds the budget of {report['budget_points']} (lost "
-                                                              f"most: {losers})" + (f"; {why}" if why else "")))
+        what = (f"{report['verdict']}: over the limit" if report.get("gate") == "agreement" else
+                f"accuracy drop {report['drop_points']:.2f} points exceeds the budget of {report['budget_points']} "
+                f"(lost most: {losers})")
+        err_console().print("[red]error:[/] " + inert_markup(what + (f"; {why}" if why else "")))
         raise SystemExit(EXIT_CHECK_FAILED)
 
 
@@ -156,6 +157,8 @@ def render(r: dict[str, Any]) -> None:
         _render_source(con, r["source"])
     con.print(f"files in {e(Path(ref['path']).parent)}; sizes include the embedded metadata, labels and reference "
               "images; latency is the median invoke() on this machine")
+    if r.get("stability"):
+        _render_stability(con, r)
     if r.get("repair"):
         _render_repair(con, r)
     if r.get("edgetpu"):
@@ -168,6 +171,23 @@ def render(r: dict[str, Any]) -> None:
     verdict = "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"
     con.print(f"{verdict}: {r['quant']} drop {r['drop_points']:.2f} points (budget {r['budget_points']}), "
               f"agreement with float {r['agreement']:.3f}")
+
+
+def _render_stability(con: Any, r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from edgevision.convert.stability import stability_rows, summarize
+
+    st, fl = r["stability"], r["noise_floor"]
+    con.print(f"noise floor: the float model changes its own top-1 on {summarize(fl)} of {fl['images']} images "
+              f"(floor {st['floor_points']:.2f}%); {r['quant']} changes {st['disagreement_points']:.2f}%, top-5 "
+              f"overlap {st['top5_overlap']:.3f}, KL {st['kl_divergence']:.3g}; changes on photos it is sure of that "
+              f"no benign change flips: {st.get('damage', 0)}")
+    t = Table("float top-1 margin", "images", f"{r['quant']} flips", "float flips (benign changes)",
+              title="top-1 changes by the float model's margin")
+    for row in stability_rows(st):
+        t.add_row(*row)
+    con.print(t)
 
 
 def _render_repair(con: Any, r: dict[str, Any]) -> None:

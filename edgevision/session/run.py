@@ -59,7 +59,8 @@ class Run:
         cfg = self.config
         try:
             self.backend, self.source = self._open_backend_and_source()
-            context = SinkContext(model_name=self.backend.model_name, quiet=cfg.quiet)
+            context = SinkContext(model_name=self.backend.model_name, quiet=cfg.quiet,
+                                  labels=tuple(getattr(self.backend, "labels", None) or ()))
             self.sinks = sinks = open_outputs(cfg.outputs, context, self._extra)
             self._stack.callback(sinks.close)
             self.pipeline = Pipeline(self.backend, self.source, cfg.pipeline, self.stop, self._status)

@@ -28,6 +28,7 @@ class SinkContext:
 
     model_name: str = "edgevision"
     quiet: bool = False      # nothing but events is printed (a token the user would need cannot be shown)
+    labels: tuple[str, ...] = ()  # the model's labels: a repeated name is kept apart by index (MQTT topics, ids)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from edgevision.convert.frontends.judging_data import labelled_dataset, model_la
 from edgevision.data.discover import Dataset, Sample
 from edgevision.data.loader import load_pixels
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.model.labels import repeated, repeated_warning
 from edgevision.model.spec import PreprocessSpec
 from edgevision.train.rundir import RunDir
 
@@ -152,9 +153,12 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     model.mean, model.std = spec.mean, spec.std
     classes, labels_where = model_labels(str(path), model.classes, bring.labels, model.labels,
                                          bring.drop_first_label, bring.unlabelled)
+    twice = repeated_warning(classes, labels_where)
+    if twice:  # allowed (ImageNet names two classes 'crane'): said once, kept apart by index from here on
+        con.print(f"warning: {twice}", style="yellow", markup=False, highlight=False)
     if bring.unlabelled:
-        calib_files, gate_files = unlabelled_images(bring.data)
-        probe = _pixels(calib_files[:FLOAT_CHECK_IMAGES], spec)
+        files = unlabelled_images(bring.data)
+        probe = _pixels(files[:: max(1, len(files) // FLOAT_CHECK_IMAGES)][:FLOAT_CHECK_IMAGES], spec)
     else:
         dataset = labelled_dataset(bring.data, classes, labels_where)
         pool = list(dataset.train) or list(dataset.val)
@@ -167,9 +171,10 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
         check = {"skipped": "--target imx500: the IMX500 toolchain checks its TensorFlow 2.15 rebuild instead"}
     else:
         with con.status("checking the float32 TFLite against the original model"):
-            check = float_check(model, convert_float(model, "float32"), device_spec, classes, probe)
+            model.float32_bytes = convert_float(model, "float32")
+            check = float_check(model, model.float32_bytes, device_spec, classes, probe)
     if bring.unlabelled:
-        with con.status(f"labelling {len(calib_files) + len(gate_files)} images with the original model's top-1"):
+        with con.status(f"labelling {len(files)} images with the original model's top-1"):
             def pseudo(files: list[str]) -> tuple[Sample, ...]:
                 out = []
                 for f in files:
@@ -178,7 +183,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
                         out.append(Sample(f, int(model.reference(img[None])[0].argmax())))
                 return tuple(out)
 
-            dataset = Dataset(str(bring.data), classes, pseudo(calib_files), (), pseudo(gate_files), "seeded")
+            labelled = pseudo(files)  # calibration and gate: the same images (data.unlabelled_images says why)
+            dataset = Dataset(str(bring.data), classes, labelled, (), labelled, "all images")
     split, held = (pol.split, dataset.split(pol.split)) if pol.split else dataset.held_out()
     if not held or not dataset.train:
         raise BadInput(f"{bring.data}: too few images to both calibrate and validate on (train {len(dataset.train)}, "
@@ -187,7 +193,9 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
               "preprocess": {**how, "mean": list(spec.mean), "std": list(spec.std),
                              "applied": "on the device (spec)" if fmt == "tflite" else "inside the model (first op)"},
               "outputs": outputs, "softmax_added": model.add_softmax, "labels": labels_where,
-              "gate": "agreement with the original model's top-1" if bring.unlabelled else "accuracy on labels",
+              "labels_repeated": {k: list(v) for k, v in repeated(classes).items()},
+              "gate": ("int8 top-1 agreement with the float model, against its own noise floor" if bring.unlabelled
+                       else "accuracy on labels"),
               "float_check": check}
     name = bring.name or path.stem.replace(" ", "_") or fmt
     if imx500:
@@ -202,4 +210,5 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=device_spec,
                  recipe={"name": f"brought {fmt}", "seed": 0}, run={"source": source})
     out = opts.out or (path.parent if path.exists() else Path.cwd()) / f"{name}_edgevision"
-    return convert_loaded(run, model, pol, replace(opts, out=out), con)
+    return convert_loaded(run, model, pol, replace(opts, out=out, gate="agreement" if bring.unlabelled else "accuracy"),
+                          con)
