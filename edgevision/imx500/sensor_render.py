@@ -1,10 +1,14 @@
-"""Human output for the IMX500 target: the gate, the sensor's memory and what the sensor normalizes."""
+"""Human output for the IMX500 target: the gate, the sensor's memory and what the sensor normalizes.
+
+Every value read from a card, a network or a labels file is escaped for the console (``e``): it is data.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from edgevision.console import inert_markup as e
 from edgevision.console import out_console
 from edgevision.convert.imx500.report_render import render_memory
 
@@ -33,19 +37,19 @@ def describe_imx500(card_path: Path) -> dict[str, Any]:
 def render_info(d: dict[str, Any]) -> None:
     con = out_console()
     card, target = d["card"], d["card"]["target"]
-    con.print(f"[bold]{d['name']}[/]  {d['path']}  (IMX500 network for the Raspberry Pi AI Camera)")
-    con.print("files: " + ", ".join(f"{k} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
+    con.print(f"[bold]{e(d['name'])}[/]  {e(d['path'])}  (IMX500 network for the Raspberry Pi AI Camera)")
+    con.print("files: " + ", ".join(f"{e(k)} ({v / 1024:.1f} KiB)" for k, v in d["files"].items()))
     p = card.get("preprocess") or {}
-    con.print(f"input: {p.get('width')}x{p.get('height')} {p.get('color', 'RGB')}, crop {p.get('crop', 'squash')} "
-              "(the sensor crops and scales)")
+    con.print(e(f"input: {p.get('width')}x{p.get('height')} {p.get('color', 'RGB')}, crop {p.get('crop', 'squash')} "
+                "(the sensor crops and scales)"))
     render_memory(con, {"memory": target.get("memory"), "normalization": target.get("normalization"),
                         "layers": target.get("layers")})
     v = card.get("validation") or {}
     if v:
         verdict = {True: ", within budget", False: ", OVER BUDGET"}.get(v.get("passed"), "")
-        con.print(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, float "
-                  f"{v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget {v.get('budget_points')}"
-                  f"{verdict}), agreement {v.get('agreement')}; {v.get('scored_with', '')}")
+        con.print(e(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, float "
+                    f"{v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget {v.get('budget_points')}"
+                    f"{verdict}), agreement {v.get('agreement')}; {v.get('scored_with', '')}"))
     if d["labels"]:
         shown = ", ".join(d["labels"][:20]) + (f", … ({len(d['labels'])} in all)" if len(d["labels"]) > 20 else "")
-        con.print(f"labels (labels.txt): {shown}")
+        con.print(f"labels (labels.txt): {e(shown)}")
