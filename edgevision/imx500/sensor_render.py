@@ -1,4 +1,4 @@
-"""Human output for the IMX500 target: the gate, the sensor's memory and what the sensor normalizes.
+"""Human output of `edgevision info` for an IMX500 network: its card, files, input, memory and labels.
 
 Every value read from a card, a network or a labels file is escaped for the console (``e``): it is data.
 """
