@@ -123,9 +123,16 @@ test-devicelab: $(VENV)/.installed system-packages-devicelab
 	  $(VENV)/bin/python -m pytest -m slow tests/devicelab -v -s --timeout 7200 $(PYTEST_ARGS); tested=$$?; \
 	[ $$built -eq 0 ] && [ $$tested -eq 0 ]
 
-# The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
+# The benchmark suites (benchmarks/suites/): each prints ratios measured in one run. benchmarks/run_suites.py runs
+# them all, whatever each does, and writes one dated record of this machine's run,
+# benchmarks/results/YYYY-MM-DD-MACHINE.md; non-zero at the end if a suite failed (see benchmarks/README.md).
+# BENCH_QUICK=1: small round counts, a smoke test (record ...-quick.md); BENCH_ARGS="--only bench_pipeline".
+BENCH_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
+            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
+            EDGEVISION_CONVERT_PYTHON=$(CURDIR)/$(CONVERT_VENV)/bin/python
+
 bench: venvs
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python $(VENV)/bin/python $$b || exit 1; done
+	$(BENCH_ENV) $(VENV)/bin/python benchmarks/run_suites.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
 
 # ruff, and the import contracts of DESIGN.md ("Imports go one way"; pyproject's [tool.importlinter]).
 lint: $(VENV)/.installed
