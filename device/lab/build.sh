@@ -92,15 +92,17 @@ while :; do
   rc=$(cat "$RC"); rm -f "$RC"
   cat "$TRYLOG" >> "$LOG"
   [ "$rc" = 0 ] && break
-  # The reason: this try's first line naming a transient failure, else mmdebstrap's last error line.
-  transient=$(grep -E -m1 "$TRANSIENT" "$TRYLOG" || true)
-  reason=$(grep -E '^(E|error): ' "$TRYLOG" | tail -n1 || true)
+  # The reason: this try's first error naming a transient failure (else any line naming one), else its first
+  # error line (mmdebstrap's own "failed to run" closes every failure and says nothing).
+  transient=$(grep -E "^E: .*($TRANSIENT)" "$TRYLOG" | head -n1 || true)
+  [ -n "$transient" ] || transient=$(grep -E -m1 "$TRANSIENT" "$TRYLOG" || true)
+  reason=$(grep -E '^(E|error): ' "$TRYLOG" | grep -v 'mmdebstrap failed to run' | head -n1 || true)
   reason=$(printf '%s' "${transient:-${reason:-mmdebstrap exited with status $rc}}" | tr -s ' \t' '  ' | cut -c1-300)
   rm -f "$TMP" "$TRYLOG"
   if [ -z "$transient" ]; then
     fail "$reason (log: $LOG)"
   elif [ "$try" -ge "$tries" ]; then
-    fail "$reason (after $try tries; log: $LOG)"
+    if [ "$tries" -gt 1 ]; then fail "$reason (after $try tries; log: $LOG)"; else fail "$reason (log: $LOG)"; fi
   fi
   delay=$(echo $DELAYS | cut -d' ' -f"$try")
   try=$(( try + 1 ))
