@@ -18,7 +18,8 @@
 # A Debian mirror answers now and then with a file in the middle of a sync ("Mirror sync in progress?",
 # "Hash Sum mismatch") or not at all: such a build is tried again after LAB_RETRY_DELAYS seconds (default
 # "30 60 120": four tries in all), saying so on stderr. Any other failure stops at once.
-# LAB_MIRROR replaces Debian's mirror (a URL, or a whole `deb ...` sources line, as mmdebstrap takes it).
+# LAB_MIRROR replaces Debian's mirrors (a URL, a whole `deb ...` sources line, or a sources.list file whose
+# lines are used as they are, as mmdebstrap takes them): for a mirror or proxy that stays inconsistent.
 set -eu
 
 TARGET="${1:?usage: build.sh TARGET [CACHE_DIR]}"
@@ -102,7 +103,10 @@ while :; do
   if [ -z "$transient" ]; then
     fail "$reason (log: $LOG)"
   elif [ "$try" -ge "$tries" ]; then
-    if [ "$tries" -gt 1 ]; then fail "$reason (after $try tries; log: $LOG)"; else fail "$reason (log: $LOG)"; fi
+    [ "$tries" -gt 1 ] || fail "$reason (log: $LOG)"
+    echo "build.sh: $TARGET: the mirror gave the same kind of failure $try times; LAB_MIRROR (a URL, a" \
+      "\`deb ...\` line or a sources.list file) builds from other sources" >&2
+    fail "$reason (after $try tries; log: $LOG)"
   fi
   delay=$(echo $DELAYS | cut -d' ' -f"$try")
   try=$(( try + 1 ))

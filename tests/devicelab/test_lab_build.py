@@ -142,6 +142,7 @@ def test_a_mirror_that_stays_mid_sync_fails_after_the_last_try(tools, always_sta
     status = (tmp_path / "bookworm-arm64.status").read_text().strip()
     assert status.startswith("failed: E: Failed to fetch ") and "Mirror sync in progress?" in status
     assert "(after 3 tries; log: " in status
+    assert "the mirror gave the same kind of failure 3 times; LAB_MIRROR" in out.stderr   # what to do about it
 
 
 def test_every_target_is_reported_and_a_failed_build_fails_its_target(tools, always_stale: Mirror, tmp_path: Path,
