@@ -9,7 +9,7 @@ IMX500_VENV := .venv-imx500
 PYTHON311 ?= python3.11
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: demo test test-all lint bench bench-venvs clean venvs imx500-venv system-packages system-packages-venv devicelab test-devicelab system-packages-devicelab
+.PHONY: demo test test-all lint docs bench bench-venvs clean venvs imx500-venv system-packages system-packages-venv devicelab test-devicelab system-packages-devicelab
 
 # Debian packages, installed only when missing (scripts/system-packages.sh: sudo when not root,
 # `apt-get update` only when something is missing). `make test` needs system-packages.txt (add to
@@ -134,11 +134,15 @@ BENCH_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
 bench: venvs
 	$(BENCH_ENV) $(VENV)/bin/python benchmarks/run_suites.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
 
-# ruff, and the import contracts of DESIGN.md ("Imports go one way"; pyproject's [tool.importlinter]).
+# ruff, and the import contracts of docs/architecture.md ("Imports go one way"; pyproject's [tool.importlinter]).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgevision tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
+# The documentation site (mkdocs.yml, docs/) into site/; tests/test_docs.py builds it with --strict in `make test`.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) $(MEDIAPIPE_VENV) $(TFLITE_VENV) $(CONVERT_VENV) $(IMX500_VENV) demo-output \
-		.pytest_cache
+		.pytest_cache site

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgevision.convert.sources import sniff
-from edgevision.convert.sources.data import model_labels
-from edgevision.convert.sources.declare import IMAGENET, Declared, decide_spec, parse_norm, parse_size
+from edgevision.convert.frontends import sniff
+from edgevision.convert.frontends.declare import IMAGENET, Declared, decide_spec, parse_norm, parse_size
+from edgevision.convert.frontends.judging_data import model_labels
 from edgevision.errors import BadInput
 from tests.conftest import Cli
 

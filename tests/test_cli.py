@@ -58,7 +58,7 @@ def _help_is_complete(command: str, text: str) -> None:
 
 def test_the_run_options_table_is_the_run_command(cli) -> None:
     """deploy checks a bundle's runtime config against RUN_OPTIONS (deploy must not import the CLI): same set."""
-    from edgevision.run.options import RUN_OPTIONS
+    from edgevision.session.run_options import RUN_OPTIONS
 
     run = _registered()["run"]
     assert {o for p in run.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")} == RUN_OPTIONS

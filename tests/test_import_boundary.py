@@ -15,19 +15,19 @@ from tests.conftest import REPO
 
 DEVICE_MODULES = [
     "edgevision", "edgevision.runtime.classifier", "edgevision.runtime.inspect", "edgevision.pipeline.realtime",
-    "edgevision.run.stream", "edgevision.sources.frame_sources", "edgevision.bench.latency",
+    "edgevision.session.stream", "edgevision.sources.frame_sources", "edgevision.bench.latency",
     "edgevision.convert.validate", "edgevision.convert.score_tflite", "edgevision.cli.main",
     "edgevision.deploy.bundle", "edgevision.releases.store", "edgevision.releases.operations",
     "edgevision.releases.service",
     "edgevision.releases.supervisor", "edgevision.deploy.deployer", "edgevision.deploy.probe",
     "edgevision.cli.device_cmd", "edgevision.cli.deploy_cmd", "edgevision.cli.bundle_cmd",
-    "edgevision.bench.sweep", "edgevision.bench.result_store", "edgevision.bench.report", "edgevision.bench.render",
+    "edgevision.bench.sweep", "edgevision.bench.result_store", "edgevision.bench.comparison", "edgevision.bench.render",
     "edgevision.bench.published", "edgevision.bench.pipeline_bench", "edgevision.cli.bench_results_cmd",
     "edgevision.convert.edgetpu", "edgevision.convert.policy", "edgevision.convert.graph",
     "edgevision.convert.calibration",
     "edgevision.sources.capture", "edgevision.sources.picamera", "edgevision.sinks.mqtt",
     "edgevision.sinks.webview", "edgevision.doctor.diagnose", "edgevision.doctor.frame_checks",
-    "edgevision.sinks.outputs", "edgevision.pipeline.smoothing", "edgevision.cli.doctor_cmd",
+    "edgevision.sinks.registry", "edgevision.runtime.smoothing", "edgevision.cli.doctor_cmd",
     "edgevision.cli.run_cmd",
     "edgevision.train.evaluate",  # saves .tflite evaluation reports on a device too
 ]

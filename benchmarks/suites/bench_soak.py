@@ -25,7 +25,8 @@ from benchmarks.lib.paced_camera import PacedCamera, loadavg, rss_mb
 from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads
-from edgevision.sinks.fanout import FanOut, JsonlSink
+from edgevision.sinks.fanout import FanOut
+from edgevision.sinks.jsonl import JsonlSink
 from edgevision.sinks.webview import WebView
 
 

@@ -2,7 +2,7 @@
 
 ``invoke()`` latency says what the model costs; a user sees the pipeline: capture,
 preprocess, inference, postprocess and the wait in the latest-frame slot. This runs the
-project's real :class:`~edgevision.pipeline.realtime.Pipeline` unchanged on a synthetic
+project's real run (:class:`~edgevision.session.run.Run`) unchanged on a synthetic
 camera (noise frames of a chosen size; pulled as fast as the model takes them, or paced
 like a camera at a frame rate, with stale frames dropped) or on a video/folder source.
 """
@@ -19,9 +19,11 @@ import numpy as np
 from edgevision.bench.latency import LatencyStats, has_normalization
 from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
-from edgevision.pipeline.realtime import Pipeline, PipelineOptions
-from edgevision.runtime.classifier import Classifier, ClassifierOptions
+from edgevision.pipeline.realtime import PipelineOptions
+from edgevision.runtime.backends import BackendConfig
 from edgevision.runtime.frames import Frame, SourceInfo
+from edgevision.session.config import RunConfig, SourceConfig
+from edgevision.session.run import Run
 from edgevision.sources.frame_sources import FrameSource, open_source
 
 STAGES = ("capture", "preprocess", "infer", "post")
@@ -85,26 +87,30 @@ def make_source(spec: PipelineSpec) -> FrameSource:
 
 def bench_pipeline(model: str | Path, spec: PipelineSpec, threads: int | None = None, delegate: str | None = None,
                    labels: str | Path | None = None, normalization: str | None = None) -> dict[str, Any]:
-    """Run ``spec.warmup + spec.frames`` frames through the pipeline; FPS, latency and stage timings."""
+    """Run ``spec.warmup + spec.frames`` frames through a run as ``edgevision run`` makes it (the same
+    :class:`~edgevision.session.run.Run`, no sinks); FPS, latency and stage timings."""
     art = load_artifact(model, labels)
     if normalization is None and not has_normalization(art):
         normalization = "raw"  # as in bench_model: timing does not depend on it
-    clf = Classifier(art, options=ClassifierOptions(threads=threads, delegate=delegate, normalization=normalization))
-    source = make_source(spec)
     realtime = spec.fps > 0
-    pipeline = Pipeline(clf, source, PipelineOptions(realtime=realtime, max_frames=spec.warmup + spec.frames))
-    events = list(pipeline.events())
+    config = RunConfig(SourceConfig(make_source(spec)),
+                       BackendConfig(model=model, labels=Path(labels) if labels else None, threads=threads,
+                                     delegate=delegate, normalization=normalization),
+                       PipelineOptions(realtime=realtime, max_frames=spec.warmup + spec.frames), quiet=True)
+    with Run(config) as session:
+        events = list(session.events())
+        stats = session.stats
+        info = session.backend.info if session.backend is not None else None
     kept = events[spec.warmup:]
     if len(kept) < 2:
         raise BadInput(f"{spec.source}: the pipeline delivered {len(events)} frames, too few to measure "
                        f"({spec.warmup} warm-up + at least 2)")
     span = kept[-1].t_emit - kept[0].t_emit
-    stats = pipeline.stats
     return {
         "source": stats.source.name if stats.source else spec.source, "mode": "paced" if realtime else "pulled",
         "source_fps": spec.fps or None, "frames": len(kept), "warmup": spec.warmup,
         "dropped": stats.dropped, "fps": round((len(kept) - 1) / span, 3) if span > 0 else None,
-        "threads": clf.info.threads,
+        "threads": info.threads if info is not None else threads,
         "latency": LatencyStats.of([e.latency_ms for e in kept]).to_dict(),
         "stages": {s: LatencyStats.of([e.ms.get(s, 0.0) for e in kept]).to_dict() for s in STAGES},
     }

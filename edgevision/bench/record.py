@@ -45,6 +45,15 @@ def new_doc(kind: str, model: dict[str, Any], config: dict[str, Any], device: di
     return doc
 
 
+SENSOR_KIND = "sensor"  # a result measured where a sensor runs the network (no host invoke() to time)
+
+
+def is_on_sensor(doc: dict[str, Any]) -> bool:
+    """A result whose ``metrics.invoke`` is a sensor's own inference time, listed apart from host ``invoke()``
+    figures, which measure something else (a host interpreter on a ready tensor)."""
+    return doc.get("kind") == SENSOR_KIND or bool(doc.get("on_sensor"))
+
+
 def check_schema(schema: Any, origin: str) -> int:
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
         raise BadInput(f"{origin}: invalid result schema version {schema!r}")

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgevision.bench.record import p50
-from edgevision.bench.report import (
+from edgevision.bench.comparison import (
     DEVICE_HEADER,
     HEADER,
     SENSOR_HEADER,
@@ -23,6 +22,7 @@ from edgevision.bench.report import (
     sensor_rows,
     table_rows,
 )
+from edgevision.bench.record import p50
 from edgevision.errors import MissingDependency
 
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")

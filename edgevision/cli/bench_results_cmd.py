@@ -74,9 +74,9 @@ def report(
     """One comparison table and plot across devices and models (measured vs published where known)."""
     from rich.markup import escape
 
+    from edgevision.bench.comparison import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
     from edgevision.bench.published import load_references
     from edgevision.bench.render import plot, write_html
-    from edgevision.bench.report import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
 
     docs = _select(_load(results or [], store), model, device)
     if not docs:

@@ -100,8 +100,8 @@ def register(app: typer.Typer) -> None:
                                "preprocessing are recorded)")
             report = convert_run(run, options, err_console())
         else:
-            from edgevision.convert.sources.bring import BringOptions, convert_brought
-            from edgevision.convert.sources.declare import Declared, parse_size
+            from edgevision.convert.frontends.bring import BringOptions, convert_brought
+            from edgevision.convert.frontends.declare import Declared, parse_size
 
             if data is None:
                 raise BadInput(f"{run}: not a training run; a model you brought needs --data DIR (images to "
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(report)
         elif report.get("target") == "imx500":
-            from edgevision.imx500.render import render_imx500
+            from edgevision.imx500.sensor_render import render_imx500
 
             render_imx500(report)
         else:

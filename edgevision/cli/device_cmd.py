@@ -204,10 +204,10 @@ def register(app: typer.Typer) -> None:
         The unit is the same for every release; the release's runtime.json is read and validated
         here (never pasted into the unit or a shell), so a bundle can only ever choose data.
         """
-        from edgevision.cli.main import main
-        from edgevision.releases.operations import serve_args
+        from edgevision.cli.run_exec import run_config
+        from edgevision.releases.operations import served_config
 
-        main(handle_errors(serve_args)(_store(root)))
+        handle_errors(lambda: run_config(served_config(_store(root))))()
 
     @device.command("labels-rotate", hidden=True)
     @handle_errors

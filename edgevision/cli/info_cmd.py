@@ -21,11 +21,11 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Show what a model file says about itself."""
-        from edgevision.imx500.render import imx500_card_path
+        from edgevision.imx500.sensor_render import imx500_card_path
 
         card = imx500_card_path(model)
         if card is not None:  # an IMX500 network (packerOut.zip / network.rpk with its imx500.json)
-            from edgevision.imx500.render import describe_imx500, render_info
+            from edgevision.imx500.sensor_render import describe_imx500, render_info
 
             imx = describe_imx500(card)
             print_json(imx) if json_out else render_info(imx)

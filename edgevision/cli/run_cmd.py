@@ -1,6 +1,6 @@
 """``edgevision run MODEL --source SRC``: live labels to stdout, a file, MQTT and a live web view.
 
-The typer command is built from the option table (``edgevision.run.options``), which the
+The typer command is built from the option table (``edgevision.session.run_options``), which the
 typer-free start (``run_fast``) reads too; the work itself is ``run_exec.run``.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from edgevision.run.options import MODEL_HELP, RUN_TABLE, RunOption
+from edgevision.session.run_options import MODEL_HELP, RUN_TABLE, RunOption
 
 EPILOG = """Examples:
 

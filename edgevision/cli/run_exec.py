@@ -33,65 +33,35 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 @handle_errors
-def run(*, model: Path, source: str, labels: Path | None, top_k: int, threshold: float | None, smooth: int,
-        threads: int | None, delegate: str | None, norm: str | None, realtime: bool | None, max_frames: int | None,
-        loop: bool, stdout: bool, out: Path | None, mqtt: str | None, mqtt_password_file: Path | None,
-        mqtt_ca: Path | None, mqtt_cert: Path | None, mqtt_key: Path | None, mqtt_node: str | None,
-        mqtt_discovery: bool, web: int | None, host: str, web_token: str | None, web_token_file: Path | None,
-        read_timeout: float, give_up_after: float | None, quiet: bool) -> None:
-    """Classify frames from a source and send one label event per frame to every output (the parameters
-    are those of :data:`edgevision.run.options.RUN_TABLE`, all given, by typer or ``run_fast``)."""
-    from edgevision.errors import BadInput, CheckFailed
-    from edgevision.imx500.source_name import is_imx500_source
-    from edgevision.pipeline.realtime import Pipeline, PipelineOptions
-    from edgevision.runtime.classifier import Classifier, ClassifierOptions
-    from edgevision.runtime.interpreter import default_threads
-    from edgevision.sinks.outputs import OutputOptions, build_outputs
-    from edgevision.sources.capture import ReconnectPolicy
-    from edgevision.sources.frame_sources import open_source, single_image
+def run(*, model: Path, **values: Any) -> None:
+    """Run ``model`` as the option values say (by name, as in :data:`edgevision.session.run_options.RUN_TABLE`):
+    one label event per frame to every output, a summary on stderr unless ``quiet``."""
+    from edgevision.session.config import RunConfig
+
+    run_config(RunConfig.from_options(model, values))
+
+
+def run_config(config: Any) -> None:
+    """What ``edgevision run`` and the device's service do with a run configuration."""
+    from edgevision.errors import CheckFailed
+    from edgevision.session.run import Run
 
     # Three threads share the GIL here (reader, model, events): Python's default 5 ms switch interval
     # lets one wait that long for it after each decode or invoke; 0.5 ms keeps a small model at its pace.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-
-    if is_imx500_source(source):  # the network runs on the AI Camera's sensor
-        from edgevision.imx500.open_sensor import open_imx500
-
-        src, clf = open_imx500(model, source, labels, top_k, threshold)
-    else:
-        src = open_source(source, loop=loop, timeout_s=read_timeout)
-        one_image = single_image(src)
-        clf = Classifier(model, labels, ClassifierOptions(
-            top_k=top_k, threshold=float("-inf") if threshold is None else threshold,
-            threads=threads or default_threads(capture_thread=not one_image), delegate=delegate,
-            normalization=norm))
     stop = threading.Event()
-    sinks = build_outputs(OutputOptions(stdout=stdout, file=out, mqtt_url=mqtt, mqtt_node=mqtt_node,
-                                        mqtt_discovery=mqtt_discovery, web_port=web, web_host=host,
-                                        model_name=clf.artifact.name, mqtt_password_file=mqtt_password_file,
-                                        mqtt_ca=mqtt_ca, mqtt_cert=mqtt_cert, mqtt_key=mqtt_key,
-                                        web_token=web_token, web_token_file=web_token_file))
-    for sink in sinks.sinks:  # rich is imported only to say something (not before the first label otherwise)
-        if getattr(sink, "generated_token", False) and quiet:
-            sinks.close()
-            raise BadInput(f"--host {host}: a live view beyond loopback needs a token, and --quiet would "
-                           "hide the generated one; pass --web-token-file FILE (or $EDGEVISION_WEB_TOKEN)")
-        if hasattr(sink, "url") and not quiet:
-            err_console().print(f"live view: {getattr(sink, 'share_url', sink.url)}")
-    policy = ReconnectPolicy(read_timeout=read_timeout, give_up_after=give_up_after)
-    pipeline = Pipeline(clf, src, PipelineOptions(realtime=realtime, max_frames=max_frames, smooth=smooth,
-                                                  reconnect=policy), stop, on_status=sinks.status)
-    try:
+    with Run(config, stop) as session:
+        if not config.quiet:  # rich is imported only to say something (not before the first label otherwise)
+            for text in session.announcements():
+                err_console().print(text, markup=False, highlight=False)
         with stop_on_signals(stop):
-            for event, frame in pipeline.results():
-                sinks.emit(event, frame)
-    finally:
-        sinks.close()
-    s = pipeline.stats
-    if not quiet:
+            for _ in session.events():
+                pass
+        failure, s, info = session.failure(), session.stats, session.backend.info if session.backend else None
+    if not config.quiet:
         extra = f", {s.reconnects} reconnects, {s.hangs} hung reads" if s.reconnects or s.hangs else ""
-        err_console().print(f"{s.frames} frames from {s.source.name if s.source else source}: {s.fps:.1f} FPS, "
-                            f"{s.dropped} dropped{extra} ({clf.info.name}, {clf.info.threads} threads)")
-    capture = pipeline.capture
-    if capture is not None and capture.error is not None:  # gave up on a lost source
-        raise CheckFailed(f"{source}: {capture.error}")
+        runtime = f" ({info.name}, {info.threads} threads)" if info is not None else ""
+        err_console().print(f"{s.frames} frames from {s.source.name if s.source else config.source.spec}: "
+                            f"{s.fps:.1f} FPS, {s.dropped} dropped{extra}{runtime}", markup=False, highlight=False)
+    if failure is not None:  # gave up on a lost source
+        raise CheckFailed(f"{config.source.spec}: {failure}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.cli.plain_values import FLOAT, INT, in_range
-from edgevision.run.options import REQUIRED, RUN_TABLE, RunOption
+from edgevision.session.run_options import REQUIRED, RUN_TABLE, RunOption
 
 _BAD = object()
 

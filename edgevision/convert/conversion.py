@@ -98,7 +98,7 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
     if "imx500" in pol.targets:  # Sony's own quantizer and converter, in its own venv (convert/imx500/)
         if len(pol.targets) > 1:
             raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
-        from edgevision.convert.imx500.convert import convert_imx500
+        from edgevision.convert.imx500.mct_convert import convert_imx500
 
         return convert_imx500(run_dir, opts, pol, con)
     if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
@@ -116,7 +116,7 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
 
 def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, con: Console) -> dict[str, Any]:
     """Everything after loading: the same for a trained run and for a model the user brought
-    (``convert/sources``), which arrives as a RunDir-shaped description plus a model object."""
+    (``convert/frontends``), which arrives as a RunDir-shaped description plus a model object."""
     split, held = held_out(run, pol.split)
     modes = ["float32"] + [m for m in (QUANT_MODES if pol.quant == "all" else (pol.quant,)) if m != "float32"]
     out = opts.out or run.export_dir

@@ -53,7 +53,7 @@ def _fixed_batch(model: Any) -> Any:
 def _converter(model: Any) -> Any:
     import tensorflow as tf
 
-    if hasattr(model, "tflite_converter"):  # a model the user brought (convert/sources): builds its own
+    if hasattr(model, "tflite_converter"):  # a model the user brought (convert/frontends): builds its own
         return model.tflite_converter()
     return tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
 

@@ -23,7 +23,7 @@ from edgevision.report.html import Section, write_report
 from edgevision.report.plots import accuracy_bars, confusion, latency_hist, training_curves
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads
-from edgevision.sinks.fanout import JsonlSink
+from edgevision.sinks.jsonl import JsonlSink
 from edgevision.sources.frame_sources import CaptureSource
 from edgevision.train.recipe import Augment, Recipe
 from edgevision.train.trainer import train

@@ -57,14 +57,13 @@ def check_model_for_delegate(model: Path, data: bytes, delegate: str, profile: P
 
 def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path, force: bool = False) -> Manifest:
     """Write a bundle directory, or a .tar.gz when ``out`` ends with .tar.gz/.tgz."""
-    from edgevision.imx500.rpk_release import is_imx500
     from edgevision.model.artifact import load_artifact
     from edgevision.model.tflite_file import read_model_bytes
+    from edgevision.runtime.backends import release_hook
 
-    if is_imx500(profile):  # the AI Camera: packerOut.zip + labels + card, packaged on the device
-        from edgevision.imx500.rpk_bundle import make_imx500_bundle
-
-        return make_imx500_bundle(model, profile, options, out, force)
+    backend_bundle = release_hook(profile, "make_bundle")
+    if backend_bundle is not None:  # a backend whose model is not a .tflite (a sensor's network) bundles its own
+        return backend_bundle(model, profile, options, out, force)  # type: ignore[no-any-return]
     data = read_model_bytes(model)
     delegate = options.delegate or profile.delegate
     compiled = check_model_for_delegate(model, data, delegate, profile)

@@ -76,8 +76,12 @@ def probe_source() -> bytes:
 
 def probe_argv(root: str, remote_python: str | None, install: bool) -> list[str]:
     """The probe runs with the system python3 unless told which interpreter has edgevision."""
+    from edgevision.runtime.backends import BACKENDS
+
     python = remote_python if remote_python and not install else "python3"
-    return [python, "-", "--root", root, "--python", "" if install else (remote_python or "")]
+    needs = [arg for e in BACKENDS for t in e.device_tools for arg in ("--tool", t)]
+    needs += [arg for e in BACKENDS for f in e.device_files for arg in ("--file", f)]
+    return [python, "-", "--root", root, "--python", "" if install else (remote_python or ""), *needs]
 
 
 def probe(ssh: Ssh, root: str, remote_python: str | None, install: bool) -> dict[str, Any]:
@@ -123,7 +127,7 @@ def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manif
                               "checks": [c.__dict__ for c in checks]}
     bad = failures(checks)
     if bad:
-        refuse = BadInput if bad[0].name == "imx500-tools" else CheckFailed  # a missing package: bad input, exit 2
+        refuse = BadInput if bad[0].missing_package else CheckFailed  # a package to install: bad input, exit 2
         raise refuse(f"{ssh.target}: pre-flight {bad[0].name}: {bad[0].detail}" + (f"; {bad[0].fix}" if bad[0].fix
                                                                                          else ""))
     root = str(facts["root"])

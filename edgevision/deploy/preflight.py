@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edgevision.imx500 import rpk_release
 from edgevision.releases.manifest import Manifest
+from edgevision.runtime.backends import release_hook
 from edgevision.version import __version__
 
 MIN_PYTHON = (3, 11)  # pyproject's requires-python
@@ -42,6 +42,7 @@ class Check:
     ok: bool | None       # None: a warning
     detail: str
     fix: str = ""
+    missing_package: bool = False  # the fix is installing a package on the device (bad input, not a failed check)
 
 
 def _version(text: str | None) -> tuple[int, ...]:
@@ -122,8 +123,9 @@ def evaluate(facts: dict[str, Any], manifest: Manifest, install: bool, bundle_by
 
     delegate = manifest.runtime.delegate
     delegates = ["cpu"] + (["edgetpu"] if facts.get("libedgetpu") else [])
-    if rpk_release.is_imx500(manifest.profile):
-        checks.extend(Check(*c) for c in rpk_release.preflight(facts))
+    backend_checks = release_hook(manifest.profile, "preflight")
+    if backend_checks is not None:  # a backend with needs of its own (a sensor's packager and firmware)
+        checks.extend(Check(*c) for c in backend_checks(facts))
     elif delegate.startswith("edgetpu"):
         checks.extend(_edgetpu_checks(facts, delegate))
     else:

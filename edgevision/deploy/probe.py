@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", required=True)
     ap.add_argument("--python", default="")
+    ap.add_argument("--tool", action="append", default=[], help="a program to look for on the PATH")
+    ap.add_argument("--file", action="append", default=[], help="a file whose presence to report")
     args = ap.parse_args(argv)
     root = os.path.abspath(os.path.expanduser(args.root))
     venv_python = os.path.join(root, "venv", "bin", "python")
@@ -173,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         "libedgetpu": libedgetpu(), "coral_usb": coral_usb(), "coral_pci": sorted(glob.glob("/dev/apex_*")),
         "systemd": os.path.isdir("/run/systemd/system"), "sudo_nopasswd": sudo,
         "current": link(root, "current"), "previous": link(root, "previous"),
-        "imx500_package": shutil.which("imx500-package"),  # Raspberry Pi AI Camera: apt package imx500-tools
-        "imx500_firmware": [f for f in ("/lib/firmware/imx500_loader.fpk", "/lib/firmware/imx500_main.fpk")
-                            if os.path.isfile(f)],
+        # what the backends of the registry need on a device (--tool, --file: a sensor's packager, firmware)
+        "tools": {name: shutil.which(name) for name in args.tool},
+        "files": [f for f in args.file if os.path.isfile(f)],
     }
     print(json.dumps(facts))
     return 0

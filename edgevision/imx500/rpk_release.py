@@ -101,13 +101,17 @@ def check_network(rpk: Path, release: Path) -> None:
         raise CheckFailed(f"{TOOL}: {wrong[0]}; {wrong[1]}; nothing was replaced")
 
 
-def preflight(facts: dict[str, Any]) -> list[tuple[str, bool | None, str, str]]:
-    """(name, ok, detail, fix) for the AI Camera: imx500-package must be there, the firmware should."""
-    tool = facts.get("imx500_package")
-    firmware = facts.get("imx500_firmware") or []
+def preflight(facts: dict[str, Any]) -> list[tuple[str, bool | None, str, str, bool]]:
+    """(name, ok, detail, fix, missing_package) for the AI Camera: imx500-package must be there, the firmware
+    should (the probe reports the registry's ``device_tools`` and ``device_files``)."""
+    tools = facts.get("tools") if isinstance(facts.get("tools"), dict) else {}
+    tool = tools.get(TOOL) if isinstance(tools.get(TOOL), str) else None
+    files = facts.get("files") if isinstance(facts.get("files"), list) else []
+    firmware = [f for f in files if f in FIRMWARE]
     return [
-        ("imx500-tools", bool(tool), tool or f"{TOOL} not found on the device's PATH", "" if tool else TOOLS_FIX),
+        ("imx500-tools", bool(tool), tool or f"{TOOL} not found on the device's PATH", "" if tool else TOOLS_FIX,
+         not tool),
         ("imx500-fw", True if firmware else None,
          ", ".join(firmware) if firmware else f"AI Camera firmware not found ({', '.join(FIRMWARE)})",
-         "" if firmware else "sudo apt install imx500-all"),
+         "" if firmware else "sudo apt install imx500-all", False),
     ]

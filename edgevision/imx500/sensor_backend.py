@@ -21,7 +21,8 @@ import numpy as np
 
 from edgevision.errors import BadInput
 from edgevision.model.labels import labels_sha256, read_labels
-from edgevision.runtime.classifier import Timed
+from edgevision.runtime.backend import Raw, Timed
+from edgevision.runtime.classification import Ranking
 from edgevision.runtime.frames import Frame
 from edgevision.runtime.interpreter import RuntimeInfo
 from edgevision.runtime.postprocess import Prediction, top_k
@@ -118,8 +119,37 @@ class SensorClassifier:
             self._match(scores.size)
         return scores
 
+    @property
+    def model_name(self) -> str:
+        return self.artifact.name
+
+    def wanted_input(self) -> None:
+        """Nothing to ask of the source: the sensor frames and runs the network itself."""
+        return None
+
+    def stager(self) -> None:
+        """No preprocessing on the host."""
+        return None
+
+    def infer_frame(self, frame: Frame) -> Timed:
+        """The backend's per-frame step: the scores came with the frame."""
+        return self.scores_for_frame(frame)
+
+    def finish(self, raw: Raw) -> Timed:
+        return Timed(self.scores_from_outputs(raw.output), raw.preprocess_ms, raw.infer_ms)
+
+    def postprocessor(self, smooth: int = 1) -> Ranking:
+        return Ranking(self, smooth)
+
+    def rank_output(self, output: np.ndarray, k: int | None = None,
+                    threshold: float | None = None) -> list[Prediction]:
+        return self.rank(self.scores_from_outputs(output), k, threshold)
+
+    def close(self) -> None:
+        """Nothing held here (the sensor source owns the camera)."""
+
     def scores_for_frame(self, frame: Frame) -> Timed:
-        """The pipeline's hook: no preprocessing or inference here, both happened on the sensor."""
+        """No preprocessing or inference here, both happened on the sensor."""
         outputs = getattr(frame, "outputs", None)
         if outputs is None:
             raise BadInput(f"{frame.source}: frame carries no IMX500 outputs (use --source imx500)")

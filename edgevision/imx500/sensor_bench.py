@@ -18,16 +18,14 @@ from typing import Any
 
 from edgevision.bench.fingerprint import collect
 from edgevision.bench.latency import LatencyStats
-from edgevision.bench.record import file_sha256, new_doc
+from edgevision.bench.record import SENSOR_KIND as KIND
+from edgevision.bench.record import file_sha256, is_on_sensor, new_doc
 from edgevision.errors import BadInput
 
-KIND = "sensor"
+__all__ = ["KIND", "is_on_sensor", "measure", "sensor_doc"]
+
 PROFILE = "rpi-ai-camera"
 KPI_SOURCE = "picamera2 IMX500.get_kpi_info (CnnKpiInfo request metadata)"
-
-
-def is_on_sensor(doc: dict[str, Any]) -> bool:
-    return doc.get("kind") == KIND or bool(doc.get("on_sensor"))
 
 
 def measure(source: Any, clf: Any, frames: int, warmup: int) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""The label event: the runtime's output contract, identical for every sink."""
+"""The label event: the runtime's output contract, identical for every sink.
+
+An event has a task-neutral core (which frame, from where, when it was captured and emitted, what
+each stage took, how many frames were dropped) and the task's result as its payload
+(:class:`~edgevision.runtime.classification.Classification` today). The JSON object puts the
+payload's fields beside the core's, so a second task adds fields and renames none.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +12,46 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from edgevision.runtime.backend import Result
+from edgevision.runtime.classification import Classification
 from edgevision.runtime.postprocess import Prediction
 
 
 @dataclass(frozen=True)
 class LabelEvent:
-    """One classified frame. Field names are a public contract: add, never rename."""
+    """One processed frame. Field names (here and in :meth:`to_dict`) are a public contract: add, never rename."""
 
     frame: int
     source: str
-    label: str
-    score: float
-    index: int
-    top_k: tuple[Prediction, ...]
     t_capture: float
     t_emit: float
     ms: dict[str, float]
     dropped: int
-    infer_on: str = ""  # where ``ms.infer`` was spent when not on this CPU ("imx500": on the sensor)
+    result: Result
+    infer_on: str = ""  # where ``ms.infer`` was spent when not on this CPU (a sensor)
+
+    @classmethod
+    def classified(cls, frame: int, source: str, top_k: tuple[Prediction, ...], t_capture: float, t_emit: float,
+                   ms: dict[str, float], dropped: int = 0, infer_on: str = "") -> LabelEvent:
+        """An event whose payload is a classification (its top-k, best first)."""
+        return cls(frame, source, t_capture, t_emit, ms, dropped, Classification(tuple(top_k)), infer_on)
+
+    # The classification payload's fields, read through the event (what sinks that show a label use).
+    @property
+    def label(self) -> str:
+        return str(getattr(self.result, "label", ""))
+
+    @property
+    def score(self) -> float:
+        return float(getattr(self.result, "score", 0.0))
+
+    @property
+    def index(self) -> int:
+        return int(getattr(self.result, "index", -1))
+
+    @property
+    def top_k(self) -> tuple[Prediction, ...]:
+        return tuple(getattr(self.result, "top_k", ()))
 
     @property
     def latency_ms(self) -> float:
@@ -32,8 +60,7 @@ class LabelEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "frame": self.frame, "source": self.source, "label": self.label, "score": round(self.score, 6),
-            "index": self.index, "top_k": [p.to_dict() for p in self.top_k],
+            "frame": self.frame, "source": self.source, **self.result.fields(),
             "t_capture": round(self.t_capture, 6), "t_emit": round(self.t_emit, 6),
             "ms": {k: round(v, 3) for k, v in self.ms.items()}, "dropped": self.dropped,
             "latency_ms": round(self.latency_ms, 3),

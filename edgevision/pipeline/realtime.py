@@ -4,9 +4,10 @@ Files are pulled in order with nothing dropped, decoded a few frames ahead in a 
 decoding overlaps inference; live sources, or files played with ``realtime=True``, run a
 capture thread so the model always works on the newest frame and stale ones are dropped
 and counted (two-phase sources decode only the frames the model takes). The reading thread also
-makes the model's input tensor when it has time to spare (``Classifier.stager``), and with a reading
+makes the model's input tensor when it has time to spare (the backend's ``stager``), and with a reading
 thread the model is invoked in a thread of its own (``InferWorker``) when it is the slower side, so
-ranking, events and sinks run while it works. Live sources are watched: a hung read or a lost stream is reconnected with
+post-processing, events and sinks run while it works. The pipeline knows backends only by the protocol
+of :mod:`edgevision.runtime.backend`. Live sources are watched: a hung read or a lost stream is reconnected with
 backoff and the loop carries on.
 """
 
@@ -22,8 +23,7 @@ from typing import NamedTuple
 from edgevision.errors import BadInput
 from edgevision.pipeline.events import LabelEvent
 from edgevision.pipeline.infer_worker import END, IDLE, InferWorker
-from edgevision.pipeline.smoothing import ScoreSmoother
-from edgevision.runtime.classifier import Classifier, Raw, Timed
+from edgevision.runtime.backend import Backend, Raw, Timed
 from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.sources.capture import CaptureStatus, CaptureThread, ReconnectPolicy
 from edgevision.sources.demand import DemandSlot, LazyGrabber, two_phase
@@ -47,7 +47,7 @@ class PipelineOptions:
 
     realtime: bool | None = None  # None: live sources in real time, files frame by frame
     max_frames: int | None = None
-    smooth: int = 1               # moving average of scores over this many frames
+    smooth: int = 1               # results averaged over this many frames (the backend's post-processor)
     idle_timeout: float = 0.5     # how often the loop wakes to check for stop
     read_ahead: int = 3           # file sources: frames decoded ahead in a thread (0: read on the loop's thread)
     read_ahead_nap_s: float = 0.005  # how long the loop polls in short naps for the next file frame before it
@@ -71,26 +71,25 @@ class PipelineStats(NamedTuple):
 
 
 class Pipeline:
-    """Iterate :meth:`events` (or :meth:`results`, which adds the frame) to classify a source."""
+    """Iterate :meth:`events` (or :meth:`results`, which adds the frame) to run ``backend`` on a source."""
 
-    def __init__(self, classifier: Classifier, source: FrameSource, options: PipelineOptions | None = None,
+    def __init__(self, backend: Backend, source: FrameSource, options: PipelineOptions | None = None,
                  stop: threading.Event | None = None,
                  on_status: Callable[[CaptureStatus], None] | None = None) -> None:
-        self.classifier, self.source = classifier, source
+        self.backend, self.source = backend, source
         self.options = options or PipelineOptions()
         self.stop = stop or threading.Event()
         self.on_status = on_status
         self.stats = PipelineStats(0, 0, 0.0, None)
         self.info: SourceInfo | None = None
         self.capture: CaptureThread | None = None
-        self._smoother = ScoreSmoother(max(1, self.options.smooth))
+        self._post = backend.postprocessor(max(1, self.options.smooth))
 
     def _preparer(self) -> Callable[[Frame], Frame] | None:
-        """Preprocessing for the reading thread, for classifiers that have it (not a sensor backend)."""
-        stager = getattr(self.classifier, "stager", None)
-        if stager is None or getattr(self.classifier, "scores_for_frame", None) is not None:
+        """Preprocessing for the reading thread, for backends that preprocess on the host."""
+        stage = self.backend.stager()
+        if stage is None:
             return None
-        stage = stager()
 
         def prepare(frame: Frame) -> Frame:
             return dataclasses.replace(frame, staged=stage(frame.image, frame.order))
@@ -103,7 +102,7 @@ class Pipeline:
 
     def results(self) -> Iterator[tuple[LabelEvent, Frame]]:
         """Each label event with the frame it was computed from (for sinks that draw on frames)."""
-        prefer, spec = getattr(self.source, "prefer", None), getattr(self.classifier, "spec", None)
+        prefer, spec = getattr(self.source, "prefer", None), self.backend.wanted_input()
         if callable(prefer) and spec is not None:  # e.g. picamera2: have the ISP deliver the model's size and order
             prefer(spec)
         self.info = info = self.source.open()
@@ -158,7 +157,7 @@ class Pipeline:
             for frame, (result, reconnects) in pairs:
                 if reconnects != seen_reconnects:
                     seen_reconnects = reconnects
-                    self._smoother.reset()
+                    self._post.reset()
                 event = self._event(frame, result, slot.dropped if slot else 0)
                 frames += 1
                 self.stats = self._stats(frames, event.dropped, t_start, info, thread)
@@ -220,39 +219,21 @@ class Pipeline:
         yield from workers[-1]
 
     def classify_frame(self, frame: Frame, dropped: int = 0) -> LabelEvent:
-        """Preprocess, infer, smooth, rank one frame into a label event."""
+        """Infer and post-process one frame into its event (on the caller's thread)."""
         return self._event(frame, self._raw(frame), dropped)
 
     def _raw(self, frame: Frame) -> Raw | Timed:
-        """What the inference thread does per frame, and nothing more: invoke and copy the output out."""
-        clf = self.classifier
-        on_frame = getattr(clf, "scores_for_frame", None)  # a sensor backend (IMX500): scores came with the frame
-        if on_frame is not None:
-            return on_frame(frame)  # type: ignore[no-any-return]
-        if frame.staged is not None:
-            return clf.invoke_staged(frame.staged)
-        return clf.invoke_frame(frame.image, frame.order)
-
-    def _finish(self, result: Raw | Timed) -> Timed:
-        """Scores from the inference thread's output (dequantized here, in the caller's thread)."""
-        return self.classifier.finish(result) if isinstance(result, Raw) else result
+        """What the inference thread does per frame, and nothing more (the backend's ``infer_frame``)."""
+        return self.backend.infer_frame(frame)
 
     def _event(self, frame: Frame, result: Raw | Timed, dropped: int) -> LabelEvent:
-        """Smooth and rank the scores into the frame's label event (an unsmoothed 8-bit output is ranked
-        on its integers: :meth:`Classifier.rank_output`)."""
-        clf = self.classifier
+        """The frame's event: the backend's post-processor makes the task's result (smoothed, ranked)."""
         t0 = time.perf_counter()
-        if isinstance(result, Raw) and self._smoother.window == 1:
-            ranked = clf.rank_output(result.output)
-        else:
-            ranked = clf.rank(self._smoother.update(self._finish(result).scores))
+        payload = self._post(result)
         post_ms = (time.perf_counter() - t0) * 1e3
-        best = ranked[0] if ranked else None
         return LabelEvent(
-            frame=frame.index, source=frame.source,
-            label=best.label if best else "", score=best.score if best else 0.0, index=best.index if best else -1,
-            top_k=tuple(ranked), t_capture=frame.t_capture, t_emit=time.time(),
+            frame=frame.index, source=frame.source, t_capture=frame.t_capture, t_emit=time.time(),
             ms={"capture": frame.capture_ms, "preprocess": result.preprocess_ms, "infer": result.infer_ms,
                 "post": post_ms},
-            dropped=dropped, infer_on=getattr(clf, "infer_on", ""),
+            dropped=dropped, result=payload, infer_on=self.backend.infer_on,
         )

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed
-from edgevision.imx500 import rpk_release
 from edgevision.limits import hint, limits
 from edgevision.releases.config_checks import check_text
 from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
+from edgevision.runtime.backends import release_hook
 
 FORMAT = "edgevision-bundle/1"
 MANIFEST = "manifest.json"
@@ -158,8 +158,12 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if not is_plain_name(name) or not name.endswith(ALLOWED_SUFFIXES) or name == MANIFEST:
             raise CheckFailed(f"{where}: manifest lists {name!r}; bundles hold only plain "
                               f"{'/'.join(ALLOWED_SUFFIXES)} files")
-    imx500 = rpk_release.is_imx500(manifest.profile)
-    extra = sorted(set(present) - set(manifest.files) - (rpk_release.DERIVED if imx500 else set()))
+    try:  # a backend whose model is not a .tflite (a sensor's network) checks its own files
+        check_files = release_hook(manifest.profile, "check_release_files")
+        derived = release_hook(manifest.profile, "DERIVED_FILES") or frozenset()
+    except BadInput as exc:
+        raise CheckFailed(f"{mpath}: {exc}") from None
+    extra = sorted(set(present) - set(manifest.files) - derived)
     if extra:
         raise CheckFailed(f"{directory / extra[0]}: not listed in the manifest (bundle was modified)")
     lim = limits()
@@ -172,7 +176,7 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if name not in present:
             raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
         keep = name == manifest.runtime.model or not name.endswith(".tflite")
-        big = name.endswith((".tflite", ".zip"))  # a model, or an IMX500 packerOut.zip
+        big = name.endswith((".tflite", ".zip"))  # a model, or a sensor's network archive
         if keep and expected["size"] > (lim.model_bytes if big else 4 * MAX_MANIFEST_BYTES):
             raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
                               f"({hint('model_bytes')})")
@@ -181,10 +185,8 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
         if keep:
             contents[name] = data
-    if imx500:  # the model is network.rpk, made from packerOut.zip on the device at install time
-        if rpk_release.PACKER not in contents:
-            raise CheckFailed(f"{where}: an IMX500 bundle needs {rpk_release.PACKER} in the manifest")
-        rpk_release.check_packer(contents[rpk_release.PACKER], str(directory / rpk_release.PACKER))
+    if check_files is not None:
+        check_files(contents, directory, where)
     elif manifest.runtime.model not in contents:
         raise CheckFailed(f"{where}: the model {manifest.runtime.model!r} is not in the manifest")
     if manifest.runtime.labels and manifest.runtime.labels not in contents:
@@ -203,7 +205,7 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")
     if expect_id is not None and manifest.id != expect_id:
         raise CheckFailed(f"{where}: bundle id {manifest.id} is not the {expect_id} that was sent")
-    if imx500:
+    if check_files is not None:
         return manifest
     model = contents[manifest.runtime.model]
     try:

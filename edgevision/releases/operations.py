@@ -14,29 +14,32 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgevision.errors import CheckFailed, EdgevisionError
+from edgevision.errors import BadInput, CheckFailed, EdgevisionError
 from edgevision.releases import labels_log
 from edgevision.releases.manifest import MANIFEST, Manifest
 from edgevision.releases.runtime_config import is_plain_name
 from edgevision.releases.service import ServiceConfig, manager_for
 from edgevision.releases.store import DeviceStore, Release
 from edgevision.releases.unit import UNIT_NAME, UnitContext, find_template, render_unit
-from edgevision.run.options import RUN_OPTIONS
+from edgevision.session.config import RunConfig
 from edgevision.version import __version__
 
 
-def check_run_options(argv: list[str]) -> None:
-    missing = sorted({a for a in argv if a.startswith("--")} - RUN_OPTIONS)
-    if missing:
-        raise CheckFailed(f"this device's edgevision {__version__} has no `run {' '.join(missing)}`: upgrade it "
-                          "(edgevision deploy --install) or bundle without that sink")
+def check_runs_here(release: Release, labels_out: Path) -> RunConfig:
+    """The release's run configuration, as this device's edgevision reads it: a sink option it does not know
+    (a bundle from a newer edgevision) stops the switch before anything changes."""
+    try:
+        return release.manifest.runtime.run_config(release.path, labels_out)
+    except BadInput as exc:
+        raise CheckFailed(f"this device's edgevision {__version__} cannot run {release.name} ({exc}): upgrade it "
+                          "(edgevision deploy --install) or bundle without that sink") from None
 
 
 def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> str:
     ctx = UnitContext(store.root, config.python, config.scope, getpass.getuser() if config.scope == "system" else None)
     text = render_unit(find_template(store.root).read_text(encoding="utf-8"), release.manifest, release.path, ctx,
                        store.labels_file)
-    check_run_options(release.manifest.runtime.run_argv(config.python, release.path, store.labels_file))
+    check_runs_here(release, store.labels_file)
     return text
 
 
@@ -60,16 +63,13 @@ def served_name(store: DeviceStore) -> str | None:
     return name if isinstance(name, str) and is_plain_name(name) else None
 
 
-def serve_args(store: DeviceStore) -> list[str]:
-    """The ``edgevision run`` arguments for the served release (default: current), after verifying it
-    again: its manifest, every sha256, and every string of its runtime.json."""
+def served_config(store: DeviceStore) -> RunConfig:
+    """The run configuration of the served release (default: current), after verifying it again: its
+    manifest, every sha256, and every value of its runtime.json."""
     name = served_name(store) or store.link("current")
     if name is None:
         raise CheckFailed(f"{store.root}: no release to serve (deploy one first)")
-    release = store.find(name)
-    argv = release.manifest.runtime.run_argv("python", release.path, store.labels_file)
-    check_run_options(argv)
-    return argv[3:]  # drop "python -m edgevision": the caller runs `run` in-process
+    return check_runs_here(store.find(name), store.labels_file)
 
 
 def start_release(store: DeviceStore, release: Release, config: ServiceConfig, wait_s: float) -> dict[str, Any]:

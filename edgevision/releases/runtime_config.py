@@ -1,8 +1,9 @@
-"""What runs on the device: the runtime configuration a bundle carries, and the command line it becomes.
+"""What runs on the device: the runtime configuration a bundle carries, and the run configuration it becomes.
 
-A bundle holds data only. The device's own edgevision turns this configuration into the
-``edgevision run`` command line of its service, so nothing shipped is ever executed and the
-command that runs can always be read back from the unit file.
+A bundle holds data only. The device's own edgevision reads this configuration, checks every value
+against the run option table, and turns it into a :class:`~edgevision.session.config.RunConfig` in the
+service's own process (``edgevision device serve``): nothing shipped is executed, pasted into the unit
+or into a command line.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput
+from edgevision.optionspec import convert
 from edgevision.releases.config_checks import check_sink, check_source, check_text, control_char
+from edgevision.session.config import RunConfig
+from edgevision.session.run_options import BUNDLE_OPTIONS
 
 SINK_KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-# Options the service sets itself (or that change what "a frame" is); a sink may not override them.
-RESERVED_RUN_OPTIONS = frozenset({"source", "out", "labels", "threads", "delegate", "top-k", "threshold", "smooth",
-                                  "loop", "max-frames", "norm", "realtime", "no-realtime", "quiet", "q", "help"})
 DELEGATE = re.compile(r"^(cpu|edgetpu(:(usb|pci)(:\d+)?)?)$")
 
 
 @dataclass(frozen=True)
 class Sink:
-    """An extra label sink, passed to ``edgevision run`` as ``--KIND [VALUE]`` (e.g. ``mqtt=mqtt://broker/t``)."""
+    """A run option a bundle sets, written ``KIND[=VALUE]`` (e.g. ``mqtt=mqtt://broker/t``, ``web=8080``,
+    ``no-stdout``): one of the options the run option table lets a bundle set (``BUNDLE_OPTIONS``)."""
 
     kind: str
     value: str | None = None
@@ -33,16 +35,17 @@ class Sink:
     def parse(cls, spec: str) -> Sink:
         kind, sep, value = check_text(spec, "--sink", 2048).partition("=")
         kind = kind.strip().lower()
-        if not SINK_KIND.match(kind) or kind in RESERVED_RUN_OPTIONS:
-            raise BadInput(f"--sink {kind[:40]!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web=8080 "
-                           f"(the service sets {', '.join(sorted({'source', 'out', 'threads', 'delegate'}))} itself)")
+        if not SINK_KIND.match(kind):
+            raise BadInput(f"--sink {kind[:40]!r}: expected KIND[=VALUE] such as mqtt=mqtt://broker/topic or web=8080")
         if sep and not value:
             raise BadInput(f"--sink {kind}: empty value after '='")
         check_sink(kind, value if sep else None)
         return cls(kind, value if sep else None)
 
-    def argv(self) -> list[str]:
-        return [f"--{self.kind}"] + ([self.value] if self.value is not None else [])
+    def option(self) -> tuple[str, Any]:
+        """The run option this sets (by name) and its value, typed."""
+        option, on = BUNDLE_OPTIONS[self.kind]
+        return option.name, (on if option.kind is bool else convert(option, self.value or ""))
 
     def __str__(self) -> str:
         return self.kind if self.value is None else f"{self.kind}={self.value}"
@@ -113,25 +116,16 @@ class RuntimeConfig:
         except TypeError as exc:
             raise BadInput(f"{origin}: {exc}") from None
 
-    def run_argv(self, python: str, release: Path, labels_out: Path) -> list[str]:
-        """The service's ``edgevision run`` command line for this release directory."""
-        argv = [python, "-m", "edgevision", "run", str(release / self.model), "--source", self.source,
-                "--top-k", str(self.top_k)]
-        if self.threads:
-            argv += ["--threads", str(self.threads)]
-        if self.delegate != "cpu":
-            argv += ["--delegate", self.delegate]
-        if self.threshold is not None:
-            argv += ["--threshold", repr(float(self.threshold))]
-        if self.smooth > 1:
-            argv += ["--smooth", str(self.smooth)]
-        if self.loop:
-            argv.append("--loop")
-        if self.labels:
-            argv += ["--labels", str(release / self.labels)]
-        for sink in self.sinks:
-            argv += sink.argv()
-        return [*argv, "--out", str(labels_out), "--quiet"]
+    def run_config(self, release: Path, labels_out: Path) -> RunConfig:
+        """How the device runs this release (``edgevision device serve``): the bundle's settings, its sinks,
+        and the labels log the service always writes; nothing else on stdout or stderr."""
+        values: dict[str, Any] = {"source": self.source, "top_k": self.top_k, "threshold": self.threshold,
+                                  "smooth": self.smooth, "loop": self.loop, "threads": self.threads or None,
+                                  "delegate": None if self.delegate == "cpu" else self.delegate,
+                                  "labels": release / self.labels if self.labels else None}
+        values |= dict(sink.option() for sink in self.sinks)
+        values |= {"out": labels_out, "quiet": True}
+        return RunConfig.from_options(release / self.model, values)
 
 
 def is_plain_name(name: str) -> bool:

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed, disk_full
-from edgevision.imx500 import rpk_release
 from edgevision.limits import hint, limits
 from edgevision.releases.archive import FILE_MODE, is_archive, safe_extract
 from edgevision.releases.manifest import MAX_FILES, Manifest, verify_bundle_dir
+from edgevision.runtime.backends import release_hook
 
 DEFAULT_ROOT = "~/edgevision"
 ROOT_ENV = "EDGEVISION_DEVICE_ROOT"
@@ -128,8 +128,9 @@ class DeviceStore:
                     return Release(target.name, target, manifest), False
                 except CheckFailed:  # an installed copy went bad at rest: replace it with the verified one
                     shutil.rmtree(target)
-            if rpk_release.is_imx500(manifest.profile):  # network.rpk is made here, before anything switches
-                rpk_release.package(staging)
+            prepare = release_hook(manifest.profile, "prepare_release")
+            if prepare is not None:  # a backend's own files are made here (from verified ones), before any switch
+                prepare(staging)
             staging.chmod(0o755)
             os.rename(staging, target)
             self.log("install", release=target.name, id=manifest.id)

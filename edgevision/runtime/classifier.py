@@ -11,18 +11,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgevision.errors import BadInput
 from edgevision.model.artifact import ModelArtifact, load_artifact
+from edgevision.runtime.backend import Raw, Timed
+from edgevision.runtime.classification import Ranking
 from edgevision.runtime.images import read_image
 from edgevision.runtime.interpreter import RuntimeInfo, make_interpreter
 from edgevision.runtime.into_tensor import Staged, TensorWriter
 from edgevision.runtime.postprocess import OutputQuant, Prediction, QuantizedRanker, dequantize, top_k
 from edgevision.runtime.preprocess import Preprocessor
 from edgevision.runtime.resolve import input_quant, resolve_spec
+
+if TYPE_CHECKING:
+    from edgevision.model.spec import PreprocessSpec
+    from edgevision.runtime.frames import Frame
+
+__all__ = ["Classifier", "ClassifierOptions", "Raw", "Timed"]
 
 
 @dataclass(frozen=True)
@@ -38,25 +46,11 @@ class ClassifierOptions:
     xnnpack: bool = True   # False: the builtin kernels without the default XNNPACK delegate (benchmarks compare)
 
 
-class Timed(NamedTuple):
-    """Scores of one frame plus how long each stage took, in milliseconds."""
-
-    scores: np.ndarray
-    preprocess_ms: float
-    infer_ms: float
-
-
-class Raw(NamedTuple):
-    """The model's output of one frame as the interpreter wrote it (not yet dequantized), and the timings:
-    what the thread that invokes hands on, so that everything else happens in another thread."""
-
-    output: np.ndarray
-    preprocess_ms: float
-    infer_ms: float
-
-
 class Classifier:
-    """Classify RGB frames (or image paths) with any classification .tflite."""
+    """Classify RGB frames (or image paths) with any classification .tflite: the LiteRT backend (on the CPU,
+    or on a Coral with ``delegate="edgetpu"``) of :class:`~edgevision.runtime.backend.Backend`."""
+
+    infer_on = ""  # the network runs on this machine (its CPU, or a Coral it drives)
 
     def __init__(self, model: str | Path | ModelArtifact, labels: str | Path | None = None,
                  options: ClassifierOptions | None = None) -> None:
@@ -99,6 +93,28 @@ class Classifier:
     @property
     def info(self) -> RuntimeInfo:
         return self.runtime
+
+    @property
+    def model_name(self) -> str:
+        return self.artifact.name
+
+    def wanted_input(self) -> PreprocessSpec:
+        return self.spec
+
+    def infer_frame(self, frame: Frame) -> Raw:
+        """The backend's per-frame step: a tensor a reader thread staged, else preprocess into the input."""
+        if frame.staged is not None:
+            return self.invoke_staged(frame.staged)
+        return self.invoke_frame(frame.image, frame.order)
+
+    def postprocessor(self, smooth: int = 1) -> Ranking:
+        return Ranking(self, smooth)
+
+    def close(self) -> None:
+        """Let the interpreter go (its buffers, and an Edge TPU delegate's device, are freed once nothing else
+        holds it); the classifier cannot infer afterwards. Closing twice is harmless."""
+        self._input_view = None  # type: ignore[assignment]
+        self.interpreter = None
 
     @property
     def output_quant(self) -> OutputQuant:

@@ -1,17 +1,12 @@
-"""Label sinks: where events go. A failing sink is logged, retried with backoff, never fatal to the others."""
+"""Fan-out to every sink: a failing sink is logged, retried with backoff, never fatal to the others."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
@@ -27,57 +22,6 @@ class Sink(Protocol):
     def emit(self, event: LabelEvent) -> None: ...
 
     def close(self) -> None: ...
-
-
-def _end_partial_line(path: str | Path, fd: int) -> None:
-    """A file whose last line was cut (a crash of some other writer) gets a newline first, so the
-    next event starts its own line instead of being glued to the torn one (which is kept as is)."""
-    if os.fstat(fd).st_size == 0:
-        return
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) != b"\n":
-            os.write(fd, b"\n")
-
-
-class JsonlSink:
-    """One JSON object per line, so a killed run or a full disk leaves only complete lines.
-
-    A file gets each line in one ``write`` on an ``O_APPEND`` descriptor; when the disk fills
-    mid-line, the part that got through is cut off again, and the sink fails (FanOut retries it),
-    so the file never holds a torn line that would break a reader of the log.
-    """
-
-    def __init__(self, target: IO[str] | str | Path | None = None) -> None:
-        self.name = "stdout" if target is None or target == "-" or target is sys.stdout else str(target)
-        self._fd: int | None = None
-        self._fh: IO[str] | None = None
-        if target is None or target == "-":
-            self._fh = sys.stdout
-        elif isinstance(target, str | Path):
-            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            _end_partial_line(target, self._fd)
-        else:
-            self._fh = target
-
-    def emit(self, event: LabelEvent) -> None:
-        line = event.to_json() + "\n"
-        if self._fh is not None:
-            self._fh.write(line)
-            self._fh.flush()
-            return
-        assert self._fd is not None
-        data = line.encode("utf-8")
-        written = os.write(self._fd, data)  # all, part (disk filled mid-line) or OSError (nothing written)
-        if written != len(data):
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - written)
-            raise OSError(errno.ENOSPC, "No space left on device (the partial line was removed)")
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 class CallbackSink:

@@ -33,7 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.pipeline.events import LabelEvent
-from edgevision.sinks.secrets import redact_url
+from edgevision.sinks.registry import SinkConfig, SinkContext
+from edgevision.sinks.secrets import read_secret_file, redact_url
 from edgevision.sources.capture import CaptureStatus
 from edgevision.version import __version__
 
@@ -264,3 +265,22 @@ class MqttSink:
         finally:
             self._client.disconnect()
             self._client.loop_stop()
+
+
+MQTT_PASSWORD_ENV = "EDGEVISION_MQTT_PASSWORD"
+
+
+def open_sink(config: SinkConfig, context: SinkContext) -> MqttSink:
+    """The ``mqtt`` sink. The password comes from --mqtt-password-file, else $EDGEVISION_MQTT_PASSWORD, else
+    the URL."""
+    import os
+
+    password_file = config.value("mqtt_password_file")
+    password = read_secret_file(password_file, "--mqtt-password-file") if password_file is not None \
+        else os.environ.get(MQTT_PASSWORD_ENV) or None
+    paths = {k: None if config.value(o) is None else str(config.value(o))
+             for k, o in (("ca_file", "mqtt_ca"), ("cert_file", "mqtt_cert"), ("key_file", "mqtt_key"))}
+    cfg = MqttConfig.from_url(config.value("mqtt"), password=password, node_id=config.value("mqtt_node"),
+                              discovery_prefix="homeassistant" if config.value("mqtt_discovery", True) else None,
+                              model_name=context.model_name, **paths)
+    return MqttSink(cfg)

@@ -26,6 +26,8 @@ from edgevision.errors import BadInput
 from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.sinks import web_auth
+from edgevision.sinks.registry import SinkConfig, SinkContext
+from edgevision.sinks.secrets import read_secret_file
 from edgevision.sources.capture import CaptureStatus
 
 log = logging.getLogger("edgevision.web")
@@ -132,6 +134,10 @@ class WebView:
     def share_url(self) -> str:
         """The URL to open, token included (print it once; ``url`` and ``name`` never carry it)."""
         return self.url + (f"?token={self.token}" if self.token else "")
+
+    def announce(self) -> str:
+        """What the person starting the run needs: where to look (with the token, shown this once)."""
+        return f"live view: {self.share_url}"
 
     # pipeline thread: cheap hand-over only -------------------------------------------------------------------------
     def emit(self, event: LabelEvent, frame: Frame | None = None) -> None:
@@ -304,3 +310,13 @@ class WebView:
                         time.sleep(1.0 / view.max_fps)
 
         return Handler
+
+
+def open_sink(config: SinkConfig, context: SinkContext) -> WebView:
+    """The ``web`` sink: the view on ``--web`` PORT at ``--host``, protected by a token beyond loopback."""
+    host, token_file = config.value("host", "127.0.0.1"), config.value("web_token_file")
+    token = read_secret_file(token_file, "--web-token-file") if token_file else config.value("web_token")
+    if token is None and not web_auth.is_loopback(host) and context.quiet:
+        raise BadInput(f"--host {host}: a live view beyond loopback needs a token, and --quiet would hide the "
+                       "generated one; pass --web-token-file FILE (or $EDGEVISION_WEB_TOKEN)")
+    return WebView(host, int(config.value("web")), title=context.model_name, token=token)

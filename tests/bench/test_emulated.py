@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from edgevision.bench import fingerprint
+from edgevision.bench.comparison import compare
 from edgevision.bench.fingerprint import Fingerprint, emulation
 from edgevision.bench.published import load_references
 from edgevision.bench.record import device_label
-from edgevision.bench.report import compare
 from edgevision.bench.sanity import check
 
 X86_CPUINFO = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu avx2 fma\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from edgevision.bench.comparison import compare, sensor_rows, table_rows
 from edgevision.bench.record import validate
-from edgevision.bench.report import compare, sensor_rows, table_rows
 from edgevision.bench.result_store import ResultStore, write_export
 from edgevision.errors import BadInput
 from edgevision.imx500.sensor_backend import SensorClassifier

@@ -186,9 +186,9 @@ API_SCRIPT = """
 import json, sys, torch
 from pathlib import Path
 from edgevision.convert.conversion import ConvertOptions
-from edgevision.convert.sources.bring import BringOptions, convert_brought
-from edgevision.convert.sources.declare import Declared
-from edgevision.convert.sources.torch_src import from_module
+from edgevision.convert.frontends.bring import BringOptions, convert_brought
+from edgevision.convert.frontends.declare import Declared
+from edgevision.convert.frontends.torch_src import from_module
 
 torch.manual_seed(0)
 net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),

@@ -49,8 +49,8 @@ def tiny_model(kind: str = "plain", size: int = 32, classes: int = 5):
 
 
 def test_input_normalization_leaves_the_graph_for_the_sensor(tmp_path: Path) -> None:
-    from edgevision.convert.imx500.convert import sensor_normalization
     from edgevision.convert.imx500.graph_export import NORM_LAYER, export_graph, with_input_normalization
+    from edgevision.convert.imx500.mct_convert import sensor_normalization
     from edgevision.model.spec import PreprocessSpec
 
     g = export_graph(tiny_model("nested"), tmp_path)
@@ -83,7 +83,7 @@ def test_input_normalization_leaves_the_graph_for_the_sensor(tmp_path: Path) -> 
 
 
 def test_the_network_must_read_raw_pixels() -> None:
-    from edgevision.convert.imx500.convert import check_raw_input
+    from edgevision.convert.imx500.mct_convert import check_raw_input
     from edgevision.convert.imx500.toolchain import ConversionRefused
 
     check_raw_input({"format": "unsigned", "scale": 1.0, "shift": 0})
@@ -100,8 +100,8 @@ def test_a_normalization_deeper_in_the_graph_stays_for_the_converter_to_name(tmp
 
 
 def test_too_large_for_the_sensor_is_refused_naming_the_layer(tmp_path: Path) -> None:
-    from edgevision.convert.imx500.convert import check_fits
     from edgevision.convert.imx500.graph_export import export_graph
+    from edgevision.convert.imx500.mct_convert import check_fits
     from edgevision.convert.imx500.toolchain import ConversionRefused
 
     with pytest.raises(ConversionRefused, match=r"does not fit the IMX500's memory.*huge_fc 9\.4 MB") as err:

@@ -284,7 +284,7 @@ def test_covering_size() -> None:
 
 
 def test_event_is_serialised_once_for_every_sink() -> None:
-    e = LabelEvent(1, "s", "cat", 0.9, 3, (Prediction("cat", 0.9, 3),), 1.0, 1.1, {"infer": 1.0}, 0)
+    e = LabelEvent.classified(1, "s", (Prediction("cat", 0.9, 3),), 1.0, 1.1, {"infer": 1.0}, 0)
     assert e.to_json() is e.to_json()
     import json
 
@@ -294,7 +294,7 @@ def test_event_is_serialised_once_for_every_sink() -> None:
 def test_web_view_draws_on_bgr_frames_without_swapping() -> None:
     rgb = _scene(240, 320)
     bgr = np.ascontiguousarray(rgb[..., ::-1])
-    e = LabelEvent(0, "s", "cat", 0.9, 3, (Prediction("cat", 0.9, 3),), 1.0, 1.1, {}, 0)
+    e = LabelEvent.classified(0, "s", (Prediction("cat", 0.9, 3),), 1.0, 1.1, {}, 0)
     out = annotate(bgr, e, order="BGR")
     np.testing.assert_array_equal(out, annotate(rgb, e))
     assert not np.shares_memory(out, bgr)

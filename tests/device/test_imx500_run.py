@@ -127,12 +127,12 @@ def test_crop_follows_the_spec_and_bad_networks_are_one_line(tmp_path: Path) -> 
 
 
 def test_file_sink_writes_the_same_events(tmp_path: Path) -> None:
-    from edgevision.sinks.outputs import OutputOptions, build_outputs
+    from edgevision.sinks.registry import OutputsConfig, SinkContext, open_outputs
 
     rpk = release(tmp_path)
     src, _ = source(rpk, [md([0.1, 0.2, 0.7])])
     out = tmp_path / "labels.jsonl"
-    sinks = build_outputs(OutputOptions(stdout=False, file=out))
+    sinks = open_outputs(OutputsConfig.from_values({"stdout": False, "out": out}), SinkContext())
     for event, frame in Pipeline(SensorClassifier(rpk), src, PipelineOptions(realtime=False, max_frames=3)).results():
         sinks.emit(event, frame)
     sinks.close()

@@ -16,7 +16,7 @@ import pytest
 
 from edgevision.errors import BadInput
 from edgevision.sinks.mqtt import MqttConfig, MqttSink
-from edgevision.sinks.outputs import OutputOptions, build_outputs
+from edgevision.sinks.registry import OutputsConfig, SinkContext, open_outputs
 from tests.conftest import need
 from tests.device.conftest import free_port, wait_port
 
@@ -79,15 +79,15 @@ def test_password_from_a_private_file_or_the_environment(broker, tmp_path: Path,
     secret.write_text(SECRET + "\n")
     secret.chmod(0o644)
     with pytest.raises(BadInput, match="chmod 600"):
-        build_outputs(OutputOptions(stdout=False, mqtt_url=url, mqtt_password_file=secret))
+        open_outputs(OutputsConfig.from_values({"mqtt": url, "mqtt_password_file": secret}), SinkContext())
     secret.chmod(0o600)
-    fan = build_outputs(OutputOptions(stdout=False, mqtt_url=url, mqtt_password_file=secret))
+    fan = open_outputs(OutputsConfig.from_values({"mqtt": url, "mqtt_password_file": secret}), SinkContext())
     try:
         assert fan.sinks[0].wait_connected(8)
     finally:
         fan.close()
     monkeypatch.setenv("EDGEVISION_MQTT_PASSWORD", SECRET)
-    fan = build_outputs(OutputOptions(stdout=False, mqtt_url=url))
+    fan = open_outputs(OutputsConfig.from_values({"stdout": False, "mqtt": url}), SinkContext())
     try:
         assert fan.sinks[0].wait_connected(8)
         assert SECRET not in repr(fan.sinks[0].config) and SECRET not in fan.sinks[0].name

@@ -179,23 +179,49 @@ def test_the_model_runs_in_its_own_thread_and_the_caller_can_stop_early(models, 
 
 
 class TimedModel:
-    """A stand-in classifier whose "inference" takes ``infer_s``: the adaptive choice is about time only."""
+    """A stand-in backend whose "inference" takes ``infer_s``: the adaptive choice is about time only."""
+
+    infer_on = ""
+    model_name = "timed"
 
     def __init__(self, infer_s: float) -> None:
+        from edgevision.runtime.interpreter import RuntimeInfo
+
         self.infer_s = infer_s
         self.threads: list[str] = []
+        self.info = RuntimeInfo("stand-in", "0", 1)
 
-    def invoke_frame(self, image: np.ndarray, order: str = "RGB"):  # type: ignore[no-untyped-def]
-        from edgevision.runtime.classifier import Timed
+    def wanted_input(self) -> None:
+        return None
+
+    def stager(self) -> None:
+        return None
+
+    def infer_frame(self, frame: Frame):  # type: ignore[no-untyped-def]
+        from edgevision.runtime.backend import Timed
 
         self.threads.append(threading.current_thread().name)
         time.sleep(self.infer_s)
-        return Timed(np.array([float(image[0, 0, 0]), 1.0], np.float32), 0.0, self.infer_s * 1e3)
+        return Timed(np.array([float(frame.image[0, 0, 0]), 1.0], np.float32), 0.0, self.infer_s * 1e3)
 
-    def rank(self, scores: np.ndarray) -> list:
+    def finish(self, raw):  # type: ignore[no-untyped-def]
+        raise AssertionError("the stand-in hands over finished scores")
+
+    def postprocessor(self, smooth: int = 1):  # type: ignore[no-untyped-def]
+        from edgevision.runtime.classification import Ranking
+
+        return Ranking(self, smooth)  # type: ignore[arg-type]
+
+    def rank(self, scores: np.ndarray, k: int | None = None, threshold: float | None = None) -> list:
         from edgevision.runtime.postprocess import Prediction
 
         return [Prediction("a", float(scores[0]), 0)]
+
+    def describe(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
 
 
 class PacedSource(CountingSource):

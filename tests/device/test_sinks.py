@@ -11,7 +11,8 @@ import pytest
 
 from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.postprocess import Prediction
-from edgevision.sinks.fanout import CallbackSink, FanOut, JsonlSink
+from edgevision.sinks.fanout import CallbackSink, FanOut
+from edgevision.sinks.jsonl import JsonlSink
 from edgevision.sources.capture import CaptureStatus
 from tests.conftest import free_port
 from tests.device.conftest import CHROMIUM_ARGS, Subscriber
@@ -20,7 +21,7 @@ from tests.device.conftest import CHROMIUM_ARGS, Subscriber
 def _event(i: int, label: str = "cat") -> LabelEvent:
     top = (Prediction(label, 0.9, 1), Prediction("dog", 0.1, 2))
     t = time.time()
-    return LabelEvent(i, "test", label, 0.9, 1, top, t - 0.01, t, {"infer": 1.0}, 0)
+    return LabelEvent.classified(i, "test", top, t - 0.01, t, {"infer": 1.0}, 0)
 
 
 class Flaky:

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from edgevision.errors import BadInput, MissingDependency
-from edgevision.pipeline.smoothing import ScoreSmoother
 from edgevision.runtime.frames import Frame, SourceInfo
+from edgevision.runtime.smoothing import ScoreSmoother
 from edgevision.sources.capture import CaptureStatus, CaptureThread, LatestFrameSlot, ReconnectPolicy
 from edgevision.sources.frame_sources import DECODE_THREADS, CaptureSource, FolderSource, open_source
 from edgevision.sources.picamera import Picamera2Source, to_rgb

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edgevision.convert.sources.base import BroughtModel
+from edgevision.convert.frontends.frontend_base import BroughtModel
 from edgevision.errors import BadInput, MissingDependency
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # the name onnx2tf looks for

@@ -37,7 +37,7 @@ def sniff(path: Path) -> str:
     if suffix in (".pt", ".pth"):
         raise BadInput(f"{path}: a pickled PyTorch file cannot be loaded safely without its code; export it with "
                        "torch.export.save(torch.export.export(model, (example,)), 'model.pt2'), or call "
-                       "edgevision.convert.sources.torch_src.from_module(model, example) from Python")
+                       "edgevision.convert.frontends.torch_src.from_module(model, example) from Python")
     if suffix not in by_suffix:
         raise BadInput(f"{path}: unknown model format {suffix or '(no suffix)'}; expected "
                        + ", ".join(v[0] for v in FORMATS.values()))

@@ -19,10 +19,10 @@ import numpy as np
 from rich.console import Console
 
 from edgevision.convert.conversion import ConvertOptions, convert_loaded, resolve_policy
-from edgevision.convert.sources import sniff
-from edgevision.convert.sources.base import BroughtModel, decide_outputs
-from edgevision.convert.sources.data import labelled_dataset, model_labels, unlabelled_images
-from edgevision.convert.sources.declare import Declared, decide_spec
+from edgevision.convert.frontends import sniff
+from edgevision.convert.frontends.declare import Declared, decide_spec
+from edgevision.convert.frontends.frontend_base import BroughtModel, decide_outputs
+from edgevision.convert.frontends.judging_data import labelled_dataset, model_labels, unlabelled_images
 from edgevision.data.discover import Dataset, Sample
 from edgevision.data.loader import load_pixels
 from edgevision.errors import BadInput, CheckFailed
@@ -49,22 +49,22 @@ class BringOptions:
 
 def load_model(path: Path, fmt: str, declared: Declared) -> BroughtModel:
     if fmt in ("keras", "keras2"):
-        from edgevision.convert.sources.keras_src import load_keras_file
+        from edgevision.convert.frontends.keras_src import load_keras_file
 
         return load_keras_file(path)
     if fmt == "savedmodel":
-        from edgevision.convert.sources.keras_src import load_saved_model
+        from edgevision.convert.frontends.keras_src import load_saved_model
 
         return load_saved_model(path)
     if fmt == "tflite":
-        from edgevision.convert.sources.tflite_src import load_tflite
+        from edgevision.convert.frontends.tflite_src import load_tflite
 
         return load_tflite(path)
     if fmt == "onnx":
-        from edgevision.convert.sources.onnx_src import load_onnx
+        from edgevision.convert.frontends.onnx_src import load_onnx
 
         return load_onnx(path, declared.size)
-    from edgevision.convert.sources.torch_src import load_pt2
+    from edgevision.convert.frontends.torch_src import load_pt2
 
     return load_pt2(path, declared.size)
 
@@ -120,7 +120,7 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     pol = resolve_policy(opts)
     imx500 = "imx500" in pol.targets
     if imx500:  # Sony's quantizer takes Keras models: refuse the rest before loading anything
-        from edgevision.convert.imx500.convert import check_options
+        from edgevision.convert.imx500.mct_convert import check_options
         from edgevision.convert.imx500.toolchain import find_toolchain
 
         if len(pol.targets) > 1:
@@ -191,7 +191,7 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
               "float_check": check}
     name = bring.name or path.stem.replace(" ", "_") or fmt
     if imx500:
-        from edgevision.convert.imx500.convert import convert_imx500_loaded
+        from edgevision.convert.imx500.mct_convert import convert_imx500_loaded
 
         source["preprocess"]["applied"] = "on the sensor, as the network's first layer"
         run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=spec,

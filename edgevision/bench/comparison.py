@@ -57,7 +57,7 @@ def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def compare(docs: Iterable[dict[str, Any]], references: list[Reference]) -> Comparison:
-    from edgevision.imx500.sensor_bench import is_on_sensor
+    from edgevision.bench.record import is_on_sensor
 
     all_docs = list(docs)
     sensor_rows = _latest_rows([d for d in all_docs if is_on_sensor(d)])
@@ -102,9 +102,9 @@ def _latest_rows(docs: list[dict[str, Any]]) -> list[Row]:
 
 SENSOR_HEADER = ("device", "model", "n", "frames", "sensor DNN p50 ms", "sensor DNN p90 ms", "DSP p50 ms",
                  "host parse p50 ms", "frames/s", "capture→label p50 ms")
-SENSOR_NOTE = ("On-sensor inference on the Raspberry Pi AI Camera, as the IMX500 reports it with each frame (DNN and "
-               "DSP runtime, picamera2's IMX500.get_kpi_info); the host only parses the output tensor. Not "
-               "comparable with invoke() latency, which times a host interpreter on a ready tensor.")
+SENSOR_NOTE = ("On-sensor inference (the Raspberry Pi AI Camera), as the sensor reports it with each frame (DNN and "
+               "DSP runtime); the host only parses the output tensor. Not comparable with invoke() latency, which "
+               "times a host interpreter on a ready tensor.")
 
 
 def sensor_rows(comp: Comparison) -> list[tuple[str, ...]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edgevision.convert.sources.base import BroughtModel
+from edgevision.convert.frontends.frontend_base import BroughtModel
 from edgevision.errors import BadInput, MissingDependency
 
 
@@ -52,7 +52,7 @@ def _input_shape(program: Any, origin: str) -> list[int]:
 def from_program(program: Any, origin: str, size: tuple[int, int] | None = None,
                  sample_images: np.ndarray | None = None) -> BroughtModel:
     """An ``ExportedProgram`` -> ONNX (temporary) -> onnx2tf, with PyTorch as the reference."""
-    from edgevision.convert.sources.onnx_src import load_onnx
+    from edgevision.convert.frontends.onnx_src import load_onnx
 
     torch = _torch()
     shape = _input_shape(program, origin)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevision.convert.sources.base import BroughtModel
+from edgevision.convert.frontends.frontend_base import BroughtModel
 from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
 

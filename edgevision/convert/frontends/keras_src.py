@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgevision.convert.sources.base import BroughtModel
+from edgevision.convert.frontends.frontend_base import BroughtModel
 from edgevision.errors import BadInput, MissingDependency
 
 

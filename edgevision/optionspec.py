@@ -1,0 +1,79 @@
+"""A command-line option declared as data, so that one declaration serves every reader of it.
+
+The options of ``edgevision run`` are rows of this type (the core ones in ``run/options.py``, each sink's
+in the sink registry); the CLI builds its parser from them, a bundle's runtime config is checked and
+turned into a run configuration with them, and the docs' option table is generated from them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from edgevision.errors import BadInput
+
+REQUIRED = ...  # the default of an option that must be given
+
+# How a bundle's runtime.json may set an option (``--sink NAME[=VALUE]``): not at all, with a value, or as a flag.
+BUNDLE_NO, BUNDLE_VALUE, BUNDLE_FLAG = "", "value", "flag"
+
+_INT = re.compile(r"[-+]?[0-9]{1,18}", re.ASCII)
+_FLOAT = re.compile(r"[-+]?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][-+]?[0-9]{1,3})?", re.ASCII)
+
+
+class RunOption(NamedTuple):
+    """One option: its parameter name and flags (``negative`` is the ``--no-x`` of a ``--x/--no-x`` switch).
+
+    ``bundle`` says whether a bundle may set it (``BUNDLE_VALUE``/``BUNDLE_FLAG``) and ``check`` how a
+    bundle's value is judged beyond its type (it raises BadInput); ``secret`` options are refused in
+    bundles, whose files are world-readable, with the way to give them on the device instead."""
+
+    name: str
+    flags: tuple[str, ...]
+    kind: type                   # str, int, float, bool or Path
+    default: object
+    help: str
+    negative: str | None = None
+    min: float | None = None
+    max: float | None = None
+    envvar: str | None = None
+    bundle: str = BUNDLE_NO
+    check: Callable[[str], None] | None = None
+    secret: bool = False
+
+    @property
+    def optional(self) -> bool:
+        """``kind | None``: the option may be left unset (None), as opposed to having a value by default."""
+        return self.default is None
+
+    @property
+    def flag(self) -> str:
+        return self.flags[0]
+
+
+def convert(option: RunOption, text: str) -> Any:
+    """``text`` as the option's type, within its range; BadInput naming the option otherwise."""
+    flag = option.flag
+    if option.kind is bool:
+        raise BadInput(f"{flag}: is a switch and takes no value")
+    if option.kind is str:
+        return text
+    if option.kind is Path:
+        if not text:
+            raise BadInput(f"{flag}: expected a path, got an empty value")
+        return Path(text)
+    pattern, what = (_INT, "an integer") if option.kind is int else (_FLOAT, "a number")
+    if not pattern.fullmatch(text.strip()):
+        raise BadInput(f"{flag}: expected {what}, got {text[:40]!r}")
+    number = option.kind(text.strip())
+    if option.min is not None and number < option.min:
+        raise BadInput(f"{flag}: {number} is below the minimum {_num(option.min)}")
+    if option.max is not None and number > option.max:
+        raise BadInput(f"{flag}: {number} is above the maximum {_num(option.max)}")
+    return number
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,61 @@
+"""How a bundle's value for a sink option is judged beyond its type (each raises BadInput).
+
+A bundle is data written by someone else: its values are parsed for what they claim to be (a URL, a
+port, a host, an absolute path). The functions are named in the sink registry's option rows; heavy
+imports stay inside them, so reading the registry costs a start nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from edgevision.errors import BadInput
+from edgevision.sinks.secrets import redact_url
+
+
+def mqtt_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise BadInput(f"--sink mqtt={redact_url(value)}: expected mqtt[s]://[user@]host[:port][/topic]")
+    if parts.password:
+        raise BadInput(f"--sink mqtt={redact_url(value)}: the URL carries a password, which would be stored "
+                       "in the world-readable bundle; put it in a file on the device and add "
+                       "--sink mqtt-password-file=PATH")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise BadInput(f"--sink mqtt={redact_url(value)}: invalid port") from None
+
+
+def port(value: str) -> None:
+    if not value.isdigit() or int(value) > 65535:
+        raise BadInput(f"--sink web={value}: expected a port 0..65535")
+
+
+def host(value: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not re.match(r"^[A-Za-z0-9.-]{1,253}$", value):
+            raise BadInput(f"--sink host={value}: expected an IP address or host name") from None
+
+
+def absolute_path(value: str) -> None:
+    if not value.startswith("/"):
+        raise BadInput(f"--sink: {value}: expected an absolute path on the device")
+
+
+def node_id(value: str) -> None:
+    if not re.match(r"^[A-Za-z0-9_.@-]{1,64}$", value):
+        raise BadInput(f"--sink mqtt-node={value}: letters, digits, _ . @ - only (at most 64)")
+
+
+def seconds(value: str) -> None:
+    try:
+        if not 0 <= float(value) < 1e7:
+            raise ValueError
+    except ValueError:
+        raise BadInput(f"--sink: {value}: expected seconds") from None

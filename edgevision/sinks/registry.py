@@ -1,0 +1,139 @@
+"""The sink registry: each kind of output, the options that configure it, and the module that opens it.
+
+A line of :data:`SINKS` is data: the kind, a one-line summary, its option rows (the first one turns it
+on: any value but None or False) and the dotted module whose ``open_sink(config, context)`` builds it,
+imported only when a run asks for that kind. ``edgevision run``'s options, the checks on a bundle's
+``--sink`` entries and the docs' option table are all generated from these rows, so adding a sink is
+one module plus one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgevision.optionspec import BUNDLE_FLAG, BUNDLE_VALUE, RunOption
+from edgevision.sinks import option_checks as checks
+from edgevision.sinks.fanout import FanOut
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What every sink may want to know about the run it serves."""
+
+    model_name: str = "edgevision"
+    quiet: bool = False      # nothing but events is printed (a token the user would need cannot be shown)
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    """One sink of a run: its kind and the values of its options (a frozen mapping)."""
+
+    kind: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def value(self, name: str, default: Any = None) -> Any:
+        return next((v for k, v in self.options if k == name), default)
+
+
+@dataclass(frozen=True)
+class SinkKind:
+    """One kind of output in the registry."""
+
+    kind: str
+    module: str
+    summary: str
+    options: tuple[RunOption, ...]
+
+    def enabled(self, values: Mapping[str, Any]) -> bool:
+        value = values.get(self.options[0].name)
+        return value is not None and value is not False  # (port 0 turns a sink on: 0 == False, but is not it)
+
+    def config(self, values: Mapping[str, Any]) -> SinkConfig:
+        return SinkConfig(self.kind, tuple((o.name, values.get(o.name, o.default)) for o in self.options))
+
+    def open(self, config: SinkConfig, context: SinkContext) -> Any:
+        return importlib.import_module(self.module).open_sink(config, context)
+
+
+SINKS: tuple[SinkKind, ...] = (
+    SinkKind("stdout", "edgevision.sinks.jsonl", "one JSON event per line on standard output", (
+        RunOption("stdout", ("--stdout",), bool, True, "JSON lines on stdout.", negative="--no-stdout",
+                  bundle=BUNDLE_FLAG),
+    )),
+    SinkKind("file", "edgevision.sinks.jsonl", "one JSON event per line, appended to a file", (
+        RunOption("out", ("--out",), Path, None, "Also append the JSON lines to this file."),
+    )),
+    SinkKind("mqtt", "edgevision.sinks.mqtt",
+             "an MQTT broker: retained state, per-label events, Home Assistant discovery", (
+        RunOption("mqtt", ("--mqtt",), str, None,
+                  "Publish to an MQTT broker: mqtt://user@host:port/topic (all but host optional; mqtts:// for TLS).",
+                  bundle=BUNDLE_VALUE, check=checks.mqtt_url),
+        RunOption("mqtt_password_file", ("--mqtt-password-file",), Path, None,
+                  "MQTT password from this file (mode 600); or set $EDGEVISION_MQTT_PASSWORD. Never shown or logged.",
+                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+        RunOption("mqtt_ca", ("--mqtt-ca",), Path, None, "CA bundle for mqtts:// (default: system's).",
+                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+        RunOption("mqtt_cert", ("--mqtt-cert",), Path, None, "Client certificate for mqtts://.",
+                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+        RunOption("mqtt_key", ("--mqtt-key",), Path, None, "Client key for --mqtt-cert.",
+                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+        RunOption("mqtt_node", ("--mqtt-node",), str, None, "Device id in topics (default: hostname).",
+                  bundle=BUNDLE_VALUE, check=checks.node_id),
+        RunOption("mqtt_discovery", ("--mqtt-discovery",), bool, True, "Publish Home Assistant discovery configs.",
+                  negative="--no-mqtt-discovery", bundle=BUNDLE_FLAG),
+    )),
+    SinkKind("web", "edgevision.sinks.webview",
+             "the live web view: video with labels drawn, Server-Sent Events, snapshots", (
+        RunOption("web", ("--web",), int, None, "Serve the live view on this port (0: any free port).", min=0,
+                  max=65535, bundle=BUNDLE_VALUE, check=checks.port),
+        RunOption("host", ("--host",), str, "127.0.0.1",
+                  "Address the live view binds to (0.0.0.0: all; anything but loopback needs a token).",
+                  bundle=BUNDLE_VALUE, check=checks.host),
+        RunOption("web_token", ("--web-token",), str, None,
+                  "Token the live view asks for (default beyond loopback: a new one, printed once); or "
+                  "$EDGEVISION_WEB_TOKEN.", envvar="EDGEVISION_WEB_TOKEN", secret=True),
+        RunOption("web_token_file", ("--web-token-file",), Path, None, "Read the token from this file.",
+                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+    )),
+)
+
+SINK_OPTIONS: tuple[RunOption, ...] = tuple(o for kind in SINKS for o in kind.options)
+
+
+@dataclass(frozen=True)
+class OutputsConfig:
+    """Where a run's events go: one entry per sink, in registry order."""
+
+    sinks: tuple[SinkConfig, ...] = ()
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> OutputsConfig:
+        """The sinks that option values (by option name, as the CLI or a bundle gives them) turn on."""
+        return cls(tuple(kind.config(values) for kind in SINKS if kind.enabled(values)))
+
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(s.kind for s in self.sinks)
+
+
+def by_kind(kind: str) -> SinkKind:
+    for entry in SINKS:
+        if entry.kind == kind:
+            return entry
+    raise KeyError(kind)
+
+
+def open_outputs(config: OutputsConfig, context: SinkContext, extra: tuple[Any, ...] = ()) -> FanOut:
+    """Open every sink of ``config`` (then ``extra`` ones, already open); a sink that cannot even be
+    configured is a usage error, and the ones opened before it are closed again."""
+    sinks: list[Any] = []
+    try:
+        for sink in config.sinks:
+            sinks.append(by_kind(sink.kind).open(sink, context))
+    except BaseException:
+        FanOut(sinks).close()
+        raise
+    return FanOut([*sinks, *extra])
