@@ -21,8 +21,11 @@ for t in "$@"; do
   # build.sh writes its status itself; a usage error or a kill leaves none.
   [ -n "$status" ] || status="failed: build.sh exited with status $rc"
   [ "$rc" = 0 ] || case "$status" in failed*) ;; *) status="failed: build.sh exited with status $rc" ;; esac
+  # ... and the lab's tests read it: a target whose build failed fails them with this reason
+  [ -f "$CACHE/$t.status" ] || { mkdir -p "$CACHE" && echo "$status" > "$CACHE/$t.status"; }
   case "$status" in failed*) failed=$((failed + 1)) ;; esac
-  summary="$summary$(printf '%-16s %s (%s s)' "$t" "$status" "$(( $(date +%s) - start ))")
+  case "$status" in built*) took="" ;; *) took=" ($(( $(date +%s) - start )) s)" ;; esac
+  summary="$summary$(printf '%-16s %s%s' "$t" "$status" "$took")
 "
 done
 
