@@ -36,7 +36,8 @@ PROBE = """
 import json, sys
 for name in sys.argv[1:]:
     __import__(name)
-from edgevision.cli.main import build_app
+from edgevision.cli.main import build_parser
+build_parser()
 heavy = sorted(m for m in sys.modules
                if m.split('.')[0] in ('tensorflow', 'keras', 'cv2', 'matplotlib', 'paho', 'picamera2', 'playwright'))
 print(json.dumps(heavy))
@@ -59,6 +60,74 @@ def test_cli_help_does_not_import_tensorflow() -> None:
             "print('TF' if any(m.startswith('tensorflow') for m in sys.modules) else 'CLEAN', file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
     assert "CLEAN" in out.stderr and "Usage" in out.stdout
+
+
+# every command's --help, and commands that do their work, in one interpreter (run ends the process: last)
+CLI_PROBE = """
+import json, runpy, sys
+from pathlib import Path
+from edgevision.cli.main import build_parser
+model, image, root, store = sys.argv[1:5]
+lines = [[], ["--help"], ["--version"], ["frobnicate"]]
+def every(commands, words=()):
+    for name, parser in commands.parsers.items():
+        lines.append([*words, name, "--help"])
+        if parser.commands is not None:
+            every(parser.commands, (*words, name))
+every(build_parser().commands)
+lines += [["info", model, "--json"], ["device", "status", "--root", root, "--json"],
+          ["bench", "list", "--store", store, "--json"], ["bench", model, "--runs", "3", "--warmup", "1", "--no-store",
+          "--json"], ["doctor", model, "--json"], ["run", model, "--top-k", "0", "-s", image],
+          ["run", model, "--source", image, "--quiet"]]
+codes = []
+for argv in lines:
+    sys.argv = ["edgevision", *argv]
+    try:
+        runpy.run_module("edgevision", run_name="__main__")
+    except SystemExit as stop:
+        codes.append(stop.code)
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"typer", "click", "pydantic", "pydantic_core"})
+print(json.dumps({"codes": codes, "loaded": loaded, "help": "rich_argparse" in sys.modules}), file=sys.stderr)
+"""
+
+
+def test_the_cli_never_imports_typer_click_or_pydantic(tmp_path: Path) -> None:
+    """Every command's help, usage errors and real work (info, device status, bench, doctor, run) in one
+    process: none of typer, click or pydantic is imported, and with them made unimportable it all still works."""
+    import cv2
+    import numpy as np
+
+    from tests.conftest import FIXTURE_MODELS
+
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), np.full((48, 64, 3), 127, np.uint8))
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    for name in ("typer", "click", "pydantic", "pydantic_core"):
+        (blocker / f"{name}.py").write_text(f"raise ImportError('{name} is blocked in this test')\n")
+    args = [str(FIXTURE_MODELS / "tiny_int8.tflite"), str(image), str(tmp_path / "root"),
+            str(tmp_path / "bench.sqlite")]
+    for path in (str(REPO), f"{blocker}:{REPO}"):
+        out = subprocess.run([sys.executable, "-c", CLI_PROBE, *args], capture_output=True, text=True, timeout=300,
+                             env={**_env(), "PYTHONPATH": path, "COLUMNS": "120"})
+        assert "Traceback" not in out.stderr, out.stderr[-3000:]
+        report = json.loads(out.stderr.strip().splitlines()[-1])
+        codes = report["codes"]
+        assert codes[:4] == [2, 0, 0, 2] and set(codes[4:-6]) == {0}, codes  # helps: 0; no command / unknown: 2
+        assert codes[-6:] == [0, 0, 0, 0, 2, 0], codes  # info, status, list, bench, doctor; bad --top-k; run
+        assert report["loaded"] == [] and report["help"], report
+        events = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"frame"')]
+        assert len(events) == 1 and events[0]["top_k"], out.stdout[-2000:]
+
+
+def test_no_module_imports_a_private_module_of_a_dependency() -> None:
+    """``from typer._click import …`` breaks with any release of typer: edgevision imports public names only
+    (its own modules and ``__future__`` aside), and nothing of typer, click or pydantic at all."""
+    offenders = [f"{p.relative_to(REPO)}: {module}" for p in sorted((REPO / "edgevision").rglob("*.py"))
+                 for module, _ in _imports(p) if module.split(".")[0] != "edgevision" and module != "__future__"
+                 and (any(part.startswith("_") for part in module.split("."))
+                      or module.split(".")[0] in ("typer", "click", "pydantic"))]
+    assert offenders == []
 
 
 def test_run_in_a_virtualenv_without_tensorflow(device_python: str, models, tmp_path) -> None:

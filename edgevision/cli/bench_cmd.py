@@ -10,19 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-from typer.core import TyperGroup
-
 from edgevision.cli import bench_results_cmd
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput
+from edgevision.runtime.backends import examples, models_help
 
 # On a narrow terminal (an SSH session on a Pi) the result table keeps model, config, p50, FPS and the pipeline.
 BENCH_LAYOUT = Layout(drop=("std ms", "mean ms", "init ms", "RSS +MB", "size KiB", "p90 ms", "GMAC/s", "runs",
                             "glass→label p50 ms", "p99 ms"), wrapping=("config",), whole="model")
 
-RUN_EPILOG = """Examples:
+_EXAMPLES = """Examples:
 
   edgevision bench model_int8.tflite
 
@@ -35,64 +34,55 @@ RUN_EPILOG = """Examples:
   edgevision bench model_edgetpu.tflite --delegate edgetpu:usb --device-name pi4-kitchen --out pi4.json
 
   edgevision bench model_int8.tflite --pipeline --source synthetic:640x480 --source-fps 30
-
-  edgevision bench /opt/edgevision/current/network.rpk --frames 200    # AI Camera: the sensor's own DNN time
-
-Every result is added to the local result store (--store, default $EDGEVISION_BENCH_STORE or
+"""
+_STORE = """Every result is added to the local result store (--store, default $EDGEVISION_BENCH_STORE or
 ~/.local/share/edgevision/bench.sqlite); --out also writes (or merges into) a results file to carry
 to another machine. Compare with: edgevision bench report FILE…"""
+RUN_EPILOG = "\n".join([_EXAMPLES, *(f"  {line}\n" for line in examples("bench")), _STORE])
 
 
-class DefaultRunGroup(TyperGroup):
-    """A group whose unknown first word means ``run``: ``bench MODEL…`` == ``bench run MODEL…``."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-
-def register(app: typer.Typer) -> None:
-    bench = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True, add_completion=False,
-                        help="Latency on this machine, comparable across machines. "
-                             "`edgevision bench MODEL…` runs `bench run`.")
-    bench.command("run", epilog=RUN_EPILOG)(run)
+def register(commands: Commands) -> None:
+    bench = commands.group("bench", "Latency on this machine, comparable across machines. "
+                                    "`edgevision bench MODEL…` runs `bench run`.", default="run",
+                           epilog="Examples:\n\n  edgevision bench model_int8.tflite\n\n"
+                                  "  edgevision bench report pi4.json pi5.json --out bench-report\n\n"
+                                  "  edgevision bench run --help   (every option of a measurement)")
+    p = bench.add("run", run, epilog=RUN_EPILOG)
+    argument(p, "models", nargs="+", metavar="MODEL", help="One or more models: " + models_help())
+    option(p, "--runs", kind=int, min=1, help="Timed invoke() calls per configuration [default: 100, or unlimited "
+                                              "within --duration].")
+    option(p, "--duration", kind=float, min=0.01, help="Time budget per configuration, s.")
+    option(p, "--warmup", kind=int, default=10, min=0, help="Untimed calls first.")
+    option(p, "--threads", kind=int, many=True, min=1, help="Thread counts to sweep (repeat).")
+    option(p, "--delegate", many=True, help="cpu (XNNPACK), cpu-noxnnpack, edgetpu[:usb[:N]|:pci[:N]] or auto "
+                                            "(repeat to sweep).")
+    option(p, "--sweep", kind=bool, default=False, help="Threads 1,2,4…cores × XNNPACK on/off, and the Edge TPU "
+                                                        "when one is attached and the model is compiled for it.")
+    option(p, "--pipeline", kind=bool, default=False, help="Also run the whole source → label pipeline.")
+    option(p, "--source", default="synthetic", help="Pipeline source: synthetic[:WxH], a video, a folder, a camera "
+                                                    "index or a URL.")
+    option(p, "--source-fps", kind=float, default=0.0, min=0, help="Pace the source like a camera at this rate "
+           "(frames are dropped when the model is slower); 0 = as fast as possible.")
+    option(p, "--frames", kind=int, default=100, min=2, help="Pipeline frames measured (after 5 warm-up frames).")
+    option(p, "--labels", kind=Path, help="Labels file for models without one.")
+    option(p, "--device-name", help="Name for this device in reports [default: the hostname].")
+    option(p, "--store", kind=Path, help="Result store (SQLite) to add results to.")
+    option(p, "--no-store", kind=bool, default=False, help="Do not add the results to the store.")
+    option(p, "--out", kind=Path, help="Also write the results to this file (merged into it when it exists).")
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the result documents as JSON.")
     bench_results_cmd.register(bench)
-    app.add_typer(bench, name="bench")
 
 
 @handle_errors
-def run(
-    models: list[Path] = typer.Argument(..., help="One or more .tflite files (or an IMX500 network.rpk / release "
-                                        "folder: on-sensor time from --source imx500[:WxH])."),
-    runs: int | None = typer.Option(None, "--runs", min=1, help="Timed invoke() calls per configuration "
-                                    "[default: 100, or unlimited within --duration]."),
-    duration: float | None = typer.Option(None, "--duration", min=0.01, help="Time budget per configuration, s."),
-    warmup: int = typer.Option(10, "--warmup", min=0, help="Untimed calls first."),
-    threads: list[int] | None = typer.Option(None, "--threads", min=1, help="Thread counts to sweep (repeat)."),
-    delegate: list[str] | None = typer.Option(None, "--delegate", help="cpu (XNNPACK), cpu-noxnnpack, "
-                                              "edgetpu[:usb[:N]|:pci[:N]] or auto (repeat to sweep)."),
-    sweep: bool = typer.Option(False, "--sweep", help="Threads 1,2,4…cores × XNNPACK on/off, and the Edge TPU "
-                               "when one is attached and the model is compiled for it."),
-    pipeline: bool = typer.Option(False, "--pipeline", help="Also run the whole source → label pipeline."),
-    source: str = typer.Option("synthetic", "--source", help="Pipeline source: synthetic[:WxH], a video, a "
-                               "folder, a camera index or a URL."),
-    source_fps: float = typer.Option(0.0, "--source-fps", min=0, help="Pace the source like a camera at this "
-                                     "rate (frames are dropped when the model is slower); 0 = as fast as possible."),
-    frames: int = typer.Option(100, "--frames", min=2, help="Pipeline frames measured (after 5 warm-up frames)."),
-    labels: Path | None = typer.Option(None, "--labels", help="Labels file for models without one."),
-    device_name: str | None = typer.Option(None, "--device-name", help="Name for this device in reports "
-                                           "[default: the hostname]."),
-    store: Path | None = typer.Option(None, "--store", help="Result store (SQLite) to add results to."),
-    no_store: bool = typer.Option(False, "--no-store", help="Do not add the results to the store."),
-    out: Path | None = typer.Option(None, "--out", help="Also write the results to this file (merged into it "
-                                    "when it exists)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result documents as JSON."),
-) -> None:
+def run(*, models: list[Path], runs: int | None, duration: float | None, warmup: int, threads: list[int] | None,
+        delegate: list[str] | None, sweep: bool, pipeline: bool, source: str, source_fps: float, frames: int,
+        labels: Path | None, device_name: str | None, store: Path | None, no_store: bool, out: Path | None,
+        json_out: bool) -> None:
     """Measure latency after warm-up: p50/p90/p99, mean, std, FPS, GMAC/s, init time, RSS; store the results."""
     from edgevision.bench.pipeline_bench import PipelineSpec
     from edgevision.bench.result_store import ResultStore, default_store, read_results, write_export
     from edgevision.bench.sweep import BenchOptions, parse_delegate, plan, run_config
+    from edgevision.runtime.backends import with_hook
 
     for d in delegate or []:
         if d != "auto":
@@ -107,14 +97,15 @@ def run(
     failures: list[str] = []
     notes: list[str] = []
     planned = []
-    for model in [m for m in models if _on_sensor(m)]:  # the AI Camera: the network runs on the sensor
+    own = {m: with_hook(m, source, "bench") for m in models}  # a backend that measures itself (on a sensor)
+    for model in [m for m in models if own[m] is not None]:
         try:
-            docs.append(_sensor_bench(model, source, frames, warmup, labels, device_name))
+            docs.append(own[model](model, source, frames, warmup, labels, device_name))
             if result_store is not None:
                 result_store.add([docs[-1]])
         except BadInput as exc:
             failures.append(str(exc))
-    for model in [m for m in models if not _on_sensor(m)]:
+    for model in [m for m in models if own[m] is None]:
         try:
             configs, why = plan(model, opts)
         except BadInput as exc:
@@ -156,32 +147,6 @@ def run(
         raise BadInput(unique[0] if len(unique) == 1 else f"{len(unique)} models failed: " + "; ".join(unique))
 
 
-def _on_sensor(model: Path) -> bool:
-    return model.suffix == ".rpk" or (model.is_dir() and (model / "network.rpk").is_file())
-
-
-def _sensor_bench(model: Path, source: str, frames: int, warmup: int, labels: Path | None,
-                  device_name: str | None) -> dict[str, Any]:
-    from edgevision.imx500.open_sensor import open_imx500, resolve_network
-    from edgevision.imx500.rpk import read_network_info
-    from edgevision.imx500.sensor_bench import measure, sensor_doc
-    from edgevision.imx500.source_name import is_imx500_source
-
-    if source == "synthetic":
-        source = "imx500"
-    if not is_imx500_source(source):
-        raise BadInput(f"{model}: an IMX500 network is measured on the sensor: --source imx500[:WxH], not {source}")
-    rpk = resolve_network(model)
-    src, clf = open_imx500(rpk, source, labels, 1, None)
-    try:
-        size = read_network_info(rpk).input_size
-    except BadInput:
-        size = None
-    with err_console().status(f"{rpk.name}: on-sensor inference, {warmup} + {frames} frames…"):
-        metrics = measure(src, clf, frames, warmup)
-    return sensor_doc(rpk, clf, metrics, warmup, device_name, network_input=size)
-
-
 def _progress(con: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -193,8 +158,7 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
     from rich.markup import escape
 
     from edgevision.bench import sanity
-    from edgevision.bench.record import config_label
-    from edgevision.imx500.sensor_bench import is_on_sensor
+    from edgevision.bench.record import config_label, is_on_sensor
 
     con = err_console()
     every, sensor = docs, [d for d in docs if is_on_sensor(d)]
@@ -240,7 +204,7 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
         con.print(f"wrote {out}")
 
 
-SENSOR_NOTE = ("as the IMX500 reports it with each frame (DNN and DSP runtime); not comparable with invoke() "
+SENSOR_NOTE = ("as the sensor reports it with each frame (DNN and DSP runtime); not comparable with invoke() "
                "latency on a CPU or Edge TPU, which times a host interpreter on a ready tensor")
 
 

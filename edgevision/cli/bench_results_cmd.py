@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import CliParser, Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput, MissingDependency
@@ -35,12 +34,34 @@ SENSOR_LAYOUT = Layout(drop=("capture→label p50 ms", "n", "device", "sensor DN
 STORE_HELP = "Result store [default: $EDGEVISION_BENCH_STORE or ~/.local/share/edgevision/bench.sqlite]."
 
 
-def register(bench: typer.Typer) -> None:
-    bench.command("report", epilog=REPORT_EPILOG)(report)
-    bench.command("export", epilog="Examples:\n\n  edgevision bench export pi4.json\n\n"
-                                   "  edgevision bench export mnv2.json --model mobilenet_v2")(export)
-    bench.command("import", epilog="Examples:\n\n  edgevision bench import pi4.json pi5.json")(import_)
-    bench.command("list", epilog="Examples:\n\n  edgevision bench list --model mobilenet")(list_)
+def register(bench: Commands) -> None:
+    p = bench.add("report", report, epilog=REPORT_EPILOG)
+    argument(p, "results", nargs="*", help="Results files (.json) or stores (.sqlite); none: the local store.")
+    option(p, "--store", kind=Path, help=STORE_HELP)
+    option(p, "--out", kind=Path, default=Path("bench-report"), help="Folder for the PNG and HTML.")
+    _filters(p)
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the comparison rows as JSON (no "
+                                                                        "files).")
+
+    p = bench.add("export", export, epilog="Examples:\n\n  edgevision bench export pi4.json\n\n"
+                                           "  edgevision bench export mnv2.json --model mobilenet_v2")
+    argument(p, "path", help="Results file to write (JSON).")
+    option(p, "--store", kind=Path, help=STORE_HELP)
+    _filters(p)
+
+    p = bench.add("import", import_, epilog="Examples:\n\n  edgevision bench import pi4.json pi5.json")
+    argument(p, "files", nargs="+", metavar="FILE", help="Results files (.json) or stores (.sqlite) to merge in.")
+    option(p, "--store", kind=Path, help=STORE_HELP)
+
+    p = bench.add("list", list_, epilog="Examples:\n\n  edgevision bench list --model mobilenet")
+    option(p, "--store", kind=Path, help=STORE_HELP)
+    _filters(p)
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the result documents as JSON.")
+
+
+def _filters(p: CliParser) -> None:
+    option(p, "--model", help="Only models whose name contains this.")
+    option(p, "--device", help="Only devices whose label contains this.")
 
 
 def _load(results: list[Path], store: Path | None) -> list[dict[str, Any]]:
@@ -62,15 +83,8 @@ def _select(docs: list[dict[str, Any]], model: str | None, device: str | None) -
 
 
 @handle_errors
-def report(
-    results: list[Path] | None = typer.Argument(None, help="Results files (.json) or stores (.sqlite); "
-                                                "none: the local store."),
-    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
-    out: Path = typer.Option(Path("bench-report"), "--out", help="Folder for the PNG and HTML."),
-    model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
-    device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
-    json_out: bool = typer.Option(False, "--json", help="Print the comparison rows as JSON (no files)."),
-) -> None:
+def report(*, results: list[Path] | None, store: Path | None, out: Path, model: str | None, device: str | None,
+           json_out: bool) -> None:
     """One comparison table and plot across devices and models (measured vs published where known)."""
     from rich.markup import escape
 
@@ -109,12 +123,7 @@ def report(
 
 
 @handle_errors
-def export(
-    path: Path = typer.Argument(..., help="Results file to write (JSON)."),
-    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
-    model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
-    device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
-) -> None:
+def export(*, path: Path, store: Path | None, model: str | None, device: str | None) -> None:
     """Write stored results to a file another machine can import or report on."""
     from edgevision.bench.result_store import write_export
 
@@ -126,10 +135,7 @@ def export(
 
 
 @handle_errors
-def import_(
-    files: list[Path] = typer.Argument(..., help="Results files (.json) or stores (.sqlite) to merge in."),
-    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
-) -> None:
+def import_(*, files: list[Path], store: Path | None) -> None:
     """Merge results from other machines into the local store (all or nothing; duplicates are skipped)."""
     from edgevision.bench.result_store import ResultStore, default_store, merge, read_results
 
@@ -142,12 +148,7 @@ def import_(
 
 
 @handle_errors
-def list_(
-    store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
-    model: str | None = typer.Option(None, "--model", help="Only models whose name contains this."),
-    device: str | None = typer.Option(None, "--device", help="Only devices whose label contains this."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result documents as JSON."),
-) -> None:
+def list_(*, store: Path | None, model: str | None, device: str | None, json_out: bool) -> None:
     """The results in the local store."""
     from rich.table import Table
 

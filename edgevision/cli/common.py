@@ -1,7 +1,7 @@
 """What every command shares: one-line errors with the right exit code, consoles, JSON output.
 
-Nothing here imports typer or rich at import time: ``run`` starts without either (``run_fast``).
-An exit is a ``SystemExit``, which click lets through and ``CliRunner`` records like ``typer.Exit``.
+Nothing here imports rich at import time: ``run --quiet`` starts without it. An exit is a ``SystemExit``
+(``handle_errors`` lets it through, with its code).
 """
 
 from __future__ import annotations

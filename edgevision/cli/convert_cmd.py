@@ -6,8 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import (
     EXIT_CHECK_FAILED,
     err_console,
@@ -19,113 +18,115 @@ from edgevision.cli.common import (
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput
 
-BROUGHT_HELP = ("Extras per model format (pip install 'edgevision\\[EXTRA]'): .keras/.h5 (Keras 3), SavedModel, "
-                "float .tflite: train; Keras 2 / tf.keras .h5 (Teachable Machine): keras2; .onnx: onnx-source; "
+BROUGHT_HELP = ("Extras per model format (pip install 'edgevision[EXTRA]'): .keras/.h5 (Keras 3), SavedModel,\n"
+                "float .tflite: train; Keras 2 / tf.keras .h5 (Teachable Machine): keras2; .onnx: onnx-source;\n"
                 ".pt2 and torch modules: pytorch.")
 
 # On a narrow terminal the variants table keeps accuracy, drop, size × and latency × (the gate's evidence).
 CONVERT_LAYOUT = Layout(drop=("file", "size KiB", "latency ms", "agreement"), wrapping=("gate",), whole="variant")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(epilog="Examples:\n\n  edgevision convert runs/flowers\n\n"
-                        "  edgevision convert runs/flowers --quant all --max-drop 0.5\n\n"
-                        "  edgevision convert runs/flowers --policy edgetpu\n\n"
-                        "  edgevision convert runs/flowers --target imx500\n\n"
-                        "  edgevision convert runs/flowers --policy convert/strict.toml --format onnx --json\n\n"
-                        "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair\n\n"
-                        "A model you already have (labels in its output order; data: one folder per class):\n\n"
-                        "  edgevision convert converted_keras/keras_model.h5 --labels converted_keras/labels.txt "
-                        "--data photos --preset teachable-machine\n\n"
-                        "  edgevision convert net.onnx --labels labels.txt --data photos --norm imagenet "
-                        "--crop center\n\n"
-                        "  edgevision convert model.pt2 --labels labels.txt --data frames --unlabelled "
-                        "--preset torchvision\n\n" + BROUGHT_HELP)
-    @handle_errors
-    def convert(
-        run: Path = typer.Argument(..., help="Run directory written by edgevision train, or a model file: .keras, "
-                                             ".h5, SavedModel dir, .tflite, .onnx, .pt2."),
-        data: Path | None = typer.Option(None, "--data", help="A brought model's images: one folder per class "
-                                                              "(optional train/val/test), or any images with "
-                                                              "--unlabelled."),
-        unlabelled: bool = typer.Option(False, "--unlabelled", help="--data has no class folders: gate on "
-                                                                    "agreement with the original model (policy "
-                                                                    "max_disagreement)."),
-        preset: str | None = typer.Option(None, "--preset", help="Preprocessing of a known source: "
-                                                                 "teachable-machine, torchvision, keras-mobilenet, "
-                                                                 "keras-efficientnet, unit."),
-        norm: str | None = typer.Option(None, "--norm", help="unit | symmetric | imagenet | raw | MEAN,STD (0..255)."),
-        crop: str | None = typer.Option(None, "--crop", help="squash | center | letterbox."),
-        resize: str | None = typer.Option(None, "--resize", help="bilinear | area | nearest."),
-        size: str | None = typer.Option(None, "--size", help="N or WxH, for a model whose input size is dynamic."),
-        outputs: str = typer.Option("auto", "--outputs", help="auto | probabilities | logits (a softmax is added)."),
-        drop_first_label: bool = typer.Option(False, "--drop-first-label", help="The labels file has one extra "
-                                                                                "first line (e.g. 'background'): "
-                                                                                "drop it."),
-        policy: str | None = typer.Option(None, "--policy", help="Quantization policy: a name in convert/ "
-                                                                 "(default, strict, edgetpu, imx500) or a TOML "
-                                                                 "path."),
-        quant: str | None = typer.Option(None, "--quant", help="int8 | float16 | dynamic | float32 | all."),
-        max_drop: float | None = typer.Option(None, "--max-drop", help="Accuracy budget in percentage points."),
-        io: str | None = typer.Option(None, "--io", help="int8 model input/output type: uint8 or int8."),
-        calibration_size: int | None = typer.Option(None, "--calibration-size", help="Representative images."),
-        split: str | None = typer.Option(None, "--split", help="Held-out split: test (default) or val."),
-        labels: Path | None = typer.Option(None, "--labels", help="Labels file (must match the run's classes)."),
-        out: Path | None = typer.Option(None, "--out", help="Output folder (default RUN/export)."),
-        target: list[str] | None = typer.Option(None, "--target", help="edgetpu: check readiness, compile "
-                                                                      "when edgetpu_compiler is installed; imx500: "
-                                                                      "packerOut.zip for the Raspberry Pi AI Camera."),
-        fmt: list[str] | None = typer.Option(None, "--format", help="tflite (always) and/or onnx."),
-        repair: bool | None = typer.Option(None, "--repair/--no-repair", help="Repair an over-budget int8 "
-                                                                            "model (default: as the policy says)."),
-        threads: int | None = typer.Option(None, "--threads", help="Interpreter threads (default: all cores)."),
-        json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    ) -> None:
-        """Convert a trained run to TFLite and prove the quantized model is still the model."""
-        quiet_tensorflow()
-        from edgevision.convert.conversion import ConvertOptions, convert_run
+EPILOG = ("Examples:\n\n  edgevision convert runs/flowers\n\n"
+          "  edgevision convert runs/flowers --quant all --max-drop 0.5\n\n"
+          "  edgevision convert runs/flowers --policy edgetpu\n\n"
+          "  edgevision convert runs/flowers --target imx500\n\n"
+          "  edgevision convert runs/flowers --policy convert/strict.toml --format onnx --json\n\n"
+          "  edgevision convert runs/flowers --quant int8 --io int8 --no-repair\n\n"
+          "A model you already have (labels in its output order; data: one folder per class):\n\n"
+          "  edgevision convert converted_keras/keras_model.h5 --labels converted_keras/labels.txt "
+          "--data photos --preset teachable-machine\n\n"
+          "  edgevision convert net.onnx --labels labels.txt --data photos --norm imagenet --crop center\n\n"
+          "  edgevision convert model.pt2 --labels labels.txt --data frames --unlabelled --preset torchvision\n\n"
+          + BROUGHT_HELP)
 
-        formats = tuple(dict.fromkeys(["tflite", *fmt])) if fmt else None
-        options = ConvertOptions(quant=quant, max_drop=max_drop, io=io, calibration_size=calibration_size, split=split,
-                                 labels=labels, out=out, policy=policy, repair=repair, threads=threads,
-                                 targets=tuple(target) if target else None, formats=formats)
-        brought = {"--data": data, "--unlabelled": unlabelled or None, "--preset": preset, "--norm": norm,
-                   "--crop": crop, "--resize": resize, "--size": size, "--drop-first-label": drop_first_label or None,
-                   "--outputs": None if outputs == "auto" else outputs}
-        is_brought = run.is_file() or (run / "saved_model.pb").is_file() or (not run.exists() and data is not None)
-        if not is_brought:
-            given = [k for k, v in brought.items() if v is not None]
-            if given:
-                raise BadInput(f"{given[0]}: only for a model you brought; {run} is a training run (its data and "
-                               "preprocessing are recorded)")
-            report = convert_run(run, options, err_console())
-        else:
-            from edgevision.convert.frontends.bring import BringOptions, convert_brought
-            from edgevision.convert.frontends.declare import Declared, parse_size
 
-            if data is None:
-                raise BadInput(f"{run}: not a training run; a model you brought needs --data DIR (images to "
-                               "calibrate and validate on)")
-            declared = Declared(preset=preset, norm=norm, crop=crop, resize=resize,
-                                size=parse_size(size) if size else None)
-            report = convert_brought(run, BringOptions(data=data, labels=labels, declared=declared,
-                                                       unlabelled=unlabelled, outputs=outputs,
-                                                       drop_first_label=drop_first_label),
-                                     replace(options, labels=None), err_console())
-        if json_out:
-            print_json(report)
-        elif report.get("target") == "imx500":
-            from edgevision.imx500.sensor_render import render_imx500
+def register(commands: Commands) -> None:
+    p = commands.add("convert", convert, epilog=EPILOG)
+    argument(p, "run", help="Run directory written by edgevision train, or a model file: .keras, .h5, SavedModel dir, "
+             ".tflite, .onnx, .pt2.")
+    option(p, "--data", kind=Path, help="A brought model's images: one folder per class (optional train/val/test), "
+                                        "or any images with --unlabelled.")
+    option(p, "--unlabelled", kind=bool, default=False, help="--data has no class folders: gate on agreement with "
+                                                             "the original model (policy max_disagreement).")
+    option(p, "--preset", help="Preprocessing of a known source: teachable-machine, torchvision, keras-mobilenet, "
+                               "keras-efficientnet, unit.")
+    option(p, "--norm", help="unit | symmetric | imagenet | raw | MEAN,STD (0..255).")
+    option(p, "--crop", help="squash | center | letterbox.")
+    option(p, "--resize", help="bilinear | area | nearest.")
+    option(p, "--size", help="N or WxH, for a model whose input size is dynamic.")
+    option(p, "--outputs", default="auto", help="auto | probabilities | logits (a softmax is added).")
+    option(p, "--drop-first-label", kind=bool, default=False, help="The labels file has one extra first line "
+                                                                   "(e.g. 'background'): drop it.")
+    option(p, "--policy", help="Quantization policy: a name in convert/ (default, strict, edgetpu, imx500) or a "
+                               "TOML path.")
+    option(p, "--quant", help="int8 | float16 | dynamic | float32 | all.")
+    option(p, "--max-drop", kind=float, help="Accuracy budget in percentage points.")
+    option(p, "--io", help="int8 model input/output type: uint8 or int8.")
+    option(p, "--calibration-size", kind=int, help="Representative images.")
+    option(p, "--split", help="Held-out split: test (default) or val.")
+    option(p, "--labels", kind=Path, help="Labels file (must match the run's classes).")
+    option(p, "--out", kind=Path, help="Output folder (default RUN/export).")
+    option(p, "--target", many=True, help="edgetpu: check readiness, compile when edgetpu_compiler is installed; "
+                                          "imx500: packerOut.zip for the Raspberry Pi AI Camera.")
+    option(p, "--format", dest="fmt", many=True, help="tflite (always) and/or onnx.")
+    option(p, "--repair", kind=bool, negative="--no-repair", help="Repair an over-budget int8 model (default: as "
+                                                                  "the policy says).")
+    option(p, "--threads", kind=int, help="Interpreter threads (default: all cores).")
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the report as JSON.")
 
-            render_imx500(report)
-        else:
-            render(report)
-        if not report["passed"]:
-            losers = ", ".join(report["worst_classes"]) or "spread over all classes"
-            why = (report.get("repair") or {}).get("why_not")
-            err_console().print(f"[red]error:[/] accuracy drop {report['drop_points']:.2f} points exceeds the budget "
-                                f"of {report['budget_points']} (lost most: {losers})" + (f"; {why}" if why else ""))
-            raise typer.Exit(EXIT_CHECK_FAILED)
+
+@handle_errors
+def convert(*, run: Path, data: Path | None, unlabelled: bool, preset: str | None, norm: str | None,
+            crop: str | None, resize: str | None, size: str | None, outputs: str, drop_first_label: bool,
+            policy: str | None, quant: str | None, max_drop: float | None, io: str | None,
+            calibration_size: int | None, split: str | None, labels: Path | None, out: Path | None,
+            target: list[str] | None, fmt: list[str] | None, repair: bool | None, threads: int | None,
+            json_out: bool) -> None:
+    """Convert a trained run to TFLite and prove the quantized model is still the model."""
+    quiet_tensorflow()
+    from edgevision.convert.conversion import ConvertOptions, convert_run
+
+    formats = tuple(dict.fromkeys(["tflite", *fmt])) if fmt else None
+    options = ConvertOptions(quant=quant, max_drop=max_drop, io=io, calibration_size=calibration_size, split=split,
+                             labels=labels, out=out, policy=policy, repair=repair, threads=threads,
+                             targets=tuple(target) if target else None, formats=formats)
+    brought = {"--data": data, "--unlabelled": unlabelled or None, "--preset": preset, "--norm": norm,
+               "--crop": crop, "--resize": resize, "--size": size, "--drop-first-label": drop_first_label or None,
+               "--outputs": None if outputs == "auto" else outputs}
+    is_brought = run.is_file() or (run / "saved_model.pb").is_file() or (not run.exists() and data is not None)
+    if not is_brought:
+        given = [k for k, v in brought.items() if v is not None]
+        if given:
+            raise BadInput(f"{given[0]}: only for a model you brought; {run} is a training run (its data and "
+                           "preprocessing are recorded)")
+        report = convert_run(run, options, err_console())
+    else:
+        from edgevision.convert.frontends.bring import BringOptions, convert_brought
+        from edgevision.convert.frontends.declare import Declared, parse_size
+
+        if data is None:
+            raise BadInput(f"{run}: not a training run; a model you brought needs --data DIR (images to "
+                           "calibrate and validate on)")
+        declared = Declared(preset=preset, norm=norm, crop=crop, resize=resize,
+                            size=parse_size(size) if size else None)
+        report = convert_brought(run, BringOptions(data=data, labels=labels, declared=declared,
+                                                   unlabelled=unlabelled, outputs=outputs,
+                                                   drop_first_label=drop_first_label),
+                                 replace(options, labels=None), err_console())
+    if json_out:
+        print_json(report)
+    elif report.get("target") == "imx500":
+        from edgevision.imx500.sensor_render import render_imx500
+
+        render_imx500(report)
+    else:
+        render(report)
+    if not report["passed"]:
+        losers = ", ".join(report["worst_classes"]) or "spread over all classes"
+        why = (report.get("repair") or {}).get("why_not")
+        err_console().print(f"[red]error:[/] accuracy drop {report['drop_points']:.2f} points exceeds the budget "
+                            f"of {report['budget_points']} (lost most: {losers})" + (f"; {why}" if why else ""))
+        raise SystemExit(EXIT_CHECK_FAILED)
 
 
 def render(r: dict[str, Any]) -> None:

@@ -5,105 +5,115 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
 SHOWN = 5  # paths listed per problem in the human output (--json has them all)
 
+CHECK_EPILOG = """Examples:
 
-def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(no_args_is_help=True, help="Inspect a dataset (check) or pack it into TFRecord shards "
-                                                       "(pack).")
-    app.add_typer(data_app, name="data")
+  edgevision data check data/flowers
 
-    @data_app.command(epilog="Examples:\n\n  edgevision data check data/flowers\n\n"
-                             "  edgevision data check data/flowers --min-size 64 --json > check.json\n\n"
-                             "  edgevision data check data/flowers --strict   (exit 1 on unreadable files or "
-                             "duplicates across splits)")
-    @handle_errors
-    def check(
-        data: Path = typer.Argument(..., help="Dataset folder (one sub-folder per class, optional splits) or a "
-                                              "shard folder."),
-        min_size: int = typer.Option(32, "--min-size", help="Images with a side below this are reported as tiny."),
-        threads: int = typer.Option(4, "--threads", min=1, help="Files decoded in parallel."),
-        strict: bool = typer.Option(False, "--strict", help="Exit 1 when files are unreadable or duplicates "
-                                                            "cross splits or labels."),
-        json_out: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
-    ) -> None:
-        """Class counts, imbalance, duplicates, unreadable, tiny, grayscale/CMYK/alpha and rotated images."""
-        quiet_tensorflow()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+  edgevision data check data/flowers --min-size 64 --json > check.json
 
-        from edgevision.data.check import check_dataset, severe
-        from edgevision.errors import CheckFailed
+  edgevision data check data/flowers --strict   (exit 1 on unreadable files or duplicates across splits)"""
 
-        with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err_console(), transient=True) as prog:
-            task = prog.add_task("check", total=None)
-            report = check_dataset(data, min_size, threads, on_file=lambda: prog.advance(task),
-                                   on_total=lambda n: prog.update(task, total=n))
-        if json_out:
-            print_json(report)
-        else:
-            _show_check(report)
-        bad = severe(report)
-        if strict and bad:
-            raise CheckFailed(f"{data}: " + "; ".join(bad))
+PACK_EPILOG = """Examples:
 
-    @data_app.command(epilog="Examples:\n\n"
-                             "  edgevision data pack data/flowers --out data/flowers-shards --shards 16\n\n"
-                             "  edgevision data pack data/flowers --out data/flowers-64 --size 64   "
-                             "(store pixels resized for 64 px training)\n\n"
-                             "  edgevision train data/flowers-shards --out runs/flowers")
-    @handle_errors
-    def pack(
-        data: Path = typer.Argument(..., help="Dataset folder (one sub-folder per class, optional splits)."),
-        out: Path = typer.Option(..., "--out", "-o", help="Empty folder for the shards and their manifest."),
-        shards: int | None = typer.Option(None, "--shards", min=1, help="Training shards (val/test get a "
-                                                                        "proportional number); default: ~100 MB each."),
-        size: int | None = typer.Option(None, "--size", help="Store pixels resized to SIZE (faster training; the "
-                                                              "recipe must then use the same size/resize/crop)."),
-        resize: str = typer.Option("area", "--resize", help="With --size: area | bilinear | nearest."),
-        crop: str = typer.Option("squash", "--crop", help="With --size: squash | center | letterbox."),
-        val_fraction: float = typer.Option(0.15, "--val-fraction", help="Held out for validation when the folder "
-                                                                        "has no val/ split."),
-        test_fraction: float = typer.Option(0.15, "--test-fraction", help="Held out for testing when the folder "
-                                                                          "has no split folders."),
-        seed: int = typer.Option(42, "--seed", help="Seed of the split and of the order in the shards."),
-        threads: int = typer.Option(4, "--threads", min=1, help="Files read and verified in parallel."),
-        json_out: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
-    ) -> None:
-        """Write TFRecord shards (original image bytes + label) that `edgevision train` streams."""
-        quiet_tensorflow()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+  edgevision data pack data/flowers --out data/flowers-shards --shards 16
 
-        from edgevision.data.discover import discover, ensure_val
-        from edgevision.data.shards import pack as pack_shards
-        from edgevision.model.spec import PreprocessSpec
+  edgevision data pack data/flowers --out data/flowers-64 --size 64   (store pixels resized for 64 px training)
 
-        spec = PreprocessSpec(width=size, height=size, resize=resize, crop=crop) if size else None
-        ds = ensure_val(discover(data, val_fraction, test_fraction, seed), val_fraction, seed)
-        n_files = len(ds.train) + len(ds.val) + len(ds.test)
-        n_shards = shards or _auto_shards(ds.train)
-        with Progress(TextColumn("packing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err_console(), transient=True) as prog:
-            task = prog.add_task("pack", total=n_files)
-            manifest = pack_shards(ds, out, n_shards, spec, seed, threads, on_image=lambda: prog.advance(task))
-        summary = {"out": str(out), "content": manifest["content"], "classes": len(manifest["classes"]),
-                   "splits": {k: {"shards": len(v["files"]), "images": v["count"], "mb": round(v["bytes"] / 2**20, 1)}
-                              for k, v in manifest["splits"].items()},
-                   "skipped": len(manifest["skipped"])}
-        if json_out:
-            print_json(summary)
-            return
-        con = out_console()
-        for name, s in summary["splits"].items():
-            con.print(f"{name:5s}: {s['images']} images in {s['shards']} shard(s), {s['mb']} MB")
-        if manifest["skipped"]:
-            con.print(f"[yellow]left out {len(manifest['skipped'])} unreadable file(s)[/]: "
-                      + ", ".join(p for p, _ in manifest["skipped"][:SHOWN]))
-        con.print(f"[bold green]packed[/] into {out}\nnext: edgevision train {out} --out runs/NAME")
+  edgevision train data/flowers-shards --out runs/flowers"""
+
+
+def register(commands: Commands) -> None:
+    data = commands.group("data", "Inspect a dataset (check) or pack it into TFRecord shards (pack).",
+                          epilog="Examples:\n\n  edgevision data check data/flowers\n\n"
+                                 "  edgevision data pack data/flowers --out data/flowers-shards")
+
+    p = data.add("check", check, epilog=CHECK_EPILOG)
+    argument(p, "data", help="Dataset folder (one sub-folder per class, optional splits) or a shard folder.")
+    option(p, "--min-size", kind=int, default=32, help="Images with a side below this are reported as tiny.")
+    option(p, "--threads", kind=int, default=4, min=1, help="Files decoded in parallel.")
+    option(p, "--strict", kind=bool, default=False, help="Exit 1 when files are unreadable or duplicates cross "
+                                                         "splits or labels.")
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the full report as JSON.")
+
+    p = data.add("pack", pack, epilog=PACK_EPILOG)
+    argument(p, "data", help="Dataset folder (one sub-folder per class, optional splits).")
+    option(p, "--out", "-o", kind=Path, required=True, help="Empty folder for the shards and their manifest.")
+    option(p, "--shards", kind=int, min=1, help="Training shards (val/test get a proportional number); default: "
+                                                "~100 MB each.")
+    option(p, "--size", kind=int, help="Store pixels resized to SIZE (faster training; the recipe must then use "
+                                       "the same size/resize/crop).")
+    option(p, "--resize", default="area", help="With --size: area | bilinear | nearest.")
+    option(p, "--crop", default="squash", help="With --size: squash | center | letterbox.")
+    option(p, "--val-fraction", kind=float, default=0.15, help="Held out for validation when the folder has no "
+                                                               "val/ split.")
+    option(p, "--test-fraction", kind=float, default=0.15, help="Held out for testing when the folder has no "
+                                                                "split folders.")
+    option(p, "--seed", kind=int, default=42, help="Seed of the split and of the order in the shards.")
+    option(p, "--threads", kind=int, default=4, min=1, help="Files read and verified in parallel.")
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the manifest summary as JSON.")
+
+
+@handle_errors
+def check(*, data: Path, min_size: int, threads: int, strict: bool, json_out: bool) -> None:
+    """Class counts, imbalance, duplicates, unreadable, tiny, grayscale/CMYK/alpha and rotated images."""
+    quiet_tensorflow()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from edgevision.data.check import check_dataset, severe
+    from edgevision.errors import CheckFailed
+
+    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console(), transient=True) as prog:
+        task = prog.add_task("check", total=None)
+        report = check_dataset(data, min_size, threads, on_file=lambda: prog.advance(task),
+                               on_total=lambda n: prog.update(task, total=n))
+    if json_out:
+        print_json(report)
+    else:
+        _show_check(report)
+    bad = severe(report)
+    if strict and bad:
+        raise CheckFailed(f"{data}: " + "; ".join(bad))
+
+
+@handle_errors
+def pack(*, data: Path, out: Path, shards: int | None, size: int | None, resize: str, crop: str,
+         val_fraction: float, test_fraction: float, seed: int, threads: int, json_out: bool) -> None:
+    """Write TFRecord shards (original image bytes + label) that `edgevision train` streams."""
+    quiet_tensorflow()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from edgevision.data.discover import discover, ensure_val
+    from edgevision.data.shards import pack as pack_shards
+    from edgevision.model.spec import PreprocessSpec
+
+    spec = PreprocessSpec(width=size, height=size, resize=resize, crop=crop) if size else None
+    ds = ensure_val(discover(data, val_fraction, test_fraction, seed), val_fraction, seed)
+    n_files = len(ds.train) + len(ds.val) + len(ds.test)
+    n_shards = shards or _auto_shards(ds.train)
+    with Progress(TextColumn("packing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console(), transient=True) as prog:
+        task = prog.add_task("pack", total=n_files)
+        manifest = pack_shards(ds, out, n_shards, spec, seed, threads, on_image=lambda: prog.advance(task))
+    summary = {"out": str(out), "content": manifest["content"], "classes": len(manifest["classes"]),
+               "splits": {k: {"shards": len(v["files"]), "images": v["count"], "mb": round(v["bytes"] / 2**20, 1)}
+                          for k, v in manifest["splits"].items()},
+               "skipped": len(manifest["skipped"])}
+    if json_out:
+        print_json(summary)
+        return
+    con = out_console()
+    for name, s in summary["splits"].items():
+        con.print(f"{name:5s}: {s['images']} images in {s['shards']} shard(s), {s['mb']} MB")
+    if manifest["skipped"]:
+        con.print(f"[yellow]left out {len(manifest['skipped'])} unreadable file(s)[/]: "
+                  + ", ".join(p for p, _ in manifest["skipped"][:SHOWN]))
+    con.print(f"[bold green]packed[/] into {out}\nnext: edgevision train {out} --out runs/NAME")
 
 
 def _auto_shards(train: Any) -> int:

@@ -10,8 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import CliParser, Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 
 ROOT_HELP = "Device root holding releases/ and the current/previous links (default ~/edgevision or " \
@@ -24,199 +23,250 @@ def _store(root: Path | None) -> Any:
     return DeviceStore((root or default_root()).expanduser().absolute())
 
 
-def register(app: typer.Typer) -> None:
-    device = typer.Typer(no_args_is_help=True, help="On the device: releases, the active model, the service.")
-    service = typer.Typer(no_args_is_help=True, help="The labelling service (systemd, or edgevision's supervisor).")
-    device.add_typer(service, name="service")
-    app.add_typer(device, name="device")
+def _root(p: CliParser) -> None:
+    option(p, "--root", kind=Path, help=ROOT_HELP)
 
-    @device.command(epilog="Examples:\n\n  edgevision device status\n\n  edgevision device status --labels 10 --json")
-    @handle_errors
-    def status(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-               labels: int = typer.Option(5, "--labels", min=0, help="Recent label events to show."),
-               json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-        """Installed models, the active one, service state, recent labels and FPS."""
-        from edgevision.releases.operations import status as device_status
 
-        data = device_status(_store(root), labels)
-        if json_out:
-            print_json(data)
-        else:
-            _render_status(data)
+def _json(p: CliParser, help: str = "Print one JSON object.") -> None:
+    option(p, "--json", kind=bool, default=False, dest="json_out", help=help)
 
-    @device.command(epilog="Examples:\n\n  edgevision device rollback\n\n  edgevision device rollback --wait 120")
-    @handle_errors
-    def rollback(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                 restart: bool = typer.Option(True, "--restart/--no-restart",
-                                              help="Restart the service on the previous model (if installed)."),
-                 wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the first label."),
-                 json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-        """Go back to the previous model (current and previous swap places)."""
-        from edgevision.releases.operations import rollback as do_rollback
 
-        report = do_rollback(_store(root), restart, wait)
-        _done(report, json_out, f"rolled back: current is {report['release']} (previous {report['previous']})")
+def _wait(p: CliParser, help: str = "Seconds to wait for the first label.") -> None:
+    option(p, "--wait", kind=float, default=60.0, min=1, help=help)
 
-    @device.command(epilog="Examples:\n\n  edgevision device verify shapes_rpi5.tar.gz\n\n"
-                           "  edgevision device verify shapes_int8-1f2e3d4c5b6a7988")
-    @handle_errors
-    def verify(bundle: str = typer.Argument(..., help="A bundle directory or .tar.gz, or an installed release."),
-               root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-               json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")) -> None:
-        """Check every file of a bundle against its manifest (exit 1 when anything differs)."""
-        from edgevision.releases.archive import safe_extract
-        from edgevision.releases.manifest import verify_bundle_dir
 
-        path = Path(bundle)
-        if path.is_dir():
-            manifest = verify_bundle_dir(path)
-        elif path.is_file():
-            with tempfile.TemporaryDirectory(prefix="ev-verify-") as tmp:
-                safe_extract(path, Path(tmp))
-                manifest = verify_bundle_dir(Path(tmp))
-        else:
-            manifest = _store(root).find(bundle).manifest
-        _done(manifest.to_dict(), json_out, f"ok: {bundle} matches its manifest (id {manifest.id}, "
-                                            f"{len(manifest.files)} files, profile {manifest.profile.get('name')})")
+def _manager(p: CliParser) -> None:
+    option(p, "--manager", default="auto", help="auto | systemd | supervisor")
 
-    @device.command(epilog="Example:\n\n  edgevision device install /tmp/shapes_rpi5.tar.gz --remove")
-    @handle_errors
-    def install(bundle: Path = typer.Argument(..., help="A bundle .tar.gz or directory."),
-                root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                expect_id: str | None = typer.Option(None, "--expect-id", help="Refuse unless the bundle has this id."),
-                remove: bool = typer.Option(False, "--remove", help="Delete the upload from ROOT/incoming after."),
-                json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-        """Verify a bundle and unpack it into releases/ (does not switch; see `activate`)."""
-        store = _store(root)
-        try:
-            with store.lock():
-                release, new = store.install(bundle, expect_id)
-        finally:
-            if remove and bundle.is_file() and bundle.resolve().parent == store.incoming.resolve():
-                bundle.unlink()
-        _done({"release": release.name, "id": release.manifest.id, "new": new}, json_out,
-              f"{'installed' if new else 'already installed'}: {release.name}")
 
-    @device.command(epilog="Examples:\n\n  edgevision device activate 1f2e3d4c5b6a7988\n\n"
-                           "  edgevision device activate shapes_int8-1f2e3d4c5b6a7988 --service --wait 90")
-    @handle_errors
-    def activate(release: str = typer.Argument(..., help="Release name, id, or a unique prefix."),
-                 root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                 with_service: bool = typer.Option(False, "--service", help="Install and restart the service, wait "
-                                                   "for its first label, restore the previous state if it fails."),
-                 restart: bool = typer.Option(True, "--restart/--no-restart", help="Without --service: restart an "
-                                              "already installed service on the new release (same safety net)."),
-                 manager: str = typer.Option("auto", "--manager", help="auto | systemd | supervisor"),
-                 python: str | None = typer.Option(None, "--python", help="Interpreter for the service "
-                                                   "(default: this one)."),
-                 wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for the first label."),
-                 keep: int = typer.Option(3, "--keep", min=0, help="Older releases to keep besides current/previous."),
-                 json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-        """Make an installed release current (one atomic rename; the old one becomes previous)."""
-        from edgevision.releases.operations import activate as do_activate
-        from edgevision.releases.service import ServiceConfig, resolve_config
+def register(commands: Commands) -> None:
+    device = commands.group("device", "On the device: releases, the active model, the service.",
+                            epilog="Examples:\n\n  edgevision device status\n\n  edgevision device rollback\n\n"
+                                   "  edgevision device service logs")
 
-        store = _store(root)
-        installed = ServiceConfig.load(store)
-        config = resolve_config(manager, python, installed) if with_service else installed if restart else None
-        report = do_activate(store, release, config, wait, keep)
-        label = report.get("first_label")
-        _done(report, json_out, f"current: {report['release']} (previous {report['previous']})"
-                                + (f"; first label {label.get('label')!r}" if label else ""))
+    p = device.add("status", status, epilog="Examples:\n\n  edgevision device status\n\n"
+                                            "  edgevision device status --labels 10 --json")
+    _root(p)
+    option(p, "--labels", kind=int, default=5, min=0, help="Recent label events to show.")
+    _json(p)
 
-    @service.command("restart")
-    @handle_errors
-    def service_restart(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                        wait: float = typer.Option(60.0, "--wait", min=1, help="Seconds to wait for a label."),
-                        manager: str = typer.Option("auto", "--manager", help="auto | systemd | supervisor")) -> None:
-        """(Re)start the service on the current release and wait for its first label."""
-        from edgevision.errors import CheckFailed
-        from edgevision.releases.operations import start_release
-        from edgevision.releases.service import ServiceConfig, resolve_config
+    p = device.add("rollback", rollback, epilog="Examples:\n\n  edgevision device rollback\n\n"
+                                                "  edgevision device rollback --wait 120")
+    _root(p)
+    option(p, "--restart", kind=bool, default=True, negative="--no-restart",
+           help="Restart the service on the previous model (if installed).")
+    _wait(p)
+    _json(p)
 
-        store = _store(root)
-        current = store.link("current")
-        if current is None:
-            raise CheckFailed(f"{store.root}: no current release; deploy one first")
+    p = device.add("verify", verify, epilog="Examples:\n\n  edgevision device verify shapes_rpi5.tar.gz\n\n"
+                                            "  edgevision device verify shapes_int8-1f2e3d4c5b6a7988")
+    argument(p, "bundle", kind=str, help="A bundle directory or .tar.gz, or an installed release.")
+    _root(p)
+    _json(p, "Print the manifest as JSON.")
+
+    p = device.add("install", install, epilog="Example:\n\n  edgevision device install /tmp/shapes_rpi5.tar.gz "
+                                              "--remove")
+    argument(p, "bundle", help="A bundle .tar.gz or directory.")
+    _root(p)
+    option(p, "--expect-id", help="Refuse unless the bundle has this id.")
+    option(p, "--remove", kind=bool, default=False, help="Delete the upload from ROOT/incoming after.")
+    _json(p)
+
+    p = device.add("activate", activate, epilog="Examples:\n\n  edgevision device activate 1f2e3d4c5b6a7988\n\n"
+                                                "  edgevision device activate shapes_int8-1f2e3d4c5b6a7988 --service "
+                                                "--wait 90")
+    argument(p, "release", kind=str, help="Release name, id, or a unique prefix.")
+    _root(p)
+    option(p, "--service", kind=bool, default=False, dest="with_service", help="Install and restart the service, "
+           "wait for its first label, restore the previous state if it fails.")
+    option(p, "--restart", kind=bool, default=True, negative="--no-restart", help="Without --service: restart an "
+           "already installed service on the new release (same safety net).")
+    _manager(p)
+    option(p, "--python", help="Interpreter for the service (default: this one).")
+    _wait(p)
+    option(p, "--keep", kind=int, default=3, min=0, help="Older releases to keep besides current/previous.")
+    _json(p)
+
+    service = device.group("service", "The labelling service (systemd, or edgevision's supervisor).",
+                           epilog="Examples:\n\n  edgevision device service restart\n\n"
+                                  "  edgevision device service logs -n 100")
+    p = service.add("restart", service_restart, epilog="Example:\n\n  edgevision device service restart --wait 90")
+    _root(p)
+    _wait(p, "Seconds to wait for a label.")
+    _manager(p)
+    p = service.add("stop", service_stop, epilog="Example:\n\n  edgevision device service stop")
+    _root(p)
+    p = service.add("logs", service_logs, epilog="Example:\n\n  edgevision device service logs -n 100")
+    _root(p)
+    option(p, "-n", "--lines", kind=int, default=40, min=1, help="How many lines.")
+    p = service.add("unit", service_unit, epilog="Examples:\n\n  edgevision device service unit\n\n"
+                                                 "  edgevision device service unit --scope user > edgevision.service")
+    _root(p)
+    argument(p, "release", kind=str, nargs="?", help="Release (default: current).")
+    option(p, "--scope", default="system", help="system | user")
+    option(p, "--python", help="Interpreter (default: this one).")
+
+    _root(device.add("supervise", supervise, hidden=True))
+    _root(device.add("serve", serve, hidden=True))
+    p = device.add("labels-rotate", labels_rotate, hidden=True)
+    _root(p)
+    option(p, "--max-mb", kind=int, default=64, min=1, help="Rotate the labels file past this size.")
+
+
+@handle_errors
+def status(*, root: Path | None, labels: int, json_out: bool) -> None:
+    """Installed models, the active one, service state, recent labels and FPS."""
+    from edgevision.releases.operations import status as device_status
+
+    data = device_status(_store(root), labels)
+    if json_out:
+        print_json(data)
+    else:
+        _render_status(data)
+
+
+@handle_errors
+def rollback(*, root: Path | None, restart: bool, wait: float, json_out: bool) -> None:
+    """Go back to the previous model (current and previous swap places)."""
+    from edgevision.releases.operations import rollback as do_rollback
+
+    report = do_rollback(_store(root), restart, wait)
+    _done(report, json_out, f"rolled back: current is {report['release']} (previous {report['previous']})")
+
+
+@handle_errors
+def verify(*, bundle: str, root: Path | None, json_out: bool) -> None:
+    """Check every file of a bundle against its manifest (exit 1 when anything differs)."""
+    from edgevision.releases.archive import safe_extract
+    from edgevision.releases.manifest import verify_bundle_dir
+
+    where = Path(bundle)
+    if where.is_dir():
+        manifest = verify_bundle_dir(where)
+    elif where.is_file():
+        with tempfile.TemporaryDirectory(prefix="ev-verify-") as tmp:
+            safe_extract(where, Path(tmp))
+            manifest = verify_bundle_dir(Path(tmp))
+    else:
+        manifest = _store(root).find(bundle).manifest
+    _done(manifest.to_dict(), json_out, f"ok: {bundle} matches its manifest (id {manifest.id}, "
+                                        f"{len(manifest.files)} files, profile {manifest.profile.get('name')})")
+
+
+@handle_errors
+def install(*, bundle: Path, root: Path | None, expect_id: str | None, remove: bool, json_out: bool) -> None:
+    """Verify a bundle and unpack it into releases/ (does not switch; see `activate`)."""
+    store = _store(root)
+    try:
         with store.lock():
-            event = start_release(store, store.find(current), resolve_config(manager, None, ServiceConfig.load(store)),
-                                  wait)
-        err_console().print(f"running {current}; first label {event.get('label')!r}")
+            release, new = store.install(bundle, expect_id)
+    finally:
+        if remove and bundle.is_file() and bundle.resolve().parent == store.incoming.resolve():
+            bundle.unlink()
+    _done({"release": release.name, "id": release.manifest.id, "new": new}, json_out,
+          f"{'installed' if new else 'already installed'}: {release.name}")
 
-    @service.command("stop")
-    @handle_errors
-    def service_stop(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
-        """Stop the service (it stays installed)."""
-        from edgevision.releases.service import ServiceConfig, manager_for
 
-        store = _store(root)
-        config = ServiceConfig.load(store)
-        if config is not None:
-            manager_for(store, config).stop()
-        err_console().print("stopped" if config else "no service installed")
+@handle_errors
+def activate(*, release: str, root: Path | None, with_service: bool, restart: bool, manager: str,
+             python: str | None, wait: float, keep: int, json_out: bool) -> None:
+    """Make an installed release current (one atomic rename; the old one becomes previous)."""
+    from edgevision.releases.operations import activate as do_activate
+    from edgevision.releases.service import ServiceConfig, resolve_config
 
-    @service.command("logs")
-    @handle_errors
-    def service_logs(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                     lines: int = typer.Option(40, "-n", "--lines", min=1, help="How many lines.")) -> None:
-        """The service's recent stderr (journal or the supervisor's log)."""
-        from edgevision.releases.service import ServiceConfig, manager_for
+    store = _store(root)
+    installed = ServiceConfig.load(store)
+    config = resolve_config(manager, python, installed) if with_service else installed if restart else None
+    report = do_activate(store, release, config, wait, keep)
+    label = report.get("first_label")
+    _done(report, json_out, f"current: {report['release']} (previous {report['previous']})"
+                            + (f"; first label {label.get('label')!r}" if label else ""))
 
-        store = _store(root)
-        config = ServiceConfig.load(store)
-        for line in manager_for(store, config).logs(lines) if config else []:
-            print(line)
 
-    @service.command("unit")
-    @handle_errors
-    def service_unit(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                     release: str | None = typer.Argument(None, help="Release (default: current)."),
-                     scope: str = typer.Option("system", "--scope", help="system | user"),
-                     python: str | None = typer.Option(None, "--python", help="Interpreter (default: this one).")
-                     ) -> None:
-        """Print the unit file a release would get (to review it, or to install it by hand)."""
-        import sys
+@handle_errors
+def service_restart(*, root: Path | None, wait: float, manager: str) -> None:
+    """(Re)start the service on the current release and wait for its first label."""
+    from edgevision.errors import CheckFailed
+    from edgevision.releases.operations import start_release
+    from edgevision.releases.service import ServiceConfig, resolve_config
 
-        from edgevision.errors import BadInput
-        from edgevision.releases.operations import render_for
-        from edgevision.releases.service import ServiceConfig
+    store = _store(root)
+    current = store.link("current")
+    if current is None:
+        raise CheckFailed(f"{store.root}: no current release; deploy one first")
+    with store.lock():
+        event = start_release(store, store.find(current), resolve_config(manager, None, ServiceConfig.load(store)),
+                              wait)
+    err_console().print(f"running {current}; first label {event.get('label')!r}")
 
-        store = _store(root)
-        name = release or store.link("current")
-        if name is None or scope not in ("system", "user"):
-            raise BadInput("no release given and none is current" if name is None else "--scope: system or user")
-        sys.stdout.write(render_for(store, store.find(name), ServiceConfig("systemd", scope, python or sys.executable)))
 
-    @device.command("supervise", hidden=True)
-    @handle_errors
-    def supervise(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
-        """Run the installed unit in the foreground (what `service restart` starts where systemd is absent)."""
-        from edgevision.releases.supervisor import supervise as run_supervisor
-        from edgevision.releases.unit import UNIT_NAME
+@handle_errors
+def service_stop(*, root: Path | None) -> None:
+    """Stop the service (it stays installed)."""
+    from edgevision.releases.service import ServiceConfig, manager_for
 
-        store = _store(root)
-        raise typer.Exit(run_supervisor(store.service_dir / UNIT_NAME, store.service_dir))
+    store = _store(root)
+    config = ServiceConfig.load(store)
+    if config is not None:
+        manager_for(store, config).stop()
+    err_console().print("stopped" if config else "no service installed")
 
-    @device.command("serve", hidden=True)
-    def serve(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
-        """What the service runs: verify the served release again and run its model in this process.
 
-        The unit is the same for every release; the release's runtime.json is read and validated
-        here (never pasted into the unit or a shell), so a bundle can only ever choose data.
-        """
-        from edgevision.cli.run_exec import run_config
-        from edgevision.releases.operations import served_config
+@handle_errors
+def service_logs(*, root: Path | None, lines: int) -> None:
+    """The service's recent stderr (journal or the supervisor's log)."""
+    from edgevision.releases.service import ServiceConfig, manager_for
 
-        handle_errors(lambda: run_config(served_config(_store(root))))()
+    store = _store(root)
+    config = ServiceConfig.load(store)
+    for line in manager_for(store, config).logs(lines) if config else []:
+        print(line)
 
-    @device.command("labels-rotate", hidden=True)
-    @handle_errors
-    def labels_rotate(root: Path | None = typer.Option(None, "--root", help=ROOT_HELP),
-                      max_mb: int = typer.Option(64, "--max-mb", min=1)) -> None:
-        """Keep the labels file bounded (run by the service before each start)."""
-        from edgevision.releases.operations import labels_rotate as rotate
 
-        rotate(_store(root).root, max_mb)
+@handle_errors
+def service_unit(*, root: Path | None, release: str | None, scope: str, python: str | None) -> None:
+    """Print the unit file a release would get (to review it, or to install it by hand)."""
+    import sys
+
+    from edgevision.errors import BadInput
+    from edgevision.releases.operations import render_for
+    from edgevision.releases.service import ServiceConfig
+
+    store = _store(root)
+    name = release or store.link("current")
+    if name is None or scope not in ("system", "user"):
+        raise BadInput("no release given and none is current" if name is None else "--scope: system or user")
+    sys.stdout.write(render_for(store, store.find(name), ServiceConfig("systemd", scope, python or sys.executable)))
+
+
+@handle_errors
+def supervise(*, root: Path | None) -> None:
+    """Run the installed unit in the foreground (what `service restart` starts where systemd is absent)."""
+    from edgevision.releases.supervisor import supervise as run_supervisor
+    from edgevision.releases.unit import UNIT_NAME
+
+    store = _store(root)
+    raise SystemExit(run_supervisor(store.service_dir / UNIT_NAME, store.service_dir))
+
+
+def serve(*, root: Path | None) -> None:
+    """What the service runs: verify the served release again and run its model in this process.
+
+    The unit is the same for every release; the release's runtime.json is read and validated
+    here (never pasted into the unit or a shell), so a bundle can only ever choose data.
+    """
+    from edgevision.cli.run_exec import run_config
+    from edgevision.releases.operations import served_config
+
+    handle_errors(lambda: run_config(served_config(_store(root))))()
+
+
+@handle_errors
+def labels_rotate(*, root: Path | None, max_mb: int) -> None:
+    """Keep the labels file bounded (run by the service before each start)."""
+    from edgevision.releases.operations import labels_rotate as rotate
+
+    rotate(_store(root).root, max_mb)
 
 
 def _done(data: dict[str, Any], json_out: bool, message: str) -> None:

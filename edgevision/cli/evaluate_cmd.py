@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
 EPILOG = """Examples:
@@ -26,50 +25,51 @@ EPILOG = """Examples:
 """
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(epilog=EPILOG)
-    @handle_errors
-    def evaluate(
-        model: Path = typer.Argument(..., help="A .tflite model file, or a training run directory (or its "
-                                               "model.keras)."),
-        data: Path | None = typer.Argument(None, help="Dataset folder (one sub-folder per class, optional splits) "
-                                                      "or shard folder; optional for a run (its own splits)."),
-        split: str | None = typer.Option(None, "--split", help="train | val | test (default: test, else val)."),
-        labels: Path | None = typer.Option(None, "--labels", help="Labels file (overrides embedded labels)."),
-        out: Path | None = typer.Option(None, "--out", help="Folder for the JSON report and the confusion PNG "
-                                                            "(default: beside the model, evaluation/)."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-    ) -> None:
-        """Score a model on labelled images and save the report (JSON + confusion matrix PNG)."""
-        from edgevision.errors import BadInput
-        from edgevision.train.evaluate import save_evaluation
+def register(commands: Commands) -> None:
+    p = commands.add("evaluate", evaluate, epilog=EPILOG)
+    argument(p, "model", help="A .tflite model file, or a training run directory (or its model.keras).")
+    argument(p, "data", nargs="?", help="Dataset folder (one sub-folder per class, optional splits) or shard folder; "
+             "optional for a run (its own splits).")
+    option(p, "--split", help="train | val | test (default: test, else val).")
+    option(p, "--labels", kind=Path, help="Labels file (overrides embedded labels).")
+    option(p, "--out", kind=Path, help="Folder for the JSON report and the confusion PNG (default: beside the "
+                                       "model, evaluation/).")
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print JSON.")
 
-        if not model.exists():
-            raise BadInput(f"{model}: model not found")
-        run_dir = model if model.is_dir() else (model.parent if model.suffix == ".keras" else None)
-        if run_dir is not None:
-            if labels is not None:
-                raise BadInput("--labels applies to .tflite files; a run has its own labels.txt")
-            quiet_tensorflow()
-            from edgevision.train.evaluate import evaluate_run
 
-            with err_console().status("evaluating the Keras model"):
-                report = evaluate_run(run_dir, data, split)
-            classes = list(report["per_class"])
-            target, stem = out or run_dir / "evaluation", f"keras_{report['split']}"
-        else:
-            if data is None:
-                raise BadInput(f"{model}: a .tflite needs a DATA folder to evaluate on")
-            report = _tflite(model, data, split or "test", labels)
-            classes = list(report["per_class"])
-            target, stem = out or model.parent / "evaluation", f"{model.stem}_{report['split']}"
-        files = save_evaluation(report, classes, target, stem,
-                                f"{Path(report['model']).name}, {report['split']} ({report['count']} images)")
-        report["files"] = files
-        if json_out:
-            print_json(report)
-            return
-        _show(report, model)
+@handle_errors
+def evaluate(*, model: Path, data: Path | None, split: str | None, labels: Path | None, out: Path | None,
+             json_out: bool) -> None:
+    """Score a model on labelled images and save the report (JSON + confusion matrix PNG)."""
+    from edgevision.errors import BadInput
+    from edgevision.train.evaluate import save_evaluation
+
+    if not model.exists():
+        raise BadInput(f"{model}: model not found")
+    run_dir = model if model.is_dir() else (model.parent if model.suffix == ".keras" else None)
+    if run_dir is not None:
+        if labels is not None:
+            raise BadInput("--labels applies to .tflite files; a run has its own labels.txt")
+        quiet_tensorflow()
+        from edgevision.train.evaluate import evaluate_run
+
+        with err_console().status("evaluating the Keras model"):
+            report = evaluate_run(run_dir, data, split)
+        classes = list(report["per_class"])
+        target, stem = out or run_dir / "evaluation", f"keras_{report['split']}"
+    else:
+        if data is None:
+            raise BadInput(f"{model}: a .tflite needs a DATA folder to evaluate on")
+        report = _tflite(model, data, split or "test", labels)
+        classes = list(report["per_class"])
+        target, stem = out or model.parent / "evaluation", f"{model.stem}_{report['split']}"
+    files = save_evaluation(report, classes, target, stem,
+                            f"{Path(report['model']).name}, {report['split']} ({report['count']} images)")
+    report["files"] = files
+    if json_out:
+        print_json(report)
+        return
+    _show(report, model)
 
 
 def _tflite(model: Path, data: Path, split: str, labels: Path | None) -> dict[str, Any]:

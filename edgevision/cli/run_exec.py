@@ -1,4 +1,4 @@
-"""What ``edgevision run`` does once its command line is read (by typer or by the fast start)."""
+"""What ``edgevision run`` does once its command line is read (by the parser ``run_cmd`` builds)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json, quiet_tensorflow
 
 EPILOG = """Examples:
@@ -50,66 +49,66 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         if terminated:
-            raise typer.Exit(128 + signal.SIGTERM) from None
+            raise SystemExit(128 + signal.SIGTERM) from None
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(epilog=EPILOG)
-    @handle_errors
-    def train(
-        data: Path = typer.Argument(..., help="Folder with one sub-folder per class (optionally under "
-                                              "train/, val/, test/), or a shard folder from `edgevision data pack`."),
-        out: Path = typer.Option(..., "--out", "-o", help="Run directory to create, e.g. runs/NAME."),
-        recipe: str | None = typer.Option(None, "--recipe", help="Recipe name (train/NAME.toml|yaml) or path. Default: "
-                                                                 "mobilenet_v2 from ImageNet weights, or small_cnn "
-                                                                 "from scratch when they cannot be had."),
-        arch: str | None = typer.Option(None, "--arch", help="small_cnn | mobilenet_v2 | mobilenet_v3_small | "
-                                                             "mobilenet_v3_large (overrides the recipe)."),
-        weights: str | None = typer.Option(None, "--weights", help="Backbone weights: imagenet (Keras' cache, "
-                                                                   "else a download) | PATH | none. With weights: "
-                                                                   "frozen base, then fine-tuning."),
-        size: int | None = typer.Option(None, "--size", help="Input size in pixels (square)."),
-        epochs: int | None = typer.Option(None, "--epochs", min=1),
-        batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Global batch size."),
-        learning_rate: float | None = typer.Option(None, "--lr"),
-        seed: int | None = typer.Option(None, "--seed"),
-        cache: str | None = typer.Option(None, "--cache", help="auto | memory | disk | none: where decoded "
-                                                               "images are kept between epochs."),
-        settings: list[str] = typer.Option([], "--set", help="Override any recipe key: KEY=VALUE "
-                                                              "(repeatable; e.g. augment.zoom=0.2)."),
-        resume: bool = typer.Option(False, "--resume", help="Continue the unfinished run in --out from its last "
-                                                            "finished epoch (with its own recipe)."),
-        strategy: str = typer.Option("default", "--strategy", help="default | mirrored (all local GPUs) | "
-                                                                    "multiworker (machines in TF_CONFIG)."),
-        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Train a CNN and save it with its labels, data splits and preprocessing spec."""
-        quiet_tensorflow()
-        r = _recipe(out, recipe, resume, settings, arch=arch, weights=weights, size=size, epochs=epochs,
-                    batch_size=batch_size, learning_rate=learning_rate, seed=seed, cache=cache)
-        from edgevision.train.trainer import train as run_training
+def register(commands: Commands) -> None:
+    p = commands.add("train", train, epilog=EPILOG)
+    argument(p, "data", help="Folder with one sub-folder per class (optionally under train/, val/, test/), or a shard "
+             "folder from `edgevision data pack`.")
+    option(p, "--out", "-o", kind=Path, required=True, help="Run directory to create, e.g. runs/NAME.")
+    option(p, "--recipe", help="Recipe name (train/NAME.toml|yaml) or path. Default: mobilenet_v2 from ImageNet "
+                               "weights, or small_cnn from scratch when they cannot be had.")
+    option(p, "--arch", help="small_cnn | mobilenet_v2 | mobilenet_v3_small | mobilenet_v3_large (overrides the "
+                             "recipe).")
+    option(p, "--weights", help="Backbone weights: imagenet (Keras' cache, else a download) | PATH | none. With "
+                                "weights: frozen base, then fine-tuning.")
+    option(p, "--size", kind=int, help="Input size in pixels (square).")
+    option(p, "--epochs", kind=int, min=1, help="Training epochs (default: the recipe's).")
+    option(p, "--batch-size", kind=int, min=1, help="Global batch size.")
+    option(p, "--lr", kind=float, dest="learning_rate", help="Learning rate (default: the recipe's).")
+    option(p, "--seed", kind=int, help="Seed (default: the recipe's).")
+    option(p, "--cache", help="auto | memory | disk | none: where decoded images are kept between epochs.")
+    option(p, "--set", dest="settings", many=True, metavar="KEY=VALUE",
+           help="Override any recipe key: KEY=VALUE (e.g. augment.zoom=0.2).")
+    option(p, "--resume", kind=bool, default=False, help="Continue the unfinished run in --out from its last "
+                                                         "finished epoch (with its own recipe).")
+    option(p, "--strategy", default="default", help="default | mirrored (all local GPUs) | multiworker (machines "
+                                                    "in TF_CONFIG).")
+    option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the result as JSON.")
 
-        with _sigterm_as_interrupt():
-            result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy)
-        held = next((k for k in ("test", "val") if result.metrics.get(k)), "val")
-        m = result.metrics[held]
-        summary = {"run": str(result.out_dir), "model": str(result.model_path), "classes": list(result.classes),
-                   "held_out": held, "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
-                   "epochs_run": len(result.history.get("loss", [])), "best_epoch": result.best_epoch,
-                   "resumed_at": list(result.resumed_at), "skipped_images": result.skipped,
-                   "elapsed_s": round(result.elapsed_s, 1)}
-        if json_out:
-            print_json(summary)
-            return
-        out_console().print(
-            f"[bold green]trained[/] {len(result.classes)} classes in {summary['elapsed_s']} s "
-            f"({summary['epochs_run']} epochs, best {result.best_epoch}): {held} accuracy {m['accuracy']:.3f}, "
-            f"macro F1 {m['macro']['f1']:.3f}"
-            + (f", {result.skipped} unreadable images skipped" if result.skipped else "")
-            + f"\nrun directory: {result.out_dir}\nnext: edgevision convert {result.out_dir}")
+
+@handle_errors
+def train(*, data: Path, out: Path, recipe: str | None, arch: str | None, weights: str | None, size: int | None,
+          epochs: int | None, batch_size: int | None, learning_rate: float | None, seed: int | None,
+          cache: str | None, settings: list[str] | None, resume: bool, strategy: str, json_out: bool) -> None:
+    """Train a CNN and save it with its labels, data splits and preprocessing spec."""
+    quiet_tensorflow()
+    r = _recipe(out, recipe, resume, settings or [], arch=arch, weights=weights, size=size, epochs=epochs,
+                batch_size=batch_size, learning_rate=learning_rate, seed=seed, cache=cache)
+    from edgevision.train.trainer import train as run_training
+
+    with _sigterm_as_interrupt():
+        result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy)
+    held = next((k for k in ("test", "val") if result.metrics.get(k)), "val")
+    m = result.metrics[held]
+    summary = {"run": str(result.out_dir), "model": str(result.model_path), "classes": list(result.classes),
+               "held_out": held, "accuracy": m["accuracy"], "macro_f1": m["macro"]["f1"],
+               "epochs_run": len(result.history.get("loss", [])), "best_epoch": result.best_epoch,
+               "resumed_at": list(result.resumed_at), "skipped_images": result.skipped,
+               "elapsed_s": round(result.elapsed_s, 1)}
+    if json_out:
+        print_json(summary)
+        return
+    out_console().print(
+        f"[bold green]trained[/] {len(result.classes)} classes in {summary['elapsed_s']} s "
+        f"({summary['epochs_run']} epochs, best {result.best_epoch}): {held} accuracy {m['accuracy']:.3f}, "
+        f"macro F1 {m['macro']['f1']:.3f}"
+        + (f", {result.skipped} unreadable images skipped" if result.skipped else "")
+        + f"\nrun directory: {result.out_dir}\nnext: edgevision convert {result.out_dir}")
 
 
 def _recipe(out: Path, name: str | None, resume: bool, settings: list[str], **flags: Any) -> Any:

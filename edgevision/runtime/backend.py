@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from edgevision.model.spec import PreprocessSpec
     from edgevision.runtime.frames import Frame
     from edgevision.runtime.interpreter import RuntimeInfo

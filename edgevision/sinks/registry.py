@@ -13,11 +13,13 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevision.optionspec import BUNDLE_FLAG, BUNDLE_VALUE, RunOption
 from edgevision.sinks import option_checks as checks
-from edgevision.sinks.fanout import FanOut
+
+if TYPE_CHECKING:
+    from edgevision.sinks.fanout import FanOut
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ def by_kind(kind: str) -> SinkKind:
 def open_outputs(config: OutputsConfig, context: SinkContext, extra: tuple[Any, ...] = ()) -> FanOut:
     """Open every sink of ``config`` (then ``extra`` ones, already open); a sink that cannot even be
     configured is a usage error, and the ones opened before it are closed again."""
+    from edgevision.sinks.fanout import FanOut  # here: reading the registry (run's --help) needs no NumPy
+
     sinks: list[Any] = []
     try:
         for sink in config.sinks:

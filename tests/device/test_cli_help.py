@@ -1,18 +1,25 @@
-"""`run` and `doctor` help renders (rich markup in option help has bitten before) and shows examples."""
+"""Help renders on a device install (rich-argparse; option help is printed literally, never as rich markup:
+``[default: …]`` and ``edgevision[device]`` have bitten before) and shows examples."""
 
 from __future__ import annotations
 
 import pytest
 
 
-@pytest.mark.parametrize("command", ["run", "doctor"])
+@pytest.mark.parametrize("command", ["run", "doctor", "bench", "bench report", "info", "device", "device activate",
+                                     "device service", "deploy", "bundle"])
 def test_help_renders_with_examples(cli, command: str) -> None:
-    r = cli(command, "--help", timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert "Examples" in r.stdout and "Traceback" not in r.stderr
+    r = cli(*command.split(), "--help", timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert "Examples:" in r.stdout and f"Usage: edgevision {command} " in r.stdout
+    assert "\x1b[" not in r.stdout  # not a terminal: no colour codes
     if command == "run":
-        for option in ("--mqtt", "--web", "--host", "--read-timeout", "--give-up-after", "--no-stdout", "--smooth"):
+        for option in ("--mqtt", "--web", "--host", "--read-timeout", "--give-up-after", "--no-stdout", "--smooth",
+                       "--no-realtime", "--no-mqtt-discovery"):
             assert option in r.stdout
+        assert "[default: 3; at least 1]" in r.stdout and "[0 to 65535]" in r.stdout  # defaults and ranges
+    if command == "deploy":
+        assert "edgevision[device]" in r.stdout  # literally: not swallowed as a markup tag
 
 
 def test_mqtt_url_parsing() -> None:
