@@ -119,7 +119,7 @@ class CaptureSource:
             # the interpreter leaves it), and FFmpeg's frame threads only add a hand-off per frame. With
             # OpenCV 5's FFmpeg they made a 640x480 MJPEG decode 15-20 % slower on a 2-vCPU VM, idle core
             # or not (1000 vs 1195 FPS; MPEG-4 2000 vs 2400), while using more CPU; a decode-dominated run
-            # gains 3.4-3.7 % (benchmarks/results/runtime_frames_x86-64-dev.md).
+            # gains 3.4-3.7 % (benchmarks/results/2026-12-01-runtime-frames-dev-vm.md).
             return [getattr(cv2, "CAP_PROP_N_THREADS", 70), DECODE_THREADS]
         if self.kind != "stream":
             return []
