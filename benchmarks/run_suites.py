@@ -45,6 +45,7 @@ class Suite:
     quick: tuple[str, ...] = ()
     takes_model: bool = False   # it accepts --model (an int8 .tflite timed instead of MobileNetV2)
     timeout_s: float = 3600.0
+    venv: str = ""              # "convert": run by the bring-your-own-model venv (PyTorch, ONNX converters)
 
 
 SUITES = (
@@ -57,6 +58,8 @@ SUITES = (
     Suite("bench_overload", quick=("--seconds", "2"), takes_model=True),
     Suite("bench_soak", args=("--minutes", "1"), quick=("--minutes", "0.1", "--warmup", "2", "--every", "2"),
           takes_model=True),
+    Suite("naive_vs_edgevision", quick=("--skip-effnet",), venv="convert", timeout_s=7200.0),
+    Suite("conversion_matrix", quick=("--quick",), venv="convert", timeout_s=4 * 3600.0),
 )
 
 
@@ -99,9 +102,17 @@ def _short(arg: str) -> str:
     return str(p.relative_to(REPO)) if p.is_absolute() and p.is_relative_to(REPO) else arg
 
 
+def python_for(suite: Suite) -> str:
+    """The interpreter a suite runs in: this one, or the converters' venv ($EDGEVISION_CONVERT_PYTHON, else
+    .venv-convert beside the checkout) for suites that need PyTorch and the ONNX converters."""
+    if suite.venv != "convert":
+        return sys.executable
+    return os.environ.get("EDGEVISION_CONVERT_PYTHON") or str(REPO / ".venv-convert" / "bin" / "python")
+
+
 def run_suite(suite: Suite, args: list[str]) -> SuiteRun:
     """The suite as `python benchmarks/suites/NAME.py ARGS` from the checkout; stdout and stderr shown live."""
-    argv = [sys.executable, str(SUITES_DIR / f"{suite.name}.py"), *args]
+    argv = [python_for(suite), str(SUITES_DIR / f"{suite.name}.py"), *args]
     shown = shlex.join(["python", f"benchmarks/suites/{suite.name}.py", *(_short(a) for a in args)])
     out: list[str] = []
     err: deque[str] = deque(maxlen=40)
