@@ -98,7 +98,7 @@ def test_top_level_help_and_no_arguments_list_every_command() -> None:
     assert _listed(helped.stdout) == list(COMMANDS) and bare.stdout == helped.stdout
     assert _listed(group.stdout) == ["restart", "stop", "logs", "unit"]
     device = _edgevision("device", "--help").stdout
-    assert _listed(device) == ["status", "rollback", "verify", "install", "activate", "service"]
+    assert _listed(device) == ["status", "rollback", "verify", "install", "activate", "service", "secret"]
     assert "supervise" not in device and "serve" not in device  # what the service runs is not for users
     version = _edgevision("--version")
     assert version.returncode == 0 and version.stdout.startswith("edgevision ") and version.stdout.count("\n") == 1

@@ -1,6 +1,6 @@
 """The conversion matrix: architectures × ONNX exporters × opsets through ``edgevision convert``, in one run.
 
-For each architecture (``torch_zoo.py``: EfficientNet-Lite0 with its published ImageNet weights,
+For each architecture (``benchmarks/lib/torch_zoo.py``: EfficientNet-Lite0 with its published ImageNet weights,
 MobileNetV2, MobileNetV3-Small, ResNet-18/50 and a small ViT made into classifiers on photos) and
 each way users make ONNX files — torch's TorchScript exporter at opsets 11/13/17, its dynamo
 exporter (opset 18), ``torch.export`` ``.pt2`` — plus Keras models through tf2onnx and Keras' own
@@ -33,7 +33,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PHOTOS = REPO / "tests" / "fixtures" / "sign-digits"
 TORCH_EXPORTERS = ("torchscript-11", "torchscript-13", "torchscript-17", "dynamo-18", "pt2")
@@ -62,7 +61,7 @@ def _load(split: str, size: int, mean: tuple[float, ...],
 
 def torch_model(arch: str, size: int) -> tuple[Any, int, str]:
     """(model in eval mode, classes, --norm) for an architecture."""
-    import torch_zoo
+    from benchmarks.lib import torch_zoo
 
     if arch == EFFNET:
         return torch_zoo.efficientnet_lite0().eval(), 1000, "symmetric"
@@ -96,7 +95,7 @@ def _keras_model(size: int) -> Any:
     import keras
 
     keras.utils.set_random_seed(0)
-    import torch_zoo
+    from benchmarks.lib import torch_zoo
 
     base = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=0.5, include_top=False, weights=None,
                                           pooling="avg")

@@ -37,7 +37,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PHOTOS = REPO / "tests" / "fixtures" / "sign-digits"
 SIZE = 224
@@ -67,8 +66,8 @@ def _split(split: str, classes: tuple[str, ...]) -> tuple[list[str], np.ndarray]
 def teachable_machine_like(classes: tuple[str, ...], out: Path, seed: int = 0) -> tuple[Path, Path]:
     """keras_model.h5 + labels.txt in Teachable Machine's layout, trained on the classes' train photos."""
     import tf_keras as k
-    import torch_zoo
 
+    from benchmarks.lib import torch_zoo
     from tests.convert.brought import _teachable_machine_config
 
     k.utils.set_random_seed(seed)
@@ -200,8 +199,8 @@ def main() -> None:
 
 def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> dict[str, Any]:
     import torch
-    import torch_zoo
 
+    from benchmarks.lib import torch_zoo
     from edgevision.convert.frontends.torch_src import load_pt2
 
     net = torch_zoo.efficientnet_lite0().eval()

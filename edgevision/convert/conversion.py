@@ -27,6 +27,7 @@ from edgevision.convert.reference_images import card_entries, expected_outputs, 
 from edgevision.convert.repair import Outcome
 from edgevision.convert.repair_run import RepairJob, card_repair, repair_conversion
 from edgevision.convert.stability import noise_floor, public, verdict
+from edgevision.convert.targets import check_quant, exclusive_target
 from edgevision.convert.validate import Scored, score_models
 from edgevision.convert.variants import Variants, held_out, load_images
 from edgevision.errors import BadInput
@@ -100,14 +101,10 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
-    if "imx500" in pol.targets:  # Sony's own quantizer and converter, in its own venv (convert/imx500/)
-        if len(pol.targets) > 1:
-            raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
-        from edgevision.convert.imx500.mct_convert import convert_imx500
-
-        return convert_imx500(run_dir, opts, pol, con)
-    if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
-        raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
+    own = exclusive_target(pol.targets)
+    if own is not None:  # a network made by the target's own toolchain (in its own venv), not a .tflite
+        return own.load().convert_run(run_dir, opts, pol, con)  # type: ignore[no-any-return]
+    check_quant(pol.targets, pol.quant)
     if "onnx" in pol.formats:
         from edgevision.convert.onnx_export import check_available
 

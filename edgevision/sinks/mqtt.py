@@ -67,11 +67,12 @@ class MqttConfig:
     labels: tuple[str, ...] = ()    # the model's labels: names that repeat get their index in topics and ids
 
     @classmethod
-    def from_url(cls, url: str, password: str | None = None, **kwargs: Any) -> MqttConfig:
+    def from_url(cls, url: str, password: str | None = None, username: str | None = None,
+                 **kwargs: Any) -> MqttConfig:
         """``mqtt://[user[:pass]@]host[:port][/base/topic]`` (``mqtts://`` for TLS, default port 8883).
 
-        ``password`` (from --mqtt-password-file or $EDGEVISION_MQTT_PASSWORD) wins over one in the
-        URL; errors show the URL with its password replaced by ``***``.
+        ``username`` and ``password`` (from --mqtt-credentials-file, --mqtt-password-file or
+        $EDGEVISION_MQTT_PASSWORD) win over the URL's; errors show the URL with its password replaced by ``***``.
         """
         shown = redact_url(url)
         try:
@@ -98,7 +99,7 @@ class MqttConfig:
         if bool(kwargs.get("key_file")) and not kwargs.get("cert_file"):
             raise BadInput("--mqtt-key needs --mqtt-cert (the client certificate it belongs to)")
         return cls(host=parts.hostname, port=port, base=base, node_id=node,
-                   username=unquote(parts.username) if parts.username else None,
+                   username=username or (unquote(parts.username) if parts.username else None),
                    password=password or (unquote(parts.password) if parts.password else None),
                    tls=tls, **kwargs)
 
@@ -283,16 +284,25 @@ MQTT_PASSWORD_ENV = "EDGEVISION_MQTT_PASSWORD"
 
 
 def open_sink(config: SinkConfig, context: SinkContext) -> MqttSink:
-    """The ``mqtt`` sink. The password comes from --mqtt-password-file, else $EDGEVISION_MQTT_PASSWORD, else
-    the URL."""
+    """The ``mqtt`` sink. The login comes from --mqtt-credentials-file (user:password; on a device, its
+    ROOT/secrets/mqtt-credentials), else the password from --mqtt-password-file, $EDGEVISION_MQTT_PASSWORD or
+    the URL, with the URL's user."""
     import os
 
-    password_file = config.value("mqtt_password_file")
-    password = read_secret_file(password_file, "--mqtt-password-file") if password_file is not None \
-        else os.environ.get(MQTT_PASSWORD_ENV) or None
+    password_file, credentials_file = config.value("mqtt_password_file"), config.value("mqtt_credentials_file")
+    username = None
+    if credentials_file is not None:
+        username, sep, password = read_secret_file(credentials_file, "--mqtt-credentials-file").partition(":")
+        if not sep or not username:
+            raise BadInput(f"--mqtt-credentials-file {credentials_file}: expected user:password on its first line")
+    elif password_file is not None:
+        password = read_secret_file(password_file, "--mqtt-password-file")
+    else:
+        password = os.environ.get(MQTT_PASSWORD_ENV) or None
     paths = {k: None if config.value(o) is None else str(config.value(o))
              for k, o in (("ca_file", "mqtt_ca"), ("cert_file", "mqtt_cert"), ("key_file", "mqtt_key"))}
-    cfg = MqttConfig.from_url(config.value("mqtt"), password=password, node_id=config.value("mqtt_node"),
+    cfg = MqttConfig.from_url(config.value("mqtt"), password=password or None, username=username or None,
+                              node_id=config.value("mqtt_node"),
                               discovery_prefix="homeassistant" if config.value("mqtt_discovery", True) else None,
                               model_name=context.model_name, labels=context.labels, **paths)
     return MqttSink(cfg)

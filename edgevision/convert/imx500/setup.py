@@ -67,6 +67,11 @@ class SetupPlan:
                                                     f"{self.venv}/bin/pip install " + " ".join(
                                                         f"'{r}'" for r in self.requirements)]}
 
+    def warnings(self) -> list[str]:
+        """What the toolchain will still miss at conversion time (said after installing)."""
+        return [] if self.java else ["imxconv-tf also needs Java at conversion time: sudo apt install "
+                                     "openjdk-17-jre-headless"]
+
 
 def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(cmd), capture_output=True, text=True, check=False)

@@ -1,6 +1,6 @@
-"""Shared pieces of the live-source benchmarks (bench_overload.py, bench_soak.py): a paced 640x480 camera, RSS.
+"""Shared pieces of the live-source suites (bench_overload.py, bench_soak.py): a paced 640x480 camera, RSS.
 
-The models come from ``models.py``, like every suite's.
+The models come from ``lib/models.py``, like every suite's.
 """
 
 from __future__ import annotations

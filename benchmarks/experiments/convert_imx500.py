@@ -1,6 +1,6 @@
 """The IMX500 (Raspberry Pi AI Camera) target on the real sign-language digits: float vs MCT-quantized.
 
-    .venv/bin/python benchmarks/convert_imx500.py [--data PATH] [--run /tmp/ev-sign-digits] [--max-drop 1.0]
+    .venv/bin/python benchmarks/experiments/convert_imx500.py [--data PATH] [--run /tmp/ev-sign-digits] [--max-drop 1.0]
 
 1. Trains the default recipe once if RUN has no model (``edgevision train DATA --out RUN``).
 2. Runs ``edgevision convert RUN --target imx500 --json`` (needs ``make imx500-venv``): Model
@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from train_common import REPO, SIGN_DIGITS
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.train_common import REPO, SIGN_DIGITS
 
 
 def edgevision(*args: str, timeout: float = 7200) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """Frames at the pace of the model: `edgevision run` against its bounds and the naive loop, in one run.
 
-    .venv/bin/python benchmarks/runtime_frames.py [--rounds 3] [--frames 300] [--threads 1]
+    .venv/bin/python benchmarks/experiments/runtime_frames.py [--rounds 3] [--frames 300] [--threads 1]
 
 Every figure is a ratio of two things timed in the same round; rounds alternate the
 measurements and the medians are printed, so load from other processes hits both sides. A file run's
@@ -31,14 +31,14 @@ bounds are timed just before and just after it, and the small models (runs of ab
 4. Cold start: exec of `edgevision run MODEL --source IMG` to its first label vs a minimal
    ai-edge-litert script loading the same model and classifying the same image, all sides on the device
    venv's packages (.venv-device, what a Pi installs) when it exists, in a venv where edgevision is
-   installed as its wheel would be (installed_copy.py: the device venv's editable finder, which a Pi does
+   installed as its wheel would be (lib/installed_copy.py: the device venv's editable finder, which a Pi does
    not have, runs on neither side). Target <= 1.3. Also timed: the minimal script reading the same
    command line with edgevision's parser first (edgevision.cli.main.build_parser: argparse, the `run`
    options from RUN_TABLE, the module `run` calls), what the command line itself costs a start.
 
 Models: Keras MobileNetV2 (1000 classes, random weights, no download) converted to int8 and cached
-by benchmarks/models.py. Interpreter threads:
-``--threads`` for every side (1 by default, as in issue 16's measurements).
+by benchmarks/lib/models.py. Interpreter threads:
+``--threads`` for every side (1 by default, as in the recorded runs).
 """
 
 from __future__ import annotations
@@ -57,16 +57,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.installed_copy import installed_venv
+from benchmarks.lib.mjpeg_clip import DOMINATES, decode_dominated, decode_fps, invoke_fps, make_clip
+from benchmarks.lib.models import median, mobilenet_v2
+from benchmarks.lib.paced_camera import loadavg
+from edgevision.sources.frame_sources import DECODE_THREADS
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from installed_copy import installed_venv  # noqa: E402
-from models import median, mobilenet_v2  # noqa: E402
-from paced_camera import loadavg  # noqa: E402
-
-from edgevision.sources.frame_sources import DECODE_THREADS  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = r"""
 import sys, time
 t0 = float(sys.argv[3])
@@ -82,43 +80,6 @@ it.invoke()
 scores = it.get_tensor(out["index"])[0]
 print(int(np.argmax(scores)), flush=True)
 """
-
-
-def make_clip(path: Path, frames: int, width: int = 640, height: int = 480) -> None:
-    """A camera-like MJPEG AVI: a smooth scene that moves, so JPEG sizes and decode cost are realistic."""
-    import cv2
-
-    rng = np.random.default_rng(0)
-    base = cv2.GaussianBlur(rng.integers(0, 256, (height * 2, width * 2, 3), dtype=np.uint8), (0, 0), 6)
-    base = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (width, height))
-    for i in range(frames):
-        x, y = (7 * i) % width, (3 * i) % height
-        writer.write(np.ascontiguousarray(base[y:y + height, x:x + width]))
-    writer.release()
-
-
-def decode_fps(clip: Path, threads: int | None = None) -> float:
-    """A bare cap.read() loop over the clip: with FFmpeg's own thread count (what the examples get), or
-    ``threads`` decoder threads (edgevision decodes a file with ``DECODE_THREADS``)."""
-    import cv2
-
-    params = [] if threads is None else [cv2.CAP_PROP_N_THREADS, threads]
-    cap = cv2.VideoCapture(str(clip), cv2.CAP_ANY, params)
-    n, t0 = 0, time.perf_counter()
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n / (time.perf_counter() - t0)
-
-
-def invoke_fps(interp, runs: int) -> float:  # type: ignore[no-untyped-def]
-    for _ in range(5):
-        interp.invoke()
-    t0 = time.perf_counter()
-    for _ in range(runs):
-        interp.invoke()
-    return runs / (time.perf_counter() - t0)
 
 
 DECODE_LOOP = r"""
@@ -160,29 +121,10 @@ def alongside(script: str, *args: str, settle_s: float = 0.5) -> Iterator[None]:
         proc.wait(5)
 
 
-DOMINATES = 2.0  # decoding dominates when a frame's decode takes at least this many invokes
-SMALL = ((96, 0.35), (64, 0.35), (48, 0.35))  # MobileNetV2 (px, alpha), largest first
 # A small model's run and its bounds take about a second each (MobileNetV2 224's: several), and this VM's
 # speed drifts from one second to the next: the small models get this many times the rounds, so that each
 # model's median rests on about as many seconds of timing.
 SHORT_ROUNDS = 3
-
-
-def decode_dominated(clip: Path, threads: int) -> tuple[Path, list[tuple[Path, float]], float]:
-    """The largest small model whose invoke is at most 1/DOMINATES of a decode here (else the smallest),
-    with 1/invoke of each candidate timed and 1/decode (best of two reads of the clip)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    decode = max(decode_fps(clip), decode_fps(clip, DECODE_THREADS))
-    timed: list[tuple[Path, float]] = []
-    for size, alpha in SMALL:
-        model = mobilenet_v2(size, alpha)["int8"]
-        it = Interpreter(model_path=str(model), num_threads=threads)
-        it.allocate_tensors()
-        timed.append((model, invoke_fps(it, 300)))
-        if timed[-1][1] >= DOMINATES * decode:
-            return model, timed, decode
-    return timed[-1][0], timed, decode
 
 
 def naive_fps(model: Path, clip: Path, threads: int) -> float:

@@ -13,7 +13,7 @@ rounds (medians reported, so load from other processes on a shared machine hits 
 Shares are per-image times relative to the epoch's. The epoch's images/s over the step's
 images/s is the figure the input pipeline must keep near 1.
 
-    .venv/bin/python benchmarks/train_epoch_profile.py [--rounds 3] [--recipe small_cnn]
+    .venv/bin/python benchmarks/experiments/train_epoch_profile.py [--rounds 3] [--recipe small_cnn]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import time
 import warnings
 from pathlib import Path
 
-from train_common import SIGN_DIGITS, load_average, save
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.train_common import SIGN_DIGITS, load_average, save
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -4,7 +4,7 @@ Runs exactly what a user runs (`edgevision train`, then `edgevision convert`) an
 the int8 model's test accuracy from the converter's report, the float accuracies, and the
 training wall time against the 15-minute budget of this 2-core machine.
 
-    .venv/bin/python benchmarks/train_sign_digits.py [--recipe small_cnn] [--out /tmp/ev-sign-digits]
+    .venv/bin/python benchmarks/experiments/train_sign_digits.py [--recipe small_cnn] [--out /tmp/ev-sign-digits]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from train_common import REPO, SIGN_DIGITS, load_average, save
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.train_common import REPO, SIGN_DIGITS, load_average, save
 
 BUDGET_S = 15 * 60
 

@@ -5,7 +5,7 @@
 - ``Classifier.classify`` on a 640x480 frame (resize, quantize, infer, top-k) vs raw
   invoke alone: what a user pays per frame beyond the model.
 
-    .venv/bin/python benchmarks/bench_edgevision_vs_raw.py [--runs 300] [--threads 1]
+    .venv/bin/python benchmarks/suites/bench_edgevision_vs_raw.py [--runs 300] [--threads 1] [--model M.tflite]
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import median, mobilenet_v2
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import median, mobilenet_v2
 from edgevision.bench.latency import time_calls
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 
@@ -28,10 +27,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", type=Path, default=None,
+                    help="an int8 .tflite to time instead of MobileNetV2 160 (built once, lib/models.py)")
     args = ap.parse_args()
     from ai_edge_litert.interpreter import Interpreter
 
-    model = mobilenet_v2(160)["int8"]
+    model = args.model or mobilenet_v2(160)["int8"]
     clf = Classifier(model, options=ClassifierOptions(threads=args.threads, normalization="raw"))
     raw = Interpreter(model_path=str(model), num_threads=args.threads)
     raw.allocate_tensors()

@@ -6,7 +6,7 @@ images stream (decoded every epoch, never all resident). Each process reports it
 resident set (VmHWM). The control runs the same two sizes with ``cache = "memory"``,
 showing that the measurement does see data that is held in memory.
 
-    .venv/bin/python benchmarks/train_memory.py [--n 1500] [--size 96]
+    .venv/bin/python benchmarks/experiments/train_memory.py [--n 1500] [--size 96]
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from train_common import REPO, load_average, save
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.train_common import REPO, load_average, save
 
 CHILD = """
 import json, os, sys
 from pathlib import Path
 from rich.console import Console
-sys.path.insert(0, {bench!r})
-from train_common import peak_rss_mb
+sys.path.insert(0, {repo!r})
+from benchmarks.lib.train_common import peak_rss_mb
 from edgevision.train.recipe import Recipe
 from edgevision.train.trainer import train
 r = Recipe(name="memory", size={size}, epochs=1, batch_size=32, patience=0, cache={cache!r}, cache_mb={budget})
@@ -64,7 +65,7 @@ def make_folder(root: Path, per_class: int, side: int, seed: int = 0) -> Path:
 
 
 def measure(data: Path, out: Path, size: int, cache: str, budget: int) -> dict:
-    code = CHILD.format(bench=str(Path(__file__).resolve().parent), size=size, cache=cache, budget=budget)
+    code = CHILD.format(repo=str(REPO), size=size, cache=cache, budget=budget)
     proc = subprocess.run([sys.executable, "-c", code, str(data), str(out)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=3600)
     if proc.returncode != 0:

@@ -4,7 +4,7 @@ Both time the same int8 MobileNetV2 (160 px, a few ms per invoke) with the same 
 count, in alternating rounds so drift and other load hit both alike. The target: the
 bench's p50 within 3 % of the bare loop's.
 
-    .venv/bin/python benchmarks/bench_overhead.py [--rounds 7] [--runs 200] [--threads 1]
+    .venv/bin/python benchmarks/suites/bench_overhead.py [--rounds 7] [--runs 200] [--threads 1] [--model M.tflite]
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import median, mobilenet_v2
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import median, mobilenet_v2
 from edgevision.bench.latency import bench_model
 
 
@@ -29,7 +28,12 @@ def bare_loop(path: Path, runs: int, warmup: int, threads: int) -> tuple[float, 
     interp = Interpreter(model_path=str(path), num_threads=threads)
     interp.allocate_tensors()
     d = interp.get_input_details()[0]
-    interp.set_tensor(d["index"], np.random.default_rng(0).integers(0, 256, d["shape"], dtype=np.uint8))
+    rng, dtype = np.random.default_rng(0), np.dtype(d["dtype"])
+    if dtype.kind in "iu":  # uint8 or int8 input: the whole range of the type
+        x = rng.integers(np.iinfo(dtype).min, np.iinfo(dtype).max + 1, d["shape"]).astype(dtype)
+    else:
+        x = rng.random(d["shape"]).astype(dtype)
+    interp.set_tensor(d["index"], x)
     for _ in range(warmup):
         interp.invoke()
     clock, samples = time.perf_counter, []
@@ -48,8 +52,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", type=Path, default=None,
+                    help="an int8 .tflite to time instead of MobileNetV2 160 (built once, lib/models.py)")
     args = ap.parse_args()
-    model = mobilenet_v2(160)["int8"]
+    model = args.model or mobilenet_v2(160)["int8"]
     bench_p50, bench_mean, bare_p50, bare_mean = [], [], [], []
     for i in range(args.rounds):
         order = (0, 1) if i % 2 == 0 else (1, 0)

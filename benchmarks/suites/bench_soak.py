@@ -1,9 +1,9 @@
 """Soak: the full pipeline for a long time, RSS sampled; growth after warm-up must stay < 5 MB.
 
-    .venv/bin/python benchmarks/bench_soak.py [--minutes 1] [--warmup 10] [--fps 30]
+    .venv/bin/python benchmarks/suites/bench_soak.py [--minutes 1] [--warmup 10] [--fps 30]
 
 `make bench` runs it for one minute; the recorded figure is a 10-minute run
-(``--minutes 10 --warmup 30 --every 30``, results/runtime_x86-64-dev.md).
+(``--minutes 10 --warmup 30 --every 30``, results/2026-11-28-runtime-suites-dev-vm.md).
 
 A paced 640x480 camera feeds the pipeline; every event goes through a FanOut to a JSON-lines
 file sink (/dev/null) and the live web view (with no viewer, as on an unattended device).
@@ -19,10 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import mobilenet_v2
-from paced_camera import PacedCamera, loadavg, rss_mb
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import mobilenet_v2
+from benchmarks.lib.paced_camera import PacedCamera, loadavg, rss_mb
 from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.interpreter import default_threads

@@ -4,7 +4,7 @@ Each interpreter runs in its own virtualenv (they cannot share one: tflite-runti
 needs NumPy 1.x): ``.venv-device`` (ai-edge-litert) and ``.venv-tflite-runtime``
 (``make bench-venvs``), through ``edgevision bench --json``.
 
-    .venv/bin/python benchmarks/bench_runtimes.py [--runs 100] [--threads 1]
+    .venv/bin/python benchmarks/suites/bench_runtimes.py [--runs 100] [--threads 1]
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import median, mobilenet_v2
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import median, mobilenet_v2
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def bench(python: str, model: Path, runs: int, threads: int) -> dict:

@@ -7,7 +7,7 @@ runtime) and prints, per format: the original model's test accuracy in its own f
 model's, their top-1 agreement, and the size and latency ratios int8 ÷ original (batch 1, medians,
 same run). ONNX/PyTorch rows need the converter venv (``make .venv-convert/.installed``).
 
-    .venv/bin/python benchmarks/bench_brought.py [--train-per-class 30] [--json]
+    .venv/bin/python benchmarks/suites/bench_brought.py [--train-per-class 30] [--json]
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the checkout: edgevision, tests
 
 
 def _keras_latency_ms(h5: Path, runs: int = 50) -> float:

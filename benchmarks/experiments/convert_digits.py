@@ -1,10 +1,10 @@
 """Converter benchmark on the real sign-language-digits data: float vs int8 (and friends), one run.
 
-    .venv/bin/python benchmarks/convert_digits.py [--data PATH] [--run runs/bench-digits] [--rounds 5]
+    .venv/bin/python benchmarks/experiments/convert_digits.py [--data PATH] [--run runs/bench-digits] [--rounds 5]
                                                    [--hard-case] [--onnx]
 
 1. Trains the model once if RUN has none (``edgevision train DATA --out RUN --recipe
-   benchmarks/convert_digits_recipe.toml``: small_cnn, 64 px, a few minutes on 2 cores).
+   benchmarks/experiments/convert_digits_recipe.toml``: small_cnn, 64 px, a few minutes on 2 cores).
 2. Converts with ``--quant all`` through the same code as ``edgevision convert``: accuracy on
    the test split through the device runtime, sizes, and each variant's latency.
 3. Re-measures float32 and int8 latency interleaved over ``--rounds`` rounds (same process,
@@ -29,9 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "sign-language-digits"
-RECIPE = REPO / "benchmarks" / "convert_digits_recipe.toml"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.train_common import REPO, SIGN_DIGITS
+
+RECIPE = Path(__file__).with_name("convert_digits_recipe.toml")
 
 
 def train_if_needed(data: Path, run: Path) -> None:
@@ -87,7 +88,7 @@ def table(report: dict[str, Any], latency: dict[str, float]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=SIGN_DIGITS)
     ap.add_argument("--run", type=Path, default=REPO / "runs" / "bench-digits")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=200, help="timed invokes per round and model")
@@ -95,7 +96,6 @@ def main() -> int:
     ap.add_argument("--onnx", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, str(REPO))
     from rich.console import Console
 
     from edgevision.convert.conversion import ConvertOptions, convert_run

@@ -13,7 +13,7 @@ Variants: ``tensors`` (baseline: uint8 images decoded beforehand, held as one te
 and resize every image every epoch). ``--augment`` applies the recipe's augmentation in
 every variant (the same stateless op), which measures the pipeline with its usual load.
 
-    .venv/bin/python benchmarks/train_pipeline_throughput.py [--rounds 5] [--augment]
+    .venv/bin/python benchmarks/experiments/train_pipeline_throughput.py [--rounds 5] [--augment]
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import time
 import warnings
 from pathlib import Path
 
-from train_common import SIGN_DIGITS, load_average, save
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.train_common import SIGN_DIGITS, load_average, save
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -1,6 +1,6 @@
 """A paced camera faster than the model: throughput and glass-to-label latency, measured in one run.
 
-    .venv/bin/python benchmarks/bench_overload.py [--seconds 10] [--size 224]
+    .venv/bin/python benchmarks/suites/bench_overload.py [--seconds 10] [--size 224]
 
 (bench_pipeline.py pulls frames as fast as the model takes them; here a camera pushes them at its
 own rate, as a real one does.)
@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import mobilenet_v2
-from paced_camera import PacedCamera, loadavg, verdict
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import mobilenet_v2
+from benchmarks.lib.paced_camera import PacedCamera, loadavg, verdict
 from edgevision.bench.latency import time_calls
 from edgevision.pipeline.realtime import Pipeline, PipelineOptions
 from edgevision.runtime.classifier import Classifier, ClassifierOptions

@@ -1,4 +1,4 @@
-"""A/B of the read-ahead's napping consumer (issue 16): a 640x480 MJPEG file through the pipeline with the loop
+"""A/B of the read-ahead's napping consumer: a 640x480 MJPEG file through the pipeline with the loop
 polling in short naps for the next frame (``PipelineOptions.read_ahead_nap_s``, the default) vs blocking at once.
 
 For the decode-dominated small model that ``runtime_frames.py`` picks on this machine (the case the naps are
@@ -7,7 +7,7 @@ print FPS and process CPU (cores) of both, medians, and napping / blocking. Cont
 ``cap.read()`` loop while another thread of the process sleeps blocked vs naps (``time.sleep(0)`` in a loop),
 what an idle vCPU beside the decoder does to the decode itself on this machine.
 
-    .venv/bin/python benchmarks/readahead_nap.py --rounds 5
+    .venv/bin/python benchmarks/experiments/readahead_nap.py --rounds 5
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import median, mobilenet_v2
-from paced_camera import loadavg
-from runtime_frames import decode_dominated, decode_fps, make_clip
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.mjpeg_clip import decode_dominated, decode_fps, make_clip
+from benchmarks.lib.models import median, mobilenet_v2
+from benchmarks.lib.paced_camera import loadavg
 from edgevision.sources.frame_sources import DECODE_THREADS
 
 SKIP = 10  # the first events (the adaptive probe, the warm-up) are left out

@@ -1,4 +1,4 @@
-"""Shared bits of the training benchmarks: machine load, result files, a quiet console."""
+"""Shared pieces of the training experiments: the sign-language digits, machine load, dated result files."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.lib.machine import dated_name, load_average
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def _sign_digits() -> Path:
@@ -27,21 +29,15 @@ def _sign_digits() -> Path:
 SIGN_DIGITS = _sign_digits()
 
 
-def load_average() -> float:
-    try:
-        return float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError):
-        return -1.0
-
-
 def machine() -> dict[str, Any]:
     return {"cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
             "load_1min": load_average(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def save(name: str, result: dict[str, Any]) -> Path:
+    """The result as a dated record, ``results/YYYY-MM-DD-NAME-MACHINE.json`` (lib/machine.py)."""
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / dated_name(name, ".json")
     path.write_text(json.dumps({**result, "machine": machine()}, indent=2), encoding="utf-8")
     return path
 

@@ -3,7 +3,7 @@
 The real Pipeline pulls synthetic 640x480 frames as fast as the model takes them
 (capture is free, so the gap is preprocessing, postprocessing and the loop).
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--frames 300] [--threads 1]
+    .venv/bin/python benchmarks/suites/bench_pipeline.py [--frames 300] [--threads 1] [--model M.tflite]
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import median, mobilenet_v2
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import median, mobilenet_v2
 from edgevision.bench.latency import bench_model
 from edgevision.bench.pipeline_bench import PipelineSpec, bench_pipeline
 
@@ -24,8 +23,10 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", type=Path, default=None,
+                    help="an int8 .tflite to time instead of MobileNetV2 160 (built once, lib/models.py)")
     args = ap.parse_args()
-    model = mobilenet_v2(160)["int8"]
+    model = args.model or mobilenet_v2(160)["int8"]
     invoke, invoke_mean, fps, g2l, pre = [], [], [], [], []
     for _ in range(args.rounds):
         r = bench_model(model, runs=args.frames, warmup=10, threads=args.threads)

@@ -1,6 +1,6 @@
 """int8 vs float32 on this machine: latency and size ratios, per thread count and XNNPACK on/off.
 
-    .venv/bin/python benchmarks/bench_int8_vs_float.py [--runs 100] [--size 160]
+    .venv/bin/python benchmarks/suites/bench_int8_vs_float.py [--runs 100] [--size 160]
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import median, mobilenet_v2
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
+from benchmarks.lib.models import median, mobilenet_v2
 from edgevision.bench.latency import bench_model
 from edgevision.runtime.interpreter import usable_cores
 
