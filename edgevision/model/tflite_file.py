@@ -56,7 +56,9 @@ def check_tflite(data: bytes, origin: str) -> None:
         hint = " (a Keras/SavedModel? convert it first: edgevision convert)" if _looks_like_keras(data) else ""
         raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
     try:
-        n_subgraphs = tables.subgraph_count(data)
+        counts = tables.counts(data)
+        check_counts(counts, origin)
+        n_subgraphs = counts.subgraphs
         extents = tables.buffer_extents(data)
     except ValueError as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
@@ -69,15 +71,28 @@ def check_tflite(data: bytes, origin: str) -> None:
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
 
+def check_counts(counts: tables.Counts, origin: str) -> None:
+    """Refuse a model that declares more subgraphs, tensors, operators or buffers than the limits, before
+    anything (the small reader, the interpreter) builds one object per entry."""
+    lim = limits()
+    for what, n, cap, field in (("subgraphs", counts.subgraphs, lim.subgraphs, "subgraphs"),
+                                ("tensors", counts.tensors, lim.tensors, "tensors"),
+                                ("operators", counts.operators, lim.operators, "operators"),
+                                ("buffers and metadata entries", counts.buffers, lim.model_buffers, "model_buffers")):
+        if n > cap:
+            raise BadInput(f"{origin}: the model declares {n:,} {what}, over the limit of {cap:,} ({hint(field)})")
+
+
 def output_scores(data: bytes) -> int | None:
     """How many scores the first output of the first subgraph holds, read from the FlatBuffer alone
     (so info and bundle check a labels count exactly as run does, even for an Edge TPU model)."""
     try:
-        graph = FbTable.root(data).tables(2)[0]
-        outputs, tensors = graph.ints(2), graph.tables(0)
-        if not outputs or not 0 <= outputs[0] < len(tensors):
+        graph = FbTable.root(data).table_at(tables.MODEL_SUBGRAPHS, 0)
+        outputs = graph.ints(2) if graph is not None else []
+        tensor = graph.table_at(tables.SUBGRAPH_TENSORS, outputs[0]) if graph is not None and outputs else None
+        if tensor is None:
             return None
-        shape = tensors[outputs[0]].ints(0)
+        shape = tensor.ints(tables.TENSOR_SHAPE)
         n = 1
         for dim in shape:
             n *= max(1, dim)

@@ -84,6 +84,32 @@ def _ints(array: Any) -> tuple[int, ...]:
     return () if isinstance(array, int) else tuple(int(v) for v in array)
 
 
+class Counts(NamedTuple):
+    """How many of each thing a model declares, from its vectors' lengths alone (nothing is built for them)."""
+
+    subgraphs: int
+    tensors: int      # all subgraphs together
+    operators: int    # all subgraphs together
+    buffers: int      # weight buffers, metadata entries and operator codes together
+
+
+def counts(data: bytes) -> Counts:
+    """What :func:`graphs` and :func:`buffers` would build, counted first: a 800 KB file can list 200,000
+    tensors (every entry pointing at one table), and reading them all costs hundreds of megabytes."""
+    def small(r: FbTable) -> Counts:
+        n_graphs = r.length(MODEL_SUBGRAPHS)
+        tensors = operators = 0
+        for i in range(min(n_graphs, 1 << 16)):
+            g = r.table_at(MODEL_SUBGRAPHS, i)
+            if g is not None:
+                tensors += g.length(SUBGRAPH_TENSORS)
+                operators += g.length(SUBGRAPH_OPERATORS)
+        return Counts(n_graphs, tensors, operators, r.length(MODEL_BUFFERS) + r.length(MODEL_METADATA)
+                      + r.length(MODEL_OPERATOR_CODES))
+
+    return read(data, False, lambda s, m: small(FbTable.root(data)), small)
+
+
 def subgraph_count(data: bytes, use_schema: bool | None = None) -> int:
     return read(data, use_schema, lambda s, m: m.SubgraphsLength(), lambda r: len(r.tables(MODEL_SUBGRAPHS)))
 
