@@ -97,7 +97,7 @@ def many_tensors_model(n_tensors: int, n_operators: int = 0) -> bytes:
 def _repeated_gzip(block: bytes, repeats: int, tail: bytes) -> bytes:
     """gzip of ``block * repeats + tail``, compressed once and repeated (a full flush resets the window)."""
     z = zlib.compressobj(9, zlib.DEFLATED, -15)
-    per = 4096 // len(block) or 1
+    per = (1 << 20) // len(block) or 1
     chunk = block * per
     segment = z.compress(chunk) + z.flush(zlib.Z_FULL_FLUSH)
     times, rest = divmod(repeats, per)
