@@ -53,7 +53,7 @@ LIMITS: tuple[Limit, ...] = (
           "directory is read)"),
     Limit("zip_directory_bytes", 1 * MB, "a zip's central directory (a model's associated files, an AI Camera "
           "`packerOut.zip`)"),
-    Limit("packer_bytes", 64 * MB, "an AI Camera `packerOut.zip`"),
+    Limit("packer_bytes", 16 * MB, "an AI Camera `packerOut.zip` (the sensor has 8 MB of memory for the network)"),
     Limit("packer_entries", 64, "entries in an AI Camera `packerOut.zip`"),
     Limit("bundle_files", 64, "files in a bundle, entries in a bundle archive (counted while the archive is read)"),
     Limit("manifest_bytes", 1 * MB, "a bundle's `manifest.json`"),
@@ -90,7 +90,7 @@ class Limits:
     tensor_rank: int = 16
     associated_files: int = 64
     zip_directory_bytes: int = 1 * MB
-    packer_bytes: int = 64 * MB
+    packer_bytes: int = 16 * MB
     packer_entries: int = 64
     bundle_files: int = 64
     manifest_bytes: int = 1 * MB

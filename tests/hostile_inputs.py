@@ -264,3 +264,47 @@ def mqtt_broker_huge_publish(announce: int = 256 << 20) -> _Server:
             sent += len(chunk)
 
     return _Server(serve)
+
+
+IMX500_PROFILE = {"name": "rpi-ai-camera", "backend": "imx500"}
+
+
+def imx500_bundle_tar(path: Path, records: int = 1_300_000) -> Path:
+    """An AI Camera bundle (.tar.gz, about 180 KB) whose packerOut.zip has ``records`` directory records."""
+    files = {"packerOut.zip": zip_with_many_records(records), "labels.txt": b"a\nb\nc\n"}
+    bundle = forge_bundle(files, runtime_for("packerOut.zip", "imx500", "labels.txt"), IMX500_PROFILE)
+    path.write_bytes(tar_gz(bundle))
+    return path
+
+
+_WRAPPER = r"""
+import json, os, resource, signal, subprocess, sys, time
+a = json.loads(sys.argv[1])
+p = subprocess.Popen(a["argv"], env=a["env"], cwd=a["cwd"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                     stdin=subprocess.DEVNULL)
+terminated = False
+try:
+    _, err = p.communicate(timeout=a["term_after"])
+except subprocess.TimeoutExpired:
+    terminated = True
+    p.send_signal(signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=a["kill_after"])
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+print(json.dumps({"code": p.returncode, "terminated": terminated, "stderr": err.decode(errors="replace")[-3000:],
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def peak_rss(argv: list[str], env: dict[str, str], cwd: Path, term_after: float, kill_after: float = 20) -> dict:
+    """Run ``argv`` in a fresh watcher process, SIGTERM it after ``term_after`` s (SIGKILL ``kill_after`` s later),
+    and return its exit code, stderr's tail, whether it had to be stopped, and its peak RSS in MB."""
+    import subprocess
+    import sys
+
+    args = {"argv": argv, "env": env, "cwd": str(cwd), "term_after": term_after, "kill_after": kill_after}
+    out = subprocess.run([sys.executable, "-S", "-c", _WRAPPER, json.dumps(args)], capture_output=True, text=True,
+                         timeout=term_after + kill_after + 60)
+    return json.loads(out.stdout)

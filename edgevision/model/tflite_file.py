@@ -128,7 +128,11 @@ def associated_files(data: bytes, origin: str = "model") -> dict[str, bytes]:
         return {}  # no zip directory where zipfile looks for one: nothing to import zipfile for
     import zipfile
 
-    cap = limits().associated_bytes
+    from edgevision.model.zip_directory import check_directory
+
+    lim = limits()
+    cap = lim.associated_bytes
+    check_directory(data, origin, lim.associated_files, lim.zip_directory_bytes)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
@@ -136,8 +140,8 @@ def associated_files(data: bytes, origin: str = "model") -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > 64:
-            raise BadInput(f"{origin}: {len(infos)} associated files; a model has at most 64")
+        if len(infos) > lim.associated_files:
+            raise BadInput(f"{origin}: {len(infos)} associated files; a model has at most {lim.associated_files}")
         declared = sum(i.file_size for i in infos)
         if declared > cap:
             raise BadInput(f"{origin}: associated files inflate to {declared / MB:.0f} MB, over the "

@@ -17,6 +17,7 @@ from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed
 from edgevision.limits import hint, limits
+from edgevision.plainfile import open_regular
 from edgevision.releases.config_checks import check_text
 from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
 from edgevision.runtime.backends import release_hook
@@ -122,15 +123,20 @@ def file_entry(data: bytes) -> dict[str, Any]:
 
 
 def _hash_file(path: Path, expected: int, keep: bool) -> tuple[int, str, bytes]:
-    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``."""
-    h, size, parts = hashlib.sha256(), 0, []
-    with open(path, "rb") as fh:
+    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``: a kept file
+    in one read of its declared size (one copy in memory), the others in 1 MB pieces. Only a regular file,
+    never through a symbolic link (``open_regular``): what is hashed here is what is opened."""
+    h = hashlib.sha256()
+    with open_regular(path, "bundle file", follow=False) as fh:
+        if keep:
+            data = fh.read(expected + 1)
+            h.update(data)
+            return len(data), h.hexdigest(), data
+        size = 0
         while size <= expected and (chunk := fh.read(min(1 << 20, expected + 1 - size))):
             h.update(chunk)
             size += len(chunk)
-            if keep:
-                parts.append(chunk)
-    return size, h.hexdigest(), b"".join(parts)
+    return size, h.hexdigest(), b""
 
 
 def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
@@ -176,10 +182,12 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if name not in present:
             raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
         keep = name == manifest.runtime.model or not name.endswith(".tflite")
-        big = name.endswith((".tflite", ".zip"))  # a model, or a sensor's network archive
-        if keep and expected["size"] > (lim.model_bytes if big else 4 * MAX_MANIFEST_BYTES):
+        # a model, a sensor's network archive, or a small data file (labels, runtime.json, a card)
+        field = "model_bytes" if name.endswith(".tflite") else "packer_bytes" if name.endswith(".zip") \
+            else "document_bytes"
+        if keep and expected["size"] > getattr(lim, field):
             raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
-                              f"({hint('model_bytes')})")
+                              f"({hint(field)})")
         size, digest, data = _hash_file(present[name], expected["size"], keep)
         if size != expected["size"] or digest != expected["sha256"]:
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
