@@ -15,7 +15,7 @@ from typing import NamedTuple
 from edgevision.errors import BadInput
 from edgevision.limits import hint
 
-_END = struct.Struct("<4s4H2LH")          # signature, disk, disk of directory, entries here, entries, size, offset, comment
+_END = struct.Struct("<4s4H2LH")  # signature, disk, directory disk, entries here, entries, size, offset, comment
 _END_SIG = b"PK\x05\x06"
 _LOCATOR = struct.Struct("<4sLQL")        # Zip64 end locator: signature, disk, offset of the Zip64 end record, disks
 _LOCATOR_SIG = b"PK\x06\x07"
