@@ -277,6 +277,7 @@ def _done(data: dict[str, Any], json_out: bool, message: str) -> None:
 
 
 def _render_status(d: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     con = out_console()
@@ -289,7 +290,9 @@ def _render_status(d: dict[str, Any]) -> None:
                   str(r.get("delegate", "")), str(r.get("created", "")))
     con.print(t)
     s = d["service"]
-    if s.get("installed"):
+    if s.get("error"):
+        con.print(f"service: {escape(s['error'])}", style="yellow")
+    elif s.get("installed"):
         lag = "" if s.get("release") in (None, d["current"]) else f"  [yellow]runs {s['release']}, not current[/]"
         con.print(f"service ({s['manager']}, {s['scope']}): [bold]{s['state']}[/] pid {s['main_pid']} "
                   f"restarts {s['restarts']} last exit {s['last_exit']}{lag}")
@@ -300,4 +303,8 @@ def _render_status(d: dict[str, Any]) -> None:
     age = f", last label {lab['last_age_s']:.1f} s ago" if lab["last_age_s"] is not None else ", no labels yet"
     con.print(f"labels: {lab['file']}  {fps}{age}")
     for e in lab["recent"]:
-        con.print(f"  frame {e.get('frame')}: {e.get('label')} {float(e.get('score', 0)):.2f}  ({e.get('source')})")
+        score = e.get("score")
+        con.print(f"  frame {e.get('frame')}: {e.get('label')} "
+                  f"{float(score) if isinstance(score, int | float) else 0.0:.2f}  ({e.get('source')})")
+    for note in d.get("notes", []):
+        con.print(f"note: {escape(note)}", style="yellow")

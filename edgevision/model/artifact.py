@@ -17,6 +17,7 @@ from edgevision.model.spec import ModelCard
 from edgevision.model.tflite_file import (
     METADATA_NAME,
     associated_files,
+    check_tflite,
     metadata_buffers,
     output_scores,
     read_model_bytes,
@@ -49,17 +50,30 @@ class ModelArtifact:
         return self.path.stem
 
 
-def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelArtifact:
-    """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones."""
+def load_artifact(path: str | Path, labels: str | Path | None = None, data: bytes | None = None,
+                  labels_data: bytes | None = None) -> ModelArtifact:
+    """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones.
+
+    ``data`` (and ``labels_data``, the labels file's content): bytes already read and verified (a release's,
+    hashed against its manifest), used instead of reading the files again, so what runs is what was checked."""
     p = Path(path)
-    data = read_model_bytes(p)
+    if data is None:
+        data = read_model_bytes(p)
+    else:
+        check_tflite(data, str(p))
     files = associated_files(data, str(p))
     metadata = _metadata(data, p)
     card = ModelCard.from_json(files[CARD_FILE], f"{p}: {CARD_FILE}") if CARD_FILE in files else None
 
     resolved: tuple[str, ...] | None = None
     origin = ""
-    if labels is not None:
+    if labels is not None and labels_data is not None:
+        origin = str(labels)
+        try:
+            resolved = parse_labels(labels_data.decode("utf-8"), origin)
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{origin}: labels are not valid UTF-8 (byte {exc.start})") from None
+    elif labels is not None:
         resolved, origin = read_labels(labels), str(labels)
     elif metadata and metadata.labels_file:
         origin = f"{p}: {metadata.labels_file}"
