@@ -40,6 +40,7 @@ LIMITS: tuple[Limit, ...] = (
           MB),
     Limit("image_pixels", 40_000_000, "one decoded image, from the file header before decoding (also OpenCV's "
           "`CV_IO_MAX_IMAGE_PIXELS`)", "EDGEVISION_MAX_IMAGE_PIXELS"),
+    Limit("image_bytes", 128 * MB, "one image file, read before it is decoded", "EDGEVISION_MAX_IMAGE_MB", MB),
     Limit("bundle_bytes", 512 * MB, "a bundle's files together, as extracted", "EDGEVISION_MAX_BUNDLE_MB", MB),
     Limit("labels", 100_000, "classes in one label list (an `N name` line claims N entries before they exist)",
           "EDGEVISION_MAX_LABELS"),
@@ -81,6 +82,7 @@ class Limits:
     model_bytes: int = 256 * MB
     associated_bytes: int = 16 * MB
     image_pixels: int = 40_000_000
+    image_bytes: int = 128 * MB
     bundle_bytes: int = 512 * MB
     labels: int = 100_000
     tensors: int = 50_000

@@ -244,8 +244,9 @@ def mjpeg_server(kind: str) -> _Server:
     return _Server(serve)
 
 
-def mqtt_broker_huge_publish(announce: int = 256 << 20) -> _Server:
-    """Accepts the CONNECT, answers CONNACK, then announces a PUBLISH of ``announce`` bytes and streams it."""
+def mqtt_broker_huge_publish(announce: int = (256 << 20) - 1) -> _Server:
+    """Accepts the CONNECT, answers CONNACK, then announces a PUBLISH of ``announce`` bytes (MQTT's largest) and
+    streams it."""
     def remaining(n: int) -> bytes:
         out = bytearray()
         while True:

@@ -6,6 +6,7 @@ they are just as usable by hand on the device.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ def verify(*, bundle: str, root: Path | None, json_out: bool) -> None:
     where = Path(bundle)
     if where.is_dir():
         manifest = verify_bundle_dir(where)
-    elif where.is_file():
+    elif os.path.lexists(where):  # an archive: safe_extract opens it only if it is a regular file
         with tempfile.TemporaryDirectory(prefix="ev-verify-") as tmp:
             safe_extract(where, Path(tmp))
             manifest = verify_bundle_dir(Path(tmp))

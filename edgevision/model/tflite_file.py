@@ -19,6 +19,7 @@ from edgevision.errors import BadInput, exception_name
 from edgevision.limits import hint, limits
 from edgevision.model import tflite_tables as tables
 from edgevision.model.flatbuf import FbTable
+from edgevision.plainfile import open_regular
 
 TFLITE_IDENTIFIER = b"TFL3"
 METADATA_NAME = "TFLITE_METADATA"  # the Model.metadata entry whose buffer holds TFLite Metadata
@@ -29,13 +30,15 @@ MB = 1024 * 1024
 def read_model_bytes(path: str | Path) -> bytes:
     """Read a .tflite file, refusing anything that is not one with a one-line reason."""
     p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: model file not found")
-    if p.is_dir():
-        raise BadInput(f"{p}: is a directory, expected a .tflite model file")
     cap = limits().model_bytes
+    try:  # a regular file only, checked on the descriptor (a FIFO or a device would block or never end)
+        fh = open_regular(p, "model file")
+    except BadInput as exc:
+        if "is a directory" in str(exc):
+            raise BadInput(f"{p}: is a directory, expected a .tflite model file") from None
+        raise
     try:
-        with open(p, "rb") as fh:
+        with fh:
             size = os.fstat(fh.fileno()).st_size
             if size > cap:
                 raise BadInput(f"{p}: model file is {size / MB:.0f} MB, over the {cap / MB:.0f} MB limit "
