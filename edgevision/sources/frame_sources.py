@@ -276,6 +276,11 @@ def open_source(spec: str | int | Path, loop: bool = False, timeout_s: float = 5
         scheme = text.split("://", 1)[0].lower()
         if scheme not in STREAM_SCHEMES:
             raise BadInput(f"{text}: unsupported stream scheme {scheme!r} (use {', '.join(STREAM_SCHEMES)})")
+        if scheme in ("http", "https"):  # MJPEG read by edgevision (bounded parts); anything else by OpenCV
+            from edgevision.sources.mjpeg import MjpegSource
+
+            return MjpegSource(text, timeout_s, lambda: CaptureSource(text, live=True, kind="stream",
+                                                                     timeout_s=timeout_s))
         return CaptureSource(text, live=True, kind="stream", timeout_s=timeout_s)
     p = Path(text)
     try:
