@@ -21,6 +21,7 @@ import zlib
 from pathlib import Path
 
 LABELS_15_BYTES = b"0 a\n50000000 b\n"
+BUNDLE_FORMAT = "edgevision-bundle/1"  # written out here, so these inputs are made the same way for any version
 
 
 def write_labels_bomb(path: Path) -> Path:
@@ -166,14 +167,25 @@ def tar_gz(members: dict[str, bytes]) -> bytes:
 def forge_bundle(files: dict[str, bytes], runtime: dict, profile: dict) -> dict[str, bytes]:
     """A flat bundle (name -> bytes) whose manifest lists ``files`` with their true hashes and id: only the
     device's own checks of what the files hold stand between it and the service."""
-    from edgevision.releases.manifest import FORMAT, MANIFEST, RUNTIME, canonical_json, sha256_bytes
+    import hashlib
 
-    files = {**files, RUNTIME: json.dumps(runtime).encode()}
-    listed = {n: {"sha256": sha256_bytes(b), "size": len(b)} for n, b in files.items()}
-    core = {"format": FORMAT, "profile": profile, "runtime": runtime, "files": listed}
-    manifest = {**core, "id": sha256_bytes(canonical_json(core))[:16], "created": "2026-01-01T00:00:00Z",
-                "edgevision": "0.1.0", "model": {}}
-    return {**files, MANIFEST: json.dumps(manifest).encode()}
+    def sha(b: bytes) -> str:
+        return hashlib.sha256(b).hexdigest()
+
+    files = {**files, "runtime.json": json.dumps(runtime).encode()}
+    listed = {n: {"sha256": sha(b), "size": len(b)} for n, b in files.items()}
+    core = {"format": BUNDLE_FORMAT, "profile": profile, "runtime": runtime, "files": listed}
+    canonical = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    manifest = {**core, "id": sha(canonical)[:16], "created": "2026-01-01T00:00:00Z", "edgevision": "0.1.0",
+                "model": {}}
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+def write_bundle(folder: Path, files: dict[str, bytes]) -> Path:
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
 
 
 def runtime_for(model: str, source: str, labels: str | None = None) -> dict:

@@ -19,8 +19,11 @@ ROOT_HELP = "Device root holding releases/ and the current/previous links (defau
 
 
 def _store(root: Path | None) -> Any:
+    """The device store; every ``device`` command (and the service it starts) masks group and other write bits
+    first, so nothing it or its children create is writable by others, whatever umask it was started with."""
     from edgevision.releases.store import DeviceStore, default_root
 
+    os.umask(os.umask(0o022) | 0o022)
     return DeviceStore((root or default_root()).expanduser().absolute())
 
 

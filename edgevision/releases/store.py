@@ -144,6 +144,8 @@ class DeviceStore:
             os.rename(staging, target)
             self.log("install", release=target.name, id=manifest.id)
             return Release(target.name, target, manifest), True
+        except CheckFailed as exc:  # name the bundle that was given, not the staging copy being checked
+            raise CheckFailed(str(exc).replace(str(staging), str(source))) from None
         except OSError as exc:
             if not disk_full(exc):
                 raise
