@@ -64,7 +64,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit("document_depth", 32, "nesting of arrays and objects (tables) in one JSON or TOML document (checked "
           "before parsing)"),
     Limit("log_tail_bytes", 256 * KB, "the end of an append-only log read back (labels, history)"),
-    Limit("frame_bytes", 16 * MB, "one part of an HTTP MJPEG stream (from its Content-Length, or counted while "
+    Limit("frame_bytes", 8 * MB, "one part of an HTTP MJPEG stream (from its Content-Length, or counted while "
           "it arrives)", "EDGEVISION_MAX_FRAME_MB", MB),
     Limit("frame_seconds", 10, "one part of an HTTP MJPEG stream, from its first byte to its last",
           "EDGEVISION_MAX_FRAME_SECONDS", seconds=True),
@@ -100,7 +100,7 @@ class Limits:
     document_bytes: int = 16 * MB
     document_depth: int = 32
     log_tail_bytes: int = 256 * KB
-    frame_bytes: int = 16 * MB
+    frame_bytes: int = 8 * MB
     frame_seconds: int = 10
     http_header_bytes: int = 64 * KB
     mqtt_packet_bytes: int = 64 * KB

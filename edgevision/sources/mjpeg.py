@@ -42,108 +42,29 @@ class StreamError(BadInput):
     """The camera sent something a frame cannot be made of (a part past a bound, a broken stream)."""
 
 
-class MjpegSource:
-    """A live HTTP(S) MJPEG camera: frames as JPEG bytes (``grab``), decoded on demand (``retrieve``)."""
+class MultipartReader:
+    """The parts of a ``multipart/x-mixed-replace`` body, read from ``read1`` (at most n bytes, b"" at the end),
+    each bounded in header bytes, size and time (:data:`~edgevision.limits.LIMITS`)."""
 
-    live = True
-    interruptible = True  # close() may be called from another thread while a read waits (the watchdog does)
-
-    def __init__(self, url: str, timeout_s: float = 5.0, fallback: Callable[[], Any] | None = None) -> None:
-        self.url, self.timeout_s = url, timeout_s
-        self.make_fallback = fallback  # the reader of a response that is not multipart (OpenCV's)
-        self._conn: http.client.HTTPConnection | None = None
-        self._resp: http.client.HTTPResponse | None = None
-        self._sock: socket.socket | None = None
+    def __init__(self, read1: Callable[[int], bytes], marker: bytes, name: str, lim: Limits,
+                 closed: Callable[[], bool] = lambda: False) -> None:
+        self.read1, self._marker, self.name, self._limits, self.closed = read1, marker, name, lim, closed
         self._buf = bytearray()
-        self._marker = b""
-        self._jpeg: bytes | None = None
-        self._grabbed_at: tuple[float, float] | None = None
-        self._count = 0
-        self._closed = threading.Event()
-        self._fallback: Any = None
-        self._limits: Limits = limits()
-
-    def fresh(self) -> MjpegSource:
-        return MjpegSource(self.url, self.timeout_s, self.make_fallback)
-
-    # -- connection ----------------------------------------------------------------------------------
-
-    def open(self) -> SourceInfo:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadInput(f"{self.url}: not an http(s) URL")
-        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = cls(parts.hostname, parts.port, timeout=self.timeout_s)
-        headers = {"User-Agent": "edgevision", "Accept": f"{MULTIPART}, image/jpeg"}
-        if parts.username is not None:
-            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
-        self._conn = conn
-        try:
-            conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
-            self._sock = conn.sock
-            resp = conn.getresponse()  # http.client bounds the status line, each header line and their count
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise BadInput(f"{self._name()}: cannot open stream ({exc.__class__.__name__}: {exc})") from None
-        if resp.status != 200:
-            self.close()
-            raise BadInput(f"{self._name()}: the camera answered HTTP {resp.status} {resp.reason[:80]}")
-        kind = resp.getheader("Content-Type", "") or ""
-        found = _BOUNDARY.search(kind)
-        if not kind.lower().startswith(MULTIPART) or not found:
-            self.close()
-            return self._open_fallback()
-        boundary = found.group(1).encode("latin-1")
-        self._marker = b"--" + boundary.removeprefix(b"--")
-        self._resp = resp
-        return SourceInfo(name=self.url, kind="stream", live=True, fps=None, width=None, height=None,
-                          pixel_format="MJPEG over HTTP, JPEG decoded to BGR by OpenCV")
-
-    def _open_fallback(self) -> SourceInfo:
-        if self.make_fallback is None:
-            raise BadInput(f"{self._name()}: not an MJPEG stream (no {MULTIPART} response)")
-        self.interruptible = False  # OpenCV's reader: close() only from the thread that reads
-        self._closed.clear()
-        self._fallback = self.make_fallback()
-        return self._fallback.open()  # type: ignore[no-any-return]
 
     def _name(self) -> str:
-        parts = urlsplit(self.url)
-        return parts._replace(netloc=parts.hostname or "").geturl() if parts.username is not None else self.url
-
-    def close(self) -> None:
-        """Shut the connection; safe from another thread (a read blocked on the socket returns at once)."""
-        self._closed.set()
-        if self._fallback is not None:
-            self._fallback.close()
-            return
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-        self._resp = None
-        self._buf = bytearray()
-
-    # -- reading ---------------------------------------------------------------------------------------
+        return self.name
 
     def _fill(self, deadline: float) -> None:
         """Append what the socket has (at most 64 KB) to the buffer; a part that runs past its deadline ends."""
-        resp = self._resp
-        if resp is None or self._closed.is_set():
+        if self.closed():
             raise StreamError(f"{self._name()}: stream closed")
         if time.monotonic() > deadline:
             raise StreamError(f"{self._name()}: a frame took longer than {self._limits.frame_seconds} s to arrive "
                               f"({hint('frame_seconds')})")
         try:
-            chunk = resp.read1(_READ)
+            chunk = self.read1(_READ)
         except (OSError, http.client.HTTPException, ValueError, AttributeError) as exc:
-            if self._closed.is_set():
+            if self.closed():
                 raise StreamError(f"{self._name()}: stream closed") from None
             raise StreamError(f"{self._name()}: stream failed ({exc.__class__.__name__})") from None
         if not chunk:
@@ -161,7 +82,7 @@ class MjpegSource:
                 raise StreamError(f"{self._name()}: a header line of the stream is over {limit:,} bytes")
             self._fill(deadline)
 
-    def _next_part(self) -> bytes:
+    def next_part(self) -> bytes:
         """The next part's body: the boundary, the part's headers, then its bytes, all bounded."""
         lim = self._limits
         deadline = time.monotonic() + lim.frame_seconds
@@ -211,15 +132,105 @@ class MjpegSource:
         del self._buf[:at + 2]  # the boundary line stays for the next part
         return body
 
+
+
+class MjpegSource:
+    """A live HTTP(S) MJPEG camera: frames as JPEG bytes (``grab``), decoded on demand (``retrieve``)."""
+
+    live = True
+    interruptible = True  # close() may be called from another thread while a read waits (the watchdog does)
+
+    def __init__(self, url: str, timeout_s: float = 5.0, fallback: Callable[[], Any] | None = None) -> None:
+        self.url, self.timeout_s = url, timeout_s
+        self.make_fallback = fallback  # the reader of a response that is not multipart (OpenCV's)
+        self._conn: http.client.HTTPConnection | None = None
+        self._resp: http.client.HTTPResponse | None = None
+        self._sock: socket.socket | None = None
+        self._parts: MultipartReader | None = None
+        self._jpeg: bytes | None = None
+        self._grabbed_at: tuple[float, float] | None = None
+        self._count = 0
+        self._closed = threading.Event()
+        self._fallback: Any = None
+        self._limits: Limits = limits()
+
+    def fresh(self) -> MjpegSource:
+        return MjpegSource(self.url, self.timeout_s, self.make_fallback)
+
+    # -- connection ----------------------------------------------------------------------------------
+
+    def open(self) -> SourceInfo:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadInput(f"{self.url}: not an http(s) URL")
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = cls(parts.hostname, parts.port, timeout=self.timeout_s)
+        headers = {"User-Agent": "edgevision", "Accept": f"{MULTIPART}, image/jpeg"}
+        if parts.username is not None:
+            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        self._conn = conn
+        try:
+            conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
+            self._sock = conn.sock
+            resp = conn.getresponse()  # http.client bounds the status line, each header line and their count
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise BadInput(f"{self._name()}: cannot open stream ({exc.__class__.__name__}: {exc})") from None
+        if resp.status != 200:
+            self.close()
+            raise BadInput(f"{self._name()}: the camera answered HTTP {resp.status} {resp.reason[:80]}")
+        kind = resp.getheader("Content-Type", "") or ""
+        found = _BOUNDARY.search(kind)
+        if not kind.lower().startswith(MULTIPART) or not found:
+            self.close()
+            return self._open_fallback()
+        boundary = found.group(1).encode("latin-1")
+        self._resp = resp
+        self._parts = MultipartReader(resp.read1, b"--" + boundary.removeprefix(b"--"), self._name(), self._limits,
+                                      self._closed.is_set)
+        return SourceInfo(name=self.url, kind="stream", live=True, fps=None, width=None, height=None,
+                          pixel_format="MJPEG over HTTP, JPEG decoded to BGR by OpenCV")
+
+    def _open_fallback(self) -> SourceInfo:
+        if self.make_fallback is None:
+            raise BadInput(f"{self._name()}: not an MJPEG stream (no {MULTIPART} response)")
+        self.interruptible = False  # OpenCV's reader: close() only from the thread that reads
+        self._closed.clear()
+        self._fallback = self.make_fallback()
+        return self._fallback.open()  # type: ignore[no-any-return]
+
+    def _name(self) -> str:
+        parts = urlsplit(self.url)
+        return parts._replace(netloc=parts.hostname or "").geturl() if parts.username is not None else self.url
+
+    def close(self) -> None:
+        """Shut the connection; safe from another thread (a read blocked on the socket returns at once)."""
+        self._closed.set()
+        if self._fallback is not None:
+            self._fallback.close()
+            return
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        self._resp, self._parts = None, None
+
     def grab(self) -> bool:
         """Read the next frame's JPEG bytes without decoding them (False at the end of the stream)."""
         if self._fallback is not None:
             return bool(self._fallback.grab())
-        if self._resp is None:
+        parts = self._parts
+        if parts is None:
             return False
         t0 = time.perf_counter()
         try:
-            self._jpeg = self._next_part()
+            self._jpeg = parts.next_part()
         except StreamError:
             if self._closed.is_set():
                 return False
