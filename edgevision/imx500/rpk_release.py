@@ -61,7 +61,7 @@ def check_packer(data: bytes, origin: str) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, NotImplementedError, RuntimeError) as exc:
         raise CheckFailed(f"{origin}: not a packerOut.zip from imxconv ({exc})") from None
     if not names or len(names) > lim.packer_entries:
         raise CheckFailed(f"{origin}: {len(names)} entries; not a packerOut.zip from imxconv")

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from edgevision.errors import BadInput
+from edgevision.limits import hint, limits
 
-_INDEXED = re.compile(r"^\s*(\d+)[\s:]+(.*\S)\s*$")
+_INDEXED = re.compile(r"^\s*(\d{1,12})[\s:]+(.*\S)\s*$")
 
 
 def parse_labels(text: str, origin: str = "labels") -> tuple[str, ...]:
@@ -25,6 +26,10 @@ def parse_labels(text: str, origin: str = "labels") -> tuple[str, ...]:
     if all(matches) and len(matches) > 1 and _looks_indexed(matches):
         by_index = {int(m.group(1)): m.group(2) for m in matches if m}
         size = max(by_index) + 1
+        most = limits().labels
+        if size > most:  # before a list of that size exists: "50000000 b" is 11 bytes
+            raise BadInput(f"{origin}: an index of {size - 1:,} claims {size:,} labels, more than the limit of "
+                           f"{most:,} ({hint('labels')})")
         return tuple(by_index.get(i, str(i)) for i in range(size))
     labels = tuple(ln.strip() for ln in lines)
     if any(not lbl for lbl in labels):

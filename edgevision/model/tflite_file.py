@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zlib
 from pathlib import Path
 
@@ -138,11 +139,11 @@ def associated_files(data: bytes, origin: str = "model") -> dict[str, bytes]:
     check_directory(data, origin, lim.associated_files, lim.zip_directory_bytes)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError):
         return {}
     out: dict[str, bytes] = {}
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]  # (is_dir() fails on an empty name)
         if len(infos) > lim.associated_files:
             raise BadInput(f"{origin}: {len(infos)} associated files; a model has at most {lim.associated_files}")
         declared = sum(i.file_size for i in infos)
