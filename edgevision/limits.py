@@ -13,7 +13,7 @@ or a service sets them per process; no global state.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from edgevision.errors import BadInput
 
@@ -21,8 +21,7 @@ MB = 1024 * 1024
 KB = 1024
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """One row of the table: the field of :class:`Limits`, its default, what it bounds, how to raise it."""
 
     field: str
@@ -75,9 +74,10 @@ LIMITS: tuple[Limit, ...] = (
 ROWS = {row.field: row for row in LIMITS}
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Sizes past which input is refused with one clear error instead of filling a 1 GB Pi (see ``LIMITS``)."""
+class Limits(NamedTuple):
+    """Sizes past which input is refused with one clear error instead of filling a 1 GB Pi (see ``LIMITS``).
+    A named tuple, not a dataclass: it is read on the way to every model's first label, and building a
+    25-field dataclass at import costs a cold start about a millisecond."""
 
     model_bytes: int = 256 * MB
     associated_bytes: int = 16 * MB
@@ -120,7 +120,7 @@ class Limits:
                 raise BadInput(f"${row.env}={raw!r}: expected a positive number"
                                f"{' of MB' if row.unit == MB else ''}") from None
             values[row.field] = max(1, int(number * row.unit))
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]
 
 
 def hint(field: str) -> str:

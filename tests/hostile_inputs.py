@@ -293,20 +293,21 @@ def imx500_bundle_tar(path: Path, records: int = 1_300_000) -> Path:
 _WRAPPER = r"""
 import json, os, resource, signal, subprocess, sys, time
 a = json.loads(sys.argv[1])
-p = subprocess.Popen(a["argv"], env=a["env"], cwd=a["cwd"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+p = subprocess.Popen(a["argv"], env=a["env"], cwd=a["cwd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                      stdin=subprocess.DEVNULL)
 terminated = False
 try:
-    _, err = p.communicate(timeout=a["term_after"])
+    out, err = p.communicate(timeout=a["term_after"])
 except subprocess.TimeoutExpired:
     terminated = True
     p.send_signal(signal.SIGTERM)
     try:
-        _, err = p.communicate(timeout=a["kill_after"])
+        out, err = p.communicate(timeout=a["kill_after"])
     except subprocess.TimeoutExpired:
         p.kill()
-        _, err = p.communicate()
+        out, err = p.communicate()
 print(json.dumps({"code": p.returncode, "terminated": terminated, "stderr": err.decode(errors="replace")[-3000:],
+                  "stdout": out.decode(errors="replace")[-3000:],
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 

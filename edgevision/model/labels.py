@@ -44,12 +44,12 @@ def _looks_indexed(matches: list[re.Match[str] | None]) -> bool:
 
 
 def read_labels(path: str | Path) -> tuple[str, ...]:
+    from edgevision.plainfile import read_regular
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{p}: labels file not found") from None
-    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+    try:  # a regular file only (a FIFO would block), of a bounded size
+        text = read_regular(p, "labels file", limits().associated_bytes, hint("associated_bytes")).decode("utf-8")
+    except (UnicodeDecodeError, PermissionError) as exc:
         raise BadInput(f"{p}: cannot read labels file ({exc.__class__.__name__})") from None
     return parse_labels(text, origin=str(p))
 

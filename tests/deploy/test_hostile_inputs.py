@@ -236,7 +236,7 @@ def test_fifos_are_refused_without_hanging_and_run_stops_on_sigterm(cli, models,
              ("run", models.int8, "--source", fifos["source.png"]),
              ("run", models.int8, "--source", fifos["video.mp4"]),
              ("device", "install", fifos["bundle.tar.gz"], "--root", tmp_path / "root"),
-             ("device", "verify", fifos["bundle.tar.gz"])]
+             ("device", "verify", fifos["bundle.tar.gz"]), ("info", models.int8, "--labels", fifos["labels.txt"])]
     for args in cases:
         try:
             _one_error(cli(*args, timeout=30), "FIFO")
