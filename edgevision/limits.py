@@ -48,7 +48,8 @@ LIMITS: tuple[Limit, ...] = (
     Limit("operators", 50_000, "operators of one model, all subgraphs together", "EDGEVISION_MAX_OPERATORS"),
     Limit("subgraphs", 1_024, "subgraphs of one model"),
     Limit("model_buffers", 200_000, "weight buffers and metadata entries of one model"),
-    Limit("tensor_rank", 16, "dimensions of one tensor's shape"),
+    Limit("graph_entries", 1_000_000, "tensor shape dimensions and operator inputs/outputs of one model, all "
+          "together (a thousand tensors may share one shape vector of a thousand entries)"),
     Limit("associated_files", 64, "associated files in a model's zip (from the zip's end record, before its "
           "directory is read)"),
     Limit("zip_directory_bytes", 1 * MB, "a zip's central directory (a model's associated files, an AI Camera "
@@ -89,7 +90,7 @@ class Limits(NamedTuple):
     operators: int = 50_000
     subgraphs: int = 1_024
     model_buffers: int = 200_000
-    tensor_rank: int = 16
+    graph_entries: int = 1_000_000
     associated_files: int = 64
     zip_directory_bytes: int = 1 * MB
     packer_bytes: int = 16 * MB

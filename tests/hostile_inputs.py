@@ -30,15 +30,16 @@ def write_labels_bomb(path: Path) -> Path:
     return path
 
 
-def many_tensors_model(n_tensors: int, n_operators: int = 0) -> bytes:
+def many_tensors_model(n_tensors: int, n_operators: int = 0, rank: int = 1) -> bytes:
     """A valid TFLite FlatBuffer whose one subgraph lists ``n_tensors`` tensors (all the same table, so the file
-    stays small: 4 bytes per entry) and ``n_operators`` operators (likewise)."""
+    stays small: 4 bytes per entry) of shape ``[1] * rank`` and ``n_operators`` operators (likewise)."""
     import flatbuffers
 
-    b = flatbuffers.Builder(1024 + 8 * (n_tensors + n_operators))
+    b = flatbuffers.Builder(1024 + 8 * (n_tensors + n_operators) + 4 * rank)
     name = b.CreateString("t")
-    b.StartVector(4, 1, 4)
-    b.PrependInt32(1)
+    b.StartVector(4, rank, 4)
+    for _ in range(rank):
+        b.PrependInt32(1)
     shape = b.EndVector()
     b.StartObject(4)                    # Tensor: shape, type, buffer, name
     b.PrependUOffsetTRelativeSlot(0, shape, 0)

@@ -61,7 +61,7 @@ def check_tflite(data: bytes, origin: str) -> None:
         raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
     try:
         counts = tables.counts(data)
-        check_counts(counts, origin)
+        check_counts(counts, origin, data)
         n_subgraphs = counts.subgraphs
         extents = tables.buffer_extents(data)
     except ValueError as exc:
@@ -75,7 +75,7 @@ def check_tflite(data: bytes, origin: str) -> None:
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
 
-def check_counts(counts: tables.Counts, origin: str) -> None:
+def check_counts(counts: tables.Counts, origin: str, data: bytes) -> None:
     """Refuse a model that declares more subgraphs, tensors, operators or buffers than the limits, before
     anything (the small reader, the interpreter) builds one object per entry."""
     lim = limits()
@@ -85,6 +85,10 @@ def check_counts(counts: tables.Counts, origin: str) -> None:
                                 ("buffers and metadata entries", counts.buffers, lim.model_buffers, "model_buffers")):
         if n > cap:
             raise BadInput(f"{origin}: the model declares {n:,} {what}, over the limit of {cap:,} ({hint(field)})")
+    n = tables.entries(data, lim.graph_entries)  # only now: a count over the limits above stops before this loop
+    if n > lim.graph_entries:
+        raise BadInput(f"{origin}: the model's tensor shapes and operator inputs/outputs hold more than "
+                       f"{lim.graph_entries:,} entries ({hint('graph_entries')})")
 
 
 def output_scores(data: bytes) -> int | None:

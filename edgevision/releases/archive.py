@@ -22,7 +22,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from edgevision.errors import CheckFailed
 from edgevision.limits import Limits, hint, limits
@@ -105,11 +105,12 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
 
 
 def _scan(archive: Path, lim: Limits) -> tuple[list[tarfile.TarInfo], bytes | None]:
-    from edgevision.releases.manifest import MANIFEST
+    from edgevision.releases.manifest import MANIFEST, Manifest
 
     seen: set[str] = set()
     files: list[tarfile.TarInfo] = []
     manifest: list[bytes] = []
+    parsed: list[Any] = []
     declared = 0
 
     def check(member: tarfile.TarInfo, read: Callable[[int], bytes]) -> None:
@@ -124,6 +125,8 @@ def _scan(archive: Path, lim: Limits) -> tuple[list[tarfile.TarInfo], bytes | No
             raise CheckFailed(f"{archive}: entry {member.name!r} appears twice; nothing was installed")
         seen.add(base)
         files.append(member)
+        if parsed:  # read already (it usually comes first): each entry is checked against it as it comes
+            _check_listed([member], parsed[0], archive)
         declared += member.size
         if declared > lim.bundle_bytes:
             raise CheckFailed(f"{archive}: its entries declare more than the {lim.bundle_bytes / 2**20:.0f} MB bundle "
@@ -132,6 +135,11 @@ def _scan(archive: Path, lim: Limits) -> tuple[list[tarfile.TarInfo], bytes | No
             if member.size > lim.manifest_bytes:
                 raise CheckFailed(f"{archive}: {MANIFEST} is {member.size:,} bytes; at most {lim.manifest_bytes:,}")
             manifest.append(read(member.size))
+            try:
+                parsed.append(Manifest.from_json(manifest[0], f"{archive}:{MANIFEST}"))
+            except CheckFailed:
+                return  # said after the scan, once every entry has been checked for what it is
+            _check_listed(files, parsed[0], archive)
 
     _read_stream(archive, lim, check)
     return files, manifest[0] if manifest else None
@@ -269,6 +277,13 @@ def check_declared(files: list[tarfile.TarInfo], manifest_raw: bytes | None, arc
     if declared > cap or any(int(v["size"]) < 0 for v in manifest.files.values()):
         raise CheckFailed(f"{archive}: its manifest declares {declared / 2**20:.0f} MB of files, over the "
                           f"{cap / 2**20:.0f} MB bundle limit ({hint('bundle_bytes')}); nothing was installed")
+    _check_listed(files, manifest, archive)
+
+
+def _check_listed(files: list[tarfile.TarInfo], manifest: Any, archive: Path) -> None:
+    """Every entry but the manifest is listed in it, with exactly the size its header gives."""
+    from edgevision.releases.manifest import MANIFEST
+
     for m in files:
         name = PurePosixPath(m.name).name
         if name == MANIFEST:

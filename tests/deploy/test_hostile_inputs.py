@@ -120,6 +120,10 @@ def test_a_model_listing_200000_tensors_is_refused_from_its_counts(cli, tmp_path
     r = _measure(cli, tmp_path, "info", model)
     _one_error(r, "200,000 tensors")
     assert r["peak_rss_mb"] < LIMIT_MB, r
+    model.write_bytes(many_tensors_model(40_000, rank=1000))  # within the tensor limit, each of rank 1000
+    r = _measure(cli, tmp_path, "info", model)
+    _one_error(r, "entries")
+    assert r["peak_rss_mb"] < LIMIT_MB, r
 
 
 @pytest.mark.parametrize("kind", ["endless", "huge"])
