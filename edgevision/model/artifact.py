@@ -99,7 +99,7 @@ def load_artifact(path: str | Path, labels: str | Path | None = None, data: byte
 
 def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
     try:
-        raw = metadata_buffers(data).get(METADATA_NAME)
+        raw = metadata_buffers(data, (METADATA_NAME,)).get(METADATA_NAME)
         if raw is None:
             return None
         from edgevision.model.metadata import parse_metadata  # here: a model without TFLite Metadata starts without it

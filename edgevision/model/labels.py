@@ -17,16 +17,19 @@ def parse_labels(text: str, origin: str = "labels") -> tuple[str, ...]:
     Coral's files may skip indices (e.g. no background); gaps become ``"<index>"`` so that
     position i always means class i.
     """
+    most = limits().labels
+    text = text.rstrip()  # a label list ends with its last label, whatever blank lines follow
+    if text.count("\n") + text.count("\r") > 2 * most:  # counted before a single line object exists
+        raise BadInput(f"{origin}: more lines than the limit of {most:,} labels ({hint('labels')})")
     lines = [ln.rstrip("\r") for ln in text.splitlines()]
-    while lines and not lines[-1].strip():
-        lines.pop()
+    if len(lines) > most:
+        raise BadInput(f"{origin}: {len(lines):,} labels, more than the limit of {most:,} ({hint('labels')})")
     if not lines:
         raise BadInput(f"{origin}: the label list is empty")
     matches = [_INDEXED.match(ln) for ln in lines if ln.strip()]
     if all(matches) and len(matches) > 1 and _looks_indexed(matches):
         by_index = {int(m.group(1)): m.group(2) for m in matches if m}
         size = max(by_index) + 1
-        most = limits().labels
         if size > most:  # before a list of that size exists: "50000000 b" is 11 bytes
             raise BadInput(f"{origin}: an index of {size - 1:,} claims {size:,} labels, more than the limit of "
                            f"{most:,} ({hint('labels')})")

@@ -113,12 +113,15 @@ def _looks_like_keras(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:8] == b"\x89HDF\r\n\x1a\n"
 
 
-def metadata_buffers(data: bytes) -> dict[str, bytes]:
-    """Map each ``Model.metadata`` entry name to its buffer's bytes."""
-    entries = tables.metadata_entries(data)
-    buffers = tables.buffers_at(data, [index for _, index in entries])
+def metadata_buffers(data: bytes, names: tuple[str, ...] | None = None) -> dict[str, bytes]:
+    """Map each ``Model.metadata`` entry name (of ``names``, when given) to its buffer's bytes.
+
+    Only the entries asked for are copied: a model may list thousands of entries whose buffers all
+    alias one large weight buffer."""
+    entries = {n: i for n, i in tables.metadata_entries(data) if names is None or n in names}  # the last one wins
+    buffers = tables.buffers_at(data, list(entries.values()))
     out: dict[str, bytes] = {}
-    for name, index in entries:
+    for name, index in entries.items():
         if index not in buffers:
             continue
         buf = buffers[index]

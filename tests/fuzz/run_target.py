@@ -13,6 +13,7 @@ and the rest, with ``-print_final_stats``) is on stderr.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,7 @@ MODULES = {
     "mjpeg_stream": ["edgevision.sources.mjpeg"],
     "web_request": ["edgevision.sinks.web_auth"],
 }
-RSS_LIMIT_MB = 512
+RSS_LIMIT_MB = int(os.environ.get("EDGEVISION_FUZZ_RSS_MB", "512"))
 TIMEOUT_S = 10
 
 
