@@ -46,7 +46,10 @@ def check_source(source: str) -> str:
             raise BadInput(f"source {source!r}: expected picamera2[:main|:lores][:WxH]")
         return source
     if "://" in source:
-        parts = urlsplit(source)
+        try:
+            parts = urlsplit(source)
+        except ValueError as exc:  # "rtsp://c]m/s": urlsplit refuses it (and so does every reader of it)
+            raise BadInput(f"source: not a valid URL ({exc})") from None
         if parts.scheme not in SOURCE_SCHEMES or not parts.hostname:
             raise BadInput(f"source {redact_url(source)!r}: expected an {'/'.join(SOURCE_SCHEMES)} URL with a host")
         try:

@@ -160,11 +160,15 @@ class MjpegSource:
     # -- connection ----------------------------------------------------------------------------------
 
     def open(self) -> SourceInfo:
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+            port = parts.port
+        except ValueError as exc:
+            raise BadInput(f"{self._name()}: not a valid URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BadInput(f"{self.url}: not an http(s) URL")
+            raise BadInput(f"{self._name()}: not an http(s) URL")
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = cls(parts.hostname, parts.port, timeout=self.timeout_s)
+        conn = cls(parts.hostname, port, timeout=self.timeout_s)
         headers = {"User-Agent": "edgevision", "Accept": f"{MULTIPART}, image/jpeg"}
         if parts.username is not None:
             token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
@@ -201,8 +205,12 @@ class MjpegSource:
         return self._fallback.open()  # type: ignore[no-any-return]
 
     def _name(self) -> str:
-        parts = urlsplit(self.url)
-        return parts._replace(netloc=parts.hostname or "").geturl() if parts.username is not None else self.url
+        """The URL as said in messages: without user and password."""
+        try:
+            parts = urlsplit(self.url)
+            return parts._replace(netloc=parts.hostname or "").geturl() if parts.username is not None else self.url
+        except ValueError:
+            return self.url.split("://", 1)[0] + "://…"
 
     def close(self) -> None:
         """Shut the connection; safe from another thread (a read blocked on the socket returns at once)."""
