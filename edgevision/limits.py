@@ -61,8 +61,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit("tar_header_bytes", 64 * KB, "one extended (PAX or GNU long-name) header in a bundle archive"),
     Limit("document_bytes", 16 * MB, "one JSON or TOML file read from outside: runtime.json, a profile, a "
           "policy, a state file, a results file", "EDGEVISION_MAX_DOCUMENT_MB", MB),
-    Limit("document_depth", 32, "nesting of arrays and objects (tables) in one JSON or TOML document (checked "
-          "before parsing)"),
+    Limit("document_depth", 32, "nesting of arrays and objects (tables) in one JSON or TOML document"),
     Limit("log_tail_bytes", 256 * KB, "the end of an append-only log read back (labels, history)"),
     Limit("frame_bytes", 8 * MB, "one part of an HTTP MJPEG stream (from its Content-Length, or counted while "
           "it arrives)", "EDGEVISION_MAX_FRAME_MB", MB),

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput
 from edgevision.optionspec import convert
+from edgevision.releases import device_secrets
 from edgevision.releases.config_checks import check_sink, check_source, check_text, control_char
 from edgevision.session.config import RunConfig
 from edgevision.session.run_options import BUNDLE_OPTIONS
+from edgevision.sinks.registry import SINKS
 
 SINK_KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 DELEGATE = re.compile(r"^(cpu|edgetpu(:(usb|pci)(:\d+)?)?)$")
@@ -130,9 +132,12 @@ class RuntimeConfig:
         except BadInput as exc:
             raise BadInput(f"{origin}: {exc}") from None
 
-    def run_config(self, release: Path, labels_out: Path, verified: Mapping[str, bytes] | None = None) -> RunConfig:
+    def run_config(self, release: Path, labels_out: Path, device_root: Path | None = None,
+                   verified: Mapping[str, bytes] | None = None) -> RunConfig:
         """How the device runs this release (``edgevision device serve``): the bundle's settings, its sinks,
-        and the labels log the service always writes; nothing else on stdout or stderr.
+        the labels log the service always writes, and (with ``device_root``) the device's own secrets at their
+        fixed names (the camera's credentials; a sink's credentials, keys, token); nothing else on stdout or
+        stderr.
 
         ``verified``: the release's files as they were hashed against its manifest; a .tflite model then runs
         from those bytes (and its labels from theirs), never from a second read of the files."""
@@ -150,7 +155,16 @@ class RuntimeConfig:
                                   "labels": labels}
         values |= dict(sink.option() for sink in self.sinks)
         values |= {"out": labels_out, "quiet": True}
-        return RunConfig.from_options(model, values)
+        credentials = None
+        if device_root is not None:
+            found = device_secrets.present(device_root)
+            for kind in SINKS:  # a sink the bundle turned on reads the device's files for it
+                if kind.enabled(values):
+                    values |= {o.name: found[o.device_file] for o in kind.options if o.device_file in found}
+            if "://" in self.source:
+                credentials = device_secrets.source_credentials(device_root)
+        config = RunConfig.from_options(model, values)
+        return replace(config, source=replace(config.source, credentials=credentials)) if credentials else config
 
 
 def is_plain_name(name: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from edgevision.errors import BadInput, CheckFailed
 from edgevision.pipeline.events import LabelEvent
 from edgevision.pipeline.realtime import Pipeline, PipelineStats
+from edgevision.redact import without_userinfo
 from edgevision.runtime.backend import Backend
 from edgevision.runtime.backends import choose
 from edgevision.session.config import RunConfig
@@ -58,7 +59,8 @@ class Run:
         cfg = self.config
         try:
             self.backend, self.source = self._open_backend_and_source()
-            context = SinkContext(model_name=self.backend.model_name, quiet=cfg.quiet)
+            context = SinkContext(model_name=self.backend.model_name, quiet=cfg.quiet,
+                                  labels=tuple(getattr(self.backend, "labels", None) or ()))
             self.sinks = sinks = open_outputs(cfg.outputs, context, self._extra)
             self._stack.callback(sinks.close)
             self.pipeline = Pipeline(self.backend, self.source, cfg.pipeline, self.stop, self._status)
@@ -72,7 +74,8 @@ class Run:
         spec, model = cfg.source.spec, cfg.backend.model
         if not isinstance(model, str) and isinstance(model, Backend):  # the Python API's own backend: not ours
             source = spec if is_frame_source(spec) else open_source(spec, cfg.source.loop,
-                                                                    cfg.pipeline.reconnect.read_timeout)
+                                                                    cfg.pipeline.reconnect.read_timeout,
+                                                                    cfg.source.credentials)
             return model, source
         entry = choose(cfg.backend, spec)
         if entry.serves_source(spec):  # the backend brings its frames (a sensor that runs the network)
@@ -82,7 +85,8 @@ class Run:
         if entry.sources:
             raise BadInput(f"{model}: runs on {entry.summary}; give --source {entry.source_help or entry.name}")
         source = spec if is_frame_source(spec) else open_source(spec, cfg.source.loop,
-                                                                cfg.pipeline.reconnect.read_timeout)
+                                                                cfg.pipeline.reconnect.read_timeout,
+                                                                cfg.source.credentials)
         backend = entry.open(cfg.backend, reader_thread=not single_image(source))
         self._stack.callback(backend.close)
         return backend, source
@@ -129,5 +133,5 @@ def run(config: RunConfig, stop: threading.Event | None = None) -> PipelineStats
         failure = session.failure()
         stats = session.stats
     if failure is not None:
-        raise CheckFailed(f"{config.source.spec}: {failure}")
+        raise CheckFailed(f"{without_userinfo(str(config.source.spec))}: {failure}")
     return stats

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from edgevision.errors import BadInput
 from edgevision.limits import Limits, hint, limits
+from edgevision.redact import without_userinfo
 from edgevision.runtime.frames import Frame, SourceInfo
 
 MULTIPART = "multipart/x-mixed-replace"
@@ -142,6 +143,7 @@ class MjpegSource:
 
     def __init__(self, url: str, timeout_s: float = 5.0, fallback: Callable[[], Any] | None = None) -> None:
         self.url, self.timeout_s = url, timeout_s
+        self._shown = without_userinfo(url)
         self.make_fallback = fallback  # the reader of a response that is not multipart (OpenCV's)
         self._conn: http.client.HTTPConnection | None = None
         self._resp: http.client.HTTPResponse | None = None
@@ -193,7 +195,7 @@ class MjpegSource:
         self._resp = resp
         self._parts = MultipartReader(resp.read1, b"--" + boundary.removeprefix(b"--"), self._name(), self._limits,
                                       self._closed.is_set)
-        return SourceInfo(name=self.url, kind="stream", live=True, fps=None, width=None, height=None,
+        return SourceInfo(name=self._name(), kind="stream", live=True, fps=None, width=None, height=None,
                           pixel_format="MJPEG over HTTP, JPEG decoded to BGR by OpenCV")
 
     def _open_fallback(self) -> SourceInfo:
@@ -205,12 +207,8 @@ class MjpegSource:
         return self._fallback.open()  # type: ignore[no-any-return]
 
     def _name(self) -> str:
-        """The URL as said in messages: without user and password."""
-        try:
-            parts = urlsplit(self.url)
-            return parts._replace(netloc=parts.hostname or "").geturl() if parts.username is not None else self.url
-        except ValueError:
-            return self.url.split("://", 1)[0] + "://…"
+        """The URL as said in messages, events and summaries: without user and password."""
+        return self._shown
 
     def close(self) -> None:
         """Shut the connection; safe from another thread (a read blocked on the socket returns at once)."""
@@ -267,7 +265,7 @@ class MjpegSource:
         if img is None:
             return None
         t_wall, grab_ms = grabbed
-        frame = Frame(img, self._count, self.url, t_wall, grab_ms + (time.perf_counter() - t0) * 1e3, "BGR")
+        frame = Frame(img, self._count, self._name(), t_wall, grab_ms + (time.perf_counter() - t0) * 1e3, "BGR")
         self._count += 1
         return frame
 

@@ -285,7 +285,7 @@ def test_what_runs_is_the_bytes_that_were_verified(models, tmp_path: Path) -> No
     found = store.find(release.name)
     original = (found.path / "model.tflite").read_bytes()
     (found.path / "model.tflite").write_bytes(b"swapped after verification")  # a swap after the check
-    config = check_runs_here(found, store.labels_file)
+    config = check_runs_here(store, found)
     assert isinstance(config.backend.model, ModelArtifact) and config.backend.model.data == original
 
 
