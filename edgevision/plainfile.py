@@ -62,7 +62,7 @@ def read_regular(path: str | Path, what: str, max_bytes: int, too_big: str = "",
         size = os.fstat(fh.fileno()).st_size
         data = fh.read(min(size, max_bytes) + 1) if size <= max_bytes else b""
         if size > max_bytes or len(data) > max_bytes:
-            raise BadInput(f"{path}: {what} is over {max_bytes:,} bytes{f' ({too_big})' if too_big else ''}")
+            raise BadInput(f"{path}: {what} is larger than {max_bytes:,} bytes{f' ({too_big})' if too_big else ''}")
         return data
 
 
