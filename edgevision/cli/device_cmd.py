@@ -6,6 +6,7 @@ they are just as usable by hand on the device.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ ROOT_HELP = "Device root holding releases/ and the current/previous links (defau
 
 
 def _store(root: Path | None) -> Any:
+    """The device store; every ``device`` command (and the service it starts) masks group and other write bits
+    first, so nothing it or its children create is writable by others, whatever umask it was started with."""
     from edgevision.releases.store import DeviceStore, default_root
 
+    os.umask(os.umask(0o022) | 0o022)
     return DeviceStore((root or default_root()).expanduser().absolute())
 
 
@@ -163,7 +167,7 @@ def verify(*, bundle: str, root: Path | None, json_out: bool) -> None:
     where = Path(bundle)
     if where.is_dir():
         manifest = verify_bundle_dir(where)
-    elif where.is_file():
+    elif os.path.lexists(where):  # an archive: safe_extract opens it only if it is a regular file
         with tempfile.TemporaryDirectory(prefix="ev-verify-") as tmp:
             safe_extract(where, Path(tmp))
             manifest = verify_bundle_dir(Path(tmp))
@@ -393,7 +397,9 @@ def _render_status(d: dict[str, Any]) -> None:
                   e(r.get("delegate", "")), e(r.get("created", "")))
     con.print(t)
     s = d["service"]
-    if s.get("installed"):
+    if s.get("error"):
+        con.print(f"service: [yellow]{e(s['error'])}[/]")
+    elif s.get("installed"):
         lag = "" if s.get("release") in (None, d["current"]) else f"  [yellow]runs {e(s['release'])}, not current[/]"
         con.print(f"service ({e(s['manager'])}, {e(s['scope'])}): [bold]{e(s['state'])}[/] pid {e(s['main_pid'])} "
                   f"restarts {e(s['restarts'])} last exit {e(s['last_exit'])}{lag}")
@@ -405,10 +411,12 @@ def _render_status(d: dict[str, Any]) -> None:
     con.print(f"labels: {e(lab['file'])}  {fps}{age}")
     for ev in lab["recent"]:
         con.print(e(f"  frame {ev.get('frame')}: {ev.get('label')} {_score(ev.get('score'))}  ({ev.get('source')})"))
+    for note in d.get("notes", []):
+        con.print(f"[yellow]note: {e(note)}[/]")
 
 
 def _score(value: Any) -> str:
     try:
         return f"{float(value):.2f}"
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return "?"

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edgevision.errors import BadInput, MissingDependency
+from edgevision.limits import limits
 from edgevision.pipeline.events import LabelEvent
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.secrets import read_secret_file, redact_url
@@ -124,6 +125,27 @@ def connect_error(exc: BaseException | None) -> str:
     return "unknown error" if exc is None else type(exc).__name__
 
 
+def bounded_client(mqtt: Any, max_packet: int, refused: Any) -> type:
+    """paho's ``Client`` with a ceiling on what a broker may send.
+
+    paho-mqtt 2.x has no setting for the size of an incoming packet: it reads whatever remaining length
+    the broker announces (up to 256 MB) into memory, in pieces that it concatenates. MQTT 5's Maximum
+    Packet Size only asks a well-behaved broker. The sink publishes and never subscribes, so a broker
+    answers with a few bytes (CONNACK, PUBACK, PINGRESP). paho reads a packet's body with one
+    ``_sock_recv(remaining length)`` call after its header; that is where the announced size is checked
+    here, before a byte of the body is read: a larger packet drops the connection (paho then reconnects
+    with its backoff) and is reported once. Tested against a broker that announces 256 MB.
+    """
+    class BoundedClient(mqtt.Client):  # type: ignore[misc, name-defined]
+        def _sock_recv(self, bufsize: int) -> bytes:
+            if bufsize > max_packet:
+                refused(bufsize)
+                raise ConnectionAbortedError(f"the broker announced a packet of {bufsize:,} bytes")
+            return super()._sock_recv(bufsize)  # type: ignore[no-any-return]
+
+    return BoundedClient
+
+
 class MqttSink:
     """Publishes label events to an MQTT broker (paho-mqtt), reconnecting on its own."""
 
@@ -143,7 +165,9 @@ class MqttSink:
         self._last_label: tuple[str, int] | None = None
         self._twice = {name for name, count in Counter(slug(x) for x in c.labels).items() if count > 1}
         self._last_state_at = 0.0
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgevision-{c.node_id}-{id(self):x}")
+        self._oversize: int | None = None
+        client = bounded_client(mqtt, limits().mqtt_packet_bytes, self._refused_packet)(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgevision-{c.node_id}-{id(self):x}")
         if c.username:
             client.username_pw_set(c.username, c.password)
         if c.tls:
@@ -202,8 +226,15 @@ class MqttSink:
             client.publish(self.topic("state"), state, qos=1, retain=True)
         self._connected.set()  # only now: events published from the pipeline thread queue after these
 
+    def _refused_packet(self, size: int) -> None:
+        self._oversize = size
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        if self._connected.is_set():
+        oversize, self._oversize = self._oversize, None
+        if oversize is not None:
+            self._report(f"the broker sent a packet of {oversize:,} bytes, over the {limits().mqtt_packet_bytes:,}"
+                         " the sink accepts; disconnected (it reconnects with backoff)")
+        elif self._connected.is_set():
             self._report(f"connection lost ({reason_code})")
         self._connected.clear()
 
