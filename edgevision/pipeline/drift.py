@@ -5,12 +5,17 @@ A rolling window of the latest frames is compared with the model's reference pro
 statistics of each frame (brightness, contrast, red and blue share, sharpness), plus the label mix.
 
 The statistic is the population stability index, PSI = Σ (w − r)·ln(w / r), over three bins per signal:
-below the reference's ``tail`` quantile, inside the central range, above the ``1 − tail`` quantile (r are
-the reference's shares of those bins, w the window's, with half a count added to each bin). A camera
-watches one scene at a time, so a window is far narrower than the varied images a profile is measured on;
-bins that split the reference into deciles would call every steady scene a drift. Three bins ask what
-matters instead: do the frames leave the range the model was checked on? A steady in-range scene scores
-near 0, a window that moved out scores several units.
+below the reference's range, inside it, above it (r are the reference's shares of those bins, at least
+0.1 %, w the window's, with half a count added to each bin). The range is Tukey's: from the first quartile
+minus ``fence`` interquartile ranges to the third quartile plus as many (3, "far out", for the input
+statistics; 1.5 for the confidence), but never more than ``beyond`` IQR past the smallest and largest
+value the reference had (a varied reference would otherwise stretch the range past anything seen).
+
+A camera watches one scene at a time, so a window is far narrower than the varied images a profile is
+measured on: bins that split the reference into deciles, or even its 1 % tails, would call many a steady
+scene a drift. Three bins with wide fences ask what matters instead: do the frames leave the range the
+model was checked on? A window inside scores near 0; with a fifth of its frames outside it scores about
+1, entirely outside about 12.
 
 The state is ``ok`` or ``drifting``, with hysteresis: it turns ``drifting`` when a watched signal's PSI
 reaches ``threshold`` and back to ``ok`` only when every one is below ``threshold × release``, and it says
@@ -77,7 +82,11 @@ class DriftMonitor:
         slots = {CONFIDENCE: 0, **{s: i + 1 for i, s in enumerate(INPUT_SIGNALS)}}
         self.signals: list[_Signal] = []
         for s in profile.signals:
-            lo, hi = s.quantile(c.tail), s.quantile(1.0 - c.tail)
+            q1, q3 = s.quantile(0.25), s.quantile(0.75)
+            iqr = q3 - q1
+            k = c.confidence_fence if s.name == CONFIDENCE else c.fence
+            lo = max(q1 - k * iqr, s.quantile(0.0) - c.beyond * iqr)
+            hi = min(q3 + k * iqr, s.quantile(1.0) + c.beyond * iqr)
             below, above = s.mass_below(lo), s.mass_above(hi)
             self.signals.append(_Signal(s.name, slots[s.name], lo, hi, (below, max(0.0, 1 - below - above), above),
                                         c.window))

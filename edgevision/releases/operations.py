@@ -7,6 +7,7 @@ its first label, and restores the exact state from before if the new release doe
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed, EdgevisionError
+from edgevision.pipeline.drift import read_state
 from edgevision.releases import labels_log
 from edgevision.releases.manifest import MANIFEST, Manifest
 from edgevision.releases.runtime_config import is_plain_name
@@ -22,24 +24,31 @@ from edgevision.releases.service import ServiceConfig, manager_for
 from edgevision.releases.store import DeviceStore, Release
 from edgevision.releases.unit import UNIT_NAME, UnitContext, find_template, render_unit
 from edgevision.session.config import RunConfig
+from edgevision.sinks.sample_store import summary as samples_summary
 from edgevision.version import __version__
 
 
-def check_runs_here(release: Release, labels_out: Path) -> RunConfig:
+def check_runs_here(release: Release, store: DeviceStore) -> RunConfig:
     """The release's run configuration, as this device's edgevision reads it: a sink option it does not know
-    (a bundle from a newer edgevision) stops the switch before anything changes."""
+    (a bundle from a newer edgevision) stops the switch before anything changes. The service keeps samples in
+    ROOT/samples, its drift state in ROOT/drift.json, and compares with a baseline recorded on this device for
+    this release when there is one."""
+    baseline = store.baseline(release.manifest.id)
     try:
-        return release.manifest.runtime.run_config(release.path, labels_out)
+        config = release.manifest.runtime.run_config(release.path, store.labels_file, samples=store.samples_dir,
+                                                     drift_profile=baseline if baseline.is_file() else None)
     except BadInput as exc:
         raise CheckFailed(f"this device's edgevision {__version__} cannot run {release.name} ({exc}): upgrade it "
                           "(edgevision deploy --install) or bundle without that sink") from None
+    return dataclasses.replace(config, release=release.manifest.id,
+                               drift=dataclasses.replace(config.drift, state_file=store.drift_state))
 
 
 def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> str:
     ctx = UnitContext(store.root, config.python, config.scope, getpass.getuser() if config.scope == "system" else None)
     text = render_unit(find_template(store.root).read_text(encoding="utf-8"), release.manifest, release.path, ctx,
                        store.labels_file)
-    check_runs_here(release, store.labels_file)
+    check_runs_here(release, store)
     return text
 
 
@@ -69,7 +78,7 @@ def served_config(store: DeviceStore) -> RunConfig:
     name = served_name(store) or store.link("current")
     if name is None:
         raise CheckFailed(f"{store.root}: no release to serve (deploy one first)")
-    return check_runs_here(store.find(name), store.labels_file)
+    return check_runs_here(store.find(name), store)
 
 
 def start_release(store: DeviceStore, release: Release, config: ServiceConfig, wait_s: float) -> dict[str, Any]:
@@ -172,7 +181,28 @@ def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
             "labels": {"file": str(store.labels_file), "fps": labels_log.fps(events[-50:]),
                        "last_age_s": age,
                        "recent": events[-n_labels:] if n_labels > 0 else []},
+            "drift": _drift_status(store, service.get("release") or current),
+            "samples": samples_summary(store.samples_dir),
             "history": history}
+
+
+def _drift_status(store: DeviceStore, release_name: str | None) -> dict[str, Any]:
+    """The monitor's last saved state, and which profile the served release compares with."""
+    state = read_state(store.drift_state)
+    baseline = None
+    if release_name:
+        try:
+            path = store.baseline(store.find(release_name).manifest.id)
+            baseline = str(path) if path.is_file() else None
+        except (EdgevisionError, OSError):
+            baseline = None
+    out: dict[str, Any] = {"state": None, "baseline": baseline}
+    if state is not None:
+        out.update({k: state.get(k) for k in ("state", "moved", "psi", "since", "updated", "window", "profile",
+                                              "profile_origin")})
+        updated = state.get("updated")
+        out["age_s"] = round(time.time() - float(updated), 1) if isinstance(updated, int | float) else None
+    return out
 
 
 def labels_rotate(root: Path, max_mb: int) -> bool:

@@ -116,15 +116,21 @@ class RuntimeConfig:
         except TypeError as exc:
             raise BadInput(f"{origin}: {exc}") from None
 
-    def run_config(self, release: Path, labels_out: Path) -> RunConfig:
+    def run_config(self, release: Path, labels_out: Path, samples: Path | None = None,
+                   drift_profile: Path | None = None) -> RunConfig:
         """How the device runs this release (``edgevision device serve``): the bundle's settings, its sinks,
-        and the labels log the service always writes; nothing else on stdout or stderr."""
+        the labels log the service always writes, the samples folder it keeps frames worth labelling in and
+        a reference profile recorded on the device (when there is one); nothing else on stdout or stderr."""
         values: dict[str, Any] = {"source": self.source, "top_k": self.top_k, "threshold": self.threshold,
                                   "smooth": self.smooth, "loop": self.loop, "threads": self.threads or None,
                                   "delegate": None if self.delegate == "cpu" else self.delegate,
                                   "labels": release / self.labels if self.labels else None}
         values |= dict(sink.option() for sink in self.sinks)
         values |= {"out": labels_out, "quiet": True}
+        if samples is not None:
+            values["samples"] = samples
+        if drift_profile is not None:
+            values["drift_profile"] = drift_profile
         return RunConfig.from_options(release / self.model, values)
 
 

@@ -10,6 +10,10 @@ Topics under ``base`` (``edgevision/<node>`` unless the URL gives a path):
 - ``<base>/source`` (retained): ``streaming`` / ``reconnecting`` as the camera comes and goes.
 - ``homeassistant/sensor/<node>/{label,score}/config`` (retained): discovery, so Home
   Assistant shows a "label" and a "score" sensor with no YAML.
+- ``<base>/stats`` (retained, at most every ``stats_interval`` seconds): frames per second and the mean
+  glass-to-label latency since the last message; discovered as "FPS" and "Latency" sensors.
+- ``<base>/drift`` (retained, when the drift monitor's state flips): ``{"state": "ok"|"drifting", "moved":
+  [...], "psi": {...}}``; discovered as a "Drift" binary sensor (device class problem) when a monitor runs.
 
 paho's network thread reconnects with backoff on its own; while the broker is down,
 events are dropped and counted (a stale label is worth nothing) and the retained state
@@ -32,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edgevision.errors import BadInput, MissingDependency
-from edgevision.pipeline.events import LabelEvent
+from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.secrets import read_secret_file, redact_url
 from edgevision.sources.capture import CaptureStatus
@@ -62,6 +66,8 @@ class MqttConfig:
     discovery_prefix: str | None = "homeassistant"
     state_interval: float = 1.0
     model_name: str = "edgevision"
+    stats_interval: float = 5.0     # seconds between <base>/stats messages
+    drift: bool = False             # a drift monitor runs: discover the binary sensor
 
     @classmethod
     def from_url(cls, url: str, password: str | None = None, **kwargs: Any) -> MqttConfig:
@@ -138,6 +144,8 @@ class MqttSink:
         self._source_state = "streaming"
         self._last_label: str | None = None
         self._last_state_at = 0.0
+        self._window = [0, 0.0, time.monotonic()]  # frames, summed latency (ms), start of the stats window
+        self._retained: dict[str, str] = {}         # stats and drift: re-sent on reconnect like the state
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgevision-{c.node_id}-{id(self):x}")
         if c.username:
             client.username_pw_set(c.username, c.password)
@@ -189,7 +197,9 @@ class MqttSink:
         self._report(None)
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         client.publish(self.topic("source"), self._source_state, qos=1, retain=True)
-        for topic, payload in self._discovery():
+        for topic, payload in self._discovery() + self._monitoring_discovery():
+            client.publish(topic, payload, qos=1, retain=True)
+        for topic, payload in list(self._retained.items()):
             client.publish(topic, payload, qos=1, retain=True)
         with self._lock:
             state = self._state
@@ -221,6 +231,32 @@ class MqttSink:
                              "object_id": f"edgevision_{slug(c.node_id)}_{key}"}))
                 for key, body in sensors.items()]
 
+    def _monitoring_discovery(self) -> list[tuple[str, str]]:
+        """Discovery of what watches the model: FPS, latency, and the drift binary sensor (with a monitor)."""
+        c = self.config
+        if not c.discovery_prefix:
+            return []
+        node = slug(c.node_id)
+        device = {"identifiers": [f"edgevision_{c.node_id}"], "name": f"edgevision {c.node_id}",
+                  "manufacturer": "edgevision", "model": c.model_name, "sw_version": __version__}
+        common = {"availability_topic": self.topic("availability"), "device": device}
+        stats = {"state_topic": self.topic("stats"), "state_class": "measurement"}
+        entities = [
+            ("sensor", "fps", {**stats, "name": "FPS", "value_template": "{{ value_json.fps }}",
+                               "unit_of_measurement": "fps", "icon": "mdi:speedometer"}),
+            ("sensor", "latency", {**stats, "name": "Latency", "value_template": "{{ value_json.latency_ms }}",
+                                   "unit_of_measurement": "ms", "device_class": "duration"}),
+        ]
+        if c.drift:
+            entities.append(("binary_sensor", "drift", {
+                "name": "Drift", "state_topic": self.topic("drift"), "value_template": "{{ value_json.state }}",
+                "payload_on": "drifting", "payload_off": "ok", "device_class": "problem",
+                "json_attributes_topic": self.topic("drift")}))
+        return [(f"{c.discovery_prefix}/{component}/{node}/{key}/config",
+                 json.dumps({**common, **body, "unique_id": f"edgevision_{node}_{key}",
+                             "object_id": f"edgevision_{node}_{key}"}))
+                for component, key, body in entities]
+
     # pipeline thread -----------------------------------------------------------------------------------------------
     def _publish(self, topic: str, payload: str, retain: bool = False) -> None:
         if not self._connected.is_set():
@@ -233,6 +269,7 @@ class MqttSink:
             self.published += 1
 
     def emit(self, event: LabelEvent) -> None:
+        self._stats(event)
         now = time.monotonic()
         changed = event.label != self._last_label
         if not changed and now - self._last_state_at < self.config.state_interval:
@@ -249,6 +286,30 @@ class MqttSink:
             self._last_label = event.label
             if event.label:
                 self._publish(self.topic(f"event/{slug(event.label)}"), event.to_json())
+
+    def _stats(self, event: LabelEvent) -> None:
+        """Count the frame; every ``stats_interval`` seconds, publish FPS and mean latency since the last time."""
+        window = self._window
+        window[0] += 1
+        window[1] += event.latency_ms
+        now = time.monotonic()
+        elapsed = now - window[2]
+        if elapsed < self.config.stats_interval:
+            return
+        body = json.dumps({"fps": round(window[0] / elapsed, 2), "latency_ms": round(window[1] / window[0], 1),
+                           "frames": window[0], "dropped": event.dropped})
+        self._window = [0, 0.0, now]
+        self._retained[self.topic("stats")] = body
+        self._publish(self.topic("stats"), body, retain=True)
+
+    def drift(self, event: DriftEvent) -> None:
+        """The drift state, when it flips (retained: Home Assistant sees it after a restart)."""
+        if not event.changed and self.topic("drift") in self._retained:
+            return
+        body = json.dumps({"state": event.state, "moved": list(event.moved),
+                           "psi": {k: round(v, 3) for k, v in event.psi.items()}, "frame": event.frame})
+        self._retained[self.topic("drift")] = body
+        self._publish(self.topic("drift"), body, retain=True)
 
     def status(self, status: CaptureStatus) -> None:
         state = {"restored": "streaming", "gave_up": "offline"}.get(status.state, "reconnecting")
@@ -282,5 +343,5 @@ def open_sink(config: SinkConfig, context: SinkContext) -> MqttSink:
              for k, o in (("ca_file", "mqtt_ca"), ("cert_file", "mqtt_cert"), ("key_file", "mqtt_key"))}
     cfg = MqttConfig.from_url(config.value("mqtt"), password=password, node_id=config.value("mqtt_node"),
                               discovery_prefix="homeassistant" if config.value("mqtt_discovery", True) else None,
-                              model_name=context.model_name, **paths)
+                              model_name=context.model_name, drift=bool(context.drift_signals), **paths)
     return MqttSink(cfg)

@@ -126,6 +126,24 @@ SINKS: tuple[SinkKind, ...] = (
                   "When the source ends, keep serving until one more scrape, at most this many seconds (lets "
                   "Prometheus see a finite run's final counts).", min=0.0, max=3600.0),
     )),
+    SinkKind("samples", "edgevision.sinks.samples",
+             "frames worth labelling (low confidence, near-ties, drift), kept in a bounded, rotating folder", (
+        RunOption("samples", ("--samples",), Path, None,
+                  "Keep frames worth labelling in this folder (the service: ROOT/samples); pull them with "
+                  "`edgevision device samples pull`."),
+        RunOption("samples_max", ("--samples-max",), int, 500, "At most this many kept frames (0: keep none).",
+                  min=0, max=1_000_000, bundle=BUNDLE_VALUE, check=checks.count),
+        RunOption("samples_mb", ("--samples-mb",), float, 50.0, "At most this many megabytes of kept frames.",
+                  min=0.1, max=1_000_000.0, bundle=BUNDLE_VALUE, check=checks.positive),
+        RunOption("samples_every", ("--samples-every",), float, 10.0,
+                  "At least this many seconds between two kept frames.", min=0.0, max=1e6,
+                  bundle=BUNDLE_VALUE, check=checks.seconds),
+        RunOption("samples_below", ("--samples-below",), float, 0.5, "Keep frames whose top score is below this.",
+                  min=0.0, max=1.0, bundle=BUNDLE_VALUE, check=checks.fraction),
+        RunOption("samples_margin", ("--samples-margin",), float, 0.1,
+                  "Keep frames whose two best scores are closer than this (near-ties).", min=0.0, max=1.0,
+                  bundle=BUNDLE_VALUE, check=checks.fraction),
+    )),
 )
 
 SINK_OPTIONS: tuple[RunOption, ...] = tuple(o for kind in SINKS for o in kind.options)
