@@ -134,6 +134,20 @@ class RuntimeConfig:
         return RunConfig.from_options(release / self.model, values)
 
 
+def with_profile_sinks(extra: dict[str, Any], given: tuple[Sink, ...], origin: str) -> tuple[Sink, ...]:
+    """A device profile's ``sinks`` (e.g. ``["metrics=9464"]``: what every bundle for that board runs), each
+    checked like a bundle's, then ``given``; a sink option given explicitly wins over the profile's."""
+    listed = extra.get("sinks", [])
+    if not isinstance(listed, list) or len(listed) > 32 or not all(isinstance(v, str) for v in listed):
+        raise BadInput(f"{origin}: sinks must be a list of at most 32 KIND[=VALUE] strings")
+    try:
+        defaults = tuple(Sink.parse(v) for v in listed)
+    except BadInput as exc:
+        raise BadInput(f"{origin}: {exc}") from None
+    named = {sink.kind for sink in given}
+    return (*(s for s in defaults if s.kind not in named), *given)
+
+
 def is_plain_name(name: str) -> bool:
     """A single path component: no separators, no ``..``, nothing hidden."""
     return bool(name) and len(name) <= 255 and "/" not in name and "\\" not in name and name not in (".", "..") \

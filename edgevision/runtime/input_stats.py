@@ -2,9 +2,10 @@
 
 Brightness (mean luma, 0-255), contrast (its standard deviation), colour balance (the red and the blue
 channel's share of the three) and sharpness (mean absolute Laplacian over contrast, so a dim frame is not
-called blurred). All are taken on a 64x64 copy of the frame made with one bilinear resize: about 40 µs
-for a 640x480 frame on one core, whatever the frame's size. The converter computes the same numbers on
-its held-out images, so the two sides of the comparison are measured the same way.
+called blurred). All are taken on a 64x64 copy of the frame made with one bilinear resize: tens of
+microseconds for a 640x480 frame, whatever the frame's size (``benchmarks/suites/bench_drift.py`` times
+it). The converter computes the same numbers on its held-out images, so the two sides of the comparison
+are measured the same way.
 """
 
 from __future__ import annotations
