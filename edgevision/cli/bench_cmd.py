@@ -15,12 +15,13 @@ from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
 from edgevision.errors import BadInput
+from edgevision.runtime.backends import examples, models_help
 
 # On a narrow terminal (an SSH session on a Pi) the result table keeps model, config, p50, FPS and the pipeline.
 BENCH_LAYOUT = Layout(drop=("std ms", "mean ms", "init ms", "RSS +MB", "size KiB", "p90 ms", "GMAC/s", "runs",
                             "glass→label p50 ms", "p99 ms"), wrapping=("config",), whole="model")
 
-RUN_EPILOG = """Examples:
+_EXAMPLES = """Examples:
 
   edgevision bench model_int8.tflite
 
@@ -33,12 +34,11 @@ RUN_EPILOG = """Examples:
   edgevision bench model_edgetpu.tflite --delegate edgetpu:usb --device-name pi4-kitchen --out pi4.json
 
   edgevision bench model_int8.tflite --pipeline --source synthetic:640x480 --source-fps 30
-
-  edgevision bench /opt/edgevision/current/network.rpk --frames 200    # AI Camera: the sensor's own DNN time
-
-Every result is added to the local result store (--store, default $EDGEVISION_BENCH_STORE or
+"""
+_STORE = """Every result is added to the local result store (--store, default $EDGEVISION_BENCH_STORE or
 ~/.local/share/edgevision/bench.sqlite); --out also writes (or merges into) a results file to carry
 to another machine. Compare with: edgevision bench report FILE…"""
+RUN_EPILOG = "\n".join([_EXAMPLES, *(f"  {line}\n" for line in examples("bench")), _STORE])
 
 
 def register(commands: Commands) -> None:
@@ -48,8 +48,7 @@ def register(commands: Commands) -> None:
                                   "  edgevision bench report pi4.json pi5.json --out bench-report\n\n"
                                   "  edgevision bench run --help   (every option of a measurement)")
     p = bench.add("run", run, epilog=RUN_EPILOG)
-    argument(p, "models", nargs="+", metavar="MODEL", help="One or more .tflite files (or an IMX500 network.rpk / "
-             "release folder: on-sensor time from --source imx500[:WxH]).")
+    argument(p, "models", nargs="+", metavar="MODEL", help="One or more models: " + models_help())
     option(p, "--runs", kind=int, min=1, help="Timed invoke() calls per configuration [default: 100, or unlimited "
                                               "within --duration].")
     option(p, "--duration", kind=float, min=0.01, help="Time budget per configuration, s.")
@@ -83,6 +82,7 @@ def run(*, models: list[Path], runs: int | None, duration: float | None, warmup:
     from edgevision.bench.pipeline_bench import PipelineSpec
     from edgevision.bench.result_store import ResultStore, default_store, read_results, write_export
     from edgevision.bench.sweep import BenchOptions, parse_delegate, plan, run_config
+    from edgevision.runtime.backends import with_hook
 
     for d in delegate or []:
         if d != "auto":
@@ -97,14 +97,15 @@ def run(*, models: list[Path], runs: int | None, duration: float | None, warmup:
     failures: list[str] = []
     notes: list[str] = []
     planned = []
-    for model in [m for m in models if _on_sensor(m)]:  # the AI Camera: the network runs on the sensor
+    own = {m: with_hook(m, source, "bench") for m in models}  # a backend that measures itself (on a sensor)
+    for model in [m for m in models if own[m] is not None]:
         try:
-            docs.append(_sensor_bench(model, source, frames, warmup, labels, device_name))
+            docs.append(own[model](model, source, frames, warmup, labels, device_name))
             if result_store is not None:
                 result_store.add([docs[-1]])
         except BadInput as exc:
             failures.append(str(exc))
-    for model in [m for m in models if not _on_sensor(m)]:
+    for model in [m for m in models if own[m] is None]:
         try:
             configs, why = plan(model, opts)
         except BadInput as exc:
@@ -146,32 +147,6 @@ def run(*, models: list[Path], runs: int | None, duration: float | None, warmup:
         raise BadInput(unique[0] if len(unique) == 1 else f"{len(unique)} models failed: " + "; ".join(unique))
 
 
-def _on_sensor(model: Path) -> bool:
-    return model.suffix == ".rpk" or (model.is_dir() and (model / "network.rpk").is_file())
-
-
-def _sensor_bench(model: Path, source: str, frames: int, warmup: int, labels: Path | None,
-                  device_name: str | None) -> dict[str, Any]:
-    from edgevision.imx500.open_sensor import open_imx500, resolve_network
-    from edgevision.imx500.rpk import read_network_info
-    from edgevision.imx500.sensor_bench import measure, sensor_doc
-    from edgevision.imx500.source_name import is_imx500_source
-
-    if source == "synthetic":
-        source = "imx500"
-    if not is_imx500_source(source):
-        raise BadInput(f"{model}: an IMX500 network is measured on the sensor: --source imx500[:WxH], not {source}")
-    rpk = resolve_network(model)
-    src, clf = open_imx500(rpk, source, labels, 1, None)
-    try:
-        size = read_network_info(rpk).input_size
-    except BadInput:
-        size = None
-    with err_console().status(f"{rpk.name}: on-sensor inference, {warmup} + {frames} frames…"):
-        metrics = measure(src, clf, frames, warmup)
-    return sensor_doc(rpk, clf, metrics, warmup, device_name, network_input=size)
-
-
 def _progress(con: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -183,8 +158,7 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
     from rich.markup import escape
 
     from edgevision.bench import sanity
-    from edgevision.bench.record import config_label
-    from edgevision.imx500.sensor_bench import is_on_sensor
+    from edgevision.bench.record import config_label, is_on_sensor
 
     con = err_console()
     every, sensor = docs, [d for d in docs if is_on_sensor(d)]
@@ -230,7 +204,7 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
         con.print(f"wrote {out}")
 
 
-SENSOR_NOTE = ("as the IMX500 reports it with each frame (DNN and DSP runtime); not comparable with invoke() "
+SENSOR_NOTE = ("as the sensor reports it with each frame (DNN and DSP runtime); not comparable with invoke() "
                "latency on a CPU or Edge TPU, which times a host interpreter on a ready tensor")
 
 

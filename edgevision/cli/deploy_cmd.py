@@ -79,8 +79,10 @@ def deploy(*, bundle: Path, host: str, profile: str | None, port: int | None, id
     from edgevision.errors import BadInput
     from edgevision.profiles import load_profile
     from edgevision.releases.runtime_config import Sink
+    from edgevision.runtime.backends import BACKENDS
 
-    is_model = bundle.suffix in (".tflite", ".zip")  # .zip: an IMX500 packerOut.zip (--profile rpi-ai-camera)
+    # a model (a .tflite, or a model file a backend claims: a sensor's network archive) rather than a bundle
+    is_model = bundle.suffix == ".tflite" or any(e.claims_model(bundle) for e in BACKENDS if e.model_files)
     model_opts = {"--source": source, "--sink": sink, "--threads": threads, "--delegate": delegate,
                   "--top-k": top_k, "--loop": loop or None, "--labels": labels}
     if not is_model and any(v for v in model_opts.values()):

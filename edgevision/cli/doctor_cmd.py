@@ -7,8 +7,9 @@ from typing import Any
 
 from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+from edgevision.runtime.backends import examples, models_help, notes
 
-EPILOG = """Examples:
+_EXAMPLES = """Examples:
 
   edgevision doctor model.tflite
 
@@ -17,26 +18,20 @@ EPILOG = """Examples:
   edgevision doctor model.tflite --source picamera2:lores --frames 30
 
   edgevision doctor mobilenet.tflite --labels labels.txt --norm symmetric --source clip.mp4 --json
-
-  edgevision doctor /opt/edgevision/current --source imx500     (Raspberry Pi AI Camera)
-
-Runs the reference images embedded in the model through this device's runtime and compares
+"""
+_ABOUT = """Runs the reference images embedded in the model through this device's runtime and compares
 the scores with those recorded on the desktop; with --source, grabs live frames and flags
 BGR/RGB swaps, 4-channel XRGB arrays, grayscale Y planes, wrong normalization, black or frozen
-frames, and reports frame rate and frame age. For the AI Camera (a .rpk, a release folder or the
-`convert --target imx500` folder): picamera2 and its IMX500 helper, the sensor firmware,
-imx500-package, the network and its sensor input settings, the labels and the camera itself; with
---source imx500 also live outputs and the sensor's own inference time. Exit 0 all passed, 1 a
-check failed, 2 bad input.
-"""
+frames, and reports frame rate and frame age."""
+EPILOG = "\n\n".join([_EXAMPLES + "".join(f"\n  {line}\n" for line in examples("doctor")), _ABOUT,
+                      *notes("doctor"), "Exit 0 all passed, 1 a check failed, 2 bad input."])
 
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
 
 
 def register(commands: Commands) -> None:
     p = commands.add("doctor", doctor, epilog=EPILOG)
-    argument(p, "model", help="A .tflite model file; for the AI Camera a .rpk, a release folder or a `convert --target "
-             "imx500` folder.")
+    argument(p, "model", help="The model, or a release folder holding it: " + models_help())
     option(p, "--source", "-s", help="Also check live frames from this source (as for `run`).")
     option(p, "--frames", kind=int, default=20, min=1, help="Live frames to grab.")
     option(p, "--timeout", kind=float, default=15.0, min=1.0, help="Seconds to wait for those frames.")
@@ -51,10 +46,13 @@ def register(commands: Commands) -> None:
 def doctor(*, model: Path, source: str | None, frames: int, timeout: float, labels: Path | None, norm: str | None,
            threads: int | None, delegate: str | None, as_json: bool) -> None:
     """Check that this device classifies like the desktop did, and that the camera feeds it right."""
-    from edgevision.imx500.sensor_doctor import is_imx500_target
+    from edgevision.runtime.backends import with_hook
 
-    if is_imx500_target(model, source):
-        _imx500(model, source, frames, timeout, labels, as_json)
+    backend_doctor = with_hook(model, source, "doctor", delegate)
+    if backend_doctor is not None:  # a backend with checks of its own (a sensor that runs the network)
+        with err_console().status("checking…"):
+            report = backend_doctor(model, source, frames, timeout, labels)
+        _finish(model, report, as_json)
         return
     from edgevision.doctor.diagnose import diagnose
     from edgevision.runtime.classifier import Classifier, ClassifierOptions
@@ -69,26 +67,6 @@ def doctor(*, model: Path, source: str | None, frames: int, timeout: float, labe
     with console.status("checking…") as status:
         report = diagnose(clf, src, frames=frames, timeout_s=timeout, user_norm=norm,
                           on_step=lambda s: status.update(f"checking {s}…"))
-    _finish(model, report, as_json)
-
-
-def _imx500(model: Path, source: str | None, frames: int, timeout: float, labels: Path | None,
-            as_json: bool) -> None:
-    """The AI Camera path: the network runs on the sensor, so the checks are about the Pi around it."""
-    from edgevision.errors import BadInput
-    from edgevision.imx500.sensor_doctor import diagnose_imx500, resolve_target
-    from edgevision.imx500.sensor_source import Imx500Source
-    from edgevision.imx500.source_name import is_imx500_source, parse_size
-
-    if source is not None and not is_imx500_source(source):
-        raise BadInput(f"--source {source}: an IMX500 network classifies frames from --source imx500 only")
-    target = resolve_target(model)
-    src = None
-    if source is not None and target.rpk is not None:
-        crop = ((target.card or {}).get("preprocess") or {}).get("crop", "squash")
-        src = Imx500Source(target.rpk, parse_size(source), center_crop=crop == "center")
-    with err_console().status("checking the AI Camera…"):
-        report = diagnose_imx500(target, labels=labels, source=src, frames=frames, timeout_s=timeout)
     _finish(model, report, as_json)
 
 

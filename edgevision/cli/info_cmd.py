@@ -7,14 +7,16 @@ from typing import Any
 
 from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import handle_errors, out_console, print_json
+from edgevision.runtime.backends import examples, models_help
 
 EPILOG = ("Examples:\n\n  edgevision info runs/shapes/export/shapes_int8.tflite\n\n"
-          "  edgevision info mobilenet_v2.tflite --labels imagenet_labels.txt --json")
+          "  edgevision info mobilenet_v2.tflite --labels imagenet_labels.txt --json\n\n"
+          + "".join(f"  {line}\n\n" for line in examples("info"))).rstrip()
 
 
 def register(commands: Commands) -> None:
     p = commands.add("info", info, epilog=EPILOG)
-    argument(p, "model", help="A .tflite model file, or an IMX500 packerOut.zip / network.rpk (with its imx500.json).")
+    argument(p, "model", help="The model file: " + models_help())
     option(p, "--labels", kind=Path, help="Labels file (overrides embedded labels).")
     option(p, "--json", kind=bool, default=False, dest="json_out", help="Print one JSON object.")
 
@@ -22,15 +24,13 @@ def register(commands: Commands) -> None:
 @handle_errors
 def info(*, model: Path, labels: Path | None, json_out: bool) -> None:
     """Show what a model file says about itself."""
-    from edgevision.imx500.sensor_render import imx500_card_path
+    from edgevision.runtime.backends import BACKENDS
 
-    card = imx500_card_path(model)
-    if card is not None:  # an IMX500 network (packerOut.zip / network.rpk with its imx500.json)
-        from edgevision.imx500.sensor_render import describe_imx500, render_info
-
-        imx = describe_imx500(card)
-        print_json(imx) if json_out else render_info(imx)
-        return
+    for entry in (e for e in BACKENDS if e.model_files):  # backends whose models are not a .tflite (a sensor's)
+        described = entry.hook("describe_model")(model) if entry.hook("describe_model") is not None else None
+        if described is not None:
+            print_json(described) if json_out else entry.hook("render_model")(described)
+            return
     from edgevision.runtime.inspect import describe_model
 
     data = describe_model(model, labels)

@@ -7,9 +7,10 @@ declaration of ``run``'s options; the work itself is ``run_exec.run``, called wi
 from __future__ import annotations
 
 from edgevision.cli.arguments import Commands, add_option, argument
+from edgevision.runtime.backends import examples, notes
 from edgevision.session.run_options import MODEL_HELP, RUN_TABLE
 
-EPILOG = """Examples:
+_EXAMPLES = """Examples:
 
   edgevision run model.tflite --source images/
 
@@ -20,14 +21,13 @@ EPILOG = """Examples:
   edgevision run model.tflite --source http://cam.local/stream.mjpg --out labels.jsonl --no-stdout
 
   edgevision run mobilenet.tflite --labels labels.txt --source clip.mp4 --realtime
-
-  edgevision run network.rpk --source imx500 --web 8080   (Raspberry Pi AI Camera: the network runs on the sensor)
-
-Sources: image, folder (sorted; --loop), video file, V4L2 camera index, http(s) MJPEG or rtsp URL,
-picamera2[:main|:lores][:WxH], imx500[:WxH] (MODEL is then the .rpk, with labels.txt and imx500.json
-beside it as edgevision deploy leaves them). Live sources are watched: a read that blocks for --read-timeout
-seconds or a stream that ends is reconnected with backoff, and labels resume when it returns.
 """
+_SOURCES = """Sources: image, folder (sorted; --loop), video file, V4L2 camera index, http(s) MJPEG or rtsp URL,
+picamera2[:main|:lores][:WxH], and the sources of backends that bring their own frames (below). Live sources
+are watched: a read that blocks for --read-timeout seconds or a stream that ends is reconnected with backoff,
+and labels resume when it returns."""
+EPILOG = "\n".join([_EXAMPLES, *(f"  {line}\n" for line in examples("run")), _SOURCES,
+                    *(f"\n{n}" for n in notes("run"))])
 
 DESCRIPTION = "Classify frames from a source and send one label event per frame to every output."
 

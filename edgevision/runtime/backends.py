@@ -62,6 +62,8 @@ class BackendEntry:
     model_help: str = ""                  # what its MODEL argument is, for help texts
     device_tools: tuple[str, ...] = ()    # programs deploy's pre-flight looks for on a device's PATH
     device_files: tuple[str, ...] = ()    # files it looks for there (firmware)
+    examples: tuple[tuple[str, str], ...] = ()  # (command, example line) for that command's --help
+    notes: tuple[tuple[str, str], ...] = ()     # (command, a paragraph of its --help, lines of <= 100)
 
     def serves_source(self, source: object) -> bool:
         return isinstance(source, str) and any(source == s or source.startswith(f"{s}:") for s in self.sources)
@@ -101,13 +103,31 @@ BACKENDS: tuple[BackendEntry, ...] = (
                  delegates=("edgetpu",), model_help="a .tflite compiled for the Edge TPU"),
     BackendEntry("imx500", "edgevision.imx500.backend_entry",
                  "the Raspberry Pi AI Camera: the network runs on its IMX500 sensor",
-                 sources=("imx500",), model_suffixes=(".rpk",),
+                 sources=("imx500",), model_suffixes=(".rpk", ".zip"),
                  model_files=("network.rpk", "packerOut.zip", "imx500.json"),
                  source_help="imx500[:WxH]",
                  model_help="an IMX500 network (.rpk, with labels.txt and imx500.json beside it, or its release "
                             "folder)",
                  device_tools=("imx500-package",),
-                 device_files=("/lib/firmware/imx500_loader.fpk", "/lib/firmware/imx500_main.fpk")),
+                 device_files=("/lib/firmware/imx500_loader.fpk", "/lib/firmware/imx500_main.fpk"),
+                 examples=(
+                     ("run", "edgevision run network.rpk --source imx500 --web 8080   (Raspberry Pi AI Camera: "
+                             "the network runs on the sensor)"),
+                     ("doctor", "edgevision doctor /opt/edgevision/current --source imx500     (Raspberry Pi AI "
+                                "Camera)"),
+                     ("bench", "edgevision bench run network.rpk --source imx500   (on-sensor time, Raspberry Pi "
+                               "AI Camera)"),
+                     ("info", "edgevision info digits_imx500/packerOut.zip   (an IMX500 network with its "
+                              "imx500.json)"),
+                 ),
+                 notes=(
+                     ("run", "imx500[:WxH]: the Raspberry Pi AI Camera; MODEL is then the .rpk, with labels.txt\n"
+                             "and imx500.json beside it as edgevision deploy leaves them."),
+                     ("doctor", "For the AI Camera (a .rpk, a release folder or the `convert --target imx500`\n"
+                                "folder): picamera2 and its IMX500 helper, the sensor firmware, imx500-package,\n"
+                                "the network and its sensor input settings, the labels and the camera itself;\n"
+                                "with --source imx500 also live outputs and the sensor's own inference time."),
+                 )),
 )
 DEFAULT = BACKENDS[0]
 
@@ -164,6 +184,29 @@ def open_backend(config: BackendConfig, source: object = None, reader_thread: bo
     if entry.sources and not entry.serves_source(source):
         raise BadInput(f"{config.model}: runs on {entry.summary}; give --source {entry.source_help or entry.name}")
     return entry.open(config, reader_thread)
+
+
+def examples(command: str) -> list[str]:
+    """The backends' example lines for a command's --help."""
+    return [line for e in BACKENDS for c, line in e.examples if c == command]
+
+
+def notes(command: str) -> list[str]:
+    """The backends' paragraphs for a command's --help."""
+    return [text for e in BACKENDS for c, text in e.notes if c == command]
+
+
+def models_help() -> str:
+    """What a MODEL argument may be, backend by backend (for help texts)."""
+    return "; ".join(e.model_help + (f" (with --source {e.source_help})" if e.sources else "")
+                     for e in BACKENDS if e.model_help) + "."
+
+
+def with_hook(model: object, source: object, hook: str, delegate: str | None = None) -> Any:
+    """The ``hook`` of the backend that would run ``model`` on ``source``, or None (its module is imported only
+    when the model or source is one it claims, or it is the default)."""
+    entry = choose(BackendConfig(model=model, delegate=delegate), source)
+    return entry.hook(hook)
 
 
 def source_names() -> tuple[str, ...]:
