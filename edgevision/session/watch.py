@@ -54,8 +54,10 @@ def _quantization(backend: Backend) -> str:
         described: dict[str, Any] = backend.describe()
     except Exception:  # noqa: BLE001 - a description is a nicety; a backend that cannot give one still runs
         return ""
-    value = described.get("quantization") or (described.get("input") or {}).get("dtype") or ""
-    return str(value)
+    if described.get("quantization"):
+        return str(described["quantization"])
+    dtype = str((described.get("input") or {}).get("dtype") or "")
+    return "int8" if dtype in ("int8", "uint8") else dtype  # a model without a card: what its input says
 
 
 def run_context(config: RunConfig, backend: Backend, backend_name: str, monitor: DriftMonitor | None) -> SinkContext:

@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.runtime.frames import Frame
@@ -119,3 +120,38 @@ def test_export_streams_index_and_files_and_clear_keeps_newer_samples(tmp_path: 
                             str(tmp_path / "nothing")], capture_output=True, timeout=60, env=env())
     with tarfile.open(fileobj=io.BytesIO(empty.stdout), mode="r|") as tar:
         assert [m.name for m in tar] == [INDEX]
+
+
+def test_a_pulled_stream_is_checked_member_by_member_and_labels_become_plain_folder_names() -> None:
+    from edgevision.deploy.samples_pull import _entries, _read_tar, folder_name
+    from edgevision.errors import CheckFailed
+
+    def stream(*members: tuple[str, bytes], link: str | None = None) -> io.BytesIO:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            if link:
+                info = tarfile.TarInfo(link)
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                tar.addfile(info)
+        buf.seek(0)
+        return buf
+
+    entry = {"file": "20260101T000000-1.jpg", "t": 1.0, "bytes": 3, "label": "../../etc"}
+    index = (json.dumps(entry) + "\n").encode()
+    files, got = _read_tar(stream((INDEX, index), ("20260101T000000-1.jpg", b"jpg")), 1 << 20, "dev")
+    assert _entries(got, files, "dev") == [entry] and folder_name(entry["label"]) == "etc"
+    assert folder_name("") == folder_name("...") == "_unlabelled"
+    assert folder_name("caf\u00e9 au lait") == "caf\u00e9 au lait"
+    assert folder_name("a\x1b[31mb/c") == "a[31mbc"
+    for bad, message in [(stream(("../escape.jpg", b"x")), "unexpected name"),
+                         (stream((INDEX, index), link="20260101T000000-2.jpg"), "not a plain file"),
+                         (stream(("20260101T000000-1.jpg", b"x" * 2048)), "larger than"),
+                         (io.BytesIO(b"not a tar at all" * 100), "not a readable tar")]:
+        with pytest.raises(CheckFailed, match=message):
+            _read_tar(bad, 1024, "dev")
+    with pytest.raises(CheckFailed, match="names none of the files"):
+        _entries(b"garbage\n", {"20260101T000000-1.jpg": b"x"}, "dev")
