@@ -67,6 +67,8 @@ def _sample(option: RunOption, samples: dict[type, str]) -> str:
 
     if option.check is option_checks.host:
         return "0.0.0.0"
+    if option.check is option_checks.fraction:
+        return "0.25"
     if option.name == "mqtt_node":
         return "kitchen-cam"
     return samples[option.kind]
