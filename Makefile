@@ -56,7 +56,7 @@ $(TFLITE_VENV)/.installed: pyproject.toml | system-packages-venv
 # stay out of the default train/dev install. torch is pinned to the CPU wheel the tests were written against.
 $(CONVERT_VENV)/.installed: pyproject.toml | system-packages-venv
 	$(PYTHON) -m venv $(CONVERT_VENV)
-	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch]" "torch==2.13.0"
+	$(CONVERT_VENV)/bin/pip install $(PIP_FLAGS) -e ".[pytorch,zoo]" "torch==2.13.0"
 	touch $@
 
 # Sony's IMX500 (Raspberry Pi AI Camera) toolchain: Model Compression Toolkit + imxconv-tf. Its TensorFlow
@@ -106,20 +106,33 @@ LAB_TARGETS ?= bookworm-arm64 trixie-arm64 bookworm-armhf
 LAB_CACHE ?= $(HOME)/.cache/edgevision-lab
 
 # The lab's own Debian packages (not needed by `make test`): qemu-user for arm64/armhf binaries,
-# mmdebstrap to build each rootfs, systemd-nspawn to boot it.
+# mmdebstrap (with arch-test) to build each rootfs, systemd-nspawn to boot it.
 system-packages-devicelab:
 	$(call system_packages,--list device/lab/system-packages.txt)
 
+# Every target is built whatever happens to the others (a mirror mid-sync is retried with backoff);
+# one line each at the end (built / cached / failed and why), non-zero when any failed.
 devicelab: system-packages-devicelab
-	@for t in $(LAB_TARGETS); do nice sh device/lab/build.sh $$t $(LAB_CACHE) || exit 1; done
+	@sh device/lab/build_all.sh $(LAB_CACHE) $(LAB_TARGETS)
 
-test-devicelab: $(VENV)/.installed devicelab
+# The tests run for every target whose rootfs exists; a target whose build failed fails its tests
+# with the build's reason (never skipped). Non-zero when a build or a test failed.
+test-devicelab: $(VENV)/.installed system-packages-devicelab
+	@sh device/lab/build_all.sh $(LAB_CACHE) $(LAB_TARGETS); built=$$?; \
 	EDGEVISION_LAB_REQUIRE=1 EDGEVISION_LAB_CACHE=$(LAB_CACHE) EDGEVISION_LAB_TARGETS="$(shell echo $(LAB_TARGETS) | tr ' ' ',')" \
-	  $(VENV)/bin/python -m pytest -m slow tests/devicelab -v -s --timeout 7200 $(PYTEST_ARGS)
+	  $(VENV)/bin/python -m pytest -m slow tests/devicelab -v -s --timeout 7200 $(PYTEST_ARGS); tested=$$?; \
+	[ $$built -eq 0 ] && [ $$tested -eq 0 ]
 
-# The benchmark suites: each prints ratios measured in one run (see benchmarks/README.md).
+# The benchmark suites (benchmarks/suites/): each prints ratios measured in one run. benchmarks/run_suites.py runs
+# them all, whatever each does, and writes one dated record of this machine's run,
+# benchmarks/results/YYYY-MM-DD-MACHINE.md; non-zero at the end if a suite failed (see benchmarks/README.md).
+# BENCH_QUICK=1: small round counts, a smoke test (record ...-quick.md); BENCH_ARGS="--only bench_pipeline".
+BENCH_ENV = EDGEVISION_DEVICE_PYTHON=$(CURDIR)/$(DEVICE_VENV)/bin/python \
+            EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python \
+            EDGEVISION_CONVERT_PYTHON=$(CURDIR)/$(CONVERT_VENV)/bin/python
+
 bench: venvs
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; EDGEVISION_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_VENV)/bin/python $(VENV)/bin/python $$b || exit 1; done
+	$(BENCH_ENV) $(VENV)/bin/python benchmarks/run_suites.py $(if $(filter-out 0,$(BENCH_QUICK)),--quick) $(BENCH_ARGS)
 
 # ruff, and the import contracts of docs/architecture.md ("Imports go one way"; pyproject's [tool.importlinter]).
 lint: $(VENV)/.installed

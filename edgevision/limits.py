@@ -21,6 +21,7 @@ ENV = {
     "associated_bytes": ("EDGEVISION_MAX_ASSOCIATED_MB", 16 * MB, MB),
     "image_pixels": ("EDGEVISION_MAX_IMAGE_PIXELS", 40_000_000, 1),
     "bundle_bytes": ("EDGEVISION_MAX_BUNDLE_MB", 512 * MB, MB),
+    "labels": ("EDGEVISION_MAX_LABELS", 100_000, 1),
 }
 
 
@@ -32,6 +33,7 @@ class Limits:
     associated_bytes: int = 16 * MB      # all associated files of a model together, inflated
     image_pixels: int = 40_000_000       # width x height of one decoded image (about 120 MB as RGB)
     bundle_bytes: int = 512 * MB         # all files of a bundle together, as extracted
+    labels: int = 100_000                # classes of one label list ("N name" lines claim N before it exists)
 
     @classmethod
     def from_env(cls) -> Limits:

@@ -28,7 +28,10 @@ class RunOption(NamedTuple):
 
     ``bundle`` says whether a bundle may set it (``BUNDLE_VALUE``/``BUNDLE_FLAG``) and ``check`` how a
     bundle's value is judged beyond its type (it raises BadInput); ``secret`` options are refused in
-    bundles, whose files are world-readable, with the way to give them on the device instead."""
+    bundles, whose files are world-readable, with the way to give them on the device instead.
+    ``device_file`` names the file of the device's own configuration (``ROOT/secrets/<device_file>``,
+    a fixed name: a bundle never chooses a file to read) whose path the option gets when a release runs
+    on the device and the file is there."""
 
     name: str
     flags: tuple[str, ...]
@@ -42,6 +45,7 @@ class RunOption(NamedTuple):
     bundle: str = BUNDLE_NO
     check: Callable[[str], None] | None = None
     secret: bool = False
+    device_file: str = ""
 
     @property
     def optional(self) -> bool:

@@ -21,18 +21,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _shared_data() -> Path:
-    """$EDGEVISION_SHARED_DATA, else ``shared/data/sign-language-digits`` beside the checkout (or above a worktree)."""
-    if os.environ.get("EDGEVISION_SHARED_DATA"):
-        return Path(os.environ["EDGEVISION_SHARED_DATA"])
-    for parent in REPO.parents:
-        candidate = parent / "shared" / "data" / "sign-language-digits"
-        if candidate.is_dir():
-            return candidate
-    return REPO.parent / "shared" / "data" / "sign-language-digits"
-
-
-SHARED_DATA = _shared_data()
+# Real photos, committed with their licence (tests/fixtures/sign-digits/README.md): no test reads outside the repo.
+SIGN_DIGITS = REPO / "tests" / "fixtures" / "sign-digits"
+PHOTOS = REPO / "tests" / "fixtures" / "photos"
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
 REQUIRE_ALL = os.environ.get("EDGEVISION_REQUIRE_ALL") == "1"
 
@@ -163,9 +154,8 @@ def device_python() -> str:
 
 @pytest.fixture()
 def sign_digits() -> Path:
-    if not SHARED_DATA.is_dir():  # lives beside the checkout, not in it: a skip, never a failure
-        pytest.skip(f"shared dataset not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """The committed subset of the Sign Language Digits photos (train 20, val 4, test 10 per class)."""
+    return SIGN_DIGITS
 
 
 def copy_tree(src: Path, dst: Path) -> Path:

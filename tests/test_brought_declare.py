@@ -57,10 +57,12 @@ def test_labels_formats(tmp_path: Path, text: str) -> None:
 
 
 def test_labels_count_and_background(tmp_path: Path) -> None:
-    (tmp_path / "l.txt").write_text("background\ncat\ndog\n")
-    with pytest.raises(BadInput, match=r"background.*--drop-first-label"):
-        model_labels("m", 2, tmp_path / "l.txt", None, False, False)
-    assert model_labels("m", 2, tmp_path / "l.txt", None, True, False)[0] == ("cat", "dog")
+    (tmp_path / "l.txt").write_text("background\ncat\ndog\n")  # a background entry is what the file means: dropped
+    assert model_labels("m", 2, tmp_path / "l.txt", None, False, False)[0] == ("cat", "dog")
+    (tmp_path / "x.txt").write_text("zebra\ncat\ndog\n")  # any other extra first label: the user says so
+    with pytest.raises(BadInput, match=r"zebra.*--drop-first-label"):
+        model_labels("m", 2, tmp_path / "x.txt", None, False, False)
+    assert model_labels("m", 2, tmp_path / "x.txt", None, True, False)[0] == ("cat", "dog")
     with pytest.raises(BadInput, match="3 labels but the model has 5 outputs"):
         model_labels("m", 5, tmp_path / "l.txt", None, False, False)
     with pytest.raises(BadInput, match="--labels FILE"):

@@ -19,7 +19,7 @@ def _one_line_error(proc, *needles: str) -> None:
 
 
 COMMANDS = ("demo", "data", "train", "evaluate", "convert", "info", "run", "doctor", "bench", "bundle", "deploy",
-            "device")
+            "device", "toolchain")
 
 
 def _commands():  # type: ignore[no-untyped-def]

@@ -2,8 +2,9 @@
 
 ``edgevision.session.run_options.RUN_TABLE`` declares every option of ``edgevision run`` once; the command's
 parser is generated from it. This hook replaces the marker ``<!-- run-options -->`` in a page with a
-Markdown table of that declaration (flags, type, default, help), so the documentation follows the code
-with no manual step: an option added to the table appears in the docs on the next build.
+Markdown table of that declaration (flags, type, default, help, and where a bundle or a device sets it),
+so the documentation follows the code with no manual step: an option added to the table appears in the docs
+on the next build.
 
 The repository root (the folder of mkdocs.yml) goes first on ``sys.path``, so the table is the one of
 the tree being built, not of whichever edgevision happens to be installed.
@@ -69,12 +70,24 @@ def _flags(option: Any) -> str:
     return ", ".join(flags)
 
 
+def _help(option: Any) -> str:
+    """The option's help, and where a release on a device gets its value (``device_file``), or that a bundle
+    may set it (``--sink NAME=…``)."""
+    text = getattr(option, "help", "")
+    device_file = getattr(option, "device_file", "")
+    if device_file:
+        text += f" On a device: `ROOT/secrets/{device_file}`."
+    elif getattr(option, "bundle", "") and getattr(option, "flags", ()):
+        text += f" In a bundle: `--sink {option.flags[0][2:]}`."
+    return text
+
+
 def options_table(options: Iterable[Any]) -> str:
     """A Markdown table with one row per option, in the order the code declares them."""
     rows = ["| option | type | default | what it does |", "|---|---|---|---|"]
     for option in options:
         rows.append(f"| {_cell(_flags(option))} | {_cell(_kind(option))} | {_cell(_default(option))} "
-                    f"| {_cell(getattr(option, 'help', ''))} |")
+                    f"| {_cell(_help(option))} |")
     if len(rows) == 2:
         raise PluginError(f"{TABLE_MODULE}.RUN_TABLE is empty: no run options to document")
     return "\n".join(rows)

@@ -20,6 +20,7 @@ from edgevision.bench.latency import LatencyStats, has_normalization
 from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
 from edgevision.pipeline.realtime import PipelineOptions
+from edgevision.redact import without_userinfo
 from edgevision.runtime.backends import BackendConfig
 from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.session.config import RunConfig, SourceConfig
@@ -103,11 +104,12 @@ def bench_pipeline(model: str | Path, spec: PipelineSpec, threads: int | None = 
         info = session.backend.info if session.backend is not None else None
     kept = events[spec.warmup:]
     if len(kept) < 2:
-        raise BadInput(f"{spec.source}: the pipeline delivered {len(events)} frames, too few to measure "
-                       f"({spec.warmup} warm-up + at least 2)")
+        raise BadInput(f"{without_userinfo(spec.source)}: the pipeline delivered {len(events)} frames, too few to "
+                       f"measure ({spec.warmup} warm-up + at least 2)")
     span = kept[-1].t_emit - kept[0].t_emit
     return {
-        "source": stats.source.name if stats.source else spec.source, "mode": "paced" if realtime else "pulled",
+        "source": stats.source.name if stats.source else without_userinfo(spec.source),
+        "mode": "paced" if realtime else "pulled",
         "source_fps": spec.fps or None, "frames": len(kept), "warmup": spec.warmup,
         "dropped": stats.dropped, "fps": round((len(kept) - 1) / span, 3) if span > 0 else None,
         "threads": info.threads if info is not None else threads,

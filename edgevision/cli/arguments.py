@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from edgevision.console import inert
 from edgevision.errors import BadInput
 from edgevision.optionspec import REQUIRED, RunOption, convert
 
@@ -51,8 +52,7 @@ def rich_formatter() -> type[argparse.HelpFormatter]:
 
 def one_line(message: str) -> str:
     """Whitespace collapsed and control characters escaped: a value from the command line stays inert."""
-    text = " ".join(message.split())
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return inert(" ".join(message.split()))
 
 
 class CliParser(argparse.ArgumentParser):

@@ -14,6 +14,7 @@ from edgevision.cli import bench_results_cmd
 from edgevision.cli.arguments import Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
+from edgevision.console import inert, inert_markup
 from edgevision.errors import BadInput
 from edgevision.runtime.backends import examples, models_help
 
@@ -117,7 +118,7 @@ def run(*, models: list[Path], runs: int | None, duration: float | None, warmup:
     with _progress(con) as progress:
         task = progress.add_task("benchmarking", total=len(planned))
         for model, config in planned:
-            progress.update(task, description=f"{model.name} · threads {config.threads or 'default'} · "
+            progress.update(task, description=f"{inert_markup(model.name)} · threads {config.threads or 'default'} · "
                                               f"{config.delegate}{'' if config.xnnpack else ' no-XNNPACK'}")
             try:
                 doc = run_config(model, config, opts)
@@ -155,8 +156,6 @@ def _progress(con: Any) -> Any:
 
 
 def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store: Any, out: Path | None) -> None:
-    from rich.markup import escape
-
     from edgevision.bench import sanity
     from edgevision.bench.record import config_label, is_on_sensor
 
@@ -189,19 +188,19 @@ def _report(docs: list[dict[str, Any]], notes: list[str], json_out: bool, store:
     docs = every
     for d in docs:
         for f in d.get("flags", []):
-            con.print(f"[yellow]{f['level']}[/]: " + escape(f"{d['model']['file']} ({config_label(d['config'])}): "
-                                                           f"{f['message']}"))
+            con.print(f"[yellow]{inert_markup(f['level'])}[/]: " + inert_markup(
+                f"{d['model']['file']} ({config_label(d['config'])}): {f['message']}"))
     for i8, f in sanity.int8_slower(docs):
-        con.print("[yellow]warn[/]: " + escape(
+        con.print("[yellow]warn[/]: " + inert_markup(
             f"int8 is slower than float on this device ({config_label(i8['config'])}): {i8['model']['file']} "
             f"{i8['metrics']['invoke']['p50']:.3g} ms vs {f['model']['file']} {f['metrics']['invoke']['p50']:.3g} ms; "
             "keep the float model here or check the int8 kernels"))
     for note in notes:
-        con.print(f"note: {note}", markup=False)
+        con.print(inert(f"note: {note}"), markup=False)
     if store is not None and docs:
-        con.print(f"stored {len(docs)} result{'s' if len(docs) != 1 else ''} in {store.path}")
+        con.print(inert(f"stored {len(docs)} result{'s' if len(docs) != 1 else ''} in {store.path}"), markup=False)
     if out is not None and docs:
-        con.print(f"wrote {out}")
+        con.print(inert(f"wrote {out}"), markup=False)
 
 
 SENSOR_NOTE = ("as the sensor reports it with each frame (DNN and DSP runtime); not comparable with invoke() "
@@ -215,7 +214,8 @@ def _sensor_table(docs: list[dict[str, Any]]) -> None:
               title="on-sensor inference (Raspberry Pi AI Camera)", caption=SENSOR_NOTE)
     for d in docs:
         m = d["metrics"]
-        t.add_row(d["model"]["file"], str(m["frames"]), f"{m['invoke']['p50']:.3f}", f"{m['invoke']['p90']:.3f}",
+        t.add_row(inert_markup(d["model"]["file"]), str(m["frames"]), f"{m['invoke']['p50']:.3f}",
+                  f"{m['invoke']['p90']:.3f}",
                   f"{m['dsp']['p50']:.3f}" if m.get("dsp") else "", f"{m['host_parse']['p50']:.3f}",
                   f"{m['fps']:.1f}" if m.get("fps") else "")
     out_console().print(t)

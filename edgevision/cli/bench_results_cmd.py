@@ -8,6 +8,7 @@ from typing import Any
 from edgevision.cli.arguments import CliParser, Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
 from edgevision.cli.tables import Layout, print_fitted
+from edgevision.console import inert, inert_markup
 from edgevision.errors import BadInput, MissingDependency
 
 # On a narrow terminal the comparison loses these first; the HTML page and --json keep every column.
@@ -86,8 +87,6 @@ def _select(docs: list[dict[str, Any]], model: str | None, device: str | None) -
 def report(*, results: list[Path] | None, store: Path | None, out: Path, model: str | None, device: str | None,
            json_out: bool) -> None:
     """One comparison table and plot across devices and models (measured vs published where known)."""
-    from rich.markup import escape
-
     from edgevision.bench.comparison import HEADER, SENSOR_HEADER, SENSOR_NOTE, compare, prune, sensor_rows, table_rows
     from edgevision.bench.published import load_references
     from edgevision.bench.render import plot, write_html
@@ -111,7 +110,7 @@ def report(*, results: list[Path] | None, store: Path | None, out: Path, model: 
                      title=f"{len(comp.sensor)} on-sensor results (Raspberry Pi AI Camera), apart from the above")
         err_console().print(f"note: {SENSOR_NOTE}", markup=False)
     for note in comp.notes:
-        err_console().print(f"[yellow]warn[/]: {escape(note)}")
+        err_console().print(f"[yellow]warn[/]: {inert_markup(note)}")
     out.mkdir(parents=True, exist_ok=True)
     try:
         png: Path | None = plot(comp, out / "bench_report.png") if comp.rows else None
@@ -119,7 +118,8 @@ def report(*, results: list[Path] | None, store: Path | None, out: Path, model: 
         png = None
         err_console().print(f"note: no plot ({exc})", markup=False)
     html = write_html(comp, out / "bench_report.html", png)
-    err_console().print(f"wrote {' and '.join(str(p) for p in (png, html) if p)}")
+    err_console().print(inert(f"wrote {' and '.join(str(p) for p in (png, html) if p)}"), markup=False,
+                        highlight=False)
 
 
 @handle_errors
@@ -131,7 +131,7 @@ def export(*, path: Path, store: Path | None, model: str | None, device: str | N
     if not docs:
         raise BadInput("no stored results match" if model or device else "the result store is empty")
     write_export(path, docs)
-    err_console().print(f"wrote {len(docs)} results to {path}")
+    err_console().print(inert(f"wrote {len(docs)} results to {path}"), markup=False, highlight=False)
 
 
 @handle_errors
@@ -144,7 +144,7 @@ def import_(*, files: list[Path], store: Path | None) -> None:
     m = target.add(docs)
     msg = f"imported {m.added} new results into {target.path} ({m.present} already there"
     msg += f", {m.conflicts} with a known id but different content kept as stored)" if m.conflicts else ")"
-    err_console().print(msg)
+    err_console().print(inert(msg), markup=False, highlight=False)
 
 
 @handle_errors
@@ -158,8 +158,10 @@ def list_(*, store: Path | None, model: str | None, device: str | None, json_out
     if json_out:
         print_json(docs)
         return
+    e = inert_markup  # every cell comes from a results file, perhaps another machine's: data
     t = Table("id", "created", "device", "model", "config", "p50 ms", "FPS", title=f"{len(docs)} stored results")
     for d in docs:
-        t.add_row(d["id"][:8], d["created"], device_label(d), str(d["model"].get("name")), config_label(d["config"]),
-                  f"{d['metrics']['invoke']['p50']:.3f}", f"{d['metrics'].get('fps') or 0:.1f}")
+        t.add_row(e(d["id"][:8]), e(d["created"]), e(device_label(d)), e(d["model"].get("name")),
+                  e(config_label(d["config"])), e(f"{d['metrics']['invoke']['p50']:.3f}"),
+                  e(f"{d['metrics'].get('fps') or 0:.1f}"))
     out_console().print(t)

@@ -51,10 +51,12 @@ def bundle(*, model: Path, profile: str, out: Path | None, source: str | None, s
     if json_out:
         print_json({"path": str(target), **manifest.to_dict()})
         return
+    from edgevision.console import inert_markup as e
+
     rt = manifest.runtime
-    out_console().print(f"bundle [bold]{target}[/]  id {manifest.id}  profile {prof.name}\n"
-                        f"  model {rt.model} ({manifest.model['labels']} labels"
+    out_console().print(f"bundle [bold]{e(target)}[/]  id {e(manifest.id)}  profile {e(prof.name)}\n"
+                        f"  model {e(rt.model)} ({e(manifest.model['labels'])} labels"
                         f"{', Edge TPU compiled' if manifest.model['edgetpu_compiled'] else ''})  "
-                        f"source {rt.source}  delegate {rt.delegate}  threads {rt.threads or 'default'}"
-                        + (f"  sinks {', '.join(map(str, rt.sinks))}" if rt.sinks else "")
-                        + f"\n  deploy it: edgevision deploy {target} USER@HOST --service")
+                        f"source {e(rt.source)}  delegate {e(rt.delegate)}  threads {rt.threads or 'default'}"
+                        + (f"  sinks {e(', '.join(map(str, rt.sinks)))}" if rt.sinks else "")
+                        + f"\n  deploy it: edgevision deploy {e(target)} USER@HOST --service")

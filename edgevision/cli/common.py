@@ -14,7 +14,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from edgevision.console import err_console, out_console, print_json  # noqa: F401 - the CLI's consoles
+from edgevision.console import (  # noqa: F401 - the CLI's consoles
+    InertFormatter,
+    err_console,
+    inert,
+    out_console,
+    print_json,
+)
 from edgevision.errors import EdgevisionError, MissingDependency
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,8 +31,21 @@ DESKTOP_MODULES = {"tensorflow", "keras", "tf_keras", "matplotlib", "tf2onnx", "
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> SystemExit:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    """Print ``error: <message>`` as one inert line (messages quote file names, a device's words, a model's
+    labels) and return the exit to raise."""
+    print(f"error: {inert(message)}", file=sys.stderr, flush=True)
     return SystemExit(code)
+
+
+def inert_logging() -> None:
+    """Warnings and errors on stderr, one inert line each (tracebacks keep their lines)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 def handle_errors(fn: F) -> F:
@@ -34,7 +53,7 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        inert_logging()
         try:
             return fn(*args, **kwargs)
         except EdgevisionError as exc:

@@ -107,13 +107,15 @@ def pack(*, data: Path, out: Path, shards: int | None, size: int | None, resize:
     if json_out:
         print_json(summary)
         return
+    from edgevision.console import inert_markup as e
+
     con = out_console()
     for name, s in summary["splits"].items():
-        con.print(f"{name:5s}: {s['images']} images in {s['shards']} shard(s), {s['mb']} MB")
+        con.print(f"{e(f'{name:5s}')}: {s['images']} images in {s['shards']} shard(s), {s['mb']} MB")
     if manifest["skipped"]:
         con.print(f"[yellow]left out {len(manifest['skipped'])} unreadable file(s)[/]: "
-                  + ", ".join(p for p, _ in manifest["skipped"][:SHOWN]))
-    con.print(f"[bold green]packed[/] into {out}\nnext: edgevision train {out} --out runs/NAME")
+                  + e(", ".join(str(p) for p, _ in manifest["skipped"][:SHOWN])))
+    con.print(f"[bold green]packed[/] into {e(out)}\nnext: edgevision train {e(out)} --out runs/NAME")
 
 
 def _auto_shards(train: Any) -> int:
@@ -129,24 +131,27 @@ def _auto_shards(train: Any) -> int:
 def _show_check(r: dict[str, Any]) -> None:
     from rich.table import Table
 
-    con = out_console()
-    t = Table("class", "train", "val", "test", title=f"{r['root']}: {r['files']} files, {len(r['classes'])} classes "
+    from edgevision.console import inert_markup as e
+
+    con = out_console()  # class names and file names are the dataset's: every one escaped (``e``)
+    t = Table("class", "train", "val", "test", title=f"{e(r['root'])}: {r['files']} files, {len(r['classes'])} classes "
               f"({r['kind']})")
     for name, c in r["per_class"].items():
-        t.add_row(name, str(c["train"]), str(c["val"]), str(c["test"]))
+        t.add_row(e(name), str(c["train"]), str(c["val"]), str(c["test"]))
     con.print(t)
     imb = r["imbalance"]
     if imb["ratio"]:
         tone = "yellow" if imb["ratio"] > 3 else "green"
-        con.print(f"imbalance (train): [{tone}]{imb['ratio']:.2f}x[/] ({imb['largest']} largest, {imb['smallest']} "
+        con.print(f"imbalance (train): [{tone}]{imb['ratio']:.2f}x[/] ({e(imb['largest'])} largest, "
+                  f"{e(imb['smallest'])} "
                   "smallest); training weights classes by inverse frequency (class_weight = balanced)")
     for split, names in r["empty_classes"].items():
-        con.print(f"[yellow]{split} has no images of[/]: {', '.join(names)}")
+        con.print(f"[yellow]{e(split)} has no images of[/]: {e(', '.join(names))}")
     if r["image_size"]:
         s = r["image_size"]
         con.print(f"image size: min {s['min'][0]}x{s['min'][1]}, median {s['median'][0]}x{s['median'][1]}, "
                   f"max {s['max'][0]}x{s['max'][1]}; formats: "
-                  + ", ".join(f"{k} {v}" for k, v in r["formats"].items()))
+                  + e(", ".join(f"{k} {v}" for k, v in r["formats"].items())))
     root = r["root"].rstrip("/") + "/"
 
     def rel(name: str) -> str:  # paths under the dataset root, so the table stays readable
@@ -164,6 +169,7 @@ def _show_check(r: dict[str, Any]) -> None:
         if key == "duplicates" and count:
             extra = f" ({r['duplicates_across_splits']} across splits, {r['duplicates_with_conflicting_labels']} " \
                     "with different labels)"
-        p.add_row(key, f"{count}{extra}", "\n".join(items[:SHOWN]) + ("\n..." if len(items) > SHOWN else ""),
+        shown = "\n".join(e(i) for i in items[:SHOWN]) + ("\n..." if len(items) > SHOWN else "")
+        p.add_row(key, f"{count}{extra}", shown,
                   r["handling"][key] if count else "")
     con.print(p)

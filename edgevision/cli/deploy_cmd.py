@@ -66,6 +66,7 @@ def deploy(*, bundle: Path, host: str, profile: str | None, port: int | None, id
            sink: list[str] | None, threads: int | None, delegate: str | None, top_k: int | None, loop: bool,
            labels: Path | None) -> None:
     """Ship a model to a Raspberry Pi or Coral over SSH: check, copy, verify, switch, (re)start, roll back."""
+    from edgevision.console import inert, inert_markup
     from edgevision.deploy.bundle import BundleOptions, make_bundle, read_manifest
     from edgevision.deploy.deployer import (
         DeployOptions,
@@ -75,7 +76,7 @@ def deploy(*, bundle: Path, host: str, profile: str | None, port: int | None, id
         probe,
         probe_argv,
     )
-    from edgevision.deploy.ssh import Ssh, SshOptions, SshTarget
+    from edgevision.deploy.ssh import Ssh, SshOptions, SshTarget, new_nonce
     from edgevision.errors import BadInput
     from edgevision.profiles import load_profile
     from edgevision.releases.runtime_config import Sink
@@ -103,23 +104,27 @@ def deploy(*, bundle: Path, host: str, profile: str | None, port: int | None, id
     con = err_console()
     counter = iter(range(1, 1000))
 
-    def say(title: str, argv: list[str] | None, dry: bool) -> None:
+    def say(title: str, argv: list[str] | None, dry: bool) -> None:  # titles name files; argv quotes paths
         n = next(counter)
         if dry:
-            print(f"[{n}] {title}" + (f"\n    $ {shlex.join(argv)}" if argv else ""), flush=True)
+            print(f"[{n}] {inert(title)}" + (f"\n    $ {inert(shlex.join(argv))}" if argv else ""), flush=True)
         else:
-            con.print(f"[{n}] {title}")
+            con.print(f"[{n}] {inert(title)}", markup=False, highlight=False)
 
-    def show_checks(checks: list[Any]) -> None:
+    def show_checks(checks: list[Any]) -> None:  # the details quote the device (board, OS, paths): inert
         for line in print_checks(checks):
-            (print if dry_run else con.print)(f"    {line}")
+            if dry_run:
+                print(f"    {inert(line)}")
+            else:
+                con.print(f"    {inert(line)}", markup=False, highlight=False)
 
     try:
         _connect(ssh)  # outside any spinner: on a terminal, ssh may ask about an unknown host key
+        nonce = new_nonce()
         say("pre-flight (read-only: runs in a dry run too; the script goes on stdin)",
-            ssh.ssh_argv(probe_argv(root, opts.remote_python, opts.install)), dry_run)
-        with con.status(f"pre-flight on {ssh.target}"):
-            facts = probe(ssh, root, opts.remote_python, opts.install)
+            ssh.ssh_argv(probe_argv(root, opts.remote_python, opts.install, nonce)), dry_run)
+        with con.status(f"pre-flight on {inert_markup(ssh.target)}"):
+            facts = probe(ssh, root, opts.remote_python, opts.install, nonce)
         with tempfile.TemporaryDirectory(prefix="ev-bundle-") as tmp:
             path = bundle
             if is_model:
@@ -131,7 +136,7 @@ def deploy(*, bundle: Path, host: str, profile: str | None, port: int | None, id
                 say(f"bundle {bundle.name} for {prof.name} (id {manifest.id})", None, dry_run)
             assert manifest is not None
             report = deploy_bundle(ssh, facts, path, manifest, opts, say, show_checks,
-                                   busy=lambda title: con.status(title))
+                                   busy=lambda title: con.status(inert_markup(title)))
     finally:
         ssh.close()
     if json_out:
@@ -139,9 +144,12 @@ def deploy(*, bundle: Path, host: str, profile: str | None, port: int | None, id
     elif dry_run:
         print("dry run: nothing was copied or changed on the device")
     else:
-        label = report.get("first_label")
-        con.print(f"[green]deployed[/] {report['release']} to {ssh.target} (previous: {report.get('previous')})"
-                  + (f"; first label {label.get('label')!r} {float(label.get('score', 0)):.2f}" if label else ""))
+        label = report.get("first_label")  # the device's answer: every value of it is data
+        score = label.get("score") if isinstance(label, dict) else None
+        con.print("[green]deployed[/] " + inert_markup(
+            f"{report['release']} to {ssh.target} (previous: {report.get('previous')})"
+            + (f"; first label {label.get('label')!r}" if isinstance(label, dict) else "")
+            + (f" {score:.2f}" if isinstance(score, int | float) else "")))
 
 
 def _connect(ssh: Any) -> None:

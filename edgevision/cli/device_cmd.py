@@ -12,6 +12,7 @@ from typing import Any
 
 from edgevision.cli.arguments import CliParser, Commands, argument, option
 from edgevision.cli.common import err_console, handle_errors, out_console, print_json
+from edgevision.console import inert, inert_markup
 
 ROOT_HELP = "Device root holding releases/ and the current/previous links (default ~/edgevision or " \
             "$EDGEVISION_DEVICE_ROOT)."
@@ -105,6 +106,25 @@ def register(commands: Commands) -> None:
     argument(p, "release", kind=str, nargs="?", help="Release (default: current).")
     option(p, "--scope", default="system", help="system | user")
     option(p, "--python", help="Interpreter (default: this one).")
+
+    secret = device.group("secret", "The device's own credentials and keys, at fixed names under ROOT/secrets/.",
+                          epilog="Examples:\n\n  edgevision device secret set mqtt-credentials\n\n"
+                                 "  edgevision device secret set mqtt-ca.pem --from ca.pem\n\n"
+                                 "  edgevision device secret list")
+    p = secret.add("set", secret_set, epilog="Examples:\n\n  edgevision device secret set source-credentials\n\n"
+                                             "  edgevision device secret set web-token < token.txt\n\n"
+                                             "  edgevision device secret set mqtt-key.pem --from client.key")
+    argument(p, "name", kind=str, help="Which one: source-credentials, mqtt-credentials (user:password), "
+                                       "web-token, mqtt-ca.pem, mqtt-cert.pem, mqtt-key.pem.")
+    option(p, "--from", kind=Path, dest="from_file", help="Copy it from this file (default: one line from stdin, "
+                                                          "asked for without echo on a terminal).")
+    _root(p)
+    p = secret.add("list", secret_list, epilog="Example:\n\n  edgevision device secret list")
+    _root(p)
+    _json(p)
+    p = secret.add("remove", secret_remove, epilog="Example:\n\n  edgevision device secret remove web-token")
+    argument(p, "name", kind=str, help="Which one (see `edgevision device secret list`).")
+    _root(p)
 
     p = device.add("baseline", baseline, epilog="Examples:\n\n  edgevision device baseline\n\n"
                                                 "  edgevision device baseline --frames 1200 --seconds 120\n\n"
@@ -230,7 +250,8 @@ def service_restart(*, root: Path | None, wait: float, manager: str) -> None:
     with store.lock():
         event = start_release(store, store.find(current), resolve_config(manager, None, ServiceConfig.load(store)),
                               wait)
-    err_console().print(f"running {current}; first label {event.get('label')!r}")
+    err_console().print(inert(f"running {current}; first label {event.get('label')!r}"), markup=False,
+                        highlight=False)
 
 
 @handle_errors
@@ -253,7 +274,7 @@ def service_logs(*, root: Path | None, lines: int) -> None:
     store = _store(root)
     config = ServiceConfig.load(store)
     for line in manager_for(store, config).logs(lines) if config else []:
-        print(line)
+        print(inert(line))
 
 
 @handle_errors
@@ -270,6 +291,84 @@ def service_unit(*, root: Path | None, release: str | None, scope: str, python: 
     if name is None or scope not in ("system", "user"):
         raise BadInput("no release given and none is current" if name is None else "--scope: system or user")
     sys.stdout.write(render_for(store, store.find(name), ServiceConfig("systemd", scope, python or sys.executable)))
+
+
+@handle_errors
+def secret_set(*, name: str, from_file: Path | None, root: Path | None) -> None:
+    """Store a credential, key or token where the service reads it (mode 600; a certificate 644); never shown.
+
+    A bundle never carries these: a release's camera URL, broker and live view get their logins here.
+    """
+    import sys
+
+    from edgevision.errors import BadInput
+    from edgevision.releases import device_secrets
+
+    store_root = (root or _default_root()).expanduser().absolute()
+    if from_file is not None:
+        data = _read_bounded(from_file, device_secrets.MAX_BYTES)
+    elif name.endswith(".pem"):
+        if sys.stdin.isatty():
+            raise BadInput(f"{name}: give the file with --from FILE (or on stdin)")
+        data = sys.stdin.buffer.read(device_secrets.MAX_BYTES + 1)
+    elif sys.stdin.isatty():
+        import getpass
+
+        data = (getpass.getpass(f"{name} (not shown): ") + "\n").encode()
+    else:
+        data = sys.stdin.buffer.readline(device_secrets.MAX_BYTES + 1)
+    path = device_secrets.write(store_root, name, data)
+    err_console().print(inert(f"stored {path} (mode {path.stat().st_mode & 0o777:o})"), markup=False,
+                        highlight=False)
+
+
+@handle_errors
+def secret_list(*, root: Path | None, json_out: bool) -> None:
+    """Which secrets this device has, their modes and what is wrong with any of them (never a value)."""
+    from rich.table import Table
+
+    from edgevision.releases import device_secrets
+
+    rows = device_secrets.listing((root or _default_root()).expanduser().absolute())
+    if json_out:
+        print_json(rows)
+        return
+    t = Table("name", "present", "mode", "problem", title="device secrets (ROOT/secrets/)")
+    for r in rows:
+        t.add_row(r["name"], "yes" if r["present"] else "", r.get("mode", ""), inert_markup(r.get("problem", "")))
+    out_console().print(t)
+
+
+@handle_errors
+def secret_remove(*, name: str, root: Path | None) -> None:
+    """Delete one of the device's secrets."""
+    from edgevision.releases import device_secrets
+
+    gone = device_secrets.remove((root or _default_root()).expanduser().absolute(), name)
+    err_console().print(f"removed {name}" if gone else f"{name}: not set", markup=False, highlight=False)
+
+
+def _default_root() -> Path:
+    from edgevision.releases.store import default_root
+
+    return default_root()
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, refused past ``limit`` (opened without blocking on a FIFO)."""
+    import os
+    import stat
+
+    from edgevision.errors import BadInput
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise BadInput(f"--from {path}: not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BadInput(f"--from {path}: more than {limit} bytes")
+    return data
 
 
 @handle_errors
@@ -368,50 +467,67 @@ def labels_rotate(*, root: Path | None, max_mb: int) -> None:
 
 
 def _done(data: dict[str, Any], json_out: bool, message: str) -> None:
+    """``--json``: the data; otherwise one line, inert (it names releases, profiles, labels: data from bundles)."""
     if json_out:
         print_json(data)
     else:
-        out_console().print(message)
+        out_console().print(inert(message), markup=False, highlight=False)
 
 
 def _render_status(d: dict[str, Any]) -> None:
+    """The status as tables and lines; every name, label and source is escaped (``e``): bundles and the
+    labels log are data."""
     from rich.table import Table
 
+    e = inert_markup
     con = out_console()
-    con.print(f"[bold]{d['root']}[/]  edgevision {d['edgevision']}  current: [bold]{d['current'] or 'none'}[/]  "
-              f"previous: {d['previous'] or 'none'}")
+    con.print(f"[bold]{e(d['root'])}[/]  edgevision {e(d['edgevision'])}  "
+              f"current: [bold]{e(d['current'] or 'none')}[/]  "
+              f"previous: {e(d['previous'] or 'none')}")
     t = Table("", "release", "profile", "source", "delegate", "created", title="installed releases")
     for r in d["releases"]:
         mark = "current" if r["current"] else "previous" if r["previous"] else ""
-        t.add_row(mark, r["name"], str(r.get("profile", r.get("error", ""))), str(r.get("source", "")),
-                  str(r.get("delegate", "")), str(r.get("created", "")))
+        t.add_row(mark, e(r["name"]), e(r.get("profile", r.get("error", ""))), e(r.get("source", "")),
+                  e(r.get("delegate", "")), e(r.get("created", "")))
     con.print(t)
     s = d["service"]
     if s.get("installed"):
-        lag = "" if s.get("release") in (None, d["current"]) else f"  [yellow]runs {s['release']}, not current[/]"
-        con.print(f"service ({s['manager']}, {s['scope']}): [bold]{s['state']}[/] pid {s['main_pid']} "
-                  f"restarts {s['restarts']} last exit {s['last_exit']}{lag}")
+        lag = "" if s.get("release") in (None, d["current"]) else f"  [yellow]runs {e(s['release'])}, not current[/]"
+        con.print(f"service ({e(s['manager'])}, {e(s['scope'])}): [bold]{e(s['state'])}[/] pid {e(s['main_pid'])} "
+                  f"restarts {e(s['restarts'])} last exit {e(s['last_exit'])}{lag}")
     else:
         con.print("service: not installed")
     lab = d["labels"]
     fps = f"{lab['fps']:.1f} FPS" if lab["fps"] else "FPS n/a"
     age = f", last label {lab['last_age_s']:.1f} s ago" if lab["last_age_s"] is not None else ", no labels yet"
-    con.print(f"labels: {lab['file']}  {fps}{age}")
-    for e in lab["recent"]:
-        con.print(f"  frame {e.get('frame')}: {e.get('label')} {float(e.get('score', 0)):.2f}  ({e.get('source')})")
+    con.print(f"labels: {e(lab['file'])}  {fps}{age}")
+    for ev in lab["recent"]:
+        con.print(e(f"  frame {ev.get('frame')}: {ev.get('label')} {_score(ev.get('score'))}  ({ev.get('source')})"))
+    _render_watch(con, d, e)
+
+
+def _score(value: Any) -> str:
+    try:
+        return f"{float(value):.2f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _render_watch(con: Any, d: dict[str, Any], e: Any) -> None:
+    """The drift monitor's state and the samples kept (text from files on the device: printed inert)."""
     drift = d.get("drift") or {}
     against = f"baseline {drift['baseline']}" if drift.get("baseline") else str(drift.get("profile_origin") or
                                                                                 "the model's profile")
     if drift.get("state"):
         moved = f" ({', '.join(map(str, drift.get('moved') or []))})" if drift.get("moved") else ""
-        age = f", as of {drift['age_s']:.0f} s ago" if drift.get("age_s") is not None else ""
+        age = f", as of {drift['age_s']:.0f} s ago" if isinstance(drift.get("age_s"), int | float) else ""
         color = "red" if drift["state"] == "drifting" else "green"
-        con.print(f"drift: [{color}]{drift['state']}[/]{moved} against {against}{age}", highlight=False)
+        con.print(f"drift: [{color}]{e(str(drift['state']))}[/]{e(moved)} against {e(against)}{age}", highlight=False)
     else:
-        con.print("drift: no verdict yet (needs a profile: the model's, or `edgevision device baseline`)"
-                  + (f"; baseline {drift['baseline']}" if drift.get("baseline") else ""), highlight=False)
+        con.print(e("drift: no verdict yet (needs a profile: the model's, or `edgevision device baseline`)"
+                    + (f"; baseline {drift['baseline']}" if drift.get("baseline") else "")), highlight=False)
     sm = d.get("samples") or {}
     if sm.get("count"):
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(sm["reasons"].items()))
-        con.print(f"samples: {sm['count']} kept ({sm['mb']} MB: {reasons}); pull them with `edgevision device "
-                  "samples pull HOST --out DIR` on the desktop", highlight=False, markup=False)
+        con.print(e(f"samples: {sm['count']} kept ({sm['mb']} MB: {reasons}); pull them with `edgevision device "
+                    "samples pull HOST --out DIR` on the desktop"), highlight=False)

@@ -84,14 +84,19 @@ def _finish(model: Path, report: Any, as_json: bool) -> None:
 
 
 def _render(model: Path, report: object) -> None:
+    """The checks as a table; a check's detail quotes the model, its labels and the source: escaped, it is data."""
     from rich.table import Table
 
-    table = Table(title=f"edgevision doctor: {model}", title_justify="left", show_lines=False, expand=False)
+    from edgevision.console import inert_markup
+
+    table = Table(title=f"edgevision doctor: {inert_markup(model)}", title_justify="left", show_lines=False,
+                  expand=False)
     table.add_column("check", no_wrap=True)
     table.add_column("", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for c in report.checks:  # type: ignore[attr-defined]
-        table.add_row(c.name, f"[{STYLE.get(c.status, '')}]{c.status.upper()}[/]", c.detail)
+        table.add_row(inert_markup(c.name), f"[{STYLE.get(c.status, '')}]{c.status.upper()}[/]",
+                      inert_markup(c.detail))
     console = out_console()
     console.print(table)
     passed = report.passed  # type: ignore[attr-defined]

@@ -85,13 +85,16 @@ def _tflite(model: Path, data: Path, split: str, labels: Path | None) -> dict[st
 def _show(report: dict[str, Any], model: Path) -> None:
     from rich.table import Table
 
+    from edgevision.console import inert
+    from edgevision.console import inert_markup as e
+
     con = out_console()
-    title = f"{model.name} on {report['count']} {report['split']} images: accuracy {report['accuracy']:.4f}"
+    title = f"{e(model.name)} on {report['count']} {e(report['split'])} images: accuracy {report['accuracy']:.4f}"
     if "top5_accuracy" in report:
         title += f", top-5 {report['top5_accuracy']:.4f}"
     t = Table("class", "precision", "recall", "F1", "support", title=title)
     for name, m in report["per_class"].items():
-        t.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+        t.add_row(e(name), f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
     for avg in ("macro", "weighted"):
         m = report[avg]
         t.add_row(f"[bold]{avg}[/]", f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", "")
@@ -100,6 +103,6 @@ def _show(report: dict[str, Any], model: Path) -> None:
     if worst:
         w = Table("true", "predicted as", "images", title="most confused pairs")
         for pair in worst:
-            w.add_row(str(pair["true"]), str(pair["predicted"]), str(pair["count"]))
+            w.add_row(e(pair["true"]), e(pair["predicted"]), str(pair["count"]))
         con.print(w)
-    con.print("saved: " + ", ".join(report["files"].values()))
+    con.print(inert("saved: " + ", ".join(report["files"].values())), markup=False, highlight=False)

@@ -41,65 +41,71 @@ def info(*, model: Path, labels: Path | None, json_out: bool) -> None:
 
 
 def render(d: dict[str, Any]) -> None:
+    """The human view of :func:`describe_model`: every value from the model is escaped (``e``) for the console."""
     from rich.table import Table
 
+    from edgevision.console import inert_markup as e
+
     con = out_console()
-    con.print(f"[bold]{d['name']}[/]  {d['path']}  ({d['size_bytes'] / 1024:.1f} KiB)")
+    con.print(f"[bold]{e(d['name'])}[/]  {e(d['path'])}  ({d['size_bytes'] / 1024:.1f} KiB)")
     if d.get("edgetpu_compiled"):
         con.print("[yellow]compiled for the Edge TPU[/]: tensors are shown by the Edge TPU runtime only")
     if "quantization" in d:
-        con.print(f"quantization: [bold]{d['quantization']}[/]   runtime: {d['runtime']['name']} "
-                  f"{d['runtime']['version']}")
+        con.print(f"quantization: [bold]{e(d['quantization'])}[/]   runtime: {e(d['runtime']['name'])} "
+                  f"{e(d['runtime']['version'])}")
         t = Table("", "name", "shape", "dtype", "scale", "zero point", title="tensors")
         for kind in ("inputs", "outputs"):
             for x in d[kind]:
-                t.add_row(kind[:-1], x["name"], str(x["shape"]), x["dtype"], f"{x['scale']:.6g}", str(x["zero_point"]))
+                t.add_row(kind[:-1], e(x["name"]), e(x["shape"]), e(x["dtype"]), f"{x['scale']:.6g}",
+                          e(x["zero_point"]))
         con.print(t)
-        con.print("ops: " + ", ".join(f"{k}×{v}" for k, v in d["ops"].items()))
+        con.print("ops: " + ", ".join(f"{e(k)}×{v}" for k, v in d["ops"].items()))
         facts = d.get("quantization_facts") or {}
         if facts.get("float_ops") and d["quantization"] != "float32":
             con.print(f"computes in float: {len(facts['float_ops'])} op(s): "
-                      + ", ".join(f"{f['op']} {f['output'][-50:]}" for f in facts["float_ops"][:8])
+                      + ", ".join(f"{e(f['op'])} {e(f['output'][-50:])}" for f in facts["float_ops"][:8])
                       + (" …" if len(facts["float_ops"]) > 8 else ""))
         if facts:
-            con.print("tensor types: " + ", ".join(f"{k}×{v}" for k, v in facts["tensor_types"].items())
+            con.print("tensor types: " + ", ".join(f"{e(k)}×{v}" for k, v in facts["tensor_types"].items())
                       + ("  (integer end to end)" if facts.get("integer_only") else ""))
     md = d.get("metadata")
     if md:
-        con.print(f"TFLite Metadata: name={md['name']!r} version={md['version']!r} color={md['color_space']} "
-                  f"mean={md['mean']} std={md['std']} labels file={md['labels_file']}")
+        con.print(f"TFLite Metadata: name={e(repr(md['name']))} version={e(repr(md['version']))} "
+                  f"color={e(md['color_space'])} mean={e(md['mean'])} std={e(md['std'])} "
+                  f"labels file={e(md['labels_file'])}")
     else:
         con.print("TFLite Metadata: none")
     card = d.get("card")
     if card:
         p = card["preprocess"]
-        con.print(f"edgevision card: {p['width']}x{p['height']} {p['color']} resize={p['resize']} crop={p['crop']} "
-                  f"mean={p['mean']} std={p['std']} quantization={card['quantization']} recipe={card['recipe']!r}")
+        con.print(f"edgevision card: {e(p['width'])}x{e(p['height'])} {e(p['color'])} resize={e(p['resize'])} "
+                  f"crop={e(p['crop'])} mean={e(p['mean'])} std={e(p['std'])} quantization={e(card['quantization'])} "
+                  f"recipe={e(repr(card['recipe']))}")
         if card.get("validation"):
             v = card["validation"]
             verdict = {True: ", within budget", False: ", OVER BUDGET"}.get(v.get("passed"), "")
-            con.print(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, "
-                      f"float {v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget "
-                      f"{v.get('budget_points')}{verdict}), agreement {v.get('agreement')}")
+            con.print(e(f"validated on {v.get('images')} {v.get('split')} images: accuracy {v.get('accuracy')}, "
+                        f"float {v.get('float_accuracy')}, drop {v.get('drop_points')} points (budget "
+                        f"{v.get('budget_points')}{verdict}), agreement {v.get('agreement')}"))
             rep = v.get("repair")
             if rep:
                 layers = ", ".join(f"{x.get('layer', x.get('tensor'))} ({x.get('op')})"
                                    for x in rep.get("float_layers", []))
-                con.print(f"repaired ({rep.get('strategy')}): plain int8 lost {rep.get('plain_int8_drop_points')} "
-                          f"points" + (f"; kept in float: {layers}" if layers else ""))
+                con.print(e(f"repaired ({rep.get('strategy')}): plain int8 lost {rep.get('plain_int8_drop_points')} "
+                            f"points" + (f"; kept in float: {layers}" if layers else "")))
         cal = card.get("calibration") or {}
         if cal:
             per = cal.get("per_class") or {}
-            con.print(f"calibration: {cal.get('images')} {cal.get('source')} images (asked {cal.get('requested')}, "
-                      f"stratified over {len(per)} classes, seed {cal.get('seed')}, io {cal.get('io')}), "
-                      f"files sha256 {str(cal.get('files_sha256', ''))[:12]}")
+            con.print(e(f"calibration: {cal.get('images')} {cal.get('source')} images (asked {cal.get('requested')}, "
+                        f"stratified over {len(per)} classes, seed {cal.get('seed')}, io {cal.get('io')}), "
+                        f"files sha256 {str(cal.get('files_sha256', ''))[:12]}"))
         refs = card.get("references") or []
         if refs:
-            con.print(f"reference images: {len(refs)} (" + ", ".join(f"{x['file']}={x['label']}" for x in refs)
-                      + ") with desktop scores, for edgevision doctor")
+            con.print(e(f"reference images: {len(refs)} (" + ", ".join(f"{x['file']}={x['label']}" for x in refs)
+                        + ") with desktop scores, for edgevision doctor"))
     labels = d.get("labels")
     if labels:
         shown = ", ".join(labels[:20]) + (f", … ({len(labels)} in all)" if len(labels) > 20 else "")
-        con.print(f"labels ({d['labels_origin']}): {shown}")
+        con.print(f"labels ({e(d['labels_origin'])}): {e(shown)}")
     else:
         con.print("labels: none (pass --labels FILE)")

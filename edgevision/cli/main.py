@@ -27,7 +27,7 @@ from edgevision.version import __version__
 COMMANDS: dict[str, str] = {
     "demo": "demo_cmd", "data": "data_cmd", "train": "train_cmd", "evaluate": "evaluate_cmd",
     "convert": "convert_cmd", "info": "info_cmd", "run": "run_cmd", "doctor": "doctor_cmd", "bench": "bench_cmd",
-    "bundle": "bundle_cmd", "deploy": "deploy_cmd", "device": "device_cmd",
+    "bundle": "bundle_cmd", "deploy": "deploy_cmd", "device": "device_cmd", "toolchain": "toolchain_cmd",
 }
 
 DESCRIPTION = ("From a folder of labelled images to real-time labels on a Raspberry Pi or a Coral.\n\n"

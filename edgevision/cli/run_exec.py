@@ -43,17 +43,20 @@ def run(*, model: Path, **values: Any) -> None:
 
 def run_config(config: Any) -> None:
     """What ``edgevision run`` and the device's service do with a run configuration."""
+    from edgevision.console import inert
     from edgevision.errors import CheckFailed
+    from edgevision.redact import without_userinfo
     from edgevision.session.run import Run
 
     # Three threads share the GIL here (reader, model, events): Python's default 5 ms switch interval
     # lets one wait that long for it after each decode or invoke; 0.5 ms keeps a small model at its pace.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     stop = threading.Event()
+    shown = without_userinfo(str(config.source.spec))
     with Run(config, stop) as session:
         if not config.quiet:  # rich is imported only to say something (not before the first label otherwise)
             for text in session.announcements():
-                err_console().print(text, markup=False, highlight=False)
+                err_console().print(inert(text), markup=False, highlight=False)
         with stop_on_signals(stop):
             for _ in session.events():
                 pass
@@ -61,7 +64,8 @@ def run_config(config: Any) -> None:
     if not config.quiet:
         extra = f", {s.reconnects} reconnects, {s.hangs} hung reads" if s.reconnects or s.hangs else ""
         runtime = f" ({info.name}, {info.threads} threads)" if info is not None else ""
-        err_console().print(f"{s.frames} frames from {s.source.name if s.source else config.source.spec}: "
-                            f"{s.fps:.1f} FPS, {s.dropped} dropped{extra}{runtime}", markup=False, highlight=False)
+        err_console().print(inert(f"{s.frames} frames from {s.source.name if s.source else shown}: "
+                                  f"{s.fps:.1f} FPS, {s.dropped} dropped{extra}{runtime}"), markup=False,
+                            highlight=False)
     if failure is not None:  # gave up on a lost source
-        raise CheckFailed(f"{config.source.spec}: {failure}")
+        raise CheckFailed(f"{shown}: {failure}")

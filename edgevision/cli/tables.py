@@ -88,18 +88,20 @@ def print_fitted(console: Console, notes: Console, header: tuple[str, ...], rows
                  layout: Layout, title: str, markup: bool = False) -> None:
     """Print the table on ``console`` (its legend too); what was left out is said on ``notes``.
 
-    With ``markup`` the cells may carry rich markup (a red FAIL); otherwise they are printed literally.
+    With ``markup`` the cells may carry rich markup (a red FAIL); otherwise they are printed literally, inert
+    (device names, model names and notes come from results files: data).
     """
-    from rich.markup import escape
     from rich.table import Table
+
+    from edgevision.console import inert, inert_markup
 
     fitted = fit(header, rows, console.width, layout)
     table = Table(*_columns(fitted, console.width, layout), title=title)
     for row in fitted.rows:
-        table.add_row(*(row if markup else (escape(c) for c in row)))
+        table.add_row(*(row if markup else (inert_markup(c) for c in row)))
     console.print(table)
     for key, value in fitted.legend:
-        console.print(f"{key}: {value}", markup=False, highlight=False)
+        console.print(inert(f"{key}: {value}"), markup=False, highlight=False)
     if fitted.hidden:
         notes.print(f"note: {', '.join(fitted.hidden)} hidden to fit {console.width} columns; --json has every "
                     "column (or set COLUMNS)", markup=False)

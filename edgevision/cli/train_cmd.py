@@ -109,12 +109,14 @@ def train(*, data: Path, out: Path, recipe: str | None, arch: str | None, weight
     if json_out:
         print_json(summary)
         return
+    from edgevision.console import inert_markup
+
     out_console().print(
         f"[bold green]trained[/] {len(result.classes)} classes in {summary['elapsed_s']} s "
         f"({summary['epochs_run']} epochs, best {result.best_epoch}): {held} accuracy {m['accuracy']:.3f}, "
         f"macro F1 {m['macro']['f1']:.3f}"
         + (f", {result.skipped} unreadable images skipped" if result.skipped else "")
-        + f"\nrun directory: {result.out_dir}\nnext: edgevision convert {result.out_dir}")
+        + f"\nrun directory: {inert_markup(result.out_dir)}\nnext: edgevision convert {inert_markup(result.out_dir)}")
 
 
 def _recipe(out: Path, name: str | None, resume: bool, settings: list[str], **flags: Any) -> Any:

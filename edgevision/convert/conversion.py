@@ -21,12 +21,15 @@ from edgevision.bench.latency import bench_model
 from edgevision.convert.calibration import CalibrationSet, load_calibration
 from edgevision.convert.export import package
 from edgevision.convert.field_profile import field_profiles
+from edgevision.convert.judge import GATES, floor_note, judge, stability_of
 from edgevision.convert.policy import Policy, load_policy
 from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, quantize_int8
 from edgevision.convert.reference_images import card_entries, expected_outputs, pick_references
 from edgevision.convert.repair import Outcome
 from edgevision.convert.repair_run import RepairJob, card_repair, repair_conversion
-from edgevision.convert.validate import Scored, gate, score_models
+from edgevision.convert.stability import noise_floor, public, verdict
+from edgevision.convert.targets import check_quant, exclusive_target
+from edgevision.convert.validate import Scored, score_models
 from edgevision.convert.variants import Variants, held_out, load_images
 from edgevision.errors import BadInput
 from edgevision.train.rundir import RunDir, load_keras, load_run
@@ -52,6 +55,7 @@ class ConvertOptions:
     repair: bool | None = None        # False: report over-budget int8 without trying to repair it
     targets: tuple[str, ...] | None = None
     formats: tuple[str, ...] | None = None
+    gate: str = "accuracy"            # accuracy (labels) | agreement (no labels: against the noise floor)
 
 
 def _check_flags(opts: ConvertOptions) -> None:
@@ -66,6 +70,8 @@ def _check_flags(opts: ConvertOptions) -> None:
                 raise BadInput(f"{flag} {value}: choose one of {', '.join(allowed)}")
     if opts.max_drop is not None and opts.max_drop < 0:
         raise BadInput(f"--max-drop {opts.max_drop}: must be >= 0 percentage points")
+    if opts.gate not in GATES:
+        raise BadInput(f"gate {opts.gate!r}: choose one of {', '.join(GATES)}")
     if opts.calibration_size is not None and opts.calibration_size < 1:
         raise BadInput(f"--calibration-size {opts.calibration_size}: must be at least 1")
 
@@ -96,14 +102,10 @@ def convert_run(run_dir: str | Path, options: ConvertOptions | None = None,
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
-    if "imx500" in pol.targets:  # Sony's own quantizer and converter, in its own venv (convert/imx500/)
-        if len(pol.targets) > 1:
-            raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
-        from edgevision.convert.imx500.mct_convert import convert_imx500
-
-        return convert_imx500(run_dir, opts, pol, con)
-    if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
-        raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
+    own = exclusive_target(pol.targets)
+    if own is not None:  # a network made by the target's own toolchain (in its own venv), not a .tflite
+        return own.load().convert_run(run_dir, opts, pol, con)  # type: ignore[no-any-return]
+    check_quant(pol.targets, pol.quant)
     if "onnx" in pol.formats:
         from edgevision.convert.onnx_export import check_available
 
@@ -135,23 +137,32 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
     for mode in modes:
         if mode == "int8" and calib is not None:
             calibrated = _bar(con, "calibrating int8 activation ranges", len(calib),
-                              lambda tick: calibrate(model, calib.images, tick))
+                              lambda tick: calibrate(model, calib.images, tick, v.flat.get("float32")))
             v.add("int8", quantize_int8(calibrated, pol.io), pol.io)
         else:
             with con.status(f"converting to {mode}"):
                 v.add(mode, convert_float(model, mode), "float32")
 
-    scored = _bar(con, f"validating on {len(held)} {split} images", len(held) * 1,
-                  lambda tick: score_models(dict(v.paths), held, run.classes, opts.threads, on_image=tick))
+    scored = _bar(con, f"validating on {len(held)} {split} images (and the float model under benign changes)",
+                  len(held), lambda tick: score_models(dict(v.paths), held, run.classes, opts.threads, on_image=tick,
+                                                       reference="float32"))
     reference = scored["float32"]
-    gates = {name: gate(reference, s, pol.max_drop, run.classes) for name, s in scored.items() if name != "float32"}
+    assert reference.scores is not None and reference.views is not None
+    floor = noise_floor(reference.scores, reference.views)
+    gates = {name: judge(reference, s, pol.max_drop, run.classes, floor, opts.gate)
+             for name, s in scored.items() if name != "float32"}
 
     repair_account: dict[str, Any] | None = None
     repaired: Outcome | None = None
     int8_gate = gates.get("int8")
     if int8_gate is not None and not int8_gate["passed"] and calib is not None:
-        job = RepairJob(run, pol, opts.threads, model, calibrated, calib, held, split)
-        repaired, repair_account = repair_conversion(con, job, v, reference, gates, scored)
+        if int8_gate["within_floor"]:  # nothing a repair changes could be told apart from the float model's noise
+            repair_account = {"strategies": [], "chosen": None, "why_not": floor_note(int8_gate),
+                              "plain_int8_gate": {k: int8_gate[k] for k in ("drop_points", "agreement",
+                                                                             "worst_classes")}}
+        else:
+            job = RepairJob(run, pol, opts.threads, model, calibrated, calib, held, split, floor, opts.gate)
+            repaired, repair_account = repair_conversion(con, job, v, reference, gates, scored)
 
     variants = _measure(con, v, scored, gates, opts, run)
     primary = repaired.variant if repaired else ("int8" if "int8" in gates else next(iter(gates), "float32"))
@@ -171,7 +182,8 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
         validation = {"split": split, "images": int(reference.y_true.size), "accuracy": variants[name]["accuracy"],
                       "float_accuracy": variants["float32"]["accuracy"], "drop_points": variants[name]["drop_points"],
                       "agreement": variants[name]["agreement"], "budget_points": pol.max_drop,
-                      "passed": variants[name]["passed"], "policy": pol.name}
+                      "passed": variants[name]["passed"], "policy": pol.name, "gate": opts.gate,
+                      "noise_floor_points": floor["floor_points"]}
         if repaired and name == repaired.variant and repair_account:
             validation["repair"] = card_repair(repair_account)
         card = v.card(name, validation, card_entries(refs, expected[name], expected["float32"]))
@@ -198,6 +210,9 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
         "per_class": main_gate["per_class"] if main_gate else {},
         "worst_classes": main_gate["worst_classes"] if main_gate else [],
         "calibration": v.calibration if calib else {},
+        "gate": opts.gate, "noise_floor": public(floor),
+        "stability": stability_of(main_gate) if main_gate else {},
+        "verdict": verdict(main_gate) if main_gate else "float32 only: nothing quantized to judge",
         "repair": repair_account, "edgetpu": edgetpu, "onnx": onnx,
     }
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

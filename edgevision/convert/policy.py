@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.assets import asset_dirs, find_asset
+from edgevision.convert.targets import NAMES
 from edgevision.errors import BadInput
 
 DEFAULT_POLICY = "default"
 QUANT_CHOICES = ("int8", "float16", "dynamic", "float32", "all")
 IO_TYPES = ("uint8", "int8")
-TARGETS = ("edgetpu", "imx500")
+TARGETS = NAMES  # convert/targets.py
 FORMATS = ("tflite", "onnx")
 STRATEGIES = ("selective", "int16x8")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -66,8 +67,12 @@ def _run(conv: Any, what: str) -> bytes:
     except BadInput:
         raise
     except Exception as exc:  # noqa: BLE001 - converter errors are long MLIR dumps
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:300]
-        raise BadInput(f"TFLite conversion ({what}) failed: {first}") from None
+        text = str(exc)
+        first = (text.strip().splitlines() or [exc.__class__.__name__])[0][:300]
+        ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", text)))
+        named = f" (TensorFlow op(s) with no TFLite builtin: {', '.join(ops[:5])})" if ops else ""
+        first = re.sub(r"(?<=[.])/[^ ]*.*$", "", first)  # MLIR glues a file path to its first sentence
+        raise BadInput(f"TFLite conversion ({what}) failed: {first}{named}") from None
 
 
 def _representative(images: np.ndarray, on_step: Callable[[], None] | None) -> Callable[[], Iterator[list[Any]]]:
@@ -92,6 +97,8 @@ def convert_float(model: Any, mode: str) -> bytes:
         raise BadInput(f"unknown float mode {mode!r}")
     if mode == "float32" and getattr(model, "float_tflite", None):  # a float .tflite the user brought
         return bytes(model.float_tflite)
+    if mode == "float32" and getattr(model, "float32_bytes", None):  # converted once already (the float check)
+        return bytes(model.float32_bytes)
     conv = _converter(model)
     if mode in ("float16", "dynamic"):
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -100,12 +107,20 @@ def convert_float(model: Any, mode: str) -> bytes:
     return _run(conv, mode)
 
 
-def calibrate(model: Any, images: np.ndarray, on_step: Callable[[], None] | None = None) -> bytes:
-    """Run the calibration images once: a float TFLite model annotated with activation ranges."""
+def calibrate(model: Any, images: np.ndarray, on_step: Callable[[], None] | None = None,
+              float_bytes: bytes | None = None) -> bytes:
+    """Run the calibration images once: a float TFLite model annotated with activation ranges.
+
+    With ``float_bytes`` (the float32 TFLite of the same model, already converted), TFLite's calibrator
+    runs on it directly: the step ``TFLiteConverter.convert()`` takes after its own float conversion, without
+    converting the graph a second time.
+    """
     import tensorflow as tf
 
     if hasattr(model, "calibrate"):  # a float .tflite the user brought: no graph to convert, calibrate the file
         return bytes(model.calibrate(images, on_step))
+    if float_bytes is not None:
+        return calibrate_tflite(float_bytes, images.astype(np.float32), on_step)
 
     conv = _converter(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -113,6 +128,21 @@ def calibrate(model: Any, images: np.ndarray, on_step: Callable[[], None] | None
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv._experimental_calibrate_only = True  # the documented first half of QuantizationDebugger's flow
     return _run(conv, "int8 calibration")
+
+
+def calibrate_tflite(float_bytes: bytes, inputs: np.ndarray, on_step: Callable[[], None] | None = None,
+                     origin: str = "model") -> bytes:
+    """TFLite's calibrator on a float .tflite: records every tensor's range over ``inputs`` (model-ready floats)."""
+    from tensorflow.lite.python.optimize import calibrator
+
+    gen = _representative(inputs, on_step)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bytes(calibrator.Calibrator(float_bytes).calibrate(gen))
+    except Exception as exc:  # noqa: BLE001 - calibrator errors are C++ messages
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        raise BadInput(f"{origin}: TFLite calibration failed ({first})") from None
 
 
 def quantize_int8(calibrated: bytes, io_type: str = "uint8", float_nodes: Sequence[str] = ()) -> bytes:

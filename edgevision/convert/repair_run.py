@@ -12,9 +12,10 @@ from typing import Any
 from rich.console import Console
 
 from edgevision.convert.calibration import CalibrationSet
+from edgevision.convert.judge import judge as judge_gate
 from edgevision.convert.policy import Policy
 from edgevision.convert.repair import Evaluator, Outcome, RepairSet, run_strategies
-from edgevision.convert.validate import Scored, gate, in_memory_model, predict_resized, score_models
+from edgevision.convert.validate import Scored, in_memory_model, predict_resized, score_models
 from edgevision.convert.variants import Variants, load_images
 from edgevision.train.rundir import RunDir
 
@@ -31,6 +32,8 @@ class RepairJob:
     calib: CalibrationSet
     held: Any                  # the held-out samples the gate judges on
     split: str
+    floor: dict[str, Any]      # the float model's noise floor on those samples (stability.noise_floor)
+    gate: str = "accuracy"     # judge.GATES
 
 
 def repair_conversion(con: Console, job: RepairJob, v: Variants, reference: Scored, gates: dict[str, Any],
@@ -60,8 +63,8 @@ def repair_conversion(con: Console, job: RepairJob, v: Variants, reference: Scor
                      "float32" if outcome.strategy == "int16x8" else pol.io)
         outcome.variant = name
         with con.status(f"validating {name} on {len(held)} {split} images"):
-            scored[name] = score_models({name: v.paths[name]}, held, run.classes, job.threads)[name]
-        gates[name] = gate(reference, scored[name], pol.max_drop, run.classes)
+            scored[name] = score_models({name: v.paths[name]}, held, run.classes, job.threads, keep_scores=True)[name]
+        gates[name] = judge_gate(reference, scored[name], pol.max_drop, run.classes, job.floor, job.gate)
         return {k: gates[name][k] for k in ("passed", "drop_points", "agreement", "worst_classes")}
 
     def status(message: str) -> None:

@@ -18,6 +18,7 @@ from edgevision.data.discover import Sample
 from edgevision.errors import BadInput
 from edgevision.metrics import classification_report
 from edgevision.model.artifact import ModelArtifact
+from edgevision.model.labels import label_ids
 from edgevision.model.spec import ModelCard
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.images import read_image
@@ -33,15 +34,24 @@ class Scored:
     y_true: np.ndarray
     y_pred: np.ndarray
     report: dict[str, Any]
+    scores: np.ndarray | None = None          # (images, classes) scores, for the ranking-aware measures
+    views: dict[str, np.ndarray] | None = None  # the reference's scores under each benign change (stability.py)
 
     @property
     def accuracy(self) -> float:
         return float(self.report["accuracy"])
 
 
-def score_models(models: Mapping[str, str | Path], samples: Sequence[Sample], classes: Sequence[str],
-                 threads: int | None = None, on_image: Callable[[], None] | None = None) -> dict[str, Scored]:
-    """Classify every readable sample with every model; each image is decoded once for all models."""
+def score_models(models: Mapping[str, str | Path | ModelArtifact], samples: Sequence[Sample],
+                 classes: Sequence[str], threads: int | None = None, on_image: Callable[[], None] | None = None,
+                 reference: str | None = None, keep_scores: bool = False) -> dict[str, Scored]:
+    """Classify every readable sample with every model; each image is decoded once for all models.
+
+    With ``reference``, that model also scores every image under the benign changes of ``stability.py``
+    (its noise floor), and every model keeps its full score vectors.
+    """
+    from edgevision.convert.stability import benign_views
+
     clfs = {name: Classifier(path, options=ClassifierOptions(threads=threads)) for name, path in models.items()}
     for name, clf in clfs.items():
         if clf.num_outputs - clf.label_offset != len(classes):
@@ -50,6 +60,8 @@ def score_models(models: Mapping[str, str | Path], samples: Sequence[Sample], cl
     specs = {clf.spec for clf in clfs.values()}
     y_true: list[int] = []
     preds: dict[str, list[int]] = {name: [] for name in clfs}
+    full: dict[str, list[np.ndarray]] = {name: [] for name in clfs}
+    views: dict[str, list[np.ndarray]] = {}
     for s in samples:
         try:
             rgb = read_image(s.path)
@@ -62,13 +74,28 @@ def score_models(models: Mapping[str, str | Path], samples: Sequence[Sample], cl
         for name, clf in clfs.items():
             scores = clf.infer(clf.preprocessor.from_resized(resized[clf.spec]))
             preds[name].append(int(np.argmax(scores)) - clf.label_offset)
+            if keep_scores or reference is not None:
+                full[name].append(_own_classes(scores, clf.label_offset))
+            if name == reference:
+                for kind, img in benign_views(rgb, resized[clf.spec], clf.spec).items():
+                    views.setdefault(kind, []).append(
+                        _own_classes(clf.infer(clf.preprocessor.from_resized(img)), clf.label_offset))
         if on_image:
             on_image()
     if not y_true:
         raise BadInput("no readable held-out images to validate on")
     truth = np.asarray(y_true)
-    return {name: Scored(name, str(models[name]), truth, np.asarray(p), classification_report(truth, p, classes))
-            for name, p in preds.items()}
+    ids = label_ids(classes)  # a repeated name is kept apart by its index
+    out = {}
+    for name, p in preds.items():
+        out[name] = Scored(name, str(models[name]), truth, np.asarray(p), classification_report(truth, p, ids),
+                           np.stack(full[name]) if full[name] else None,
+                           {k: np.stack(v) for k, v in views.items()} if name == reference else None)
+    return out
+
+
+def _own_classes(scores: np.ndarray, offset: int) -> np.ndarray:
+    return np.asarray(scores, np.float32).reshape(-1)[offset:]
 
 
 def gate(reference: Scored, candidate: Scored, budget_points: float, classes: Sequence[str]) -> dict[str, Any]:
@@ -76,7 +103,7 @@ def gate(reference: Scored, candidate: Scored, budget_points: float, classes: Se
     drop = (reference.accuracy - candidate.accuracy) * 100.0
     agreement = float(np.mean(reference.y_pred == candidate.y_pred))
     per_class: dict[str, dict[str, float]] = {}
-    for i, name in enumerate(classes):
+    for i, name in enumerate(label_ids(classes)):  # a repeated name is kept apart by its index
         mask = reference.y_true == i
         if not mask.any():
             continue

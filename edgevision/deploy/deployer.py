@@ -8,7 +8,6 @@ read-only pre-flight and prints every other step's exact command.
 
 from __future__ import annotations
 
-import json
 import shlex
 import tempfile
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from typing import Any
 from edgevision.assets import asset_dirs
 from edgevision.deploy.localwheel import build_wheel, checkout_root, index_spec
 from edgevision.deploy.preflight import Check, evaluate, failures
-from edgevision.deploy.ssh import Ssh
+from edgevision.deploy.ssh import Ssh, frame, new_nonce, read_frame
 from edgevision.errors import BadInput, CheckFailed
 from edgevision.profiles import Profile, list_profiles, load_profile
 from edgevision.releases.archive import pack
@@ -74,23 +73,25 @@ def probe_source() -> bytes:
     return (Path(__file__).with_name("probe.py")).read_bytes()
 
 
-def probe_argv(root: str, remote_python: str | None, install: bool) -> list[str]:
-    """The probe runs with the system python3 unless told which interpreter has edgevision."""
+def probe_argv(root: str, remote_python: str | None, install: bool, nonce: str = "") -> list[str]:
+    """The probe runs with the system python3 unless told which interpreter has edgevision; with ``nonce``
+    its answer is framed."""
     from edgevision.runtime.backends import BACKENDS
 
     python = remote_python if remote_python and not install else "python3"
     needs = [arg for e in BACKENDS for t in e.device_tools for arg in ("--tool", t)]
     needs += [arg for e in BACKENDS for f in e.device_files for arg in ("--file", f)]
-    return [python, "-", "--root", root, "--python", "" if install else (remote_python or ""), *needs]
+    return [python, "-", "--root", root, "--python", "" if install else (remote_python or ""), *needs,
+            *(("--frame", nonce) if nonce else ())]
 
 
-def probe(ssh: Ssh, root: str, remote_python: str | None, install: bool) -> dict[str, Any]:
-    """Read-only facts from the device."""
-    out = ssh.run(probe_argv(root, remote_python, install), input=probe_source(), timeout=120)
+def probe(ssh: Ssh, root: str, remote_python: str | None, install: bool, nonce: str) -> dict[str, Any]:
+    """Read-only facts from the device (its answer framed by ``nonce``: see :func:`probe_argv`)."""
+    out = ssh.run(probe_argv(root, remote_python, install, nonce), input=probe_source(), timeout=120)
     try:
-        facts = json.loads(out.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        raise CheckFailed(f"{ssh.target}: the pre-flight probe printed no result ({out.strip()[:200]!r})") from None
+        facts = read_frame(out, nonce)
+    except ValueError as exc:
+        raise CheckFailed(f"{ssh.target}: the pre-flight probe {exc}") from None
     if not isinstance(facts, dict) or facts.get("probe") != 1:
         raise CheckFailed(f"{ssh.target}: unexpected pre-flight result")
     return facts
@@ -158,22 +159,34 @@ def deploy_bundle(ssh: Ssh, facts: dict[str, Any], bundle: Path, manifest: Manif
             pack(bundle, upload)  # byte for byte what the directory holds: the device judges it
         remote_archive = f"{root}/incoming/{manifest.release_name}.tar.gz"
         steps("copy the bundle", ssh.scp_argv(upload, remote_archive), lambda: ssh.copy(upload, remote_archive))
-    install_cmd = [*dev, "install", remote_archive, "--root", root, "--expect-id", manifest.id, "--remove", "--json"]
+    nonce = new_nonce()
+    install_cmd = frame([*dev, "install", remote_archive, "--root", root, "--expect-id", manifest.id, "--remove",
+                         "--json"], nonce)
     result = steps("verify the manifest on the device and unpack into releases/", ssh.ssh_argv(install_cmd),
-                   lambda: json.loads(ssh.run(install_cmd)))
+                   lambda: _answer(ssh, install_cmd, nonce, "`edgevision device install`"))
     if result:
         report["new"] = result.get("new")
     activate_cmd = [*dev, "activate", manifest.id, "--root", root, "--keep", str(opts.keep), "--json"]
     if opts.service:
         activate_cmd += ["--service", "--manager", opts.manager, "--wait", f"{opts.wait_s:g}"]
+    activate_cmd = frame(activate_cmd, nonce)
     title = "switch current atomically" + (", restart the service, wait for its first label (rolls back on failure)"
                                            if opts.service else "")
     result = steps(title, ssh.ssh_argv(activate_cmd),
-                   lambda: json.loads(ssh.run(activate_cmd, timeout=opts.wait_s * 3 + 120)))
+                   lambda: _answer(ssh, activate_cmd, nonce, "`edgevision device activate`",
+                                   timeout=opts.wait_s * 3 + 120))
     if result:
         report.update({k: result.get(k) for k in ("previous", "changed", "first_label", "pruned")})
     report["steps"] = steps.done
     return report
+
+
+def _answer(ssh: Ssh, framed: list[str], nonce: str, what: str, timeout: float = 600) -> dict[str, Any]:
+    """A device command's framed JSON answer, which must be an object."""
+    result = ssh.answer(framed, nonce, what, timeout=timeout)
+    if not isinstance(result, dict):
+        raise CheckFailed(f"{ssh.target}: {what} answered {type(result).__name__}, not an object")
+    return result
 
 
 def _install_spec(opts: DeployOptions, steps: Steps, tmp: Path) -> str:

@@ -3,7 +3,9 @@
 This file is sent as a script over SSH (``python3 - --root R --python P``), so it uses only
 the standard library and runs on old system Pythons (3.7, as on a Coral Dev Board's Mendel
 Linux), where edgevision itself cannot be installed: it must be able to say why. It only reads.
-It prints one JSON object; deploy's pre-flight judges it on the desktop.
+It prints one JSON object; deploy's pre-flight judges it on the desktop. With ``--frame NONCE`` the
+object goes between two marker lines (the format of ``edgevision.console.answer_frame``), so that what the
+device's login shell prints of its own cannot be taken for it.
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ def target_python(candidates: list[str]) -> dict:
             return {"path": exe, "error": str(exc)}
         if out.returncode != 0:
             return {"path": exe, "error": out.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]}
-        info = json.loads(out.stdout.decode())
+        try:
+            info = json.loads(out.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"path": exe, "error": "it printed no result"}
+        if not isinstance(info, dict):
+            return {"path": exe, "error": "it printed no result"}
         info["path"] = exe  # keep the venv path, not the interpreter it links to
         return info
     return {"path": None, "error": "not found: " + ", ".join(candidates)}
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default="")
     ap.add_argument("--tool", action="append", default=[], help="a program to look for on the PATH")
     ap.add_argument("--file", action="append", default=[], help="a file whose presence to report")
+    ap.add_argument("--frame", default="", help="a nonce: print the result between two lines that name it")
     args = ap.parse_args(argv)
     root = os.path.abspath(os.path.expanduser(args.root))
     venv_python = os.path.join(root, "venv", "bin", "python")
@@ -179,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         "tools": {name: shutil.which(name) for name in args.tool},
         "files": [f for f in args.file if os.path.isfile(f)],
     }
-    print(json.dumps(facts))
+    text = json.dumps(facts)
+    if args.frame:
+        text = f"-----BEGIN EDGEVISION ANSWER {args.frame}-----\n{text}\n-----END EDGEVISION ANSWER {args.frame}-----"
+    print(text)
     return 0
 
 

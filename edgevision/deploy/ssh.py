@@ -5,11 +5,18 @@ for or kept) and ``StrictHostKeyChecking=yes`` placed before any user option, so
 ``-o`` nor ``~/.ssh/config`` can turn host-key checking off. A host seen for the first time is
 refused with the way to check its key; on a terminal, ``ssh`` itself may ask once (its own
 prompt shows the fingerprint). One master connection (ControlMaster) carries all the steps.
+
+What a device answers is framed: a command whose result deploy reads runs with a fresh nonce in
+``$EDGEVISION_ANSWER_FRAME`` and prints its JSON between two lines naming it; deploy reads only what is
+between them. A login shell that greets (an ``echo`` in ``.bashrc``) or warns can neither spoil nor forge
+an answer, and nothing it prints reaches the terminal raw.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -18,9 +25,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from edgevision.console import ANSWER_FRAME_ENV, answer_frame, inert
 from edgevision.errors import BadInput, CheckFailed
 
 FORBIDDEN = re.compile(r"^\s*(StrictHostKeyChecking\s*[= ]\s*(no|off|accept-new)|UserKnownHostsFile\s*[= ]\s*/dev/null"
@@ -163,7 +171,8 @@ class Ssh:
             raise self.explain(err)
         if proc.returncode != 0:
             lines = [ln for ln in err.splitlines() if ln.startswith("error:")] or err.strip().splitlines()[-1:]
-            message = lines[-1].removeprefix("error: ") if lines else f"exit status {proc.returncode}"
+            # the device's words: inert before they are shown (they may quote a bundle, a file, a label)
+            message = inert(lines[-1].removeprefix("error: "), 500) if lines else f"exit status {proc.returncode}"
             exc = BadInput if proc.returncode == 2 else CheckFailed
             raise exc(f"{self.target}: {message}")
         return out
@@ -201,6 +210,16 @@ class Ssh:
             raise (BadInput if code == 2 else CheckFailed)(f"{self.target}: {text}")
         return total
 
+    def answer(self, framed: list[str], nonce: str, what: str, input: bytes | None = None,
+               timeout: float = 600) -> Any:
+        """Run a command made by :func:`frame` and return the JSON it answered between its frame lines
+        (``what`` names the command in an error)."""
+        out = self.run(framed, input=input, timeout=timeout)
+        try:
+            return read_frame(out, nonce)
+        except ValueError as exc:
+            raise CheckFailed(f"{self.target}: {what} {exc}") from None
+
     def copy(self, local: Path, remote_path: str, timeout: float = 1800) -> None:
         proc = subprocess.run(self.scp_argv(local, remote_path), capture_output=True, timeout=timeout)
         if proc.returncode != 0:
@@ -225,4 +244,36 @@ class Ssh:
             return CheckFailed(f"{t}: key login refused (deploy never asks for or keeps a password); install your "
                                f"key with `ssh-copy-id{port} {t.dest}` or pass --identity KEY")
         last = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-        return CheckFailed(f"{t}: {doing} failed: {last[-1] if last else 'ssh exited with status 255'}")
+        return CheckFailed(f"{t}: {doing} failed: {inert(last[-1], 500) if last else 'ssh exited with status 255'}")
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def frame(remote: list[str], nonce: str) -> list[str]:
+    """``remote`` run so that its ``--json`` answer comes framed by ``nonce`` (see :func:`read_frame`)."""
+    return ["env", f"{ANSWER_FRAME_ENV}={nonce}", *remote]
+
+
+def read_frame(out: str, nonce: str) -> Any:
+    """The JSON between the two frame lines of ``nonce`` in a device's output; ValueError saying what was
+    there instead. An edgevision on the device too old to frame its answers is read as before (its whole
+    output one JSON document), which works as long as its shell prints nothing of its own."""
+    begin, end = answer_frame(nonce)
+    lines = [ln.rstrip("\r") for ln in out.splitlines()]
+    if begin in lines and end in lines[lines.index(begin):]:
+        first = lines.index(begin)
+        body = "\n".join(lines[first + 1:lines.index(end, first)])
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ValueError(f"answered a frame that holds no JSON ({inert(body, 200)!r})") from None
+    try:
+        return json.loads(out)
+    except ValueError:
+        pass
+    shown = inert(out.strip(), 200) or "nothing"
+    raise ValueError(f"gave no answer deploy can read (it printed {shown}); an edgevision there that predates "
+                     "framed answers cannot be told apart from what the login shell prints: upgrade it "
+                     "(deploy --install)")

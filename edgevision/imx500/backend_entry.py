@@ -72,7 +72,7 @@ def doctor(model: Path, source: str | None, frames: int, timeout_s: float, label
 def bench(model: Path, source: str, frames: int, warmup: int, labels: Path | None,
           device_name: str | None) -> dict[str, object]:
     """A result document of on-sensor inference (``kind`` sensor): the sensor's own DNN/DSP time per frame."""
-    from edgevision.console import err_console
+    from edgevision.console import err_console, inert_markup
     from edgevision.imx500.open_sensor import resolve_network
     from edgevision.imx500.rpk import read_network_info
     from edgevision.imx500.sensor_bench import measure, sensor_doc
@@ -88,7 +88,7 @@ def bench(model: Path, source: str, frames: int, warmup: int, labels: Path | Non
         size = read_network_info(rpk).input_size
     except BadInput:
         size = None
-    with err_console().status(f"{rpk.name}: on-sensor inference, {warmup} + {frames} frames…"):
+    with err_console().status(f"{inert_markup(rpk.name)}: on-sensor inference, {warmup} + {frames} frames…"):
         metrics = measure(src, clf, frames, warmup)
     return sensor_doc(rpk, clf, metrics, warmup, device_name, network_input=size)
 

@@ -59,8 +59,9 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
 
     resolved: tuple[str, ...] | None = None
     origin = ""
+    scores = output_scores(data)
     if labels is not None:
-        resolved, origin = read_labels(labels), str(labels)
+        resolved, origin = read_labels(labels, expected=scores), str(labels)
     elif metadata and metadata.labels_file:
         origin = f"{p}: {metadata.labels_file}"
         if metadata.labels_file not in files:
@@ -70,13 +71,12 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
             text = files[metadata.labels_file].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadInput(f"{origin}: embedded labels are not valid UTF-8 (byte {exc.start})") from None
-        resolved = parse_labels(text, origin)
+        resolved = parse_labels(text, origin, expected=scores)
     if card and resolved is not None and labels is None and labels_sha256(resolved) != card.labels_sha256:
         raise BadInput(f"{p}: embedded labels do not match the model card (label hash differs); "
                        "the file was edited after export")
     if card and resolved is not None and len(resolved) != card.num_classes:
         raise BadInput(f"{origin}: {len(resolved)} labels but the model has {card.num_classes} classes")
-    scores = output_scores(data)
     if resolved is not None and scores is not None and len(resolved) not in (scores, scores - 1):
         raise BadInput(f"{origin}: {len(resolved)} labels but the model outputs {scores} scores")
     return ModelArtifact(path=p, data=data, metadata=metadata, card=card, labels=resolved,

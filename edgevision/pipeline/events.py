@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from edgevision.console import inert_json
 from edgevision.runtime.backend import Result
 from edgevision.runtime.classification import Classification
 from edgevision.runtime.postprocess import Prediction
@@ -71,7 +72,8 @@ class LabelEvent:
         """The event as one JSON line, serialised once however many sinks ask (the event is frozen)."""
         cached = self.__dict__.get("_json")
         if cached is None:
-            cached = json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+            # readable UTF-8, but what acts on a terminal (C1 controls, bidi overrides) escaped as JSON allows
+            cached = inert_json(json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": ")))
             object.__setattr__(self, "_json", cached)
         return cached
 

@@ -39,7 +39,7 @@ def record(store: DeviceStore, frames: int, seconds: float, wait_s: float = 60.0
     start the service again. The profile is saved even if the service then fails to start (and that is said)."""
     with store.lock():
         release = _served(store)
-        config = check_runs_here(release, store)
+        config = check_runs_here(store, release)
         service = ServiceConfig.load(store)
         was_running = service is not None and manager_for(store, service).state().running
         if was_running:

@@ -17,7 +17,7 @@ from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed, EdgevisionError
 from edgevision.pipeline.drift import read_state
-from edgevision.releases import labels_log
+from edgevision.releases import device_secrets, labels_log
 from edgevision.releases.manifest import MANIFEST, Manifest
 from edgevision.releases.runtime_config import is_plain_name
 from edgevision.releases.service import ServiceConfig, manager_for
@@ -28,14 +28,16 @@ from edgevision.sinks.sample_store import summary as samples_summary
 from edgevision.version import __version__
 
 
-def check_runs_here(release: Release, store: DeviceStore) -> RunConfig:
-    """The release's run configuration, as this device's edgevision reads it: a sink option it does not know
-    (a bundle from a newer edgevision) stops the switch before anything changes. The service keeps samples in
-    ROOT/samples, its drift state in ROOT/drift.json, and compares with a baseline recorded on this device for
-    this release when there is one."""
+def check_runs_here(store: DeviceStore, release: Release) -> RunConfig:
+    """The release's run configuration, as this device's edgevision reads it (with the device's own secrets):
+    a sink option it does not know (a bundle from a newer edgevision) or a secret file with the wrong mode
+    stops the switch before anything changes. The service keeps samples in ROOT/samples, its drift state in
+    ROOT/drift.json, and compares with a baseline recorded on this device for this release when there is one."""
+    device_secrets.present(store.root)  # a secret open to other users: its own error, with the chmod that fixes it
     baseline = store.baseline(release.manifest.id)
     try:
-        config = release.manifest.runtime.run_config(release.path, store.labels_file, samples=store.samples_dir,
+        config = release.manifest.runtime.run_config(release.path, store.labels_file, store.root,
+                                                     samples=store.samples_dir,
                                                      drift_profile=baseline if baseline.is_file() else None)
     except BadInput as exc:
         raise CheckFailed(f"this device's edgevision {__version__} cannot run {release.name} ({exc}): upgrade it "
@@ -48,7 +50,7 @@ def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> s
     ctx = UnitContext(store.root, config.python, config.scope, getpass.getuser() if config.scope == "system" else None)
     text = render_unit(find_template(store.root).read_text(encoding="utf-8"), release.manifest, release.path, ctx,
                        store.labels_file)
-    check_runs_here(release, store)
+    check_runs_here(store, release)
     return text
 
 
@@ -78,7 +80,7 @@ def served_config(store: DeviceStore) -> RunConfig:
     name = served_name(store) or store.link("current")
     if name is None:
         raise CheckFailed(f"{store.root}: no release to serve (deploy one first)")
-    return check_runs_here(store.find(name), store)
+    return check_runs_here(store, store.find(name))
 
 
 def start_release(store: DeviceStore, release: Release, config: ServiceConfig, wait_s: float) -> dict[str, Any]:

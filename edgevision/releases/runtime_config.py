@@ -9,15 +9,17 @@ or into a command line.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput
 from edgevision.optionspec import convert
+from edgevision.releases import device_secrets
 from edgevision.releases.config_checks import check_sink, check_source, check_text, control_char
 from edgevision.session.config import RunConfig
 from edgevision.session.run_options import BUNDLE_OPTIONS
+from edgevision.sinks.registry import SINKS
 
 SINK_KIND = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 DELEGATE = re.compile(r"^(cpu|edgetpu(:(usb|pci)(:\d+)?)?)$")
@@ -116,11 +118,13 @@ class RuntimeConfig:
         except TypeError as exc:
             raise BadInput(f"{origin}: {exc}") from None
 
-    def run_config(self, release: Path, labels_out: Path, samples: Path | None = None,
-                   drift_profile: Path | None = None) -> RunConfig:
+    def run_config(self, release: Path, labels_out: Path, device_root: Path | None = None,
+                   samples: Path | None = None, drift_profile: Path | None = None) -> RunConfig:
         """How the device runs this release (``edgevision device serve``): the bundle's settings, its sinks,
-        the labels log the service always writes, the samples folder it keeps frames worth labelling in and
-        a reference profile recorded on the device (when there is one); nothing else on stdout or stderr."""
+        the labels log the service always writes, (with ``device_root``) the device's own secrets at their
+        fixed names (the camera's credentials; a sink's credentials, keys, token), the samples folder it keeps
+        frames worth labelling in, and a reference profile recorded on the device (when there is one);
+        nothing else on stdout or stderr."""
         values: dict[str, Any] = {"source": self.source, "top_k": self.top_k, "threshold": self.threshold,
                                   "smooth": self.smooth, "loop": self.loop, "threads": self.threads or None,
                                   "delegate": None if self.delegate == "cpu" else self.delegate,
@@ -131,7 +135,16 @@ class RuntimeConfig:
             values["samples"] = samples
         if drift_profile is not None:
             values["drift_profile"] = drift_profile
-        return RunConfig.from_options(release / self.model, values)
+        credentials = None
+        if device_root is not None:
+            found = device_secrets.present(device_root)
+            for kind in SINKS:  # a sink the bundle turned on reads the device's files for it
+                if kind.enabled(values):
+                    values |= {o.name: found[o.device_file] for o in kind.options if o.device_file in found}
+            if "://" in self.source:
+                credentials = device_secrets.source_credentials(device_root)
+        config = RunConfig.from_options(release / self.model, values)
+        return replace(config, source=replace(config.source, credentials=credentials)) if credentials else config
 
 
 def with_profile_sinks(extra: dict[str, Any], given: tuple[Sink, ...], origin: str) -> tuple[Sink, ...]:

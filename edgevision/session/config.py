@@ -22,10 +22,13 @@ from edgevision.sources.capture import ReconnectPolicy
 @dataclass(frozen=True)
 class SourceConfig:
     """Where frames come from: a path, URL, camera index, ``picamera2[...]``, a backend's own source
-    (a sensor that runs the network), or an object with the frame-source methods (Python API)."""
+    (a sensor that runs the network), or an object with the frame-source methods (Python API).
+    ``credentials`` (``user:password`` for a URL source, from the device's own configuration, never from a
+    bundle) are used to connect and never shown."""
 
     spec: Any
     loop: bool = False
+    credentials: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

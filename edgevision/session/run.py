@@ -17,6 +17,7 @@ from edgevision.errors import BadInput, CheckFailed
 from edgevision.pipeline.drift import DriftMonitor
 from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.pipeline.realtime import Pipeline, PipelineStats
+from edgevision.redact import without_userinfo
 from edgevision.runtime.backend import Backend
 from edgevision.runtime.backends import choose
 from edgevision.session.config import RunConfig
@@ -77,7 +78,8 @@ class Run:
         spec, model = cfg.source.spec, cfg.backend.model
         if not isinstance(model, str) and isinstance(model, Backend):  # the Python API's own backend: not ours
             source = spec if is_frame_source(spec) else open_source(spec, cfg.source.loop,
-                                                                    cfg.pipeline.reconnect.read_timeout)
+                                                                    cfg.pipeline.reconnect.read_timeout,
+                                                                    cfg.source.credentials)
             return model, source
         entry = choose(cfg.backend, spec)
         self.backend_name = entry.name
@@ -88,7 +90,8 @@ class Run:
         if entry.sources:
             raise BadInput(f"{model}: runs on {entry.summary}; give --source {entry.source_help or entry.name}")
         source = spec if is_frame_source(spec) else open_source(spec, cfg.source.loop,
-                                                                cfg.pipeline.reconnect.read_timeout)
+                                                                cfg.pipeline.reconnect.read_timeout,
+                                                                cfg.source.credentials)
         backend = entry.open(cfg.backend, reader_thread=not single_image(source))
         self._stack.callback(backend.close)
         return backend, source
@@ -144,5 +147,5 @@ def run(config: RunConfig, stop: threading.Event | None = None) -> PipelineStats
         failure = session.failure()
         stats = session.stats
     if failure is not None:
-        raise CheckFailed(f"{config.source.spec}: {failure}")
+        raise CheckFailed(f"{without_userinfo(str(config.source.spec))}: {failure}")
     return stats

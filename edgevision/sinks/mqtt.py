@@ -4,7 +4,8 @@ Topics under ``base`` (``edgevision/<node>`` unless the URL gives a path):
 
 - ``<base>/state`` (retained): the current label, score and top-k; sent when the label
   changes and otherwise at most every ``state_interval`` seconds.
-- ``<base>/event/<label>``: one message each time ``<label>`` becomes the top label.
+- ``<base>/event/<label>``: one message each time ``<label>`` becomes the top label. A name the
+  model's label list repeats (ImageNet's two ``crane``) is kept apart by index: ``<label>_<index>``.
 - ``<base>/availability`` (retained): ``online``; the broker publishes ``offline`` (last
   will) if the device disappears; ``offline`` is also sent on a clean stop.
 - ``<base>/source`` (retained): ``streaming`` / ``reconnecting`` as the camera comes and goes.
@@ -30,6 +31,7 @@ import ssl
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +70,15 @@ class MqttConfig:
     model_name: str = "edgevision"
     stats_interval: float = 5.0     # seconds between <base>/stats messages
     drift: bool = False             # a drift monitor runs: discover the binary sensor
+    labels: tuple[str, ...] = ()    # the model's labels: names that repeat get their index in topics and ids
 
     @classmethod
-    def from_url(cls, url: str, password: str | None = None, **kwargs: Any) -> MqttConfig:
+    def from_url(cls, url: str, password: str | None = None, username: str | None = None,
+                 **kwargs: Any) -> MqttConfig:
         """``mqtt://[user[:pass]@]host[:port][/base/topic]`` (``mqtts://`` for TLS, default port 8883).
 
-        ``password`` (from --mqtt-password-file or $EDGEVISION_MQTT_PASSWORD) wins over one in the
-        URL; errors show the URL with its password replaced by ``***``.
+        ``username`` and ``password`` (from --mqtt-credentials-file, --mqtt-password-file or
+        $EDGEVISION_MQTT_PASSWORD) win over the URL's; errors show the URL with its password replaced by ``***``.
         """
         shown = redact_url(url)
         try:
@@ -101,7 +105,7 @@ class MqttConfig:
         if bool(kwargs.get("key_file")) and not kwargs.get("cert_file"):
             raise BadInput("--mqtt-key needs --mqtt-cert (the client certificate it belongs to)")
         return cls(host=parts.hostname, port=port, base=base, node_id=node,
-                   username=unquote(parts.username) if parts.username else None,
+                   username=username or (unquote(parts.username) if parts.username else None),
                    password=password or (unquote(parts.password) if parts.password else None),
                    tls=tls, **kwargs)
 
@@ -142,7 +146,8 @@ class MqttSink:
         self._lock = threading.Lock()
         self._state: str | None = None
         self._source_state = "streaming"
-        self._last_label: str | None = None
+        self._last_label: tuple[str, int] | None = None
+        self._twice = {name for name, count in Counter(slug(x) for x in c.labels).items() if count > 1}
         self._last_state_at = 0.0
         self._window = [0, 0.0, time.monotonic()]  # frames, summed latency (ms), start of the stats window
         self._retained: dict[str, str] = {}         # stats and drift: re-sent on reconnect like the state
@@ -221,7 +226,7 @@ class MqttSink:
         common = {"state_topic": self.topic("state"), "availability_topic": self.topic("availability"),
                   "device": device}
         sensors = {
-            "label": {"name": "Label", "value_template": "{{ value_json.label }}",
+            "label": {"name": "Label", "value_template": "{{ value_json.label_id }}",
                       "json_attributes_topic": self.topic("state"), "icon": "mdi:tag"},
             "score": {"name": "Score", "value_template": "{{ (value_json.score * 100) | round(1) }}",
                       "unit_of_measurement": "%", "state_class": "measurement"},
@@ -268,13 +273,21 @@ class MqttSink:
         else:
             self.published += 1
 
+    def label_key(self, label: str, index: int) -> tuple[str, str]:
+        """(topic level, display id) of a class: its name, with ``_<index>`` / `` #<index>`` when the name
+        (or its topic-safe form) repeats in the model's labels."""
+        if slug(label) in self._twice:
+            return f"{slug(label)}_{index}", f"{label} #{index}"
+        return slug(label), label
+
     def emit(self, event: LabelEvent) -> None:
         self._stats(event)
         now = time.monotonic()
-        changed = event.label != self._last_label
+        changed = (event.label, event.index) != self._last_label
         if not changed and now - self._last_state_at < self.config.state_interval:
             return
-        body = {"label": event.label, "score": round(event.score, 4), "index": event.index,
+        level, label_id = self.label_key(event.label, event.index)
+        body = {"label": event.label, "label_id": label_id, "score": round(event.score, 4), "index": event.index,
                 "top_k": [p.to_dict() for p in event.top_k], "frame": event.frame, "t_emit": round(event.t_emit, 3),
                 "latency_ms": round(event.latency_ms, 1)}
         state = json.dumps(body)
@@ -283,9 +296,9 @@ class MqttSink:
         self._last_state_at = now
         self._publish(self.topic("state"), state, retain=True)
         if changed:
-            self._last_label = event.label
+            self._last_label = (event.label, event.index)
             if event.label:
-                self._publish(self.topic(f"event/{slug(event.label)}"), event.to_json())
+                self._publish(self.topic(f"event/{level}"), event.to_json())
 
     def _stats(self, event: LabelEvent) -> None:
         """Count the frame; every ``stats_interval`` seconds, publish FPS and mean latency since the last time."""
@@ -332,16 +345,26 @@ MQTT_PASSWORD_ENV = "EDGEVISION_MQTT_PASSWORD"
 
 
 def open_sink(config: SinkConfig, context: SinkContext) -> MqttSink:
-    """The ``mqtt`` sink. The password comes from --mqtt-password-file, else $EDGEVISION_MQTT_PASSWORD, else
-    the URL."""
+    """The ``mqtt`` sink. The login comes from --mqtt-credentials-file (user:password; on a device, its
+    ROOT/secrets/mqtt-credentials), else the password from --mqtt-password-file, $EDGEVISION_MQTT_PASSWORD or
+    the URL, with the URL's user."""
     import os
 
-    password_file = config.value("mqtt_password_file")
-    password = read_secret_file(password_file, "--mqtt-password-file") if password_file is not None \
-        else os.environ.get(MQTT_PASSWORD_ENV) or None
+    password_file, credentials_file = config.value("mqtt_password_file"), config.value("mqtt_credentials_file")
+    username = None
+    if credentials_file is not None:
+        username, sep, password = read_secret_file(credentials_file, "--mqtt-credentials-file").partition(":")
+        if not sep or not username:
+            raise BadInput(f"--mqtt-credentials-file {credentials_file}: expected user:password on its first line")
+    elif password_file is not None:
+        password = read_secret_file(password_file, "--mqtt-password-file")
+    else:
+        password = os.environ.get(MQTT_PASSWORD_ENV) or None
     paths = {k: None if config.value(o) is None else str(config.value(o))
              for k, o in (("ca_file", "mqtt_ca"), ("cert_file", "mqtt_cert"), ("key_file", "mqtt_key"))}
-    cfg = MqttConfig.from_url(config.value("mqtt"), password=password, node_id=config.value("mqtt_node"),
+    cfg = MqttConfig.from_url(config.value("mqtt"), password=password or None, username=username or None,
+                              node_id=config.value("mqtt_node"),
                               discovery_prefix="homeassistant" if config.value("mqtt_discovery", True) else None,
-                              model_name=context.model_name, drift=bool(context.drift_signals), **paths)
+                              model_name=context.model_name, labels=context.labels,
+                              drift=bool(context.drift_signals), **paths)
     return MqttSink(cfg)

@@ -1,7 +1,7 @@
 """How a bundle's value for a sink option is judged beyond its type (each raises BadInput).
 
 A bundle is data written by someone else: its values are parsed for what they claim to be (a URL, a
-port, a host, an absolute path). The functions are named in the sink registry's option rows; heavy
+port, a host). The functions are named in the sink registry's option rows; heavy
 imports stay inside them, so reading the registry costs a start nothing.
 """
 
@@ -11,21 +11,22 @@ import re
 from urllib.parse import urlsplit
 
 from edgevision.errors import BadInput
-from edgevision.sinks.secrets import redact_url
+from edgevision.redact import without_userinfo
 
 
 def mqtt_url(value: str) -> None:
+    shown = without_userinfo(value)
     parts = urlsplit(value)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise BadInput(f"--sink mqtt={redact_url(value)}: expected mqtt[s]://[user@]host[:port][/topic]")
-    if parts.password:
-        raise BadInput(f"--sink mqtt={redact_url(value)}: the URL carries a password, which would be stored "
-                       "in the world-readable bundle; put it in a file on the device and add "
-                       "--sink mqtt-password-file=PATH")
+        raise BadInput(f"--sink mqtt={shown}: expected mqtt[s]://host[:port][/topic]")
+    if "@" in parts.netloc:
+        raise BadInput(f"--sink mqtt={shown}: the URL carries a user name or password; a bundle carries no "
+                       "credentials (its files are world-readable): on the device, `edgevision device secret set "
+                       "mqtt-credentials` (user:password)")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise BadInput(f"--sink mqtt={redact_url(value)}: invalid port") from None
+        raise BadInput(f"--sink mqtt={shown}: invalid port") from None
 
 
 def port(value: str) -> None:
@@ -41,11 +42,6 @@ def host(value: str) -> None:
     except ValueError:
         if not re.match(r"^[A-Za-z0-9.-]{1,253}$", value):
             raise BadInput(f"--sink host={value}: expected an IP address or host name") from None
-
-
-def absolute_path(value: str) -> None:
-    if not value.startswith("/"):
-        raise BadInput(f"--sink: {value}: expected an absolute path on the device")
 
 
 def node_id(value: str) -> None:

@@ -24,6 +24,7 @@ the live view does (``Authorization: Bearer``, which Prometheus sends from ``aut
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -300,8 +301,22 @@ class MetricsSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            """The live view's rules (web_auth): a deadline for each request head, Host and token checked
+            before anything is served, member slots only for a request that passed them."""
+
             protocol_version = "HTTP/1.1"
-            timeout = sink.timeout
+            timeout = sink.timeout  # for writes: a client that stops reading gives its thread back
+            server: web_auth.BoundedServer
+
+            def setup(self) -> None:
+                super().setup()
+                self.rfile.close()  # the plain socket file: reads go through the head's deadline instead
+                self._head = web_auth.HeadReader(self.connection)
+                self.rfile = io.BufferedReader(self._head)
+
+            def handle_one_request(self) -> None:
+                self._head.start(sink.timeout)
+                super().handle_one_request()
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s %s", self.address_string(), format % args)
@@ -319,12 +334,16 @@ class MetricsSink:
             def do_GET(self) -> None:
                 from prometheus_client.exposition import choose_encoder
 
+                self.connection.settimeout(sink.timeout)  # the head is in: from here on, writes
                 path = self.path.split("?", 1)[0]
                 try:
                     if not web_auth.host_allowed(self.headers.get("Host"), sink._allowed_hosts):
                         self._send(b"unknown Host\n", "text/plain", 421)
                     elif not web_auth.token_ok(sink.token, web_auth.request_token(self.path, self.headers)):
                         self._send(b"a token is required (Authorization: Bearer TOKEN)\n", "text/plain", 401)
+                    elif not self.server.admit(self.connection):
+                        self.close_connection = True
+                        self._send(b"too many scrapers; retry later\n", "text/plain", 503)
                     elif path == "/metrics":
                         number = sink._begin()
                         encoder, ctype = choose_encoder(self.headers.get("Accept") or "")

@@ -68,6 +68,8 @@ class SinkKind:
         return importlib.import_module(self.module).open_sink(config, context)
 
 
+# A bundle sets values (a broker URL, a port), never a file for the device to read: the options that read a
+# file name the device's own file instead (``device_file``: ROOT/secrets/<name>, see releases/device_secrets.py).
 SINKS: tuple[SinkKind, ...] = (
     SinkKind("stdout", "edgevision.sinks.jsonl", "one JSON event per line on standard output", (
         RunOption("stdout", ("--stdout",), bool, True, "JSON lines on stdout.", negative="--no-stdout",
@@ -82,14 +84,15 @@ SINKS: tuple[SinkKind, ...] = (
                   "Publish to an MQTT broker: mqtt://user@host:port/topic (all but host optional; mqtts:// for TLS).",
                   bundle=BUNDLE_VALUE, check=checks.mqtt_url),
         RunOption("mqtt_password_file", ("--mqtt-password-file",), Path, None,
-                  "MQTT password from this file (mode 600); or set $EDGEVISION_MQTT_PASSWORD. Never shown or logged.",
-                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+                  "MQTT password from this file (mode 600); or set $EDGEVISION_MQTT_PASSWORD. Never shown or logged."),
+        RunOption("mqtt_credentials_file", ("--mqtt-credentials-file",), Path, None,
+                  "MQTT user:password from this file (mode 600), instead of a user in the URL. Never shown or "
+                  "logged.", device_file="mqtt-credentials"),
         RunOption("mqtt_ca", ("--mqtt-ca",), Path, None, "CA bundle for mqtts:// (default: system's).",
-                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+                  device_file="mqtt-ca.pem"),
         RunOption("mqtt_cert", ("--mqtt-cert",), Path, None, "Client certificate for mqtts://.",
-                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
-        RunOption("mqtt_key", ("--mqtt-key",), Path, None, "Client key for --mqtt-cert.",
-                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+                  device_file="mqtt-cert.pem"),
+        RunOption("mqtt_key", ("--mqtt-key",), Path, None, "Client key for --mqtt-cert.", device_file="mqtt-key.pem"),
         RunOption("mqtt_node", ("--mqtt-node",), str, None, "Device id in topics (default: hostname).",
                   bundle=BUNDLE_VALUE, check=checks.node_id),
         RunOption("mqtt_discovery", ("--mqtt-discovery",), bool, True, "Publish Home Assistant discovery configs.",
@@ -105,8 +108,8 @@ SINKS: tuple[SinkKind, ...] = (
         RunOption("web_token", ("--web-token",), str, None,
                   "Token the live view asks for (default beyond loopback: a new one, printed once); or "
                   "$EDGEVISION_WEB_TOKEN.", envvar="EDGEVISION_WEB_TOKEN", secret=True),
-        RunOption("web_token_file", ("--web-token-file",), Path, None, "Read the token from this file.",
-                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+        RunOption("web_token_file", ("--web-token-file",), Path, None, "Read the token from this file (mode 600).",
+                  device_file="web-token"),
     )),
     SinkKind("metrics", "edgevision.sinks.prometheus",
              "Prometheus metrics: frames, drops, latency histograms, FPS, labels, confidence, drift, the board", (
@@ -120,8 +123,8 @@ SINKS: tuple[SinkKind, ...] = (
                   "Bearer token the metrics endpoint asks for (default beyond loopback: a new one, printed once); or "
                   "$EDGEVISION_METRICS_TOKEN.", envvar="EDGEVISION_METRICS_TOKEN", secret=True),
         RunOption("metrics_token_file", ("--metrics-token-file",), Path, None,
-                  "Read the metrics token from this file (Prometheus: authorization.credentials_file).",
-                  bundle=BUNDLE_VALUE, check=checks.absolute_path),
+                  "Read the metrics token from this file (mode 600; Prometheus: authorization.credentials_file).",
+                  device_file="metrics-token"),
         RunOption("metrics_linger", ("--metrics-linger",), float, 0.0,
                   "When the source ends, keep serving until one more scrape, at most this many seconds (lets "
                   "Prometheus see a finite run's final counts).", min=0.0, max=3600.0),

@@ -13,7 +13,7 @@ browser tab never slows inference down. Slow clients skip frames instead of queu
 
 from __future__ import annotations
 
-import html
+import io
 import json
 import logging
 import threading
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from edgevision.console import inert_html
 from edgevision.errors import BadInput
 from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.runtime.frames import Frame
@@ -101,7 +102,11 @@ class WebView:
     wants_frames = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 15.0, title: str = "",
-                 token: str | None = None, max_clients: int = 16, timeout: float = 10.0) -> None:
+                 token: str | None = None, max_clients: int = 16, timeout: float = 10.0,
+                 max_guests: int | None = None) -> None:
+        """``timeout``: seconds a request head may take to arrive whole (and a kept-alive connection may
+        idle; a stalled write gives up after as long); ``max_clients`` viewers that showed the token,
+        ``max_guests`` connections that have not yet (default: as many)."""
         self.max_fps, self.title = max_fps, title
         # Beyond loopback a token is required: the one given, else a new one (``generated_token``).
         self.generated_token = token is None and not web_auth.is_loopback(host)
@@ -122,7 +127,7 @@ class WebView:
         self._viewers = 0
         self._closed = False
         try:
-            self._server = web_auth.BoundedServer((host, port), self._handler(), max_clients)
+            self._server = web_auth.BoundedServer((host, port), self._handler(), max_clients, max_guests)
         except OSError as exc:
             raise BadInput(f"--web {host}:{port}: cannot listen ({exc.strerror or exc})") from None
         self._server.daemon_threads = True
@@ -216,7 +221,18 @@ class WebView:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            timeout = view.timeout  # socket timeout: an idle or half-sent request gives its thread back
+            timeout = view.timeout  # for writes: a client that stops reading gives its thread back
+            server: web_auth.BoundedServer
+
+            def setup(self) -> None:
+                super().setup()
+                self.rfile.close()  # the plain socket file: reads go through the head's deadline instead
+                self._head = web_auth.HeadReader(self.connection)
+                self.rfile = io.BufferedReader(self._head)  # reads with a deadline for the whole head
+
+            def handle_one_request(self) -> None:
+                self._head.start(view.timeout)
+                super().handle_one_request()
 
             def _refused(self) -> bool:
                 """Host and token checks, before any content; True when the request was answered with an error."""
@@ -243,12 +259,17 @@ class WebView:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                self.connection.settimeout(view.timeout)  # the head is in: from here on, writes
                 path = self.path.split("?", 1)[0]
                 try:
                     if self._refused():
                         return
+                    if not self.server.admit(self.connection):
+                        self.close_connection = True
+                        self._send(b"too many viewers; retry later\n", "text/plain", 503)
+                        return
                     if path in ("/", "/index.html"):
-                        self._send(PAGE.replace("__TITLE__", html.escape(view.title)).encode(),
+                        self._send(PAGE.replace("__TITLE__", inert_html(view.title)).encode(),
                                    "text/html; charset=utf-8", cookie=True)
                     elif path == "/stream.mjpg":
                         self._mjpeg()
@@ -342,5 +363,6 @@ def open_sink(config: SinkConfig, context: SinkContext) -> WebView:
     token = read_secret_file(token_file, "--web-token-file") if token_file else config.value("web_token")
     if token is None and not web_auth.is_loopback(host) and context.quiet:
         raise BadInput(f"--host {host}: a live view beyond loopback needs a token, and --quiet would hide the "
-                       "generated one; pass --web-token-file FILE (or $EDGEVISION_WEB_TOKEN)")
+                       "generated one; pass --web-token-file FILE or $EDGEVISION_WEB_TOKEN (on a device: "
+                       "`edgevision device secret set web-token`)")
     return WebView(host, int(config.value("web")), title=context.model_name, token=token)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgevision.errors import BadInput
+from edgevision.redact import userinfo_of, with_userinfo, without_userinfo
 from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.runtime.images import IMAGE_EXTENSIONS, is_image_path, read_image
 
@@ -99,6 +100,8 @@ class CaptureSource:
 
     def __init__(self, target: str | int, live: bool, kind: str, timeout_s: float = 5.0) -> None:
         self.target, self.live, self.kind, self.timeout_s = target, live, kind, timeout_s
+        # what frames, logs and errors name it by: a URL without its credentials (only OpenCV sees those)
+        self.shown = without_userinfo(target) if isinstance(target, str) else str(target)
         self._cap: Any = None
         self._count = 0
         self._raw_jpeg = False          # MJPEG stream read as packets: only frames that are used get decoded
@@ -116,7 +119,7 @@ class CaptureSource:
             # the interpreter leaves it), and FFmpeg's frame threads only add a hand-off per frame. With
             # OpenCV 5's FFmpeg they made a 640x480 MJPEG decode 15-20 % slower on a 2-vCPU VM, idle core
             # or not (1000 vs 1195 FPS; MPEG-4 2000 vs 2400), while using more CPU; a decode-dominated run
-            # gains 3.4-3.7 % (benchmarks/results/runtime_frames_x86-64-dev.md).
+            # gains 3.4-3.7 % (benchmarks/results/2026-12-01-runtime-frames-dev-vm.md).
             return [getattr(cv2, "CAP_PROP_N_THREADS", 70), DECODE_THREADS]
         if self.kind != "stream":
             return []
@@ -138,7 +141,7 @@ class CaptureSource:
                 cap = cv2.VideoCapture(self.target, backend)
         if not cap.isOpened():
             cap.release()
-            raise BadInput(f"{self.target}: cannot open {self.kind}")
+            raise BadInput(f"{self.shown}: cannot open {self.kind}")
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) or None
         if fps is not None and not 0 < fps < 1000:  # FFmpeg reports 90000 or 1000 for some MJPEG streams
@@ -150,7 +153,7 @@ class CaptureSource:
             # FFmpeg decodes in grab(); in raw mode grab() only reads the JPEG packet, and retrieve() hands
             # it over for cv2.imdecode, so frames the latest-frame slot would drop are never decoded.
             self._raw_jpeg = bool(cap.set(cv2.CAP_PROP_FORMAT, -1))
-        return SourceInfo(name=str(self.target), kind=self.kind, live=self.live, fps=fps, width=w, height=h,
+        return SourceInfo(name=self.shown, kind=self.kind, live=self.live, fps=fps, width=w, height=h,
                           pixel_format=f"{fmt + ' decoded to ' if fmt else ''}BGR by OpenCV")
 
     def read(self) -> Frame | None:
@@ -177,7 +180,7 @@ class CaptureSource:
             return None
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
-        frame = Frame(img, self._count, str(self.target), t_wall, (time.perf_counter() - t0) * 1e3, "BGR")
+        frame = Frame(img, self._count, self.shown, t_wall, (time.perf_counter() - t0) * 1e3, "BGR")
         self._count += 1
         return frame
 
@@ -210,12 +213,12 @@ class CaptureSource:
         if self._raw_jpeg:
             img = cv2.imdecode(img.reshape(-1), cv2.IMREAD_COLOR) if img.size else None
             if img is None:
-                log.warning("%s: skipping a corrupt JPEG frame", self.target)
+                log.warning("%s: skipping a corrupt JPEG frame", self.shown)
                 return None
         elif img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
         t_wall, grab_ms = grabbed  # the frame arrived when grab() returned: its capture time
-        frame = Frame(img, self._count, str(self.target), t_wall, grab_ms + (time.perf_counter() - t0) * 1e3, "BGR")
+        frame = Frame(img, self._count, self.shown, t_wall, grab_ms + (time.perf_counter() - t0) * 1e3, "BGR")
         self._count += 1
         return frame
 
@@ -224,7 +227,7 @@ class CaptureSource:
         corrupt: say so (exit 1) instead of ending as if it were complete. Counts of some containers are
         estimates, hence the margin."""
         if declared > 0 and self._count < declared * 0.9 - 1:
-            raise BadInput(f"{self.target}: video ended after {self._count} of the {declared} frames its header "
+            raise BadInput(f"{self.shown}: video ended after {self._count} of the {declared} frames its header "
                            "declares (truncated or corrupt file)")
 
     def close(self) -> None:
@@ -257,11 +260,13 @@ def single_image(src: object) -> bool:
 STREAM_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "udp", "tcp")
 
 
-def open_source(spec: str | int | Path, loop: bool = False, timeout_s: float = 5.0) -> FrameSource:
+def open_source(spec: str | int | Path, loop: bool = False, timeout_s: float = 5.0,
+                credentials: str | None = None) -> FrameSource:
     """Pick a source from a user string.
 
     ``0`` (V4L2 camera index), ``picamera2`` / ``picamera2:lores`` / ``picamera2:main:1280x720``,
-    ``rtsp://…`` / ``http://…`` (MJPEG), a folder, an image, or a video file.
+    ``rtsp://…`` / ``http://…`` (MJPEG), a folder, an image, or a video file. ``credentials``
+    (``user:password``, from the device's configuration) go into a URL that has none, for opening only.
     """
     text = str(spec)
     if isinstance(spec, int) or text.isdigit():
@@ -273,7 +278,10 @@ def open_source(spec: str | int | Path, loop: bool = False, timeout_s: float = 5
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in STREAM_SCHEMES:
-            raise BadInput(f"{text}: unsupported stream scheme {scheme!r} (use {', '.join(STREAM_SCHEMES)})")
+            raise BadInput(f"{without_userinfo(text)}: unsupported stream scheme {scheme!r} "
+                           f"(use {', '.join(STREAM_SCHEMES)})")
+        if credentials and userinfo_of(text) is None:
+            text = with_userinfo(text, credentials)
         return CaptureSource(text, live=True, kind="stream", timeout_s=timeout_s)
     p = Path(text)
     if not p.exists():

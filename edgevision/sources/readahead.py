@@ -18,7 +18,7 @@ in the kernel must be woken by the reader's put, which on a VM costs the waker (
 inter-processor interrupt. So a consumer with nothing to read first polls in the shortest naps the OS
 grants (``time.sleep(0)``: the timer slack, 50-80 us) for up to ``nap_s``, and only then blocks; the put
 then has no sleeper to wake. A decode-dominated 640x480 MJPEG run gained 2-4 % for 0.1-0.2 of a core
-(benchmarks/readahead_nap.py); a model-bound run never naps (frames are waiting), and a stalled source
+(benchmarks/experiments/readahead_nap.py); a model-bound run never naps (frames are waiting), and a stalled source
 is waited for asleep. On one core there is nothing to gain (each nap would preempt the reader): no naps.
 """
 

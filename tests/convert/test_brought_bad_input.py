@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -94,11 +95,16 @@ def test_labels_count_mismatch(tmp_path: Path, data: Path, cli: Cli, keras_model
 
 def test_labels_with_background_line_refused_or_mapped(tmp_path: Path, data: Path, cli: Cli,
                                                        keras_model: Path) -> None:
-    (tmp_path / "bg.txt").write_text("0 background\n1 a\n2 b\n3 c\n")
-    _error(cli("convert", keras_model, "--labels", tmp_path / "bg.txt", "--data", data, "--norm", "unit"),
-           "'background'", "--drop-first-label")
-    ok = cli("convert", keras_model, "--labels", tmp_path / "bg.txt", "--data", data, "--norm", "unit",
-             "--drop-first-label", "--quant", "float32", "--json")
+    (tmp_path / "bg.txt").write_text("0 background\n1 a\n2 b\n3 c\n")  # Coral's layout: what it means is clear
+    bg = cli("convert", keras_model, "--labels", tmp_path / "bg.txt", "--data", data, "--norm", "unit",
+             "--quant", "float32", "--json", "--out", tmp_path / "bg")
+    assert bg.returncode == 0, bg.stderr[-2000:]
+    assert "background entry the model does not output" in json.loads(bg.stdout)["source"]["labels"]
+    (tmp_path / "extra.txt").write_text("0 zebra\n1 a\n2 b\n3 c\n")  # an extra first label of another name
+    _error(cli("convert", keras_model, "--labels", tmp_path / "extra.txt", "--data", data, "--norm", "unit"),
+           "'zebra'", "--drop-first-label")
+    ok = cli("convert", keras_model, "--labels", tmp_path / "extra.txt", "--data", data, "--norm", "unit",
+             "--drop-first-label", "--quant", "float32", "--json", "--out", tmp_path / "mapped")
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "dropped" in ok.stdout
 

@@ -115,6 +115,7 @@ def test_without_the_toolchain_one_line_naming_what_to_install(cli, trained, tmp
     r = type(cli)(cli.python, env)("convert", trained.run, "--target", "imx500", "--out", tmp_path / "out")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error:"), r.stderr
     assert "edge-mdt[tf]" in r.stderr and "make imx500-venv" in r.stderr
+    assert "`edgevision toolchain install imx500`" in r.stderr  # what a pip user (no Makefile) runs
     assert not (tmp_path / "out").exists()
     r = cli("convert", trained.run, "--target", "imx500", "--target", "edgetpu")
     assert r.returncode == 2 and "cannot be combined" in r.stderr
@@ -297,13 +298,12 @@ def test_teachable_machine_keras2_file_to_packerout(cli, tmp_path: Path) -> None
     outside the model): exported as a layer list, its declared [-1, 1] becomes the network's first layer."""
     import importlib.util
 
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import SIGN_DIGITS
     from tests.convert.brought import subset, teachable_machine
 
     need_toolchain()
     need(importlib.util.find_spec("tf_keras") is not None, "tf_keras is not installed (pip install -e '.[keras2]')")
-    need(SHARED_DATA.is_dir(), f"shared dataset not found at {SHARED_DATA}")
-    data = subset(SHARED_DATA, tmp_path / "digits", {"train": 20, "test": 10})
+    data = subset(SIGN_DIGITS, tmp_path / "digits", {"train": 20, "test": 10})
     h5, labels = teachable_machine(data, tmp_path / "converted_keras", epochs=8)
     r = cli("convert", h5, "--labels", labels, "--data", data, "--preset", "teachable-machine", "--target", "imx500",
             "--max-drop", "100", "--out", tmp_path / "out", "--json", timeout=1800)

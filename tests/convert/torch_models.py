@@ -5,8 +5,13 @@ Run as a script in the converter venv (``.venv-convert``, where torch lives)::
     python -m tests.convert.torch_models DATA OUT
 
 It writes ``OUT/net.onnx``, ``OUT/net.pt2``, ``OUT/net_dynamic.onnx`` (dynamic height/width),
-``OUT/two_inputs.onnx``, ``OUT/two_outputs.onnx``, ``OUT/labels.txt`` and
-``OUT/torch_top1.json`` (the module's own top-1 on the test split, ImageNet-normalized, NCHW).
+``OUT/two_inputs.onnx``, ``OUT/two_outputs.onnx``, ``OUT/labels.txt``,
+``OUT/torch_top1.json`` (the module's own top-1 on the test split, ImageNet-normalized, NCHW),
+``OUT/same_pad_{ts11,ts17,dynamo18}.onnx`` (the net behind an EfficientNet-port-style block: "same"
+padding computed from the input's size, a residual add, ``x.view(x.size(0), -1)``; exported by the
+TorchScript exporter at opsets 11 and 17 and by the dynamo exporter) and ``OUT/bias_gelu.onnx`` (an
+onnxruntime contrib op that onnx2tf has no converter for) and ``OUT/maxpool_stem.onnx`` (ResNet's padded
+stem max-pool in front of the net).
 The network ends in logits, as PyTorch classifiers usually do.
 """
 
@@ -90,11 +95,80 @@ def build(data: Path, out: Path, epochs: int = 15) -> None:
     torch.onnx.export(Two().eval(), (example, example), str(out / "two_inputs.onnx"), dynamo=False)
     torch.onnx.export(Heads().eval(), (example,), str(out / "two_outputs.onnx"), dynamo=False)
     (out / "labels.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
+    net.eval()
+    same = same_pad_block(net).eval()
+    for name, dynamo, opset in (("same_pad_ts11", False, 11), ("same_pad_ts17", False, 17),
+                                ("same_pad_dynamo18", True, 18)):
+        torch.onnx.export(same, (example,), str(out / f"{name}.onnx"), input_names=["input"],
+                          output_names=["logits"], opset_version=opset, dynamo=dynamo)
+    bias_gelu(out / "bias_gelu.onnx", len(classes))
+    stem = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                         nn.Upsample(scale_factor=2.0, mode="nearest"), net).eval()
+    nn.init.dirac_(stem[0].weight)  # ResNet's stem pooling (3x3, stride 2, padding 1) in front of the trained net
+    torch.onnx.export(stem, (example,), str(out / "maxpool_stem.onnx"), input_names=["input"],
+                      output_names=["logits"], opset_version=13, dynamo=False)
     net.eval()  # exporting the wrappers (built in training mode) put net back in training mode on the way out
     xs, _, _, files = _load(data, "test")
     with torch.no_grad():
         top1 = net(torch.from_numpy(xs)).argmax(-1).tolist()
     (out / "torch_top1.json").write_text(json.dumps(dict(zip(files, top1, strict=True))), encoding="utf-8")
+
+
+def _same_pad_block() -> type:
+    import math
+
+    import torch
+    from torch import nn
+
+    class SamePadBlock(nn.Module):
+        """TensorFlow-style "same" padding computed from the input size at run time, as EfficientNet ports do
+        (the TorchScript exporter turns it into Shape/Gather/Div/Pad arithmetic), a residual add, and a
+        flatten by ``view(size(0), -1)``, in front of a trained net."""
+
+        def __init__(self, net: nn.Module) -> None:
+            super().__init__()
+            torch.manual_seed(1)
+            self.conv = nn.Conv2d(3, 3, 3, stride=2, bias=False)
+            self.skip = nn.Conv2d(3, 3, 1, stride=2, bias=False)
+            nn.init.normal_(self.conv.weight, 0.0, 0.05)
+            nn.init.dirac_(self.skip.weight)
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            ih, iw = x.size()[-2:]
+            ph = max((math.ceil(ih / 2) - 1) * 2 + 3 - ih, 0)
+            pw = max((math.ceil(iw / 2) - 1) * 2 + 3 - iw, 0)
+            y = self.conv(nn.functional.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])) + self.skip(x)
+            y = nn.functional.interpolate(y, scale_factor=2.0, mode="nearest")
+            z = self.net[:-1](y)
+            return self.net[-1](z.view(z.size(0), -1))
+
+    return SamePadBlock
+
+
+def same_pad_block(net: object) -> object:
+    return _same_pad_block()(net)
+
+
+def bias_gelu(path: Path, classes: int) -> None:
+    """(1, 3, SIZE, SIZE) -> mean -> MatMul -> com.microsoft BiasGelu -> (1, classes): runs in onnxruntime,
+    but onnx2tf has no converter for the contrib op."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.normal(size=(3, classes)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.normal(size=(classes,)).astype(np.float32), "b")
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["pooled"], name="pool"),
+             helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten"),
+             helper.make_node("MatMul", ["flat", "w"], ["mm"], name="fc"),
+             helper.make_node("BiasGelu", ["mm", "b"], ["logits"], name="head_gelu", domain="com.microsoft")]
+    graph = helper.make_graph(nodes, "bias_gelu", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                                 [1, 3, SIZE, SIZE])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])], [w, b])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    onnx.save(model, str(path))
 
 
 def latency_ms(path: Path, runs: int = 50) -> float:

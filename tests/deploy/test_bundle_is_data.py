@@ -41,7 +41,7 @@ def test_bundle_refuses_a_source_with_a_newline(cli, models, tmp_path: Path) -> 
     assert not (tmp_path / "b").exists()
     out = cli("bundle", models.int8, "--profile", "x86-64", "--source", "0", "--sink",
               "mqtt=mqtt://cam:hunter2@broker/t", "--out", tmp_path / "c")
-    _one_line_error(out, 2, "mqtt-password-file")
+    _one_line_error(out, 2, "mqtt-credentials")
     assert "hunter2" not in out.stderr + out.stdout
 
 

@@ -47,6 +47,7 @@ class MjpegServer:
     fps: float = 20.0
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
+    auth: str | None = None  # user:password the camera asks for (HTTP Basic)
 
     @property
     def url(self) -> str:
@@ -54,7 +55,8 @@ class MjpegServer:
 
     def start(self) -> MjpegServer:
         self.proc = subprocess.Popen([sys.executable, str(HERE / "mjpeg_server.py"), str(self.port), str(self.folder),
-                                      str(self.fps)], stdout=subprocess.PIPE, text=True, env=env())
+                                      str(self.fps), *([self.auth] if self.auth else [])], stdout=subprocess.PIPE,
+                                     text=True, env=env())
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert line.startswith("READY"), line
@@ -129,11 +131,13 @@ def _importable(name: str) -> bool:
 class Subscriber:
     """A paho subscriber collecting (topic, payload, retained) into a queue."""
 
-    def __init__(self, port: int, topics: list[str]) -> None:
+    def __init__(self, port: int, topics: list[str], login: tuple[str, str] | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.messages: queue.Queue[tuple[str, str, bool]] = queue.Queue()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-sub-{os.getpid()}-{id(self)}")
+        if login is not None:
+            self.client.username_pw_set(*login)
         ready = threading.Event()
 
         def on_connect(client, userdata, flags, rc, props) -> None:  # type: ignore[no-untyped-def]

@@ -1,14 +1,16 @@
-"""A small real MJPEG-over-HTTP camera for tests: ``python mjpeg_server.py PORT FOLDER [FPS]``.
+"""A small real MJPEG-over-HTTP camera for tests: ``python mjpeg_server.py PORT FOLDER [FPS [USER:PASSWORD]]``.
 
 Serves ``/stream.mjpg`` (multipart/x-mixed-replace, the format of IP cameras and
 mjpg-streamer) from the images of FOLDER in sorted order, looped, at FPS (paced by deadline,
 so the rate holds however long a write takes, as a camera's does). Prints
 ``READY <port>`` once listening. Runs as its own process so a test can kill it (SIGKILL),
-freeze it (SIGSTOP) and start it again on the same port.
+freeze it (SIGSTOP) and start it again on the same port. With USER:PASSWORD it asks for HTTP Basic
+authentication, as IP cameras do (401 without the right credentials).
 """
 
 from __future__ import annotations
 
+import base64
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ from pathlib import Path
 def main() -> None:
     port, folder = int(sys.argv[1]), Path(sys.argv[2])
     fps = float(sys.argv[3]) if len(sys.argv) > 3 else 20.0
+    auth = "Basic " + base64.b64encode(sys.argv[4].encode()).decode() if len(sys.argv) > 4 else None
     import cv2
 
     jpegs = []
@@ -36,6 +39,12 @@ def main() -> None:
         def do_GET(self) -> None:
             if self.path.split("?")[0] != "/stream.mjpg":
                 self.send_error(404)
+                return
+            if auth is not None and self.headers.get("Authorization") != auth:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=ffserver")

@@ -168,6 +168,11 @@ def test_a_bundle_may_turn_metrics_on_but_never_carry_the_token() -> None:
         Sink.parse("metrics-token=abcdefgh12")
     with pytest.raises(BadInput, match="expected a port"):
         Sink.parse("metrics=99999")
+    with pytest.raises(BadInput):  # nor a file for the device to read: the token is the device's own secret
+        Sink.parse("metrics-token-file=/home/pi/.ssh/id_ed25519")
+    from edgevision.releases.device_secrets import names
+
+    assert "metrics-token" in names()
 
 
 def _families(text: str) -> dict[str, list]:

@@ -136,11 +136,32 @@ def test_tls_mismatch_and_broker_down_are_logged_once_with_the_cause(broker, cap
     assert len(tls) == 1 and len(refused) == 1, messages
 
 
-def test_bundle_sinks_for_credentials_and_tls(cli, models, tmp_path: Path) -> None:
-    out = cli("bundle", models.int8, "--profile", "x86-64", "--source", "0", "--sink", "mqtt=mqtts://cam@broker/t",
-              "--sink", "mqtt-password-file=/etc/edgevision/mqtt.pass", "--sink", "mqtt-ca=/etc/ssl/ca.pem",
-              "--out", tmp_path / "b")
+def test_bundle_sinks_for_credentials_and_tls(cli, models, broker, tmp_path: Path) -> None:
+    """A bundle names the broker; its login and TLS files are the device's own (ROOT/secrets/), which the
+    release's run configuration picks up at their fixed names."""
+    from edgevision.releases.manifest import verify_bundle_dir
+    from edgevision.sinks.mqtt import open_sink
+
+    d = broker["dir"]
+    out = cli("bundle", models.int8, "--profile", "x86-64", "--source", "0", "--sink",
+              f"mqtt=mqtts://127.0.0.1:{broker['tls']}/t", "--out", tmp_path / "b")
     assert out.returncode == 0, out.stderr
     runtime = (tmp_path / "b" / "runtime.json").read_text()
-    assert "mqtt-password-file=/etc/edgevision/mqtt.pass" in runtime
+    assert "/" + "etc" not in runtime and "file" not in runtime and "@" not in runtime
     assert os.stat(tmp_path / "b" / "runtime.json").st_mode & 0o777 == 0o644  # data only: no secret inside
+    root = tmp_path / "device"
+    for name, source in (("mqtt-ca.pem", "ca.pem"), ("mqtt-cert.pem", "client.pem"), ("mqtt-key.pem", "client.key")):
+        done = cli("device", "secret", "set", name, "--from", d / source, "--root", root)
+        assert done.returncode == 0, done.stderr
+    assert (root / "secrets" / "mqtt-key.pem").stat().st_mode & 0o777 == 0o600
+    assert (root / "secrets" / "mqtt-ca.pem").stat().st_mode & 0o777 == 0o644
+    manifest = verify_bundle_dir(tmp_path / "b")
+    config = manifest.runtime.run_config(tmp_path / "b", root / "labels.jsonl", root)
+    (mqtt,) = [s for s in config.outputs.sinks if s.kind == "mqtt"]
+    assert mqtt.value("mqtt_ca") == root / "secrets" / "mqtt-ca.pem"
+    assert mqtt.value("mqtt_key") == root / "secrets" / "mqtt-key.pem"
+    sink = open_sink(mqtt, SinkContext())
+    try:
+        assert sink.wait_connected(8)  # verified the broker with the device's CA, showed the device's certificate
+    finally:
+        sink.close()

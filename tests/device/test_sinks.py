@@ -72,12 +72,14 @@ def test_mqtt_sink_publishes_state_events_and_discovery(mosquitto) -> None:
     for topic, payload, _ in msgs:
         by_topic.setdefault(topic, []).append(payload)
     assert by_topic["edgevision/test/availability"] == ["online", "offline"]
-    assert [json.loads(p)["label"] for p in by_topic["edgevision/test/state"]] == ["cat", "cat", "dog", "dog", "cat"]
+    states = [json.loads(p) for p in by_topic["edgevision/test/state"]]
+    assert [s["label"] for s in states] == ["cat", "cat", "dog", "dog", "cat"]
+    assert [s["label_id"] for s in states] == [s["label"] for s in states]  # no repeated names: the name itself
     assert len(by_topic["edgevision/test/event/cat"]) == 2 and len(by_topic["edgevision/test/event/dog"]) == 1
     assert json.loads(by_topic["edgevision/test/event/dog"][0])["frame"] == 2
     assert by_topic["edgevision/test/source"][-1] == "reconnecting"
     cfg = json.loads(by_topic["homeassistant/sensor/pi-cam/label/config"][0])
-    assert cfg["state_topic"] == "edgevision/test/state" and cfg["value_template"] == "{{ value_json.label }}"
+    assert cfg["state_topic"] == "edgevision/test/state" and cfg["value_template"] == "{{ value_json.label_id }}"
     assert cfg["availability_topic"] == "edgevision/test/availability" and cfg["unique_id"] == "edgevision_pi-cam_label"
     # a late subscriber (Home Assistant restarting) gets the retained state and discovery at once
     late = Subscriber(broker.port, ["edgevision/test/state", "homeassistant/#"])
@@ -85,6 +87,37 @@ def test_mqtt_sink_publishes_state_events_and_discovery(mosquitto) -> None:
     late.close()
     assert all(r for _, _, r in retained)
     assert json.loads(next(p for t, p, _ in retained if t.endswith("/state")))["label"] == "cat"
+
+
+def test_mqtt_keeps_a_repeated_label_name_apart_by_index(mosquitto) -> None:
+    """ImageNet names two classes 'crane' (bird 134, machine 517): two topics, two ids, and a change between them
+    is a change of label."""
+    from edgevision.sinks.mqtt import MqttConfig, MqttSink
+
+    broker = mosquitto.start()
+    sub = Subscriber(broker.port, ["ev/im/#"])
+    labels = tuple(f"class{i}" for i in range(600))
+    labels = (*labels[:134], "crane", *labels[135:517], "crane", *labels[518:])
+    sink = MqttSink(MqttConfig.from_url(f"mqtt://127.0.0.1:{broker.port}/ev/im", node_id="cam", state_interval=60.0,
+                                        labels=labels))
+    assert sink.wait_connected(10)
+    t = time.time()
+    for i, index in enumerate((134, 517, 517, 134, 7)):
+        top = (Prediction(labels[index], 0.6, index),)
+        sink.emit(LabelEvent.classified(i, "test", top, t - 0.01, t, {"infer": 1.0}, 0))
+    sink.close()
+    msgs = sub.collect(5, lambda m: sum(tp.endswith("availability") and p == "offline" for tp, p, _ in m) >= 1)
+    sub.close()
+    by_topic: dict[str, list[str]] = {}
+    for topic, payload, _ in msgs:
+        by_topic.setdefault(topic, []).append(payload)
+    assert [json.loads(p)["frame"] for p in by_topic["ev/im/event/crane_134"]] == [0, 3]
+    assert [json.loads(p)["frame"] for p in by_topic["ev/im/event/crane_517"]] == [1]
+    assert "ev/im/event/crane" not in by_topic and len(by_topic["ev/im/event/class7"]) == 1
+    states = [json.loads(p) for p in by_topic["ev/im/state"]]  # 517 -> 517 is no change (state_interval 60 s)
+    assert [(s["label"], s["label_id"], s["index"]) for s in states] == [
+        ("crane", "crane #134", 134), ("crane", "crane #517", 517), ("crane", "crane #134", 134),
+        ("class7", "class7", 7)]
 
 
 def test_run_to_mqtt_survives_a_broker_that_starts_late(models, mosquitto, run_process) -> None:

@@ -1,7 +1,8 @@
 """Fixtures of the device lab: one booted emulated Pi per target (module scope), the desktop's camera.
 
 The rootfs tarballs come from ``make devicelab`` (device/lab/build.sh). A missing tarball or tool skips
-these tests, except under ``make test-devicelab`` (EDGEVISION_LAB_REQUIRE=1), where it fails them.
+these tests, except under ``make test-devicelab`` (EDGEVISION_LAB_REQUIRE=1), where it fails them; a
+target whose last build failed (its status file says why) fails them in any case.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def device(request: pytest.FixtureRequest) -> Iterator[lab.Device]:
         pytest.skip(f"{name} not in EDGEVISION_LAB_TARGETS")
     _need(os.geteuid() == 0, "the device lab needs root (systemd-nspawn)")
     _need(not lab.missing_tools(), f"missing {', '.join(lab.missing_tools())} (apt install systemd-container "
-          "mmdebstrap qemu-user-static openssh-client)")
+          "mmdebstrap arch-test qemu-user-static openssh-client)")
+    if not lab.tarball(name).is_file() and (why := lab.build_failure(name)):
+        pytest.fail(f"{name}: its rootfs build failed: {why}")   # a failed build is a failure, never a skip
     _need(lab.tarball(name).is_file(), f"{lab.tarball(name)} not built (make devicelab)")
     dev = lab.start(name)
     try:

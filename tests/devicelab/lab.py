@@ -61,9 +61,18 @@ def tarball(target: str) -> Path:
 
 
 def build(target: str) -> Path:
-    """Build the target's rootfs tarball unless the cached one is newer than the build script."""
+    """Build the target's rootfs tarball unless it is cached (build.sh retries a mirror mid-sync)."""
     subprocess.run(["sh", str(BUILD), target, str(CACHE)], check=True)
     return tarball(target)
+
+
+def build_failure(target: str) -> str:
+    """Why the last build of the target failed (build.sh's status file), or "" when it did not fail."""
+    try:
+        status = (CACHE / f"{target}.status").read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return status.removeprefix("failed:").strip() if status.startswith("failed") else ""
 
 
 def missing_tools() -> list[str]:
@@ -231,7 +240,7 @@ def start(name: str, timeout: float = 600) -> Device:
     target = TARGETS[name]
     tar = tarball(name)
     if not tar.is_file():
-        raise FileNotFoundError(f"{tar}: build it first (make devicelab-{name})")
+        raise FileNotFoundError(f"{tar}: build it first (make devicelab LAB_TARGETS={name})")
     work = Path(tempfile.mkdtemp(prefix=f"ev-lab-{name}-", dir="/var/tmp"))
     rootfs = work / "rootfs"
     rootfs.mkdir()

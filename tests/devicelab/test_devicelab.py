@@ -73,7 +73,8 @@ def test_deploy_install_service_status_redeploy_rollback(cli, device: Device, mo
     assert t.board in _check(r1, "arch")["detail"]
     py = _check(r1, "python")
     assert py["ok"] and f"Python {t.python}." in py["detail"] and t.interpreter in py["detail"], py
-    assert _check(r1, "service") == {"name": "service", "ok": True, "detail": "systemd", "fix": ""}
+    assert _check(r1, "service") == {"name": "service", "ok": True, "detail": "systemd", "fix": "",
+                                      "missing_package": False}
     assert any(s["step"].startswith("build a wheel of this checkout") for s in r1["steps"])
     assert r1["first_label"]["label"] in ("circle", "cross", "square", "star", "triangle"), r1["first_label"]
 

@@ -23,9 +23,11 @@ from edgevision.convert.frontends import sniff
 from edgevision.convert.frontends.declare import Declared, decide_spec
 from edgevision.convert.frontends.frontend_base import BroughtModel, decide_outputs
 from edgevision.convert.frontends.judging_data import labelled_dataset, model_labels, unlabelled_images
+from edgevision.convert.targets import check_quant, exclusive_target
 from edgevision.data.discover import Dataset, Sample
 from edgevision.data.loader import load_pixels
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.model.labels import repeated, repeated_warning
 from edgevision.model.spec import PreprocessSpec
 from edgevision.train.rundir import RunDir
 
@@ -97,20 +99,6 @@ def float_check(model: BroughtModel, data: bytes, spec: PreprocessSpec, classes:
     return result
 
 
-IMX500_FORMATS = "a Keras model (.keras, or .h5 from Keras 3 or tf.keras 2) or an edgevision training run"
-
-
-def _imx500_format(path: Path, fmt: str) -> None:
-    """Sony's Model Compression Toolkit quantizes Keras models: Keras 3 and tf.keras 2 graphs are handed over
-    as layer lists (graph_export); a SavedModel, ONNX, PyTorch or .tflite has no Keras layers to hand over."""
-    if fmt in ("keras", "keras2"):
-        return
-    what = {"savedmodel": "a SavedModel", "onnx": "an ONNX model", "pytorch": "a PyTorch program",
-            "tflite": "a .tflite model"}.get(fmt, f"a {fmt} model")
-    raise BadInput(f"{path}: --target imx500 takes {IMX500_FORMATS}, not {what}; convert it for cpu/edgetpu "
-                   "without --target, or rebuild it in Keras and save it as .keras")
-
-
 def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, options: ConvertOptions | None = None,
                     console: Console | None = None) -> dict[str, Any]:
     from edgevision.convert.quantize import convert_float
@@ -118,19 +106,13 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     opts = options or ConvertOptions()
     con = console or Console(stderr=True)
     pol = resolve_policy(opts)
-    imx500 = "imx500" in pol.targets
-    if imx500:  # Sony's quantizer takes Keras models: refuse the rest before loading anything
-        from edgevision.convert.imx500.mct_convert import check_options
-        from edgevision.convert.imx500.toolchain import find_toolchain
-
-        if len(pol.targets) > 1:
-            raise BadInput("--target imx500 cannot be combined with another target; convert once per target")
-        check_options(opts, pol)
+    own = exclusive_target(pol.targets)  # a network made by the target's own toolchain (not a .tflite)
+    if own is not None:  # refuse what it cannot take before anything is loaded
+        own.load().check_options(opts, pol)
         if not isinstance(model_path, BroughtModel):
-            _imx500_format(Path(model_path), sniff(Path(model_path)))
-        find_toolchain()
-    if "edgetpu" in pol.targets and pol.quant not in ("int8", "all"):
-        raise BadInput(f"--target edgetpu needs an int8 model; got --quant {pol.quant} (use int8 or all)")
+            own.load().check_brought(Path(model_path), sniff(Path(model_path)))
+        own.load().check_ready()
+    check_quant(pol.targets, pol.quant)
     if "onnx" in pol.formats:
         from edgevision.convert.onnx_export import check_available
 
@@ -146,15 +128,18 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
         with con.status(f"loading {path.name} ({fmt})"):
             model = load_model(path, fmt, bring.declared)
         fmt = model.kind  # e.g. a .h5 that turned out to be a Keras 2 file
-    if imx500:
-        _imx500_format(path, fmt)
+    if own is not None:
+        own.load().check_brought(path, fmt)
     spec, how = decide_spec(str(path), (model.width, model.height), model.channels, model.from_model, bring.declared)
     model.mean, model.std = spec.mean, spec.std
     classes, labels_where = model_labels(str(path), model.classes, bring.labels, model.labels,
                                          bring.drop_first_label, bring.unlabelled)
+    twice = repeated_warning(classes, labels_where)
+    if twice:  # allowed (ImageNet names two classes 'crane'): said once, kept apart by index from here on
+        con.print(f"warning: {twice}", style="yellow", markup=False, highlight=False)
     if bring.unlabelled:
-        calib_files, gate_files = unlabelled_images(bring.data)
-        probe = _pixels(calib_files[:FLOAT_CHECK_IMAGES], spec)
+        files = unlabelled_images(bring.data)
+        probe = _pixels(files[:: max(1, len(files) // FLOAT_CHECK_IMAGES)][:FLOAT_CHECK_IMAGES], spec)
     else:
         dataset = labelled_dataset(bring.data, classes, labels_where)
         pool = list(dataset.train) or list(dataset.val)
@@ -163,13 +148,14 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
     outputs = decide_outputs(model, probe[:8], bring.outputs)
     # graph sources normalize inside (like edgevision's own models); a .tflite keeps its float input
     device_spec = spec if fmt == "tflite" else replace(spec, mean=(0.0,), std=(1.0,))
-    if imx500:  # no TFLite on this path: the toolchain proves its rebuild equals this model on probe images
-        check = {"skipped": "--target imx500: the IMX500 toolchain checks its TensorFlow 2.15 rebuild instead"}
+    if own is not None:  # no TFLite on this path: the toolchain proves its rebuild equals this model on probe images
+        check = {"skipped": own.load().FLOAT_CHECK}
     else:
         with con.status("checking the float32 TFLite against the original model"):
-            check = float_check(model, convert_float(model, "float32"), device_spec, classes, probe)
+            model.float32_bytes = convert_float(model, "float32")
+            check = float_check(model, model.float32_bytes, device_spec, classes, probe)
     if bring.unlabelled:
-        with con.status(f"labelling {len(calib_files) + len(gate_files)} images with the original model's top-1"):
+        with con.status(f"labelling {len(files)} images with the original model's top-1"):
             def pseudo(files: list[str]) -> tuple[Sample, ...]:
                 out = []
                 for f in files:
@@ -178,7 +164,8 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
                         out.append(Sample(f, int(model.reference(img[None])[0].argmax())))
                 return tuple(out)
 
-            dataset = Dataset(str(bring.data), classes, pseudo(calib_files), (), pseudo(gate_files), "seeded")
+            labelled = pseudo(files)  # calibration and gate: the same images (data.unlabelled_images says why)
+            dataset = Dataset(str(bring.data), classes, labelled, (), labelled, "all images")
     split, held = (pol.split, dataset.split(pol.split)) if pol.split else dataset.held_out()
     if not held or not dataset.train:
         raise BadInput(f"{bring.data}: too few images to both calibrate and validate on (train {len(dataset.train)}, "
@@ -187,19 +174,21 @@ def convert_brought(model_path: str | Path | BroughtModel, bring: BringOptions, 
               "preprocess": {**how, "mean": list(spec.mean), "std": list(spec.std),
                              "applied": "on the device (spec)" if fmt == "tflite" else "inside the model (first op)"},
               "outputs": outputs, "softmax_added": model.add_softmax, "labels": labels_where,
-              "gate": "agreement with the original model's top-1" if bring.unlabelled else "accuracy on labels",
+              "labels_repeated": {k: list(v) for k, v in repeated(classes).items()},
+              "gate": ("int8 top-1 agreement with the float model, against its own noise floor" if bring.unlabelled
+                       else "accuracy on labels"),
               "float_check": check}
     name = bring.name or path.stem.replace(" ", "_") or fmt
-    if imx500:
-        from edgevision.convert.imx500.mct_convert import convert_imx500_loaded
-
-        source["preprocess"]["applied"] = "on the sensor, as the network's first layer"
+    if own is not None:
+        target = own.load()
+        source["preprocess"]["applied"] = target.PREPROCESS_APPLIED
         run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=spec,
                      recipe={"name": f"brought {fmt}", "seed": 0}, run={"source": source})
-        return convert_imx500_loaded(run, model.keepalive, path, opts, pol, con,
+        return target.convert_loaded(run, model.keepalive, path, opts, pol, con,  # type: ignore[no-any-return]
                                      output="logits" if model.add_softmax else "scores",
                                      out_dir=opts.out or (path.parent if path.exists() else Path.cwd()), source=source)
     run = RunDir(root=path.parent, name=name, classes=classes, dataset=dataset, spec=device_spec,
                  recipe={"name": f"brought {fmt}", "seed": 0}, run={"source": source})
     out = opts.out or (path.parent if path.exists() else Path.cwd()) / f"{name}_edgevision"
-    return convert_loaded(run, model, pol, replace(opts, out=out), con)
+    return convert_loaded(run, model, pol, replace(opts, out=out, gate="agreement" if bring.unlabelled else "accuracy"),
+                          con)

@@ -49,6 +49,7 @@ class BroughtModel:
     tf_function: Callable[[Any], Any] | None = None
     keepalive: Any = None          # objects tf_function closes over (a loaded SavedModel)
     float_tflite: bytes | None = None  # the .tflite source: already a float TFLite model
+    float32_bytes: bytes | None = None  # its float32 TFLite once converted (the float check), reused after
     from_model: tuple[tuple[float, ...], tuple[float, ...], str] | None = None  # normalization it declares
     labels: tuple[str, ...] | None = None  # labels it carries (TFLite metadata)
     route: str = ""                # how it became a TensorFlow graph, for the card

@@ -5,6 +5,13 @@ with NHWC layout — NCHW inputs are transposed once, at conversion — so the r
 HWC frames like every edgevision model. It is told the input size when the ONNX file leaves
 height/width dynamic (``--size``), and never downloads anything: it looks for sample images
 in its working directory, so it runs in a temporary one holding 20 of the user's images.
+
+ONNX as it is in the wild — the TorchScript exporter's Shape/Gather/Concat arithmetic around
+padding and flattening, opsets 11 to 18, tf2onnx's and Keras' exports — goes through a
+route of attempts, first success wins: the graph simplified by onnxslim (constant folding
+at the fixed input size, the usual cure for shapes onnx2tf cannot infer), the file as it
+is, then onnx2tf's own repair of broadcasting and layout errors (``auto_generate_json_on_error``).
+When every attempt fails, the error names the ONNX node and op onnx2tf stopped at.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +97,149 @@ def _samples_file(folder: Path, images: np.ndarray | None) -> None:
     np.save(folder / SAMPLE_FILE, np.stack(picked).astype(np.float32) / 255.0)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One way of handing the file to onnx2tf."""
+
+    name: str
+    slim: bool
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+ROUTE = (Attempt("onnxslim + onnx2tf", True), Attempt("onnx2tf", False),
+         Attempt("onnxslim + onnx2tf (auto-repair of broadcasting/layout)", True,
+                 (("auto_generate_json_on_error", True),)))
+_NODE = re.compile(r"onnx_op_name:\s*(\S+)")
+
+
+def slim_model(path: Path, folder: Path, shape: list[int], input_name: str) -> Path | None:
+    """The graph simplified at its fixed input size (onnxslim), or None when onnxslim is absent or fails."""
+    try:
+        import onnx
+        import onnxslim
+    except ImportError:
+        return None
+    out = folder / "slim.onnx"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model = onnxslim.slim(onnx.load(str(path)), input_shapes=[f"{input_name}:{','.join(map(str, shape))}"])
+        if model is None:
+            return None
+        pad_max_pools(model)
+        onnx.save(model, str(out))
+    except Exception:  # noqa: BLE001 - a simplifier failure only means this attempt is skipped
+        return None
+    return out
+
+
+NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus", "Abs", "Exp")
+PAD_FLOOR = -65504.0  # the most negative float16: finite, so int8 quantization saturates it instead of overflowing
+
+
+def pad_max_pools(model: Any) -> int:
+    """Move each padded MaxPool's padding into an explicit Pad node before it; returns how many were moved.
+
+    onnx2tf pads such a MaxPool (ResNet's stem: 3x3, stride 2, padding 1) with -FLT_MAX, and the int8
+    quantizer turns that constant into a PADV2 the interpreter aborts on. After a ReLU (the usual case) the
+    input is never negative, so padding with 0 is the same maximum and converts to a plain PAD; otherwise
+    the padding is the most negative float16, which int8 saturates to its lowest value, as -inf would.
+    """
+    from onnx import helper, numpy_helper
+
+    if next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0) < 11:
+        return 0  # Pad takes its pads as inputs from opset 11 on
+    graph = model.graph
+    producers = {out: n for n in graph.node for out in n.output}
+    moved = 0
+    for index in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[index]
+        if node.op_type != "MaxPool":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        pads = list(attrs["pads"].ints) if "pads" in attrs else []
+        if not any(pads) or ("auto_pad" in attrs and attrs["auto_pad"].s not in (b"", b"NOTSET")):
+            continue
+        src = producers.get(node.input[0])
+        clip_min = None
+        if src is not None and src.op_type == "Clip" and len(src.input) > 1 and src.input[1]:
+            init = {i.name: i for i in graph.initializer}.get(src.input[1])
+            clip_min = float(numpy_helper.to_array(init)) if init is not None else None
+        non_negative = src is not None and (src.op_type in NON_NEGATIVE or (clip_min is not None and clip_min >= 0))
+        name = f"{node.name or node.output[0]}_pad"
+        half = len(pads) // 2
+        full = [0, 0, *pads[:half], 0, 0, *pads[half:]]  # NCHW begins then ends, batch and channels unpadded
+        graph.initializer.extend([numpy_helper.from_array(np.asarray(full, np.int64), f"{name}_pads"),
+                                  numpy_helper.from_array(np.asarray(0.0 if non_negative else PAD_FLOOR,
+                                                                     np.float32), f"{name}_value")])
+        pad = helper.make_node("Pad", [node.input[0], f"{name}_pads", f"{name}_value"], [f"{name}_out"], name=name,
+                               mode="constant")
+        node.input[0] = f"{name}_out"
+        for a in node.attribute:
+            if a.name == "pads":
+                del a.ints[:]
+                a.ints.extend([0] * len(pads))
+        graph.node.insert(index, pad)
+        moved += 1
+    return moved
+
+
+def _cause(exc: BaseException) -> str:
+    """The line that says what went wrong: Keras wraps TensorFlow's reason in 'Exception encountered when
+    calling layer ...'; the reason (e.g. 'Dimensions must be equal, but are 7 and 5') is the next line."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [exc.__class__.__name__]
+    if lines[0].startswith("Exception encountered when calling layer") and len(lines) > 1:
+        return re.sub(r" for '\{\{node [^']*'", "", lines[1])[:240]
+    return lines[0][:200]
+
+
+def _nodes_of(path: Path, op: str) -> list[str]:
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001
+        return []
+    return [n.name or f"#{i}" for i, n in enumerate(graph.node) if n.op_type == op]
+
+
+def _op_of(path: Path, node: str) -> str:
+    try:
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001
+        return "?"
+    return next((n.op_type for n in graph.node if n.name == node), "?")
+
+
+def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt: Attempt) -> tuple[Any, str]:
+    """(keras model or None, the failure: the first line of onnx2tf's error and the node it names)."""
+    log = io.StringIO()
+    try:
+        with contextlib.chdir(folder), contextlib.redirect_stdout(log):
+            logging.getLogger("onnx2tf").setLevel(logging.ERROR)
+            model = onnx2tf.convert(input_onnx_file_path=str(path.resolve()), output_folder_path=str(folder),
+                                    overwrite_input_shape=[shape_arg], disable_model_save=True, non_verbose=True,
+                                    **dict(attempt.options))
+        return model, ""
+    except SystemExit:
+        message = "onnx2tf stopped"
+    except ModuleNotFoundError as exc:  # onnx2tf imports one module per op type: a missing one is an unsupported op
+        op = (exc.name or "").rpartition(".")[2]
+        if not (exc.name or "").startswith("onnx2tf.ops.") or not op:
+            raise
+        nodes = _nodes_of(path, op)
+        where = f"node {nodes[0]!r} ({op})" if nodes else f"op {op}"
+        more = f" and {len(nodes) - 1} more node(s)" if len(nodes) > 1 else ""
+        return None, f"{where}{more}: onnx2tf has no converter for the op {op}"
+    except Exception as exc:  # noqa: BLE001 - converter errors of every kind
+        message = _cause(exc)
+    found = _NODE.findall(log.getvalue())
+    if found:
+        message = f"node {found[-1]!r} ({_op_of(path, found[-1])}): {message}"
+    return None, message
+
+
 def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarray | None = None) -> BroughtModel:
     info = inspect_onnx(path, size)
     try:
@@ -96,31 +248,49 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
     except ImportError as exc:
         raise MissingDependency(exc.name or "onnx2tf", "onnx-source", f"{path}: converting an ONNX model") from None
     h, w, c, nchw = info["height"], info["width"], info["channels"], info["layout"] == "NCHW"
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # batch 1 on a busy machine: no spinning
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise BadInput(f"{path}: onnxruntime cannot load the model, so there is no reference to check a "
+                       f"conversion against ({_first(exc)})") from None
 
     def run(x: np.ndarray) -> np.ndarray:
         feed = x.transpose(0, 3, 1, 2) if nchw else x
         return np.concatenate([sess.run(None, {info["input"]: feed[i:i + 1]})[0] for i in range(len(feed))])
 
     shape = [1, c, h, w] if nchw else [1, h, w, c]
+    shape_arg = f"{info['input']}:{','.join(map(str, shape))}"
+    tried: list[dict[str, str]] = []
+    keras_model, used = None, None
     with tempfile.TemporaryDirectory(prefix="edgevision-onnx2tf-") as tmp:
-        _samples_file(Path(tmp), sample_images)
-        try:
-            with contextlib.chdir(tmp), contextlib.redirect_stdout(io.StringIO()):
-                logging.getLogger("onnx2tf").setLevel(logging.ERROR)
-                keras_model = onnx2tf.convert(input_onnx_file_path=str(path.resolve()), output_folder_path=tmp,
-                                              overwrite_input_shape=[f"{info['input']}:{','.join(map(str, shape))}"],
-                                              disable_model_save=True, non_verbose=True)
-        except SystemExit:
-            raise BadInput(f"{path}: onnx2tf could not convert the model (it stopped; run onnx2tf -i {path.name} "
-                           "for its log)") from None
-        except Exception as exc:  # noqa: BLE001 - converter errors of every kind
-            raise BadInput(f"{path}: onnx2tf could not convert the model ({_first(exc)})") from None
+        folder = Path(tmp)
+        _samples_file(folder, sample_images)
+        slimmed: Path | bool | None = False  # False: not tried yet
+        for attempt in ROUTE:
+            if attempt.slim:
+                if slimmed is False:
+                    slimmed = slim_model(path, folder, shape, info["input"])
+                if slimmed is None:
+                    tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
+                    continue
+            source = slimmed if attempt.slim and isinstance(slimmed, Path) else path
+            keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt)
+            if keras_model is not None:
+                used = attempt
+                break
+            tried.append({"attempt": attempt.name, "error": error})
+    if keras_model is None or used is None:
+        worst = next((t for t in tried if t["error"].startswith("node ")), tried[-1] if tried else {"error": "?"})
+        raise BadInput(f"{path}: onnx2tf could not convert the model: {worst['error']} (tried "
+                       f"{'; '.join(t['attempt'] for t in tried)}; run onnx2tf -i {path.name} for its full log)")
 
     def fn(x: Any) -> Any:
         return keras_model(x, training=False)
 
-    route = f"onnx2tf {getattr(onnx2tf, '__version__', '')} ({info['layout']} -> NHWC)".replace("  ", " ")
+    version = getattr(onnx2tf, "__version__", "")
+    route = f"{used.name.replace('onnx2tf', f'onnx2tf {version}'.strip())} ({info['layout']} -> NHWC)"
     return BroughtModel(kind="onnx", origin=str(path), height=h, width=w, channels=c, classes=info["classes"],
                         run_original=run, tf_function=fn, keepalive=keras_model, route=route,
-                        notes={"layout": info["layout"], "dynamic_size": info["dynamic"]})
+                        notes={"layout": info["layout"], "dynamic_size": info["dynamic"], "failed_attempts": tried})

@@ -10,16 +10,14 @@ come from the file's TFLite Metadata where it has them.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgevision.convert.frontends.frontend_base import BroughtModel
+from edgevision.convert.quantize import calibrate_tflite
 from edgevision.errors import BadInput
 from edgevision.model.artifact import load_artifact
 
@@ -27,27 +25,13 @@ from edgevision.model.artifact import load_artifact
 @dataclass
 class TfliteModel(BroughtModel):
     def calibrate(self, images: np.ndarray, on_step: Callable[[], None] | None = None) -> bytes:
-        from tensorflow.lite.python.optimize import calibrator
 
         if self.add_softmax:
             raise BadInput(f"{self.origin}: a .tflite that ends in logits cannot get a softmax appended here; "
                            "re-export it with a softmax, or pass --outputs probabilities if its scores already are")
         data = self.normalize(images)  # a .tflite keeps its float input: the spec's mean/std go on the device
-
-        def gen() -> Iterator[list[np.ndarray]]:
-            for i in range(len(data)):
-                yield [data[i:i + 1]]
-                if on_step:
-                    on_step()
-
         assert self.float_tflite is not None
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return bytes(calibrator.Calibrator(self.float_tflite).calibrate(gen))
-        except Exception as exc:  # noqa: BLE001 - calibrator errors are C++ messages
-            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-            raise BadInput(f"{self.origin}: TFLite calibration failed ({first})") from None
+        return calibrate_tflite(self.float_tflite, data, on_step, self.origin)
 
 
 def load_tflite(path: Path) -> TfliteModel:

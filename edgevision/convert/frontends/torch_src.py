@@ -74,9 +74,16 @@ def from_program(program: Any, origin: str, size: tuple[int, int] | None = None,
         brought = load_onnx(onnx_path, None, sample_images)
 
     def run(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            return np.concatenate([module(t[i:i + 1]).detach().numpy() for i in range(len(t))])
+        # One image at a time (the program's batch is fixed) on one thread: with a batch of 1, torch's OpenMP
+        # workers spin-wait for each other, and on a busy 2-core machine that made each image 15x slower.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+                return np.concatenate([module(t[i:i + 1]).detach().numpy() for i in range(len(t))])
+        finally:
+            torch.set_num_threads(threads)
 
     brought.kind, brought.origin, brought.run_original = "pytorch", origin, run
     brought.route = f"torch.export -> ONNX (torch {torch.__version__}) -> {brought.route}"

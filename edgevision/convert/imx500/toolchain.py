@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from edgevision.convert.imx500.setup import COMMAND, managed_python
 from edgevision.errors import BadInput, CheckFailed
 
 ENV_VAR = "EDGEVISION_IMX500_PYTHON"
 VENV_DIR = ".venv-imx500"
-INSTALL_HINT = ("--target imx500 needs Sony's IMX500 toolchain in its own Python 3.11 venv: run `make imx500-venv` "
-                "(pip install \"edge-mdt[tf]\" \"tensorflow-cpu==2.15.*\" \"numpy<2\") or point "
-                f"{ENV_VAR} at that venv's python")
+INSTALL_HINT = ("--target imx500 needs Sony's IMX500 toolchain (edge-mdt[tf] on TensorFlow 2.15) in its own Python "
+                f"3.11 venv: run `{COMMAND}` (sets it up once, about 1 GB from PyPI; `make imx500-venv` in a source "
+                f"checkout), or point {ENV_VAR} at such a venv's python")
 WORKER = Path(__file__).with_name("worker.py")
 TIMEOUT_S = 3600
 
@@ -46,11 +47,12 @@ class Toolchain:
 
 
 def _candidates() -> list[Path]:
+    """$EDGEVISION_IMX500_PYTHON, else the venv ``edgevision toolchain install imx500`` made, else a checkout's."""
     if os.environ.get(ENV_VAR):
         return [Path(os.environ[ENV_VAR])]
     here = Path(__file__).resolve()
     roots = [Path.cwd(), *here.parents]
-    return [r / VENV_DIR / "bin" / "python" for r in dict.fromkeys(roots)]
+    return [managed_python(), *(r / VENV_DIR / "bin" / "python" for r in dict.fromkeys(roots))]
 
 
 def find_toolchain() -> Toolchain:
@@ -62,8 +64,7 @@ def find_toolchain() -> Toolchain:
                                        "openjdk-17-jre-headless")
             return Toolchain(py)
     if os.environ.get(ENV_VAR):
-        raise ToolchainMissing(f"{ENV_VAR}={os.environ[ENV_VAR]}: no imxconv-tf beside that python; "
-                               + INSTALL_HINT.split(": ", 1)[1])
+        raise ToolchainMissing(f"{ENV_VAR}={os.environ[ENV_VAR]}: no imxconv-tf beside that python; {INSTALL_HINT}")
     raise ToolchainMissing(INSTALL_HINT)
 
 
