@@ -28,7 +28,8 @@ def test_raspberry_pi_profiles_turn_metrics_on_and_a_bundle_may_change_the_port(
 
 @pytest.mark.parametrize(("sinks", "message"), [
     (["metrics-token=abcdefgh12"], "a secret never goes into a bundle"),
-    (["out=/etc/passwd"], "unknown sink"),
+    (["out=/etc/passwd"], "never names a file for the device to read"),
+    (["frobnicate=1"], "unknown sink"),
     ("metrics=9464", "must be a list"),
 ])
 def test_a_profile_sink_is_checked_like_a_bundle_one(models, tmp_path: Path, sinks, message: str) -> None:
