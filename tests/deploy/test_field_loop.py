@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -24,15 +25,16 @@ def device_here(device_python: str, tmp_path_factory: pytest.TempPathFactory) ->
     """A TF-free interpreter that runs this checkout's edgevision with the device venv's packages (the device
     venv's own install may be another checkout): a venv whose .pth names the checkout, then the device venv's
     site-packages. It is a real interpreter path, so the service unit it installs runs the same code."""
-    info = subprocess.run([device_python, "-c", "import sys, sysconfig; print(sys._base_executable); "
-                           "print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True)
-    base, site = info.stdout.split()
+    info = subprocess.run([device_python, "-c", "import sys; print(sys._base_executable); print('\\n'.join(p for p in "
+                           "sys.path if p.endswith(('site-packages', 'dist-packages'))))"],
+                          capture_output=True, text=True, check=True, env={"PATH": os.environ.get("PATH", "")})
+    base, *sites = info.stdout.split("\n")
     venv = tmp_path_factory.mktemp("device-venv")
     subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "edgevision-checkout.pth").write_text(f"{REPO}\n{site}\n")
+    Path(purelib, "edgevision-checkout.pth").write_text("\n".join([str(REPO), *filter(None, sites)]) + "\n")
     return str(python)
 
 
