@@ -1,8 +1,8 @@
 """Drift detection measured: false alarms on in-domain photos, detection rate and delay on what should alarm.
 
 A small CNN trained on the sign-language digits (train split) and converted to int8 with its reference
-profile measured on the val split (cached after the first run; ``--model`` takes a .tflite that carries a
-profile instead). Every image of the test split is measured once through the device runtime, as is, and
+profile measured on the val split (cached after the first run; ``--profiled-model`` takes such a .tflite
+instead). Every image of the test split is measured once through the device runtime, as is, and
 changed the ways a camera changes: dark (a quarter of the light, some sensor noise), a covered lens (dark
 noise), swapped colour channels (an RGB/BGR mix-up), heavy blur (Gaussian, sigma 3 px at 100 px); and
 "another dataset" (the demo's synthetic shapes); and two milder ones: dim (60 % of the light) and a slight
@@ -21,7 +21,7 @@ as a share of a 10 ms frame (100 FPS). It prints one table per setting and the s
 (no false alarm, the most detections, then the shortest worst median delay, then the larger window) next to
 the defaults of ``DriftConfig``.
 
-    .venv/bin/python benchmarks/suites/bench_drift.py [--trials 40] [--model M.tflite] [--quick]
+    .venv/bin/python benchmarks/suites/bench_drift.py [--trials 40] [--profiled-model M.tflite] [--quick]
 """
 
 from __future__ import annotations
@@ -194,7 +194,8 @@ def monitor_cost(profile, frames: int = 400, batches: int = 5) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, help="an int8 .tflite carrying a reference profile (default: trained)")
+    ap.add_argument("--profiled-model", type=Path, dest="model",
+                    help="an int8 .tflite of the sign-language digits carrying a reference profile (default: trained)")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--trials", type=int, default=40, help="detection trials per kind and setting")
     ap.add_argument("--streams", type=int, default=10, help="in-domain streams per mode and setting")
