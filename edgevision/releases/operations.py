@@ -7,6 +7,7 @@ its first label, and restores the exact state from before if the new release doe
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed, EdgevisionError
 from edgevision.limits import limits
+from edgevision.pipeline.drift import read_state
 from edgevision.plainfile import read_regular, write_file
 from edgevision.releases import device_secrets, labels_log
 from edgevision.releases.manifest import MANIFEST, Manifest
@@ -24,19 +26,26 @@ from edgevision.releases.service import ServiceConfig, manager_for
 from edgevision.releases.store import DeviceStore, Release
 from edgevision.releases.unit import UNIT_NAME, UnitContext, find_template, render_unit
 from edgevision.session.config import RunConfig
+from edgevision.sinks.sample_store import summary as samples_summary
 from edgevision.version import __version__
 
 
 def check_runs_here(store: DeviceStore, release: Release) -> RunConfig:
     """The release's run configuration, as this device's edgevision reads it (with the device's own secrets):
     a sink option it does not know (a bundle from a newer edgevision) or a secret file with the wrong mode
-    stops the switch before anything changes."""
+    stops the switch before anything changes. The service keeps samples in ROOT/samples, its drift state in
+    ROOT/drift.json, and compares with a baseline recorded on this device for this release when there is one."""
     device_secrets.present(store.root)  # a secret open to other users: its own error, with the chmod that fixes it
+    baseline = store.baseline(release.manifest.id)
     try:
-        return release.manifest.runtime.run_config(release.path, store.labels_file, store.root, release.verified)
+        config = release.manifest.runtime.run_config(release.path, store.labels_file, store.root, release.verified,
+                                                     samples=store.samples_dir,
+                                                     drift_profile=baseline if baseline.is_file() else None)
     except BadInput as exc:
         raise CheckFailed(f"this device's edgevision {__version__} cannot run {release.name} ({exc}): upgrade it "
                           "(edgevision deploy --install) or bundle without that sink") from None
+    return dataclasses.replace(config, release=release.manifest.id,
+                               drift=dataclasses.replace(config.drift, state_file=store.drift_state))
 
 
 def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> str:
@@ -189,7 +198,28 @@ def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
             "labels": {"file": str(store.labels_file), "fps": labels_log.fps(events[-50:]),
                        "last_age_s": age,
                        "recent": events[-n_labels:] if n_labels > 0 else []},
+            "drift": _drift_status(store, service.get("release") or current),
+            "samples": samples_summary(store.samples_dir),
             "history": history, "notes": notes}
+
+
+def _drift_status(store: DeviceStore, release_name: str | None) -> dict[str, Any]:
+    """The monitor's last saved state, and which profile the served release compares with."""
+    state = read_state(store.drift_state)
+    baseline = None
+    if release_name:
+        try:
+            path = store.baseline(store.find(release_name).manifest.id)
+            baseline = str(path) if path.is_file() else None
+        except (EdgevisionError, OSError):
+            baseline = None
+    out: dict[str, Any] = {"state": None, "baseline": baseline}
+    if state is not None:
+        out.update({k: state.get(k) for k in ("state", "moved", "psi", "since", "updated", "window", "profile",
+                                              "profile_origin")})
+        updated = state.get("updated")
+        out["age_s"] = round(time.time() - float(updated), 1) if isinstance(updated, int | float) else None
+    return out
 
 
 def labels_rotate(root: Path, max_mb: int) -> bool:

@@ -133,11 +133,13 @@ class RuntimeConfig:
             raise BadInput(f"{origin}: {exc}") from None
 
     def run_config(self, release: Path, labels_out: Path, device_root: Path | None = None,
-                   verified: Mapping[str, bytes] | None = None) -> RunConfig:
+                   verified: Mapping[str, bytes] | None = None, samples: Path | None = None,
+                   drift_profile: Path | None = None) -> RunConfig:
         """How the device runs this release (``edgevision device serve``): the bundle's settings, its sinks,
-        the labels log the service always writes, and (with ``device_root``) the device's own secrets at their
-        fixed names (the camera's credentials; a sink's credentials, keys, token); nothing else on stdout or
-        stderr.
+        the labels log the service always writes, (with ``device_root``) the device's own secrets at their
+        fixed names (the camera's credentials; a sink's credentials, keys, token), the samples folder it keeps
+        frames worth labelling in, and a reference profile recorded on the device (when there is one);
+        nothing else on stdout or stderr.
 
         ``verified``: the release's files as they were hashed against its manifest; a .tflite model then runs
         from those bytes (and its labels from theirs), never from a second read of the files."""
@@ -155,6 +157,10 @@ class RuntimeConfig:
                                   "labels": labels}
         values |= dict(sink.option() for sink in self.sinks)
         values |= {"out": labels_out, "quiet": True}
+        if samples is not None:
+            values["samples"] = samples
+        if drift_profile is not None:
+            values["drift_profile"] = drift_profile
         credentials = None
         if device_root is not None:
             found = device_secrets.present(device_root)
@@ -165,6 +171,20 @@ class RuntimeConfig:
                 credentials = device_secrets.source_credentials(device_root)
         config = RunConfig.from_options(model, values)
         return replace(config, source=replace(config.source, credentials=credentials)) if credentials else config
+
+
+def with_profile_sinks(extra: dict[str, Any], given: tuple[Sink, ...], origin: str) -> tuple[Sink, ...]:
+    """A device profile's ``sinks`` (e.g. ``["metrics=9464"]``: what every bundle for that board runs), each
+    checked like a bundle's, then ``given``; a sink option given explicitly wins over the profile's."""
+    listed = extra.get("sinks", [])
+    if not isinstance(listed, list) or len(listed) > 32 or not all(isinstance(v, str) for v in listed):
+        raise BadInput(f"{origin}: sinks must be a list of at most 32 KIND[=VALUE] strings")
+    try:
+        defaults = tuple(Sink.parse(v) for v in listed)
+    except BadInput as exc:
+        raise BadInput(f"{origin}: {exc}") from None
+    named = {sink.kind for sink in given}
+    return (*(s for s in defaults if s.kind not in named), *given)
 
 
 def is_plain_name(name: str) -> bool:

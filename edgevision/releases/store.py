@@ -8,8 +8,11 @@ Layout under the device root (``~/edgevision`` unless ``--root``)::
     incoming/                uploads, deleted after install
     kit/                     the deployment kit (unit template) copied by deploy
     service/                 the rendered unit, the supervisor's pid and state, its log
-    labels.jsonl             the service's label events
+    labels.jsonl             the service's label events (and drift records)
     history.jsonl            one line per install / activate / rollback
+    samples/                 frames worth labelling the service kept (`edgevision device samples pull`)
+    baselines/<id>.json      reference profiles recorded on the device (`edgevision device baseline`)
+    drift.json               the drift monitor's latest state (`edgevision device status`)
 
 A bundle is extracted into a hidden staging directory and verified there; only then is it renamed
 into ``releases/``, and only a verified release is ever linked as ``current``.
@@ -78,6 +81,18 @@ class DeviceStore:
     @property
     def history_file(self) -> Path:
         return self.root / "history.jsonl"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def drift_state(self) -> Path:
+        return self.root / "drift.json"
+
+    def baseline(self, release_id: str) -> Path:
+        """Where ``device baseline`` keeps the profile recorded for a release (by its id)."""
+        return self.root / "baselines" / f"{release_id}.json"
 
     def ensure(self) -> None:
         """The store's directories, with explicit modes: a service started under ``umask 000`` must not leave
