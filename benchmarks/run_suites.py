@@ -58,6 +58,8 @@ SUITES = (
     Suite("bench_overload", quick=("--seconds", "2"), takes_model=True),
     Suite("bench_soak", args=("--minutes", "1"), quick=("--minutes", "0.1", "--warmup", "2", "--every", "2"),
           takes_model=True),
+    Suite("bench_metrics", quick=("--quick",), takes_model=True),
+    Suite("bench_drift", quick=("--quick",)),
     Suite("naive_vs_edgevision", quick=("--skip-effnet",), venv="convert", timeout_s=7200.0),
     Suite("conversion_matrix", quick=("--quick",), venv="convert", timeout_s=4 * 3600.0),
 )

@@ -25,7 +25,8 @@ from tests.conftest import FIXTURE_MODELS, REPO
 COMMANDS = ("demo", "data", "train", "evaluate", "convert", "info", "run", "doctor", "bench", "bundle", "deploy",
             "device", "toolchain")
 SUBCOMMANDS = (("data", "check"), ("bench", "run"), ("bench", "report"), ("device", "status"),
-               ("device", "service"), ("device", "service", "logs"), ("toolchain", "install"))
+               ("device", "service"), ("device", "service", "logs"), ("toolchain", "install"),
+               ("device", "baseline"), ("device", "samples", "pull"))
 HANDLER, REACHED = "edgevision handler", "edgevision parser"
 
 
@@ -98,7 +99,8 @@ def test_top_level_help_and_no_arguments_list_every_command() -> None:
     assert _listed(helped.stdout) == list(COMMANDS) and bare.stdout == helped.stdout
     assert _listed(group.stdout) == ["restart", "stop", "logs", "unit"]
     device = _edgevision("device", "--help").stdout
-    assert _listed(device) == ["status", "rollback", "verify", "install", "activate", "service", "secret"]
+    assert _listed(device) == ["status", "rollback", "verify", "install", "activate", "service", "secret", "baseline",
+                               "samples"]
     assert "supervise" not in device and "serve" not in device  # what the service runs is not for users
     version = _edgevision("--version")
     assert version.returncode == 0 and version.stdout.startswith("edgevision ") and version.stdout.count("\n") == 1

@@ -1,10 +1,14 @@
-"""Fuzzing the device-side entry points (issue 12): truncated and byte-flipped models through ``info``,
-``run``, ``doctor`` and ``device install``, crafted archives through ``device install``.
+"""Fuzzing the device-side entry points: truncated and byte-flipped models through ``info``, ``run``,
+``doctor`` and ``device install``, crafted archives through ``device install``; and a coverage-guided
+fuzzer (atheris, libFuzzer) over every parser of outside input (tests/fuzz: labels, the FlatBuffer reader,
+tar and zip readers, manifest and runtime config, profiles, results import, the MJPEG reader, the web
+view's request parsing), from the seeds committed in tests/fuzz/corpus.
 
 Every case must end in exit 0 or one ``error:`` line with exit 1/2: no traceback, no hang, peak RSS
 under 300 MB for the whole batch, and nothing written outside the device root. The default run
-holds a few hundred cases (about a minute); the slow suite (``-m slow``) thousands, including
-every truncation offset of the model's first 4 KiB and metadata.
+holds a few hundred cases (about a minute) and a few seconds of each fuzz target; the slow suite
+(``-m slow``) thousands, including every truncation offset of the model's first 4 KiB and metadata,
+and minutes of each fuzz target.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import pytest
 
 from edgevision.model.tflite_file import associated_files, metadata_buffers
 from edgevision.releases.manifest import FORMAT, MANIFEST, canonical_json, sha256_bytes
-from tests.conftest import REPO
+from tests.conftest import REPO, need
 
 PEAK_RSS_MB = 300
 WORKER = REPO / "tests" / "fuzz_worker.py"
+FUZZ_RUNNER = REPO / "tests" / "fuzz" / "run_target.py"
+FUZZ_SECONDS, FUZZ_SECONDS_LONG = 3, 120  # per target: `make test`, `make test-all`
 
 
 def _regions(data: bytes) -> dict[str, tuple[int, int]]:
@@ -263,3 +269,43 @@ def test_fuzz_models_and_archives_thousands(trained, fuzz_python, tmp_path: Path
                    dense=True)
     assert report["cases"] >= 3000
     print(f"fuzz: {report['cases']} cases, peak RSS {report['peak_rss_mb']:.0f} MB")
+
+
+def _atheris(python: str, target: str, seconds: int, out: Path) -> int:
+    """Run one target for ``seconds``; returns how many inputs it tried. A crash fails with its input's path."""
+    proc = subprocess.run([python, str(FUZZ_RUNNER), target, str(seconds), str(out)], capture_output=True, text=True,
+                          timeout=seconds + 120, cwd=out.parent, env={**os.environ, "PYTHONPATH": str(REPO)})
+    crashes = sorted(p.name for p in out.glob("*") if p.is_file())
+    report = "\n".join(ln for ln in proc.stderr.splitlines() if not ln.startswith(("INFO:", "#", "WARNING:")))
+    assert proc.returncode == 0 and not crashes, f"{target}: {crashes} in {out}\n{report[-4000:]}"
+    runs = [int(ln.split(":")[-1]) for ln in proc.stderr.splitlines() if "number_of_executed_units" in ln]
+    assert runs and runs[-1] > 0, proc.stderr[-2000:]
+    return runs[-1]
+
+
+def _fuzz_every_parser(python: str, tmp_path: Path, seconds: int) -> dict[str, int]:
+    from tests.fuzz.targets import TARGETS
+
+    need(subprocess.run([python, "-c", "import atheris"], capture_output=True).returncode == 0,
+         "atheris is not installed in the device venv (pip install 'edgevision[device-test]')")
+    from concurrent.futures import ThreadPoolExecutor
+
+    for target in TARGETS:
+        assert any((REPO / "tests" / "fuzz" / "corpus" / target).iterdir()), f"no committed seeds for {target}"
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time: the machine's two cores
+        runs = pool.map(lambda t: _atheris(python, t, seconds, tmp_path / t), sorted(TARGETS))
+        counts = dict(zip(sorted(TARGETS), runs, strict=True))
+    print("fuzz:", ", ".join(f"{t} {n:,} inputs" for t, n in counts.items()))
+    return counts
+
+
+def test_coverage_guided_fuzzing_of_every_parser(fuzz_python, tmp_path: Path) -> None:
+    counts = _fuzz_every_parser(fuzz_python, tmp_path, FUZZ_SECONDS)
+    assert len(counts) == 10 and min(counts.values()) > 50, counts
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_coverage_guided_fuzzing_of_every_parser_for_minutes(fuzz_python, tmp_path: Path) -> None:
+    counts = _fuzz_every_parser(fuzz_python, tmp_path, FUZZ_SECONDS_LONG)
+    assert min(counts.values()) > 1000, counts

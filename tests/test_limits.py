@@ -108,3 +108,26 @@ def test_limits_can_be_raised_or_lowered(cli, trained, tmp_path: Path) -> None:
     assert json.loads(out.stdout.splitlines()[0])["label"]
     out = run({"EDGEVISION_MAX_MODEL_MB": "lots"}, "info", trained.int8)
     assert out.returncode == 2 and "expected a positive number" in out.stderr
+
+
+def test_every_limit_is_one_row_of_one_table_and_the_docs_show_that_table() -> None:
+    from edgevision.limits import LIMITS, Limits, markdown_table
+
+    assert list(Limits._fields) == [row.field for row in LIMITS]
+    assert all(getattr(Limits(), row.field) == row.default for row in LIMITS)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert markdown_table() in doc, f"docs/errors.md's limits table is not limits.markdown_table():\n{markdown_table()}"
+
+
+def test_a_limit_variable_is_read_per_call_and_a_bad_value_is_one_line(monkeypatch) -> None:
+    import pytest
+
+    from edgevision.errors import BadInput
+    from edgevision.limits import limits
+
+    monkeypatch.setenv("EDGEVISION_MAX_TENSORS", "12")
+    monkeypatch.setenv("EDGEVISION_MAX_FRAME_MB", "0.5")
+    assert (limits().tensors, limits().frame_bytes) == (12, 512 * 1024)
+    monkeypatch.setenv("EDGEVISION_MAX_FRAME_SECONDS", "soon")
+    with pytest.raises(BadInput, match="EDGEVISION_MAX_FRAME_SECONDS"):
+        limits()

@@ -37,7 +37,8 @@ case "$TARGET" in
                   # from the distribution, picamera2 itself from PyPI into a --system-site-packages venv. Its
                   # PiDNG dependency is an sdist only (Raspberry Pi OS ships it prebuilt): gcc and python3-dev.
                   EXTRA=",python3-libcamera,python3-numpy,python3-pil,python3-prctl,python3-av,python3-piexif,python3-jsonschema,python3-tqdm,python3-libarchive-c,gcc,libc6-dev,python3-dev" ;;
-  bookworm-armhf) SUITE=bookworm; ARCH=armhf; EXTRA=",python3-numpy,python3-opencv" ;;
+  # msgspec has no armv7l wheel on PyPI (Raspberry Pi OS gets one from piwheels): pip builds it (gcc, python3-dev)
+  bookworm-armhf) SUITE=bookworm; ARCH=armhf; EXTRA=",python3-numpy,python3-opencv,gcc,libc6-dev,python3-dev" ;;
   *) echo "error: unknown target '$TARGET' (bookworm-arm64, trixie-arm64, bookworm-armhf)" >&2; exit 2 ;;
 esac
 case "$ARCH" in arm64) Q=aarch64 ;; armhf) Q=arm ;; esac

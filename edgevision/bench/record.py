@@ -64,15 +64,21 @@ def check_schema(schema: Any, origin: str) -> int:
 
 
 def validate(doc: Any, origin: str) -> dict[str, Any]:
-    """Check one document's shape and version; returns it unchanged (nothing is dropped or rewritten)."""
+    """Check one document's version, then every field a reader of results uses against the declared schema
+    (``result_schema.Result``, by the one document reader): one error naming the result and the field.
+    Returns it unchanged (nothing is dropped or rewritten)."""
+    from edgevision.bench.result_schema import Result
+    from edgevision.documents import convert
+
     if not isinstance(doc, dict):
         raise BadInput(f"{origin}: a result must be a JSON object, got {type(doc).__name__}")
     check_schema(doc.get("schema"), origin)
     for key, kind in REQUIRED.items():
-        if not isinstance(doc.get(key), kind):
-            raise BadInput(f"{origin}: result {doc.get('id', '?')!s:.16} has no valid {key!r} field")
+        if not isinstance(doc.get(key), kind) or isinstance(doc.get(key), bool):
+            raise BadInput(f"{origin}: result {str(doc.get('id', '?'))[:16]} has no valid {key!r} field")
     if not isinstance(doc["metrics"].get("invoke"), dict) or "p50" not in doc["metrics"]["invoke"]:
-        raise BadInput(f"{origin}: result {doc['id']:.16} has no invoke latency (metrics.invoke.p50)")
+        raise BadInput(f"{origin}: result {doc['id'][:16]} has no invoke latency (metrics.invoke.p50)")
+    convert(doc, Result, f"{origin}: result {doc['id'][:16]}")
     return doc
 
 

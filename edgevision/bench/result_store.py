@@ -135,7 +135,10 @@ class ResultStore:
                 rows = con.execute("SELECT doc FROM results ORDER BY created, rowid").fetchall()
         except sqlite3.Error as exc:
             raise self._fail(exc) from None
-        return [validate(json.loads(r[0]), str(self.path)) for r in rows]
+        from edgevision.documents import decode_json
+
+        return [validate(decode_json(r[0], Any, f"{self.path}: a stored result"), str(self.path))  # type: ignore[arg-type]
+                for r in rows]
 
 
 def _row(d: dict[str, Any], text: str) -> tuple[Any, ...]:
@@ -162,19 +165,25 @@ def write_export(path: str | Path, docs: list[dict[str, Any]]) -> Path:
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
     """Results from an export file (.json) or a store (.sqlite/.db, or any SQLite file)."""
+    from edgevision.documents import decode_json
+    from edgevision.limits import limits
+    from edgevision.plainfile import open_regular
+
     p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: results file not found")
     if p.is_dir():
         raise BadInput(f"{p}: is a directory, expected a results file (.json) or a store (.sqlite)")
-    with open(p, "rb") as f:
+    with open_regular(p, "results file") as f:  # a regular file only; its size bounded before it is read
         head = f.read(16)
-    if head.startswith(b"SQLite format 3"):
-        return ResultStore.open(p).results()
+        if head.startswith(b"SQLite format 3"):
+            return ResultStore.open(p).results()
+        cap = limits().document_bytes
+        raw = head + f.read(cap + 1 - len(head))
+    if len(raw) > cap:
+        raise BadInput(f"{p}: a results file over {cap:,} bytes")
     try:
-        payload = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{p}: not a results file (invalid JSON: {exc})") from None
+        payload = decode_json(raw, Any, str(p), cap)  # type: ignore[arg-type]
+    except BadInput as exc:
+        raise BadInput(str(exc).replace(": not valid JSON (", ": not a results file (invalid JSON: ", 1)) from None
     if isinstance(payload, list):  # `edgevision bench --json` output
         return [validate(d, str(p)) for d in payload]
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

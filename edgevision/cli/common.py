@@ -73,7 +73,8 @@ def handle_errors(fn: F) -> F:
             raise fail(str(missing), missing.exit_code) from None
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENOENT, errno.EEXIST,
-                             errno.ENOTDIR, errno.EISDIR):
+                             errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EPERM,
+                             errno.ENXIO):
                 where = f": {exc.filename}" if exc.filename else ""
                 raise fail(f"{exc.strerror}{where}") from None
             raise

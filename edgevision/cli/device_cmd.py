@@ -6,6 +6,7 @@ they are just as usable by hand on the device.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ ROOT_HELP = "Device root holding releases/ and the current/previous links (defau
 
 
 def _store(root: Path | None) -> Any:
+    """The device store; every ``device`` command (and the service it starts) masks group and other write bits
+    first, so nothing it or its children create is writable by others, whatever umask it was started with."""
     from edgevision.releases.store import DeviceStore, default_root
 
+    os.umask(os.umask(0o022) | 0o022)
     return DeviceStore((root or default_root()).expanduser().absolute())
 
 
@@ -126,6 +130,39 @@ def register(commands: Commands) -> None:
     argument(p, "name", kind=str, help="Which one (see `edgevision device secret list`).")
     _root(p)
 
+    p = device.add("baseline", baseline, epilog="Examples:\n\n  edgevision device baseline\n\n"
+                                                "  edgevision device baseline --frames 1200 --seconds 120\n\n"
+                                                "  edgevision device baseline --clear")
+    _root(p)
+    option(p, "--frames", kind=int, default=600, min=10, max=1_000_000, help="Frames to record.")
+    option(p, "--seconds", kind=float, default=300.0, min=1, help="Give up after this many seconds.")
+    option(p, "--clear", kind=bool, default=False, help="Forget the recorded baseline (back to the model's profile).")
+    _wait(p, "Seconds to wait for the restarted service's first label.")
+    _json(p)
+
+    samples = device.group("samples", "Frames the service kept for labelling.",
+                           epilog="Examples:\n\n  edgevision device samples pull pi@cam1 --out field/cam1\n\n"
+                                  "  edgevision train data/digits --out runs/digits2 --add field/cam1")
+    p = samples.add("pull", samples_pull, epilog="Examples:\n\n  edgevision device samples pull pi@cam1 --out "
+                                                 "field/cam1\n\n  edgevision device samples pull ssh://pi@cam1:2222 "
+                                                 "--out field/cam1 --clear")
+    argument(p, "host", kind=str, help="[user@]host or ssh://[user@]host[:port].")
+    option(p, "--out", kind=Path, required=True, help="Folder to lay the samples out in (one sub-folder per "
+                                                            "predicted label, scores.csv).")
+    option(p, "--root", default="~/edgevision", help="Device root directory on the device.")
+    option(p, "--remote-python", help="Interpreter on the device (default: ROOT/venv/bin/python, else python3).")
+    option(p, "--clear", kind=bool, default=False, help="Delete the pulled samples on the device afterwards.")
+    option(p, "--port", kind=int, min=1, max=65535, help="SSH port.")
+    option(p, "--identity", "-i", kind=Path, help="SSH private key.")
+    option(p, "--known-hosts", kind=Path, help="known_hosts file to check the host key against (default: ssh's).")
+    option(p, "--ssh-config", "-F", kind=Path, help="ssh_config file.")
+    option(p, "--ssh-option", "-o", many=True, metavar="KEY=VALUE", help="Extra ssh -o KEY=VALUE.")
+    _json(p)
+    _root(samples.add("export", samples_export, hidden=True))
+    p = samples.add("clear", samples_clear, epilog="Example:\n\n  edgevision device samples clear")
+    _root(p)
+    option(p, "--upto", kind=float, help="Only samples taken at or before this Unix time.")
+
     _root(device.add("supervise", supervise, hidden=True))
     _root(device.add("serve", serve, hidden=True))
     p = device.add("labels-rotate", labels_rotate, hidden=True)
@@ -163,7 +200,7 @@ def verify(*, bundle: str, root: Path | None, json_out: bool) -> None:
     where = Path(bundle)
     if where.is_dir():
         manifest = verify_bundle_dir(where)
-    elif where.is_file():
+    elif os.path.lexists(where):  # an archive: safe_extract opens it only if it is a regular file
         with tempfile.TemporaryDirectory(prefix="ev-verify-") as tmp:
             safe_extract(where, Path(tmp))
             manifest = verify_bundle_dir(Path(tmp))
@@ -361,6 +398,71 @@ def serve(*, root: Path | None) -> None:
 
 
 @handle_errors
+def baseline(*, root: Path | None, frames: int, seconds: float, clear: bool, wait: float, json_out: bool) -> None:
+    """Record the reference profile of a known-good period from this device's camera (for drift).
+
+    The service is stopped while the served release runs on its source for FRAMES frames, then started
+    again; from then on its drift monitor compares with this profile instead of the model's own."""
+    from edgevision.releases import baseline as baselines
+
+    store = _store(root)
+    if clear:
+        report = baselines.clear(store, wait)
+        _done(report, json_out, f"{report['release']}: " + ("recorded baseline removed; the model's own profile "
+                                                               "applies" if report["removed"] else "no recorded "
+                                                               "baseline"))
+        return
+    with err_console().status(f"recording {frames} frames"):
+        report = baselines.record(store, frames, seconds, wait)
+    med = report["median"]
+    _done(report, json_out, f"baseline for {report['release']}: {report['frames']} frames -> {report['profile']}"
+                            f" (median confidence {med.get('confidence', 0):.2f}, brightness "
+                            f"{med.get('brightness', 0):.0f})" + ("" if "service_error" not in report else
+                                                                  f"; the service did not restart: "
+                                                                  f"{report['service_error']}"))
+    if "service_error" in report:
+        raise SystemExit(1)
+
+
+@handle_errors
+def samples_pull(*, host: str, out: Path, root: str, remote_python: str | None, clear: bool, port: int | None,
+                 identity: Path | None, known_hosts: Path | None, ssh_config: Path | None,
+                 ssh_option: list[str] | None, json_out: bool) -> None:
+    """Bring the device's kept frames here over SSH: one folder per predicted label and a CSV of scores."""
+    from edgevision.deploy.samples_pull import pull
+    from edgevision.deploy.ssh import Ssh, SshOptions, SshTarget
+
+    ssh = Ssh(SshTarget.parse(host, port), SshOptions(identity=identity, known_hosts=known_hosts, config=ssh_config,
+                                                      options=tuple(ssh_option or ()), multiplex=False))
+    with err_console().status(f"pulling samples from {ssh.target}"):
+        report = pull(ssh, root, out, remote_python, clear)
+    labels = ", ".join(f"{k} {v}" for k, v in report["labels"].items())
+    _done(report, json_out, f"{report['pulled']} new samples from {report['host']} in {report['folder']}"
+                            + (f" ({labels})" if labels else "") + "; correct the folders, then: edgevision train "
+                            f"DATA --add {report['folder']}")
+
+
+@handle_errors
+def samples_export(*, root: Path | None) -> None:
+    """Write the kept samples as a tar stream on stdout (what `samples pull` reads over SSH)."""
+    import sys
+
+    from edgevision.releases.samples_export import export
+
+    export(_store(root).samples_dir, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+@handle_errors
+def samples_clear(*, root: Path | None, upto: float | None) -> None:
+    """Delete kept samples on the device (all, or those taken at or before --upto)."""
+    from edgevision.sinks.sample_store import clear
+
+    n = clear(_store(root).samples_dir, upto)
+    err_console().print(f"{n} samples deleted")
+
+
+@handle_errors
 def labels_rotate(*, root: Path | None, max_mb: int) -> None:
     """Keep the labels file bounded (run by the service before each start)."""
     from edgevision.releases.operations import labels_rotate as rotate
@@ -393,7 +495,9 @@ def _render_status(d: dict[str, Any]) -> None:
                   e(r.get("delegate", "")), e(r.get("created", "")))
     con.print(t)
     s = d["service"]
-    if s.get("installed"):
+    if s.get("error"):
+        con.print(f"service: [yellow]{e(s['error'])}[/]")
+    elif s.get("installed"):
         lag = "" if s.get("release") in (None, d["current"]) else f"  [yellow]runs {e(s['release'])}, not current[/]"
         con.print(f"service ({e(s['manager'])}, {e(s['scope'])}): [bold]{e(s['state'])}[/] pid {e(s['main_pid'])} "
                   f"restarts {e(s['restarts'])} last exit {e(s['last_exit'])}{lag}")
@@ -405,10 +509,33 @@ def _render_status(d: dict[str, Any]) -> None:
     con.print(f"labels: {e(lab['file'])}  {fps}{age}")
     for ev in lab["recent"]:
         con.print(e(f"  frame {ev.get('frame')}: {ev.get('label')} {_score(ev.get('score'))}  ({ev.get('source')})"))
+    _render_watch(con, d, e)
+    for note in d.get("notes", []):
+        con.print(f"[yellow]note: {e(note)}[/]")
 
 
 def _score(value: Any) -> str:
     try:
         return f"{float(value):.2f}"
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return "?"
+
+
+def _render_watch(con: Any, d: dict[str, Any], e: Any) -> None:
+    """The drift monitor's state and the samples kept (text from files on the device: printed inert)."""
+    drift = d.get("drift") or {}
+    against = f"baseline {drift['baseline']}" if drift.get("baseline") else str(drift.get("profile_origin") or
+                                                                                "the model's profile")
+    if drift.get("state"):
+        moved = f" ({', '.join(map(str, drift.get('moved') or []))})" if drift.get("moved") else ""
+        age = f", as of {drift['age_s']:.0f} s ago" if isinstance(drift.get("age_s"), int | float) else ""
+        color = "red" if drift["state"] == "drifting" else "green"
+        con.print(f"drift: [{color}]{e(str(drift['state']))}[/]{e(moved)} against {e(against)}{age}", highlight=False)
+    else:
+        con.print(e("drift: no verdict yet (needs a profile: the model's, or `edgevision device baseline`)"
+                    + (f"; baseline {drift['baseline']}" if drift.get("baseline") else "")), highlight=False)
+    sm = d.get("samples") or {}
+    if sm.get("count"):
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(sm["reasons"].items()))
+        con.print(e(f"samples: {sm['count']} kept ({sm['mb']} MB: {reasons}); pull them with `edgevision device "
+                    "samples pull HOST --out DIR` on the desktop"), highlight=False)

@@ -27,6 +27,8 @@ EPILOG = """Examples:
 
   edgevision train data/pets --out runs/pets --resume                     (continue a killed run)
 
+  edgevision train data/pets --out runs/pets2 --add field/cam1            (+ samples pulled from a device, corrected)
+
   edgevision train data/pets --out runs/pets --strategy mirrored          (all local GPUs)
 
 Recipes are TOML or YAML files; by name they are looked up in ./train and the project's train/ folder.
@@ -76,6 +78,9 @@ def register(commands: Commands) -> None:
            help="Override any recipe key: KEY=VALUE (e.g. augment.zoom=0.2).")
     option(p, "--resume", kind=bool, default=False, help="Continue the unfinished run in --out from its last "
                                                          "finished epoch (with its own recipe).")
+    option(p, "--add", kind=Path, many=True, metavar="FOLDER",
+           help="A labelled folder (one sub-folder per class, e.g. `edgevision device samples pull`'s after "
+                "correcting it) whose images join the training split; sub-folders named _* are left out.")
     option(p, "--strategy", default="default", help="default | mirrored (all local GPUs) | multiworker (machines "
                                                     "in TF_CONFIG).")
     option(p, "--json", kind=bool, default=False, dest="json_out", help="Print the result as JSON.")
@@ -84,7 +89,8 @@ def register(commands: Commands) -> None:
 @handle_errors
 def train(*, data: Path, out: Path, recipe: str | None, arch: str | None, weights: str | None, size: int | None,
           epochs: int | None, batch_size: int | None, learning_rate: float | None, seed: int | None,
-          cache: str | None, settings: list[str] | None, resume: bool, strategy: str, json_out: bool) -> None:
+          cache: str | None, settings: list[str] | None, resume: bool, add: list[Path] | None, strategy: str,
+          json_out: bool) -> None:
     """Train a CNN and save it with its labels, data splits and preprocessing spec."""
     quiet_tensorflow()
     r = _recipe(out, recipe, resume, settings or [], arch=arch, weights=weights, size=size, epochs=epochs,
@@ -92,7 +98,7 @@ def train(*, data: Path, out: Path, recipe: str | None, arch: str | None, weight
     from edgevision.train.trainer import train as run_training
 
     with _sigterm_as_interrupt():
-        result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy)
+        result = run_training(data, out, r, err_console(), resume=resume, strategy=strategy, add=tuple(add or ()))
     held = next((k for k in ("test", "val") if result.metrics.get(k)), "val")
     m = result.metrics[held]
     summary = {"run": str(result.out_dir), "model": str(result.model_path), "classes": list(result.classes),

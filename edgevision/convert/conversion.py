@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from edgevision.bench.latency import bench_model
 from edgevision.convert.calibration import CalibrationSet, load_calibration
 from edgevision.convert.export import package
+from edgevision.convert.field_profile import field_profiles
 from edgevision.convert.judge import GATES, floor_note, judge, stability_of
 from edgevision.convert.policy import Policy, load_policy
 from edgevision.convert.quantize import QUANT_MODES, calibrate, check_static, convert_float, quantize_int8
@@ -175,6 +176,8 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
     refs = pick_references(held, run.classes, input_size=max(run.spec.width, run.spec.height))
     expected = expected_outputs(refs, v.paths)
     ref_files = {r.file: r.png for r in refs}
+    profiles = _bar(con, f"measuring the reference profile on {len(held)} {split} images", len(held),
+                    lambda tick: field_profiles(v.paths, held, split, opts.threads, tick))
     for name in v.paths:  # re-embed the card, now with the validation results and reference outputs
         validation = {"split": split, "images": int(reference.y_true.size), "accuracy": variants[name]["accuracy"],
                       "float_accuracy": variants["float32"]["accuracy"], "drop_points": variants[name]["drop_points"],
@@ -184,7 +187,7 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
         if repaired and name == repaired.variant and repair_account:
             validation["repair"] = card_repair(repair_account)
         card = v.card(name, validation, card_entries(refs, expected[name], expected["float32"]))
-        v.paths[name].write_bytes(package(v.flat[name], card, run.classes, v.io[name], ref_files))
+        v.paths[name].write_bytes(package(v.flat[name], card, run.classes, v.io[name], {**ref_files, **profiles[name]}))
         variants[name]["size_bytes"] = v.paths[name].stat().st_size
         variants[name]["model_bytes"] = len(v.flat[name])  # the flatbuffer alone, without metadata/files
     if edgetpu is not None and "edgetpu" in pol.targets:

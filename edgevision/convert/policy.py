@@ -7,7 +7,6 @@ int8 model is over budget (repair strategies and their limits). Plain data: no T
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -120,10 +119,9 @@ def load_policy(name_or_path: str | Path | None) -> Policy:
     name = str(name_or_path or DEFAULT_POLICY)
     found, candidates = find_asset(name, ("convert",), (".toml",))
     if found is not None:
-        try:
-            data = tomllib.loads(found.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{found}: invalid TOML ({exc})") from None
+        from edgevision.documents import read_toml
+
+        data = read_toml(found, dict[str, Any], "quantization policy")  # bounded size and depth, one error line
         data.setdefault("name", found.stem)
         return Policy.from_dict(data, str(found))
     if name == DEFAULT_POLICY:

@@ -84,6 +84,31 @@ class Dataset:
                    **{n: tuple(Sample(where(p), int(y)) for p, y in d[n]) for n in ("train", "val", "test")})
 
 
+def fold_in(ds: Dataset, folders: Iterable[str | Path]) -> tuple[Dataset, int]:
+    """``ds`` with the images of labelled ``folders`` (one sub-folder per class, such as field samples pulled
+    from a device and corrected) added to its training split; and how many were added.
+
+    Sub-folders whose name starts with ``_`` (``_unlabelled``, ``_junk``) are left out; any other name must
+    be one of the dataset's classes. Images the dataset already has (a folder inside it) are not added twice.
+    """
+    index = {name: i for i, name in enumerate(ds.classes)}
+    extra: list[Sample] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise BadInput(f"--add {folder}: not a folder (expected one sub-folder of images per class)")
+        for cdir in _class_dirs(folder):
+            if cdir.name.startswith("_"):
+                continue
+            if cdir.name not in index:
+                known = ", ".join(ds.classes[:8]) + (" ..." if len(ds.classes) > 8 else "")
+                raise BadInput(f"{cdir}: {cdir.name!r} is not one of the training classes ({known}); move its "
+                               "images into the right class folder, or rename it _" + cdir.name + " to leave it out")
+            extra += [Sample(str(f), index[cdir.name]) for f in _images(cdir)]
+    have = {Path(s.path).resolve() for split in (ds.train, ds.val, ds.test) for s in split}
+    new = [s for s in extra if Path(s.path).resolve() not in have]
+    return Dataset(ds.root, ds.classes, _sorted((*ds.train, *new)), ds.val, ds.test, ds.split_mode), len(new)
+
+
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
 

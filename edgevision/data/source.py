@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgevision.data.discover import Dataset, Sample, discover, ensure_val
+from edgevision.data.discover import Dataset, Sample, discover, ensure_val, fold_in
 from edgevision.data.loader import Items
 from edgevision.data.settings import Split
 from edgevision.data.shards import ShardSet, is_shard_dir, open_shards
@@ -32,6 +32,7 @@ class TrainingData:
     split_mode: str
     folder: Dataset | None = None      # the listing of a folder dataset
     shards: ShardSet | None = None
+    added: int = 0                     # training images folded in from labelled folders (--add)
 
     def split(self, name: str) -> Items:
         if name not in ("train", "val", "test"):
@@ -52,9 +53,13 @@ class TrainingData:
         return self.counts()["train"]
 
 
-def open_data(path: str | Path, split: Split) -> TrainingData:
-    """Open a folder (seeded split when it has no split folders) or a shard directory."""
+def open_data(path: str | Path, split: Split, add: tuple[str | Path, ...] = ()) -> TrainingData:
+    """Open a folder (seeded split when it has no split folders) or a shard directory; ``add``: labelled
+    folders whose images join the training split (a folder dataset only)."""
     if is_shard_dir(path):
+        if add:
+            raise BadInput(f"--add: {path} is a shard directory; add the labelled folders to the image folder it "
+                           "was packed from and pack it again")
         s = open_shards(path)
         s.check_spec(split.spec)
         empty: tuple[Sample, ...] = ()
@@ -68,7 +73,9 @@ def open_data(path: str | Path, split: Split) -> TrainingData:
                     split.val_fraction, split.seed)
     if not ds.val:
         raise BadInput(f"{path}: too few images to hold out a validation split")
-    return TrainingData(ds.root, "folder", ds.classes, ds.train, ds.val, ds.test, ds.split_mode, folder=ds)
+    ds, added = fold_in(ds, add) if add else (ds, 0)
+    return TrainingData(ds.root, "folder", ds.classes, ds.train, ds.val, ds.test, ds.split_mode, folder=ds,
+                        added=added)
 
 
 def listing_for_run(data: TrainingData, run_dir: Path) -> Dataset:

@@ -18,7 +18,7 @@ from edgevision.errors import BadInput, CheckFailed
 from edgevision.profiles import Profile
 from edgevision.releases.archive import is_archive
 from edgevision.releases.manifest import MANIFEST, RUNTIME, Manifest, file_entry
-from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name
+from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, Sink, is_plain_name, with_profile_sinks
 from edgevision.version import __version__
 
 LABELS_NAME = "labels.txt"
@@ -76,7 +76,8 @@ def make_bundle(model: Path, profile: Profile, options: BundleOptions, out: Path
         model=name, source=options.source or profile.source, delegate=delegate,
         threads=profile.threads if options.threads is None else options.threads, top_k=options.top_k,
         threshold=options.threshold, smooth=options.smooth, loop=options.loop,
-        labels=LABELS_NAME if options.labels else None, sinks=tuple(options.sinks))
+        labels=LABELS_NAME if options.labels else None,
+        sinks=with_profile_sinks(profile.extra, tuple(options.sinks), f"profile {profile.name}"))
     payload = {name: data, RUNTIME: (json.dumps(runtime.to_dict(), indent=2, sort_keys=True) + "\n").encode()}
     if options.labels:
         payload[LABELS_NAME] = ("\n".join(artifact.labels) + "\n").encode()

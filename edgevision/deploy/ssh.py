@@ -22,9 +22,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from edgevision.console import ANSWER_FRAME_ENV, answer_frame, inert
@@ -175,6 +176,39 @@ class Ssh:
             exc = BadInput if proc.returncode == 2 else CheckFailed
             raise exc(f"{self.target}: {message}")
         return out
+
+    def fetch(self, remote: list[str], out: BinaryIO, limit: int, timeout: float = 1800) -> int:
+        """Run a command on the device and write its (binary) stdout to ``out``, at most ``limit`` bytes: a
+        device that sends more is cut off with CheckFailed. Errors as :meth:`run`. Returns the byte count."""
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(self.ssh_argv(remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err)
+            assert proc.stdout is not None
+            total, deadline = 0, time.monotonic() + timeout
+            try:
+                while chunk := proc.stdout.read(1 << 16):
+                    total += len(chunk)
+                    if total > limit:
+                        raise CheckFailed(f"{self.target}: `{remote[0]} …` sent more than {limit // (1 << 20)} MB")
+                    if time.monotonic() > deadline:
+                        raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s")
+                    out.write(chunk)
+                code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except (CheckFailed, subprocess.TimeoutExpired) as exc:
+                proc.kill()
+                proc.wait()
+                if isinstance(exc, CheckFailed):
+                    raise
+                raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s") from None
+            err.seek(0)
+            message = err.read(1 << 16).decode(errors="replace")
+        if code == 255:
+            raise self.explain(message)
+        if code != 0:
+            lines = [ln for ln in message.splitlines() if ln.startswith("error:")] or message.strip().splitlines()[-1:]
+            text = lines[-1].removeprefix("error: ") if lines else f"exit status {code}"
+            raise (BadInput if code == 2 else CheckFailed)(f"{self.target}: {text}")
+        return total
 
     def answer(self, framed: list[str], nonce: str, what: str, input: bytes | None = None,
                timeout: float = 600) -> Any:

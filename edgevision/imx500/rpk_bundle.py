@@ -18,7 +18,7 @@ from edgevision.errors import BadInput, CheckFailed
 from edgevision.imx500.rpk_release import BACKEND, CARD, LABELS, PACKER, RPK, SOURCE, check_packer
 from edgevision.profiles import Profile
 from edgevision.releases.manifest import MANIFEST, RUNTIME, Manifest, file_entry
-from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings
+from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, with_profile_sinks
 from edgevision.version import __version__
 
 MAX_LABELS_BYTES = 4 << 20
@@ -66,7 +66,8 @@ def make_imx500_bundle(model: Path, profile: Profile, options: object, out: Path
     runtime = RuntimeConfig(
         model=RPK, source=getattr(opts, "source", None) or profile.source or SOURCE, delegate="cpu", threads=0,
         top_k=getattr(opts, "top_k", 3), threshold=getattr(opts, "threshold", None),
-        smooth=getattr(opts, "smooth", 1), loop=False, labels=LABELS, sinks=tuple(getattr(opts, "sinks", ())))
+        smooth=getattr(opts, "smooth", 1), loop=False, labels=LABELS,
+        sinks=with_profile_sinks(profile.extra, tuple(getattr(opts, "sinks", ())), f"profile {profile.name}"))
     payload = {PACKER: packer, LABELS: (folder / LABELS).read_bytes(), CARD: (folder / CARD).read_bytes(),
                RUNTIME: (json.dumps(runtime.to_dict(), indent=2, sort_keys=True) + "\n").encode()}
     files = {n: file_entry(b) for n, b in sorted(payload.items())}

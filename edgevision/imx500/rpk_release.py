@@ -13,6 +13,7 @@ command line.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import tempfile
 import zipfile
@@ -31,8 +32,6 @@ SOURCE = "imx500"
 TOOL = "imx500-package"
 TOOLS_FIX = "sudo apt install imx500-all (imx500-tools and the AI Camera firmware), then deploy again"
 FIRMWARE = ("/lib/firmware/imx500_loader.fpk", "/lib/firmware/imx500_main.fpk")
-MAX_PACKER_BYTES = 64 << 20     # the sensor has 8 MB of memory; a packerOut.zip is far smaller
-MAX_PACKER_ENTRIES = 64
 PACKAGE_TIMEOUT_S = 600
 
 
@@ -44,17 +43,27 @@ def is_imx500(profile: dict[str, Any] | Any) -> bool:
 
 
 def check_packer(data: bytes, origin: str) -> None:
-    """packerOut.zip is a bounded zip archive (read as data, never extracted here)."""
+    """packerOut.zip is a bounded zip archive (read as data, never extracted here): its size, then its end
+    record's entry count and directory size (the sensor has 8 MB of memory; a packerOut.zip is far smaller),
+    and only then its directory."""
     import io
 
-    if len(data) > MAX_PACKER_BYTES:
+    from edgevision.limits import limits
+    from edgevision.model.zip_directory import check_directory
+
+    lim = limits()
+    if len(data) > lim.packer_bytes:
         raise CheckFailed(f"{origin}: {len(data)} bytes is larger than any IMX500 network")
+    try:
+        check_directory(data, origin, lim.packer_entries, lim.zip_directory_bytes)
+    except BadInput as exc:
+        raise CheckFailed(f"{exc}; not a packerOut.zip from imxconv") from None
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, ValueError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, NotImplementedError, RuntimeError) as exc:
         raise CheckFailed(f"{origin}: not a packerOut.zip from imxconv ({exc})") from None
-    if not names or len(names) > MAX_PACKER_ENTRIES:
+    if not names or len(names) > lim.packer_entries:
         raise CheckFailed(f"{origin}: {len(names)} entries; not a packerOut.zip from imxconv")
 
 

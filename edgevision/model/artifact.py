@@ -17,6 +17,7 @@ from edgevision.model.spec import ModelCard
 from edgevision.model.tflite_file import (
     METADATA_NAME,
     associated_files,
+    check_tflite,
     metadata_buffers,
     output_scores,
     read_model_bytes,
@@ -49,10 +50,17 @@ class ModelArtifact:
         return self.path.stem
 
 
-def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelArtifact:
-    """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones."""
+def load_artifact(path: str | Path, labels: str | Path | None = None, data: bytes | None = None,
+                  labels_data: bytes | None = None) -> ModelArtifact:
+    """Read ``path`` and resolve labels: an explicit labels file wins over embedded ones.
+
+    ``data`` (and ``labels_data``, the labels file's content): bytes already read and verified (a release's,
+    hashed against its manifest), used instead of reading the files again, so what runs is what was checked."""
     p = Path(path)
-    data = read_model_bytes(p)
+    if data is None:
+        data = read_model_bytes(p)
+    else:
+        check_tflite(data, str(p))
     files = associated_files(data, str(p))
     metadata = _metadata(data, p)
     card = ModelCard.from_json(files[CARD_FILE], f"{p}: {CARD_FILE}") if CARD_FILE in files else None
@@ -60,7 +68,13 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
     resolved: tuple[str, ...] | None = None
     origin = ""
     scores = output_scores(data)
-    if labels is not None:
+    if labels is not None and labels_data is not None:
+        origin = str(labels)
+        try:
+            resolved = parse_labels(labels_data.decode("utf-8"), origin, expected=scores)
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{origin}: labels are not valid UTF-8 (byte {exc.start})") from None
+    elif labels is not None:
         resolved, origin = read_labels(labels, expected=scores), str(labels)
     elif metadata and metadata.labels_file:
         origin = f"{p}: {metadata.labels_file}"
@@ -85,7 +99,7 @@ def load_artifact(path: str | Path, labels: str | Path | None = None) -> ModelAr
 
 def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
     try:
-        raw = metadata_buffers(data).get(METADATA_NAME)
+        raw = metadata_buffers(data, (METADATA_NAME,)).get(METADATA_NAME)
         if raw is None:
             return None
         from edgevision.model.metadata import parse_metadata  # here: a model without TFLite Metadata starts without it

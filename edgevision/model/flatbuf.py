@@ -90,13 +90,21 @@ class FbTable:
         """The table behind a union's value slot (its type lives in ``slot - 1``): stored like a table field."""
         return self.table(slot)
 
-    def _vector(self, slot: int) -> tuple[int, int]:
+    def _vector(self, slot: int, item: int = 4) -> tuple[int, int]:
+        """Where a vector's items start and how many it declares, refused when they would run past the buffer:
+        a 4-byte length can claim 4 billion items, and nothing is built for them before this check."""
         o = self._off(slot)
         if not o:
             return 0, 0
         at = self._indirect(self.pos + o)
         (n,) = _U32.unpack_from(self.buf, at)
+        if at + 4 + n * item > len(self.buf):
+            raise ValueError(f"a vector of {n:,} items runs past the buffer")
         return at + 4, int(n)
+
+    def length(self, slot: int) -> int:
+        """How many items a vector of tables (or of 4-byte scalars) holds, without reading any of them."""
+        return self._vector(slot)[1]
 
     def tables(self, slot: int) -> list[FbTable]:
         start, n = self._vector(slot)
@@ -120,9 +128,7 @@ class FbTable:
         return list(struct.unpack_from(f"<{n}i", self.buf, start)) if n else []
 
     def bytes_(self, slot: int) -> memoryview:
-        start, n = self._vector(slot)
-        if start + n > len(self.buf):
-            raise ValueError("vector runs past the buffer")
+        start, n = self._vector(slot, item=1)
         return memoryview(self.buf)[start:start + n]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from edgevision.errors import BadInput
 from edgevision.limits import hint, limits
 
-_INDEXED = re.compile(r"^\s*(\d+)(?:\s*[:,]\s*|\s+)(.*\S)\s*$")
+_INDEXED = re.compile(r"^\s*(\d{1,12})(?:\s*[:,]\s*|\s+)(.*\S)\s*$")  # 12 digits: int() of 5000 refuses
 BOM = "\ufeff"
 # first entries of published lists that name a class the model does not output
 BACKGROUND_NAMES = ("background", "__background__", "???", "unused background", "unlabeled", "unlabelled")
@@ -31,9 +31,12 @@ def parse_labels(text: str, origin: str = "labels", expected: int | None = None)
     model's class count, plus one for a background entry) or the label limit before anything
     of that size is allocated.
     """
-    text = text.removeprefix(BOM)
-    if text.lstrip().startswith(("{", "[")):
+    text = text.removeprefix(BOM).strip()
+    if text.startswith(("{", "[")):
         return _json_labels(text, origin, expected)
+    most = limits().labels if expected is None else expected + 1
+    if text.count("\n") + text.count("\r") > 2 * most:  # counted before a single line object exists: 4 KB of
+        _check_count(text.count("\n") + 1, origin, expected)  # deflate inflate to a million lines
     lines = [ln.rstrip("\r") for ln in text.splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
@@ -70,7 +73,7 @@ def _json_labels(text: str, origin: str, expected: int | None) -> tuple[str, ...
     """``["a", "b"]``, ``{"0": "a"}`` or Keras' ``{"0": ["n01440764", "tench"]}``."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also a number of thousands of digits
         raise BadInput(f"{origin}: not a valid JSON label list ({exc.__class__.__name__})") from None
 
     def name(v: object) -> str:
@@ -86,7 +89,7 @@ def _json_labels(text: str, origin: str, expected: int | None) -> tuple[str, ...
             raise BadInput(f"{origin}: the label list is empty")
         return tuple(name(v) for v in data)
     if isinstance(data, dict) and data:
-        if not all(isinstance(k, str) and k.isdigit() for k in data):
+        if not all(isinstance(k, str) and k.isdigit() and len(k) <= 12 for k in data):
             raise BadInput(f"{origin}: a JSON label object's keys must be class indices (\"0\", \"1\", ...)")
         _check_count(len(data), origin, expected)
         return _from_index({int(k): name(v) for k, v in data.items()}, origin, expected)
@@ -100,16 +103,12 @@ def _looks_indexed(matches: list[re.Match[str] | None]) -> bool:
 
 
 def read_labels(path: str | Path, expected: int | None = None) -> tuple[str, ...]:
+    from edgevision.plainfile import read_regular
+
     p = Path(path)
-    cap = limits().associated_bytes
-    try:
-        size = p.stat().st_size
-        if size > cap:
-            raise BadInput(f"{p}: labels file of {size} bytes is larger than {cap} bytes; {hint('associated_bytes')}")
-        text = p.read_bytes()[:cap].decode("utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{p}: labels file not found") from None
-    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+    try:  # a regular file only (a FIFO would block the read), its size checked on the descriptor
+        text = read_regular(p, "labels file", limits().associated_bytes, hint("associated_bytes")).decode("utf-8")
+    except (UnicodeDecodeError, PermissionError) as exc:
         raise BadInput(f"{p}: cannot read labels file ({exc.__class__.__name__})") from None
     return parse_labels(text, origin=str(p), expected=expected)
 

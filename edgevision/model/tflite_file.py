@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zlib
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from edgevision.errors import BadInput, exception_name
 from edgevision.limits import hint, limits
 from edgevision.model import tflite_tables as tables
 from edgevision.model.flatbuf import FbTable
+from edgevision.plainfile import open_regular
 
 TFLITE_IDENTIFIER = b"TFL3"
 METADATA_NAME = "TFLITE_METADATA"  # the Model.metadata entry whose buffer holds TFLite Metadata
@@ -29,13 +31,15 @@ MB = 1024 * 1024
 def read_model_bytes(path: str | Path) -> bytes:
     """Read a .tflite file, refusing anything that is not one with a one-line reason."""
     p = Path(path)
-    if not p.exists():
-        raise BadInput(f"{p}: model file not found")
-    if p.is_dir():
-        raise BadInput(f"{p}: is a directory, expected a .tflite model file")
     cap = limits().model_bytes
+    try:  # a regular file only, checked on the descriptor (a FIFO or a device would block or never end)
+        fh = open_regular(p, "model file")
+    except BadInput as exc:
+        if "is a directory" in str(exc):
+            raise BadInput(f"{p}: is a directory, expected a .tflite model file") from None
+        raise
     try:
-        with open(p, "rb") as fh:
+        with fh:
             size = os.fstat(fh.fileno()).st_size
             if size > cap:
                 raise BadInput(f"{p}: model file is {size / MB:.0f} MB, over the {cap / MB:.0f} MB limit "
@@ -56,7 +60,9 @@ def check_tflite(data: bytes, origin: str) -> None:
         hint = " (a Keras/SavedModel? convert it first: edgevision convert)" if _looks_like_keras(data) else ""
         raise BadInput(f"{origin}: not a TFLite model (no TFL3 identifier){hint}")
     try:
-        n_subgraphs = tables.subgraph_count(data)
+        counts = tables.counts(data)
+        check_counts(counts, origin, data)
+        n_subgraphs = counts.subgraphs
         extents = tables.buffer_extents(data)
     except ValueError as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
@@ -69,15 +75,32 @@ def check_tflite(data: bytes, origin: str) -> None:
             raise BadInput(f"{origin}: TFLite model is truncated (a weight buffer ends past the file)")
 
 
+def check_counts(counts: tables.Counts, origin: str, data: bytes) -> None:
+    """Refuse a model that declares more subgraphs, tensors, operators or buffers than the limits, before
+    anything (the small reader, the interpreter) builds one object per entry."""
+    lim = limits()
+    for what, n, cap, field in (("subgraphs", counts.subgraphs, lim.subgraphs, "subgraphs"),
+                                ("tensors", counts.tensors, lim.tensors, "tensors"),
+                                ("operators", counts.operators, lim.operators, "operators"),
+                                ("buffers and metadata entries", counts.buffers, lim.model_buffers, "model_buffers")):
+        if n > cap:
+            raise BadInput(f"{origin}: the model declares {n:,} {what}, over the limit of {cap:,} ({hint(field)})")
+    n = tables.entries(data, lim.graph_entries)  # only now: a count over the limits above stops before this loop
+    if n > lim.graph_entries:
+        raise BadInput(f"{origin}: the model's tensor shapes and operator inputs/outputs hold more than "
+                       f"{lim.graph_entries:,} entries ({hint('graph_entries')})")
+
+
 def output_scores(data: bytes) -> int | None:
     """How many scores the first output of the first subgraph holds, read from the FlatBuffer alone
     (so info and bundle check a labels count exactly as run does, even for an Edge TPU model)."""
     try:
-        graph = FbTable.root(data).tables(2)[0]
-        outputs, tensors = graph.ints(2), graph.tables(0)
-        if not outputs or not 0 <= outputs[0] < len(tensors):
+        graph = FbTable.root(data).table_at(tables.MODEL_SUBGRAPHS, 0)
+        outputs = graph.ints(2) if graph is not None else []
+        tensor = graph.table_at(tables.SUBGRAPH_TENSORS, outputs[0]) if graph is not None and outputs else None
+        if tensor is None:
             return None
-        shape = tensors[outputs[0]].ints(0)
+        shape = tensor.ints(tables.TENSOR_SHAPE)
         n = 1
         for dim in shape:
             n *= max(1, dim)
@@ -90,12 +113,15 @@ def _looks_like_keras(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:8] == b"\x89HDF\r\n\x1a\n"
 
 
-def metadata_buffers(data: bytes) -> dict[str, bytes]:
-    """Map each ``Model.metadata`` entry name to its buffer's bytes."""
-    entries = tables.metadata_entries(data)
-    buffers = tables.buffers_at(data, [index for _, index in entries])
+def metadata_buffers(data: bytes, names: tuple[str, ...] | None = None) -> dict[str, bytes]:
+    """Map each ``Model.metadata`` entry name (of ``names``, when given) to its buffer's bytes.
+
+    Only the entries asked for are copied: a model may list thousands of entries whose buffers all
+    alias one large weight buffer."""
+    entries = {n: i for n, i in tables.metadata_entries(data) if names is None or n in names}  # the last one wins
+    buffers = tables.buffers_at(data, list(entries.values()))
     out: dict[str, bytes] = {}
-    for name, index in entries:
+    for name, index in entries.items():
         if index not in buffers:
             continue
         buf = buffers[index]
@@ -113,16 +139,20 @@ def associated_files(data: bytes, origin: str = "model") -> dict[str, bytes]:
         return {}  # no zip directory where zipfile looks for one: nothing to import zipfile for
     import zipfile
 
-    cap = limits().associated_bytes
+    from edgevision.model.zip_directory import check_directory
+
+    lim = limits()
+    cap = lim.associated_bytes
+    check_directory(data, origin, lim.associated_files, lim.zip_directory_bytes)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError):
         return {}
     out: dict[str, bytes] = {}
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > 64:
-            raise BadInput(f"{origin}: {len(infos)} associated files; a model has at most 64")
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]  # (is_dir() fails on an empty name)
+        if len(infos) > lim.associated_files:
+            raise BadInput(f"{origin}: {len(infos)} associated files; a model has at most {lim.associated_files}")
         declared = sum(i.file_size for i in infos)
         if declared > cap:
             raise BadInput(f"{origin}: associated files inflate to {declared / MB:.0f} MB, over the "

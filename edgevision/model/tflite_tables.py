@@ -13,11 +13,14 @@ Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, NamedTuple, TypeVar
 
 from edgevision.model.flatbuf import FbTable
+
+_I32, _U16, _U32 = struct.Struct("<i"), struct.Struct("<H"), struct.Struct("<I")
 
 # schema.fbs field slots (declaration order; a union takes <name>_type then <name>), for the small reader
 MODEL_OPERATOR_CODES, MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA = 1, 2, 4, 6
@@ -82,6 +85,77 @@ def read(data: bytes, use_schema: bool | None, generated: Callable[[ModuleType, 
 def _ints(array: Any) -> tuple[int, ...]:
     """``XAsNumpy()`` of the generated module returns 0 for an absent vector."""
     return () if isinstance(array, int) else tuple(int(v) for v in array)
+
+
+class Counts(NamedTuple):
+    """How many of each thing a model declares, from its vectors' lengths alone (nothing is built for them)."""
+
+    subgraphs: int
+    tensors: int      # all subgraphs together
+    operators: int    # all subgraphs together
+    buffers: int      # weight buffers, metadata entries and operator codes together
+
+
+def counts(data: bytes) -> Counts:
+    """What :func:`graphs` and :func:`buffers` would build, counted first: a 800 KB file can list 200,000
+    tensors (every entry pointing at one table), and reading them all costs hundreds of megabytes."""
+    def small(r: FbTable) -> Counts:
+        n_graphs = r.length(MODEL_SUBGRAPHS)
+        tensors = operators = 0
+        for i in range(min(n_graphs, 1 << 16)):
+            g = r.table_at(MODEL_SUBGRAPHS, i)
+            if g is not None:
+                tensors += g.length(SUBGRAPH_TENSORS)
+                operators += g.length(SUBGRAPH_OPERATORS)
+        return Counts(n_graphs, tensors, operators, r.length(MODEL_BUFFERS) + r.length(MODEL_METADATA)
+                      + r.length(MODEL_OPERATOR_CODES))
+
+    return read(data, False, lambda s, m: small(FbTable.root(data)), small)
+
+
+def entries(data: bytes, most: int) -> int:
+    """How many shape dimensions and operator inputs/outputs the model's tensors and operators hold, all
+    subgraphs together (counting stops past ``most``). Every tensor may point at one shape vector of a
+    thousand entries: 50,000 tensors then build 50 million of them (the small reader's tuples, and the
+    interpreter's own arrays). Read with bare struct calls: this runs before every model's first label."""
+    unpack_i32, unpack_u16, unpack_u32 = _I32.unpack_from, _U16.unpack_from, _U32.unpack_from
+    n = len(data)
+
+    def field(table: int, slot: int) -> int:
+        """The position of a table's vector field's length word, or 0 when the field is absent."""
+        vtable = table - unpack_i32(data, table)[0]
+        entry = 4 + 2 * slot
+        if entry >= unpack_u16(data, vtable)[0]:
+            return 0
+        off = unpack_u16(data, vtable + entry)[0]
+        return table + off + unpack_u32(data, table + off)[0] if off else 0
+
+    def vector(at: int) -> tuple[int, int]:
+        if not at:
+            return 0, 0
+        count = unpack_u32(data, at)[0]
+        if at + 4 + 4 * count > n:
+            raise ValueError(f"a vector of {count:,} items runs past the buffer")
+        return at + 4, count
+
+    def items(at: int) -> list[int]:
+        start, count = vector(at)
+        return [start + 4 * i + unpack_u32(data, start + 4 * i)[0] for i in range(count)]
+
+    def small(r: FbTable) -> int:
+        total = 0
+        for graph in items(field(r.pos, MODEL_SUBGRAPHS)):
+            for tensor in items(field(graph, SUBGRAPH_TENSORS)):
+                total += vector(field(tensor, TENSOR_SHAPE))[1]
+                if total > most:
+                    return total
+            for op in items(field(graph, SUBGRAPH_OPERATORS)):
+                total += vector(field(op, OPERATOR_INPUTS))[1] + vector(field(op, OPERATOR_OUTPUTS))[1]
+                if total > most:
+                    return total
+        return total
+
+    return read(data, False, lambda s, m: small(FbTable.root(data)), small)
 
 
 def subgraph_count(data: bytes, use_schema: bool | None = None) -> int:

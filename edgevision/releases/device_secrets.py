@@ -14,6 +14,7 @@ file                    what                                                    
 ``mqtt-cert.pem``       client certificate for ``mqtts://``                            0644 or 0600
 ``mqtt-key.pem``        its private key                                               0600
 ``web-token``           the live view's token                                         0600
+``metrics-token``       the metrics endpoint's bearer token                           0600
 ======================  ============================================================  ===========
 
 The sink options these files feed are named in the run option table (``device_file`` of a row); the

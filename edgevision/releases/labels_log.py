@@ -1,12 +1,12 @@
 """The service's labels file: where it stands, the first new label after a restart, recent FPS, rotation.
 
 ``edgevision run --out`` appends complete JSON lines (one flush per event), so a line without
-its newline is still being written and is never read as a label.
+its newline is still being written and is never read as a label. Lines are decoded by the one
+document reader (``edgevision.documents``): bounded, and a line that is not an event is skipped.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgevision.documents import LogTail, read_log_tail
 from edgevision.errors import CheckFailed
-
-TAIL_BYTES = 256 * 1024
+from edgevision.limits import limits
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,23 @@ def _new_lines(path: Path, since: Mark) -> list[str]:
     except FileNotFoundError:
         return []
     start = since.size if st.st_ino == since.inode and st.st_size >= since.size else 0  # rotated: from 0
+    start = max(start, st.st_size - limits().log_tail_bytes)  # only the newest lines matter
     with open(path, "rb") as fh:
         fh.seek(start)
-        data = fh.read()
+        data = fh.read(limits().log_tail_bytes)
     complete = data[: data.rfind(b"\n") + 1]
     return complete.decode("utf-8", errors="replace").splitlines()
 
 
 def parse_event(line: str) -> dict[str, Any] | None:
+    """A label event, or None for a line that is not one (bounded like every document: depth, integers)."""
+    import msgspec
+
     try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
+        event = msgspec.json.decode(line, type=dict[str, Any])
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
-    return event if isinstance(event, dict) and "label" in event else None
+    return event if "label" in event else None
 
 
 def wait_first_label(path: Path, since: Mark, timeout_s: float, failure: Callable[[], str | None],
@@ -77,20 +81,18 @@ def wait_first_label(path: Path, since: Mark, timeout_s: float, failure: Callabl
         time.sleep(poll_s)
 
 
+def tail(path: Path) -> LogTail:
+    """The label events in the file's tail, and what was skipped (a torn last line, unreadable lines)."""
+    found = read_log_tail(path, dict[str, Any])
+    events = [e for e in found.records if "label" in e]
+    found.unreadable += len(found.records) - len(events)
+    found.records = events
+    return found
+
+
 def recent(path: Path, n: int) -> list[dict[str, Any]]:
     """The last ``n`` label events (read from the file's tail only)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read()
-    except FileNotFoundError:
-        return []
-    lines = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace").splitlines()
-    if size > TAIL_BYTES:
-        lines = lines[1:]  # the first line may be cut
-    events = [e for e in (parse_event(ln) for ln in lines) if e is not None]
+    events = tail(path).records
     return events[-n:] if n > 0 else []
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed
 from edgevision.limits import hint, limits
+from edgevision.plainfile import open_regular, read_regular
 from edgevision.releases.config_checks import check_text
 from edgevision.releases.runtime_config import RuntimeConfig, ServiceSettings, is_plain_name
 from edgevision.runtime.backends import release_hook
@@ -26,8 +27,6 @@ MANIFEST = "manifest.json"
 RUNTIME = "runtime.json"
 ALLOWED_SUFFIXES = (".tflite", ".json", ".txt", ".zip")  # data only: a bundle never carries anything executable
 ID_CHARS = 16
-MAX_MANIFEST_BYTES = 1 << 20
-MAX_FILES = 64
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -73,34 +72,30 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: bytes, origin: str) -> Manifest:
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise CheckFailed(f"{origin}: manifest is over {MAX_MANIFEST_BYTES:,} bytes; not a bundle manifest")
+        """A manifest read by the one document reader (bounded size and depth, declared schema): any fault is
+        one CheckFailed naming the file and the field."""
+        from edgevision.documents import convert, decode_json
+        from edgevision.releases.release_schemas import ManifestDoc
+
+        cap = limits().manifest_bytes
+        if len(raw) > cap:
+            raise CheckFailed(f"{origin}: manifest is over {cap:,} bytes; not a bundle manifest")
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckFailed(f"{origin}: manifest is not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise CheckFailed(f"{origin}: manifest is not a JSON object")
+            data = decode_json(raw, dict[str, Any], origin, cap)
+        except BadInput as exc:
+            raise CheckFailed(str(exc).replace(": not valid JSON", ": manifest is not valid JSON")) from None
         fmt = data.get("format")
         if fmt != FORMAT:
-            raise CheckFailed(f"{origin}: unsupported bundle format {fmt!r} (this edgevision reads {FORMAT}; "
-                              "upgrade edgevision on the device)")
+            raise CheckFailed(f"{origin}: unsupported bundle format {str(fmt)[:64]!r} (this edgevision reads "
+                              f"{FORMAT}; upgrade edgevision on the device)")
         try:
-            files = data["files"]
-            if not isinstance(files, dict) or len(files) > MAX_FILES or not all(
-                    isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
-                    and not isinstance(v.get("size"), bool) and v["size"] >= 0 for v in files.values()):
-                raise CheckFailed(f"{origin}: manifest 'files' must map at most {MAX_FILES} names to "
-                                  "{sha256, size >= 0}")
-            return cls(id=str(data["id"]), created=str(data["created"]), edgevision=str(data["edgevision"]),
-                       profile=dict(data["profile"]), model=dict(data["model"]),
-                       runtime=RuntimeConfig.from_dict(data["runtime"], f"{origin}: runtime"), files=files)
-        except KeyError as exc:
-            raise CheckFailed(f"{origin}: manifest lacks {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise CheckFailed(f"{origin}: malformed manifest ({exc})") from None
+            doc = convert(data, ManifestDoc, origin)
+            runtime = RuntimeConfig.from_dict(doc.runtime, f"{origin}: runtime")
         except BadInput as exc:
             raise CheckFailed(str(exc)) from None
+        files = {name: {"sha256": entry.sha256, "size": entry.size} for name, entry in doc.files.items()}
+        return cls(id=doc.id, created=doc.created, edgevision=doc.edgevision, profile=doc.profile, model=doc.model,
+                   runtime=runtime, files=files)
 
 
 def check_profile(profile: dict[str, Any], origin: str) -> None:
@@ -122,29 +117,46 @@ def file_entry(data: bytes) -> dict[str, Any]:
 
 
 def _hash_file(path: Path, expected: int, keep: bool) -> tuple[int, str, bytes]:
-    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``."""
-    h, size, parts = hashlib.sha256(), 0, []
-    with open(path, "rb") as fh:
+    """Size, sha256 and (when ``keep``) the content, reading at most one byte past ``expected``: a kept file
+    in one read of its declared size (one copy in memory), the others in 1 MB pieces. Only a regular file,
+    never through a symbolic link (``open_regular``): what is hashed here is what is opened."""
+    h = hashlib.sha256()
+    with open_regular(path, "bundle file", follow=False) as fh:
+        if keep:
+            data = fh.read(expected + 1)
+            h.update(data)
+            return len(data), h.hexdigest(), data
+        size = 0
         while size <= expected and (chunk := fh.read(min(1 << 20, expected + 1 - size))):
             h.update(chunk)
             size += len(chunk)
-            if keep:
-                parts.append(chunk)
-    return size, h.hexdigest(), b"".join(parts)
+    return size, h.hexdigest(), b""
 
 
-def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest:
-    """Check a bundle directory file by file; raise CheckFailed naming the first file at fault."""
+def verify_bundle_dir(directory: Path, expect_id: str | None = None,
+                      verified: dict[str, bytes] | None = None) -> Manifest:
+    """Check a bundle directory file by file; raise CheckFailed naming the first file at fault.
+
+    The directory itself must not be a symbolic link, and every file is opened without following one.
+    ``verified`` receives the bytes that were hashed (the model, the labels, runtime.json): a caller that
+    runs the release hands these to the interpreter, so what runs is exactly what was verified."""
+    from edgevision.model.artifact import load_artifact
     from edgevision.model.opcodes import is_edgetpu_model
     from edgevision.model.tflite_file import check_tflite
 
     where = str(directory)
     mpath = directory / MANIFEST
+    if directory.is_symlink():
+        raise CheckFailed(f"{where}: is a symbolic link; a bundle or release is a real directory")
     if not directory.is_dir():
         raise BadInput(f"{where}: bundle directory not found")
     if mpath.is_symlink() or not mpath.is_file():
         raise CheckFailed(f"{where}: no {MANIFEST} (not a bundle; make one with `edgevision bundle`)")
-    manifest = Manifest.from_json(mpath.read_bytes(), str(mpath))
+    try:
+        raw = read_regular(mpath, MANIFEST, limits().manifest_bytes, follow=False)
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
+    manifest = Manifest.from_json(raw, str(mpath))
     present: dict[str, Path] = {}
     for entry in sorted(directory.iterdir()):
         st = entry.lstat()
@@ -176,10 +188,12 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         if name not in present:
             raise CheckFailed(f"{directory / name}: listed in the manifest but missing")
         keep = name == manifest.runtime.model or not name.endswith(".tflite")
-        big = name.endswith((".tflite", ".zip"))  # a model, or a sensor's network archive
-        if keep and expected["size"] > (lim.model_bytes if big else 4 * MAX_MANIFEST_BYTES):
+        # a model, a sensor's network archive, or a small data file (labels, runtime.json, a card)
+        field = "model_bytes" if name.endswith(".tflite") else "packer_bytes" if name.endswith(".zip") \
+            else "document_bytes"
+        if keep and expected["size"] > getattr(lim, field):
             raise CheckFailed(f"{directory / name}: {expected['size']:,} bytes, over the limit for this file "
-                              f"({hint('model_bytes')})")
+                              f"({hint(field)})")
         size, digest, data = _hash_file(present[name], expected["size"], keep)
         if size != expected["size"] or digest != expected["sha256"]:
             raise CheckFailed(f"{directory / name}: sha256 does not match the manifest (file was altered)")
@@ -194,9 +208,9 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
     if RUNTIME not in contents:
         raise CheckFailed(f"{where}: no {RUNTIME} in the manifest")
     try:
-        runtime = RuntimeConfig.from_dict(json.loads(contents[RUNTIME]), str(directory / RUNTIME))
-    except (json.JSONDecodeError, UnicodeDecodeError, BadInput) as exc:
-        raise CheckFailed(f"{directory / RUNTIME}: {exc}") from None
+        runtime = RuntimeConfig.from_json(contents[RUNTIME], str(directory / RUNTIME))
+    except BadInput as exc:
+        raise CheckFailed(str(exc)) from None
     if runtime != manifest.runtime:
         raise CheckFailed(f"{directory / RUNTIME}: differs from the runtime config in the manifest")
     check_profile(manifest.profile, str(mpath))
@@ -205,11 +219,16 @@ def verify_bundle_dir(directory: Path, expect_id: str | None = None) -> Manifest
         raise CheckFailed(f"{mpath}: id {manifest.id} does not match its content ({actual_id}): manifest was edited")
     if expect_id is not None and manifest.id != expect_id:
         raise CheckFailed(f"{where}: bundle id {manifest.id} is not the {expect_id} that was sent")
+    if verified is not None:
+        verified.update(contents)
     if check_files is not None:
         return manifest
-    model = contents[manifest.runtime.model]
+    model, labels = contents[manifest.runtime.model], manifest.runtime.labels
     try:
         check_tflite(model, str(directory / manifest.runtime.model))
+        # what the service will load, checked now: the labels against the model (bounded before allocation)
+        load_artifact(directory / manifest.runtime.model, directory / labels if labels else None, data=model,
+                      labels_data=contents[labels] if labels else None)
     except BadInput as exc:
         raise CheckFailed(str(exc)) from None
     if manifest.profile.get("requires_edgetpu_model") and not is_edgetpu_model(model):

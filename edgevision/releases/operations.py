@@ -7,6 +7,7 @@ its first label, and restores the exact state from before if the new release doe
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed, EdgevisionError
+from edgevision.limits import limits
+from edgevision.pipeline.drift import read_state
+from edgevision.plainfile import read_regular, write_file
 from edgevision.releases import device_secrets, labels_log
 from edgevision.releases.manifest import MANIFEST, Manifest
 from edgevision.releases.runtime_config import is_plain_name
@@ -22,19 +26,26 @@ from edgevision.releases.service import ServiceConfig, manager_for
 from edgevision.releases.store import DeviceStore, Release
 from edgevision.releases.unit import UNIT_NAME, UnitContext, find_template, render_unit
 from edgevision.session.config import RunConfig
+from edgevision.sinks.sample_store import summary as samples_summary
 from edgevision.version import __version__
 
 
 def check_runs_here(store: DeviceStore, release: Release) -> RunConfig:
     """The release's run configuration, as this device's edgevision reads it (with the device's own secrets):
     a sink option it does not know (a bundle from a newer edgevision) or a secret file with the wrong mode
-    stops the switch before anything changes."""
+    stops the switch before anything changes. The service keeps samples in ROOT/samples, its drift state in
+    ROOT/drift.json, and compares with a baseline recorded on this device for this release when there is one."""
     device_secrets.present(store.root)  # a secret open to other users: its own error, with the chmod that fixes it
+    baseline = store.baseline(release.manifest.id)
     try:
-        return release.manifest.runtime.run_config(release.path, store.labels_file, store.root)
+        config = release.manifest.runtime.run_config(release.path, store.labels_file, store.root, release.verified,
+                                                     samples=store.samples_dir,
+                                                     drift_profile=baseline if baseline.is_file() else None)
     except BadInput as exc:
         raise CheckFailed(f"this device's edgevision {__version__} cannot run {release.name} ({exc}): upgrade it "
                           "(edgevision deploy --install) or bundle without that sink") from None
+    return dataclasses.replace(config, release=release.manifest.id,
+                               drift=dataclasses.replace(config.drift, state_file=store.drift_state))
 
 
 def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> str:
@@ -50,19 +61,22 @@ SERVED_FILE = "release.json"
 
 def write_served(store: DeviceStore, release: Release) -> None:
     """Name the release the (constant) service runs; `device serve` reads it, verifies it, runs it."""
-    store.service_dir.mkdir(parents=True, exist_ok=True)
-    tmp = store.service_dir / f".{SERVED_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"release": release.name, "id": release.manifest.id}) + "\n", encoding="utf-8")
-    os.replace(tmp, store.service_dir / SERVED_FILE)
+    store.ensure()
+    write_file(store.service_dir / SERVED_FILE, json.dumps({"release": release.name, "id": release.manifest.id}) + "\n")
 
 
 def served_name(store: DeviceStore) -> str | None:
-    try:
-        data = json.loads((store.service_dir / SERVED_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The release the service was last told to run, or None before the first activation."""
+    from edgevision.documents import read_json
+    from edgevision.releases.release_schemas import ServedDoc
+
+    path = store.service_dir / SERVED_FILE
+    if not os.path.lexists(path):
         return None
-    name = data.get("release") if isinstance(data, dict) else None
-    return name if isinstance(name, str) and is_plain_name(name) else None
+    name = read_json(path, ServedDoc, "served release file", max_bytes=64 * 1024).release
+    if not is_plain_name(name):
+        raise BadInput(f"{path}: $.release: {name[:64]!r} is not a release name")
+    return name
 
 
 def served_config(store: DeviceStore) -> RunConfig:
@@ -144,10 +158,16 @@ def service_release(store: DeviceStore) -> str | None:
 def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
     current, previous = store.link("current"), store.link("previous")
     releases = []
+    import msgspec
+
+    from edgevision.documents import read_log_tail
+    from edgevision.releases.release_schemas import HistoryDoc
+
     for name in store.release_names():
         path = store.releases / name
         try:
-            m = Manifest.from_json((path / MANIFEST).read_bytes(), str(path / MANIFEST))
+            raw = read_regular(path / MANIFEST, MANIFEST, limits().manifest_bytes, follow=False)
+            m = Manifest.from_json(raw, str(path / MANIFEST))
             info: dict[str, Any] = {"model": m.runtime.model, "profile": m.profile.get("name"), "id": m.id,
                                     "created": m.created, "source": m.runtime.source, "delegate": m.runtime.delegate}
         except (OSError, EdgevisionError) as exc:
@@ -155,26 +175,51 @@ def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
         releases.append({"name": name, "current": name == current, "previous": name == previous,
                          "installed": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(path.stat().st_mtime)),
                          **info})
-    config = ServiceConfig.load(store)
     service: dict[str, Any] = {"installed": False}
-    if config is not None:
-        st = manager_for(store, config).state()
-        service = {"installed": st.installed, "manager": st.manager, "scope": config.scope, "state": st.state,
-                   "main_pid": st.main_pid, "restarts": st.restarts, "last_exit": st.last_exit, "unit": st.unit,
-                   "release": service_release(store)}
-    events = labels_log.recent(store.labels_file, max(50, n_labels))
+    try:
+        config = ServiceConfig.load(store)
+        if config is not None:
+            st = manager_for(store, config).state()
+            service = {"installed": st.installed, "manager": st.manager, "scope": config.scope, "state": st.state,
+                       "main_pid": st.main_pid, "restarts": st.restarts, "last_exit": st.last_exit, "unit": st.unit,
+                       "release": service_release(store)}
+    except EdgevisionError as exc:  # a damaged state file: said in the report, the rest is still shown
+        service = {"installed": None, "error": str(exc)}
+    labels_tail = labels_log.tail(store.labels_file)
+    events = labels_tail.records[-max(50, n_labels):]
     last = events[-1] if events else None
-    age = round(time.time() - float(last["t_emit"]), 3) if last and "t_emit" in last else None
-    history = []
-    if store.history_file.is_file():
-        lines = store.history_file.read_text(encoding="utf-8").splitlines()[-5:]
-        history = [json.loads(ln) for ln in lines if ln.strip()]
+    age = round(time.time() - float(last["t_emit"]), 3) if last and isinstance(last.get("t_emit"), int | float) \
+        else None
+    history_tail = read_log_tail(store.history_file, HistoryDoc)
+    history = [msgspec.to_builtins(h) for h in history_tail.records[-5:]]
+    notes = labels_tail.notes(str(store.labels_file)) + history_tail.notes(str(store.history_file))
     return {"root": str(store.root), "edgevision": __version__, "current": current, "previous": previous,
             "releases": releases, "service": service,
             "labels": {"file": str(store.labels_file), "fps": labels_log.fps(events[-50:]),
                        "last_age_s": age,
                        "recent": events[-n_labels:] if n_labels > 0 else []},
-            "history": history}
+            "drift": _drift_status(store, service.get("release") or current),
+            "samples": samples_summary(store.samples_dir),
+            "history": history, "notes": notes}
+
+
+def _drift_status(store: DeviceStore, release_name: str | None) -> dict[str, Any]:
+    """The monitor's last saved state, and which profile the served release compares with."""
+    state = read_state(store.drift_state)
+    baseline = None
+    if release_name:
+        try:
+            path = store.baseline(store.find(release_name).manifest.id)
+            baseline = str(path) if path.is_file() else None
+        except (EdgevisionError, OSError):
+            baseline = None
+    out: dict[str, Any] = {"state": None, "baseline": baseline}
+    if state is not None:
+        out.update({k: state.get(k) for k in ("state", "moved", "psi", "since", "updated", "window", "profile",
+                                              "profile_origin")})
+        updated = state.get("updated")
+        out["age_s"] = round(time.time() - float(updated), 1) if isinstance(updated, int | float) else None
+    return out
 
 
 def labels_rotate(root: Path, max_mb: int) -> bool:

@@ -9,6 +9,7 @@ or into a command line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -102,33 +103,64 @@ class RuntimeConfig:
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "runtime config") -> RuntimeConfig:
+        """Decoded data checked against the declared schema (types, lengths, known keys), then value by value."""
+        from edgevision.documents import convert
+        from edgevision.releases.release_schemas import RuntimeDoc
+
         if not isinstance(data, dict):
             raise BadInput(f"{origin}: expected a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
-            raise BadInput(f"{origin}: unknown key(s) {', '.join(unknown)} (written by a newer edgevision?)")
+            raise BadInput(f"{origin}: unknown key(s) {', '.join(map(str, unknown))[:200]} (written by a newer "
+                           "edgevision?)")
+        return cls._from_doc(convert(data, RuntimeDoc, origin), origin)
+
+    @classmethod
+    def from_json(cls, raw: bytes, origin: str) -> RuntimeConfig:
+        """runtime.json, read by the one document reader."""
+        from edgevision.documents import decode_json
+        from edgevision.releases.release_schemas import RuntimeDoc
+
+        return cls._from_doc(decode_json(raw, RuntimeDoc, origin), origin)
+
+    @classmethod
+    def _from_doc(cls, doc: Any, origin: str) -> RuntimeConfig:
         try:
-            values = dict(data)
-            sinks = values.get("sinks", ())
-            if not isinstance(sinks, list | tuple) or len(sinks) > 32 or not all(isinstance(s, str) for s in sinks):
-                raise BadInput(f"{origin}: sinks must be a list of at most 32 strings")
-            values["sinks"] = tuple(Sink.parse(s) for s in sinks)
-            return cls(**values)
-        except TypeError as exc:
+            return cls(model=doc.model, source=doc.source, delegate=doc.delegate, threads=doc.threads,
+                       top_k=doc.top_k, threshold=doc.threshold, smooth=doc.smooth, loop=doc.loop, labels=doc.labels,
+                       sinks=tuple(Sink.parse(s) for s in doc.sinks))
+        except BadInput as exc:
             raise BadInput(f"{origin}: {exc}") from None
 
-    def run_config(self, release: Path, labels_out: Path, device_root: Path | None = None) -> RunConfig:
+    def run_config(self, release: Path, labels_out: Path, device_root: Path | None = None,
+                   verified: Mapping[str, bytes] | None = None, samples: Path | None = None,
+                   drift_profile: Path | None = None) -> RunConfig:
         """How the device runs this release (``edgevision device serve``): the bundle's settings, its sinks,
-        the labels log the service always writes, and (with ``device_root``) the device's own secrets at their
-        fixed names (the camera's credentials; a sink's credentials, keys, token); nothing else on stdout or
-        stderr."""
+        the labels log the service always writes, (with ``device_root``) the device's own secrets at their
+        fixed names (the camera's credentials; a sink's credentials, keys, token), the samples folder it keeps
+        frames worth labelling in, and a reference profile recorded on the device (when there is one);
+        nothing else on stdout or stderr.
+
+        ``verified``: the release's files as they were hashed against its manifest; a .tflite model then runs
+        from those bytes (and its labels from theirs), never from a second read of the files."""
+        labels = release / self.labels if self.labels else None
+        model: Any = release / self.model
+        if verified and self.model.endswith(".tflite") and self.model in verified:
+            from edgevision.model.artifact import load_artifact
+
+            model = load_artifact(model, labels, data=verified[self.model],
+                                  labels_data=verified.get(self.labels) if self.labels else None)
+            labels = None
         values: dict[str, Any] = {"source": self.source, "top_k": self.top_k, "threshold": self.threshold,
                                   "smooth": self.smooth, "loop": self.loop, "threads": self.threads or None,
                                   "delegate": None if self.delegate == "cpu" else self.delegate,
-                                  "labels": release / self.labels if self.labels else None}
+                                  "labels": labels}
         values |= dict(sink.option() for sink in self.sinks)
         values |= {"out": labels_out, "quiet": True}
+        if samples is not None:
+            values["samples"] = samples
+        if drift_profile is not None:
+            values["drift_profile"] = drift_profile
         credentials = None
         if device_root is not None:
             found = device_secrets.present(device_root)
@@ -137,8 +169,22 @@ class RuntimeConfig:
                     values |= {o.name: found[o.device_file] for o in kind.options if o.device_file in found}
             if "://" in self.source:
                 credentials = device_secrets.source_credentials(device_root)
-        config = RunConfig.from_options(release / self.model, values)
+        config = RunConfig.from_options(model, values)
         return replace(config, source=replace(config.source, credentials=credentials)) if credentials else config
+
+
+def with_profile_sinks(extra: dict[str, Any], given: tuple[Sink, ...], origin: str) -> tuple[Sink, ...]:
+    """A device profile's ``sinks`` (e.g. ``["metrics=9464"]``: what every bundle for that board runs), each
+    checked like a bundle's, then ``given``; a sink option given explicitly wins over the profile's."""
+    listed = extra.get("sinks", [])
+    if not isinstance(listed, list) or len(listed) > 32 or not all(isinstance(v, str) for v in listed):
+        raise BadInput(f"{origin}: sinks must be a list of at most 32 KIND[=VALUE] strings")
+    try:
+        defaults = tuple(Sink.parse(v) for v in listed)
+    except BadInput as exc:
+        raise BadInput(f"{origin}: {exc}") from None
+    named = {sink.kind for sink in given}
+    return (*(s for s in defaults if s.kind not in named), *given)
 
 
 def is_plain_name(name: str) -> bool:

@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.plainfile import make_dir, open_append, read_regular, write_file
 from edgevision.releases.store import DeviceStore
 from edgevision.releases.supervisor import LOG_FILE, PID_FILE, read_state
 from edgevision.releases.unit import UNIT_NAME
@@ -30,21 +31,30 @@ MANAGERS = ("auto", "systemd", "supervisor")
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """How the service was installed on this device, remembered for rollback and status."""
+    """How the service was installed on this device, remembered for rollback and status.
+
+    ``python`` is the interpreter in ExecStart and the one that starts the supervisor. It is never read back
+    from ``manager.json`` (a writable file must not choose what is executed): it is the interpreter running
+    this command (the device venv's, where edgevision[device] is), or the one ``--python`` names."""
 
     manager: str   # systemd | supervisor
     scope: str     # system | user
-    python: str    # the interpreter in ExecStart (the one that has edgevision[device])
+    python: str = field(default_factory=lambda: sys.executable)
 
     def save(self, store: DeviceStore) -> None:
-        (store.service_dir / MANAGER_FILE).write_text(json.dumps(asdict(self)) + "\n", encoding="utf-8")
+        write_file(store.service_dir / MANAGER_FILE, json.dumps({"manager": self.manager, "scope": self.scope}) + "\n")
 
     @staticmethod
     def load(store: DeviceStore) -> ServiceConfig | None:
-        try:
-            return ServiceConfig(**json.loads((store.service_dir / MANAGER_FILE).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+        """The manager and scope the service was installed with, or None when it never was."""
+        from edgevision.documents import read_json
+        from edgevision.releases.release_schemas import ManagerDoc
+
+        path = store.service_dir / MANAGER_FILE
+        if not os.path.lexists(path):
             return None
+        doc = read_json(path, ManagerDoc, "service manager file", max_bytes=64 * 1024)
+        return ServiceConfig(doc.manager, doc.scope)
 
 
 def systemd_running() -> bool:
@@ -60,7 +70,7 @@ def resolve_config(requested: str, python: str | None, previous: ServiceConfig |
     if requested == "systemd" and not systemd_running():
         raise CheckFailed("systemd is not running on this device (no /run/systemd/system); use --manager supervisor")
     scope = "system" if os.geteuid() == 0 else "user"
-    return ServiceConfig(requested, scope, python or (previous.python if previous else sys.executable))
+    return ServiceConfig(requested, scope, python or sys.executable)
 
 
 @dataclass(frozen=True)
@@ -106,15 +116,13 @@ class Supervisor:
         self.unit_path = store.service_dir / UNIT_NAME
 
     def install(self, text: str) -> Path:
-        tmp = self.unit_path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.unit_path)
+        write_file(self.unit_path, text)
         return self.unit_path
 
     def _pid(self) -> int | None:
         try:
-            pid = int((self.store.service_dir / PID_FILE).read_text().strip())
-        except (OSError, ValueError):
+            pid = int(read_regular(self.store.service_dir / PID_FILE, "pid file", 64).strip())
+        except (OSError, ValueError, BadInput):
             return None
         return pid if _pid_alive(pid, b"supervise") else None
 
@@ -122,7 +130,7 @@ class Supervisor:
         """Start the supervisor (after :meth:`stop`)."""
         if not self.unit_path.is_file():
             raise CheckFailed(f"{self.unit_path}: no unit installed")
-        log = open(self.store.service_dir / LOG_FILE, "ab")  # noqa: SIM115 - handed to the daemon
+        log = open_append(self.store.service_dir / LOG_FILE)
         try:
             subprocess.Popen([self.python, "-m", "edgevision", "device", "supervise", "--root", str(self.store.root)],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, close_fds=True,
@@ -144,7 +152,10 @@ class Supervisor:
                 time.sleep(0.05)
             if _pid_alive(pid, b"supervise"):
                 os.killpg(pid, signal.SIGKILL)
-        main = read_state(self.store.service_dir).get("main_pid")
+        try:
+            main = read_state(self.store.service_dir).get("main_pid")
+        except BadInput:  # a damaged state file must not keep the service from stopping
+            main = None
         if isinstance(main, int) and _pid_alive(main, b"edgevision"):  # orphaned by a killed supervisor
             os.kill(main, signal.SIGKILL)
 
@@ -220,11 +231,9 @@ class Systemd:
         return proc
 
     def install(self, text: str) -> Path:
-        (self.store.service_dir / UNIT_NAME).write_text(text, encoding="utf-8")
-        self.unit_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.unit_path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.unit_path)
+        write_file(self.store.service_dir / UNIT_NAME, text)
+        make_dir(self.unit_path.parent)
+        write_file(self.unit_path, text)
         self._ctl("daemon-reload")
         self._ctl("enable", UNIT_NAME)
         if self.scope == "user":

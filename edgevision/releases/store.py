@@ -8,8 +8,11 @@ Layout under the device root (``~/edgevision`` unless ``--root``)::
     incoming/                uploads, deleted after install
     kit/                     the deployment kit (unit template) copied by deploy
     service/                 the rendered unit, the supervisor's pid and state, its log
-    labels.jsonl             the service's label events
+    labels.jsonl             the service's label events (and drift records)
     history.jsonl            one line per install / activate / rollback
+    samples/                 frames worth labelling the service kept (`edgevision device samples pull`)
+    baselines/<id>.json      reference profiles recorded on the device (`edgevision device baseline`)
+    drift.json               the drift monitor's latest state (`edgevision device status`)
 
 A bundle is extracted into a hidden staging directory and verified there; only then is it renamed
 into ``releases/``, and only a verified release is ever linked as ``current``.
@@ -22,22 +25,25 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed, disk_full
 from edgevision.limits import hint, limits
-from edgevision.releases.archive import FILE_MODE, is_archive, safe_extract
-from edgevision.releases.manifest import MAX_FILES, Manifest, verify_bundle_dir
+from edgevision.plainfile import DIR_MODE, make_dir, open_append, open_regular
+from edgevision.releases.archive import FILE_MODE, safe_extract
+from edgevision.releases.manifest import Manifest, verify_bundle_dir
 from edgevision.runtime.backends import release_hook
 
 DEFAULT_ROOT = "~/edgevision"
 ROOT_ENV = "EDGEVISION_DEVICE_ROOT"
 LOCK_TIMEOUT_S = 60.0
+PRIVATE_MODE = 0o700  # incoming/: uploads in flight
 
 
 def default_root() -> Path:
@@ -49,6 +55,7 @@ class Release:
     name: str
     path: Path
     manifest: Manifest
+    verified: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)  # the hashed bytes
 
 
 @dataclass(frozen=True)
@@ -75,15 +82,34 @@ class DeviceStore:
     def history_file(self) -> Path:
         return self.root / "history.jsonl"
 
+    @property
+    def samples_dir(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def drift_state(self) -> Path:
+        return self.root / "drift.json"
+
+    def baseline(self, release_id: str) -> Path:
+        """Where ``device baseline`` keeps the profile recorded for a release (by its id)."""
+        return self.root / "baselines" / f"{release_id}.json"
+
     def ensure(self) -> None:
-        for d in (self.root, self.releases, self.incoming, self.root / "kit", self.service_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        """The store's directories, with explicit modes: a service started under ``umask 000`` must not leave
+        a world-writable root, releases/ or service/ (where the unit and the state files live)."""
+        for d in (self.root, self.releases, self.root / "kit", self.service_dir):
+            make_dir(d)
+            st = d.stat()
+            if stat.S_IMODE(st.st_mode) & 0o022 and st.st_uid == os.geteuid():  # made writable by others before
+                os.chmod(d, DIR_MODE)
+        make_dir(self.incoming, PRIVATE_MODE)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """One deploy, activation or rollback at a time on a device."""
         self.ensure()
-        with open(self.root / ".lock", "a+") as fh:
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "a+") as fh:
             deadline = time.monotonic() + LOCK_TIMEOUT_S
             while True:
                 try:
@@ -100,8 +126,8 @@ class DeviceStore:
 
     def log(self, event: str, **data: Any) -> None:
         line = json.dumps({"t": round(time.time(), 3), "event": event, **data}, sort_keys=True)
-        with open(self.history_file, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        with open_append(self.history_file) as fh:
+            fh.write((line + "\n").encode("utf-8"))
 
     # -- releases ---------------------------------------------------------------------------------
 
@@ -116,10 +142,8 @@ class DeviceStore:
         try:
             if source.is_dir():
                 _copy_plain_files(source, staging)
-            elif is_archive(source) or source.is_file():
+            else:  # an archive: opened only if it is a regular file (a FIFO would block the open, holding the lock)
                 safe_extract(source, staging)
-            else:
-                raise BadInput(f"{source}: bundle not found")
             manifest = verify_bundle_dir(staging, expect_id)
             target = self.releases / manifest.release_name
             if target.exists():
@@ -135,6 +159,8 @@ class DeviceStore:
             os.rename(staging, target)
             self.log("install", release=target.name, id=manifest.id)
             return Release(target.name, target, manifest), True
+        except CheckFailed as exc:  # name the bundle that was given, not the staging copy being checked
+            raise CheckFailed(str(exc).replace(str(staging), str(source))) from None
         except OSError as exc:
             if not disk_full(exc):
                 raise
@@ -155,12 +181,14 @@ class DeviceStore:
             raise BadInput(f"release {name_or_id!r} {'is ambiguous' if hits else 'not found'} in {self.releases}"
                            f" (installed: {', '.join(names) or 'none'})")
         path = self.releases / hits[0]
-        return Release(hits[0], path, verify_bundle_dir(path))
+        verified: dict[str, bytes] = {}
+        return Release(hits[0], path, verify_bundle_dir(path, verified=verified), verified)
 
     def release_names(self) -> list[str]:
+        """Installed releases: real directories only (a symbolic link in releases/ is not one of ours)."""
         if not self.releases.is_dir():
             return []
-        dirs = [p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        dirs = [p for p in self.releases.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
         return [p.name for p in sorted(dirs, key=lambda p: p.stat().st_mtime)]
 
     def link(self, which: str) -> str | None:
@@ -217,14 +245,24 @@ class DeviceStore:
 
 
 def _copy_plain_files(source: Path, staging: Path) -> None:
-    entries = sorted(source.iterdir())
-    cap = limits().bundle_bytes
-    if len(entries) > MAX_FILES + 1 or sum(e.lstat().st_size for e in entries) > cap:
-        raise CheckFailed(f"{source}: more than {MAX_FILES + 1} files or {cap / 2**20:.0f} MB; refused "
+    lim = limits()
+    entries = []
+    for entry in source.iterdir():  # counted while listed: a directory of a million files stops at the cap
+        entries.append(entry)
+        if len(entries) > lim.bundle_files + 1:
+            break
+    cap = lim.bundle_bytes
+    if len(entries) > lim.bundle_files + 1 or sum(e.lstat().st_size for e in entries) > cap:
+        raise CheckFailed(f"{source}: more than {lim.bundle_files + 1} files or {cap / 2**20:.0f} MB; refused "
                           f"({hint('bundle_bytes')})")
-    for entry in entries:
+    for entry in sorted(entries):
         if entry.is_symlink() or not entry.is_file():
             raise CheckFailed(f"{entry}: only plain files may be in a bundle; nothing was installed")
+        try:
+            src = open_regular(entry, "bundle file", follow=False)  # checked again on the descriptor: no FIFO
+        except BadInput as exc:
+            raise CheckFailed(f"{exc}; nothing was installed") from None
         fd = os.open(staging / entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
-        with os.fdopen(fd, "wb") as out, open(entry, "rb") as src:
+        with os.fdopen(fd, "wb") as out, src:
+            os.fchmod(out.fileno(), FILE_MODE)
             shutil.copyfileobj(src, out)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgevision.errors import BadInput
+from edgevision.plainfile import open_append, write_file
 from edgevision.releases.unit import environment, parse_unit, split_command, values
 
 SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -83,17 +84,21 @@ class ServiceSpec:
 
 
 def write_state(state_dir: Path, state: dict[str, Any]) -> None:
-    tmp = state_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, state_dir / STATE_FILE)
+    write_file(state_dir / STATE_FILE, json.dumps(state, sort_keys=True) + "\n")
 
 
 def read_state(state_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, json.JSONDecodeError):
+    """The supervisor's state (empty before it first ran), read against its schema: a damaged file is one
+    error naming the file and the field."""
+    import msgspec
+
+    from edgevision.documents import read_json
+    from edgevision.releases.release_schemas import StateDoc
+
+    path = state_dir / STATE_FILE
+    if not os.path.lexists(path):
         return {}
+    return msgspec.to_builtins(read_json(path, StateDoc, "supervisor state file", max_bytes=1 << 20))
 
 
 def supervise(unit: Path, state_dir: Path) -> int:
@@ -105,8 +110,8 @@ def supervise(unit: Path, state_dir: Path) -> int:
     state: dict[str, Any] = {"supervisor_pid": os.getpid(), "unit": str(unit), "state": "starting",
                              "main_pid": None, "starts": 0, "exits": [], "started_at": time.time()}
     write_state(state_dir, state)  # before the pid file: whoever sees the pid must not read a stale state
-    (state_dir / PID_FILE).write_text(f"{os.getpid()}\n", encoding="utf-8")
-    with open(state_dir / LOG_FILE, "ab", buffering=0) as log:
+    write_file(state_dir / PID_FILE, f"{os.getpid()}\n")
+    with open_append(state_dir / LOG_FILE) as log:
         try:
             while not stop.is_set():
                 code = _run_once(spec, state, state_dir, log, stop)

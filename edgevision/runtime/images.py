@@ -40,11 +40,12 @@ def decode_image(data: bytes | np.ndarray, origin: str = "image", order: str = "
 
 
 def read_image(path: str | Path, order: str = "RGB") -> np.ndarray:
+    from edgevision.limits import hint, limits
+    from edgevision.plainfile import read_regular
+
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{p}: image not found") from None
+    try:  # a regular file only (a FIFO would block the read), of a bounded size
+        raw = read_regular(p, "image", limits().image_bytes, hint("image_bytes"))
     except OSError as exc:
         raise BadInput(f"{p}: cannot read image ({exc.strerror or exc.__class__.__name__})") from None
     return decode_image(raw, str(p), order)

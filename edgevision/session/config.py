@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgevision.pipeline.drift_config import DriftConfig
 from edgevision.pipeline.realtime import PipelineOptions
 from edgevision.runtime.backends import BackendConfig
 from edgevision.sinks.registry import OutputsConfig
@@ -32,13 +33,16 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole run. ``quiet``: nothing but events is printed (no summary, no live-view address)."""
+    """A whole run. ``quiet``: nothing but events is printed (no summary, no live-view address); ``release``:
+    the release a device's service runs (its id, for the metrics), "" otherwise."""
 
     source: SourceConfig
     backend: BackendConfig
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     quiet: bool = False
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    release: str = ""
 
     @classmethod
     def from_options(cls, model: Any, values: Mapping[str, Any]) -> RunConfig:
@@ -57,4 +61,6 @@ class RunConfig:
                                                                give_up_after=v["give_up_after"])),
             outputs=OutputsConfig.from_values(v),
             quiet=bool(v["quiet"]),
+            drift=DriftConfig(enabled=bool(v["drift"]), profile=v["drift_profile"], window=v["drift_window"],
+                              min_frames=max(1, v["drift_window"] // 2), threshold=v["drift_threshold"]),
         )

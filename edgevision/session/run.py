@@ -14,14 +14,16 @@ from contextlib import ExitStack
 from typing import Any
 
 from edgevision.errors import BadInput, CheckFailed
-from edgevision.pipeline.events import LabelEvent
+from edgevision.pipeline.drift import DriftMonitor
+from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.pipeline.realtime import Pipeline, PipelineStats
 from edgevision.redact import without_userinfo
 from edgevision.runtime.backend import Backend
 from edgevision.runtime.backends import choose
 from edgevision.session.config import RunConfig
+from edgevision.session.watch import open_monitor, run_context
 from edgevision.sinks.fanout import FanOut
-from edgevision.sinks.registry import SinkContext, open_outputs
+from edgevision.sinks.registry import open_outputs
 from edgevision.sources.capture import CaptureStatus
 from edgevision.sources.frame_sources import FrameSource, open_source, single_image
 
@@ -47,6 +49,8 @@ class Run:
         self.source: FrameSource | None = None
         self.sinks: FanOut | None = None
         self.pipeline: Pipeline | None = None
+        self.monitor: DriftMonitor | None = None
+        self.backend_name = ""
 
     def __enter__(self) -> Run:
         self.open()
@@ -59,8 +63,8 @@ class Run:
         cfg = self.config
         try:
             self.backend, self.source = self._open_backend_and_source()
-            context = SinkContext(model_name=self.backend.model_name, quiet=cfg.quiet,
-                                  labels=tuple(getattr(self.backend, "labels", None) or ()))
+            self.monitor = open_monitor(cfg.drift, self.backend)
+            context = run_context(cfg, self.backend, self.backend_name, self.monitor)
             self.sinks = sinks = open_outputs(cfg.outputs, context, self._extra)
             self._stack.callback(sinks.close)
             self.pipeline = Pipeline(self.backend, self.source, cfg.pipeline, self.stop, self._status)
@@ -78,6 +82,7 @@ class Run:
                                                                     cfg.source.credentials)
             return model, source
         entry = choose(cfg.backend, spec)
+        self.backend_name = entry.name
         if entry.serves_source(spec):  # the backend brings its frames (a sensor that runs the network)
             backend, source = entry.open_with_source(cfg.backend, spec, cfg.pipeline.reconnect.read_timeout)
             self._stack.callback(backend.close)
@@ -103,12 +108,21 @@ class Run:
                 (getattr(sink, "announce", lambda: None)(),) if text]
 
     def events(self) -> Iterator[LabelEvent]:
-        """Each frame's event, after every sink has had it."""
+        """Each frame's event, after every sink has had it (and the drift monitor, when one watches)."""
         assert self.pipeline is not None and self.sinks is not None, "open the run first"
-        emit = self.sinks.emit
+        emit, monitor, tell = self.sinks.emit, self.monitor, self.sinks.drift
         for event, frame in self.pipeline.results():
             emit(event, frame)
+            if monitor is not None:
+                verdict = monitor.observe(event, frame)
+                if verdict is not None:
+                    tell(verdict)
             yield event
+
+    @property
+    def drift(self) -> DriftEvent | None:
+        """The drift monitor's latest verdict (None before the first, or when no monitor watches)."""
+        return self.monitor.last if self.monitor is not None else None
 
     @property
     def stats(self) -> PipelineStats:

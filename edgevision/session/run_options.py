@@ -13,8 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from edgevision.optionspec import BUNDLE_FLAG, BUNDLE_VALUE, REQUIRED, RunOption
+from edgevision.pipeline.drift_config import DriftConfig
 from edgevision.runtime.backends import BACKENDS
-from edgevision.sinks.option_checks import seconds
+from edgevision.sinks.option_checks import count, positive, seconds
 from edgevision.sinks.registry import SINK_OPTIONS
 
 __all__ = ["MODEL_HELP", "REQUIRED", "RUN_OPTIONS", "RUN_TABLE", "RunOption"]
@@ -51,6 +52,17 @@ _TAIL: tuple[RunOption, ...] = (
     RunOption("give_up_after", ("--give-up-after",), float, None,
               "Exit 1 after this many seconds without frames (default: retry forever).", min=0.0,
               bundle=BUNDLE_VALUE, check=seconds),
+    RunOption("drift", ("--drift",), bool, True,
+              "Watch for drift: compare a rolling window of frames with the model's reference profile (or "
+              "--drift-profile's); verdicts go to every output.", negative="--no-drift", bundle=BUNDLE_FLAG),
+    RunOption("drift_profile", ("--drift-profile",), Path, None,
+              "Reference profile to compare with instead of the model's (one `edgevision device baseline` recorded)."),
+    RunOption("drift_window", ("--drift-window",), int, DriftConfig.window,
+              "Frames in the drift monitor's window (a verdict once half of it is filled).", min=10, max=1_000_000,
+              bundle=BUNDLE_VALUE, check=count),
+    RunOption("drift_threshold", ("--drift-threshold",), float, DriftConfig.threshold,
+              "Population stability index at which a signal raises drift (back to ok below half of it).",
+              min=0.01, max=100.0, bundle=BUNDLE_VALUE, check=positive),
     RunOption("quiet", ("--quiet", "-q"), bool, False, "No summary on stderr."),
 )
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edgevision.pipeline.events import LabelEvent
+from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.sources.capture import CaptureStatus
 
@@ -17,7 +17,8 @@ log = logging.getLogger("edgevision.sink")
 
 class Sink(Protocol):
     """``emit`` gets every event. Optional: ``wants_frames = True`` to get the frame as well
-    (``emit(event, frame)``), and ``status(CaptureStatus)`` to hear about the source's health."""
+    (``emit(event, frame)``), ``status(CaptureStatus)`` to hear about the source's health, and
+    ``drift(DriftEvent)`` to hear each verdict of the drift monitor."""
 
     def emit(self, event: LabelEvent) -> None: ...
 
@@ -89,14 +90,21 @@ class FanOut:
                     h.failures, h.skipped, h.retry_at = 0, 0, 0.0
 
     def status(self, status: CaptureStatus) -> None:
+        self._tell("status", status)
+
+    def drift(self, event: DriftEvent) -> None:
+        self._tell("drift", event)
+
+    def _tell(self, hook_name: str, what: object) -> None:
+        """Hand ``what`` to every sink that has the hook; a failure is logged, never raised."""
         for sink in self.sinks:
-            hook = getattr(sink, "status", None)
+            hook = getattr(sink, hook_name, None)
             if hook is None:
                 continue
             try:
-                hook(status)
+                hook(what)
             except Exception as exc:  # noqa: BLE001
-                log.warning("sink %s status update failed: %s", _name(sink), exc)
+                log.warning("sink %s %s update failed: %s", _name(sink), hook_name, exc)
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -1,4 +1,8 @@
-"""JSON lines: one label event per line, on stdout or appended to a file (the ``stdout`` and ``file`` sinks)."""
+"""JSON lines: one label event per line, on stdout or appended to a file (the ``stdout`` and ``file`` sinks).
+
+When the drift monitor's state flips, a drift record goes between the label events: an object with
+``"event": "drift"`` and no ``label`` field (:class:`~edgevision.pipeline.events.DriftEvent`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from edgevision.pipeline.events import LabelEvent
+from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.sinks.registry import SinkConfig, SinkContext
 
 
@@ -45,7 +49,14 @@ class JsonlSink:
             self._fh = target
 
     def emit(self, event: LabelEvent) -> None:
-        line = event.to_json() + "\n"
+        self._write(event.to_json() + "\n")
+
+    def drift(self, event: DriftEvent) -> None:
+        """A drift record when the state flipped (not every verdict: the log is not a time series)."""
+        if event.changed:
+            self._write(event.to_json() + "\n")
+
+    def _write(self, line: str) -> None:
         if self._fh is not None:
             self._fh.write(line)
             self._fh.flush()

@@ -11,6 +11,10 @@ Topics under ``base`` (``edgevision/<node>`` unless the URL gives a path):
 - ``<base>/source`` (retained): ``streaming`` / ``reconnecting`` as the camera comes and goes.
 - ``homeassistant/sensor/<node>/{label,score}/config`` (retained): discovery, so Home
   Assistant shows a "label" and a "score" sensor with no YAML.
+- ``<base>/stats`` (retained, at most every ``stats_interval`` seconds): frames per second and the mean
+  glass-to-label latency since the last message; discovered as "FPS" and "Latency" sensors.
+- ``<base>/drift`` (retained, when the drift monitor's state flips): ``{"state": "ok"|"drifting", "moved":
+  [...], "psi": {...}}``; discovered as a "Drift" binary sensor (device class problem) when a monitor runs.
 
 paho's network thread reconnects with backoff on its own; while the broker is down,
 events are dropped and counted (a stale label is worth nothing) and the retained state
@@ -34,7 +38,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edgevision.errors import BadInput, MissingDependency
-from edgevision.pipeline.events import LabelEvent
+from edgevision.limits import limits
+from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.secrets import read_secret_file, redact_url
 from edgevision.sources.capture import CaptureStatus
@@ -64,6 +69,8 @@ class MqttConfig:
     discovery_prefix: str | None = "homeassistant"
     state_interval: float = 1.0
     model_name: str = "edgevision"
+    stats_interval: float = 5.0     # seconds between <base>/stats messages
+    drift: bool = False             # a drift monitor runs: discover the binary sensor
     labels: tuple[str, ...] = ()    # the model's labels: names that repeat get their index in topics and ids
 
     @classmethod
@@ -124,6 +131,27 @@ def connect_error(exc: BaseException | None) -> str:
     return "unknown error" if exc is None else type(exc).__name__
 
 
+def bounded_client(mqtt: Any, max_packet: int, refused: Any) -> type:
+    """paho's ``Client`` with a ceiling on what a broker may send.
+
+    paho-mqtt 2.x has no setting for the size of an incoming packet: it reads whatever remaining length
+    the broker announces (up to 256 MB) into memory, in pieces that it concatenates. MQTT 5's Maximum
+    Packet Size only asks a well-behaved broker. The sink publishes and never subscribes, so a broker
+    answers with a few bytes (CONNACK, PUBACK, PINGRESP). paho reads a packet's body with one
+    ``_sock_recv(remaining length)`` call after its header; that is where the announced size is checked
+    here, before a byte of the body is read: a larger packet drops the connection (paho then reconnects
+    with its backoff) and is reported once. Tested against a broker that announces 256 MB.
+    """
+    class BoundedClient(mqtt.Client):  # type: ignore[misc, name-defined]
+        def _sock_recv(self, bufsize: int) -> bytes:
+            if bufsize > max_packet:
+                refused(bufsize)
+                raise ConnectionAbortedError(f"the broker announced a packet of {bufsize:,} bytes")
+            return super()._sock_recv(bufsize)  # type: ignore[no-any-return]
+
+    return BoundedClient
+
+
 class MqttSink:
     """Publishes label events to an MQTT broker (paho-mqtt), reconnecting on its own."""
 
@@ -143,7 +171,11 @@ class MqttSink:
         self._last_label: tuple[str, int] | None = None
         self._twice = {name for name, count in Counter(slug(x) for x in c.labels).items() if count > 1}
         self._last_state_at = 0.0
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgevision-{c.node_id}-{id(self):x}")
+        self._oversize: int | None = None
+        self._window = [0, 0.0, time.monotonic()]  # frames, summed latency (ms), start of the stats window
+        self._retained: dict[str, str] = {}         # stats and drift: re-sent on reconnect like the state
+        client = bounded_client(mqtt, limits().mqtt_packet_bytes, self._refused_packet)(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgevision-{c.node_id}-{id(self):x}")
         if c.username:
             client.username_pw_set(c.username, c.password)
         if c.tls:
@@ -194,7 +226,9 @@ class MqttSink:
         self._report(None)
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         client.publish(self.topic("source"), self._source_state, qos=1, retain=True)
-        for topic, payload in self._discovery():
+        for topic, payload in self._discovery() + self._monitoring_discovery():
+            client.publish(topic, payload, qos=1, retain=True)
+        for topic, payload in list(self._retained.items()):
             client.publish(topic, payload, qos=1, retain=True)
         with self._lock:
             state = self._state
@@ -202,8 +236,15 @@ class MqttSink:
             client.publish(self.topic("state"), state, qos=1, retain=True)
         self._connected.set()  # only now: events published from the pipeline thread queue after these
 
+    def _refused_packet(self, size: int) -> None:
+        self._oversize = size
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        if self._connected.is_set():
+        oversize, self._oversize = self._oversize, None
+        if oversize is not None:
+            self._report(f"the broker sent a packet of {oversize:,} bytes, over the {limits().mqtt_packet_bytes:,}"
+                         " the sink accepts; disconnected (it reconnects with backoff)")
+        elif self._connected.is_set():
             self._report(f"connection lost ({reason_code})")
         self._connected.clear()
 
@@ -226,6 +267,32 @@ class MqttSink:
                              "object_id": f"edgevision_{slug(c.node_id)}_{key}"}))
                 for key, body in sensors.items()]
 
+    def _monitoring_discovery(self) -> list[tuple[str, str]]:
+        """Discovery of what watches the model: FPS, latency, and the drift binary sensor (with a monitor)."""
+        c = self.config
+        if not c.discovery_prefix:
+            return []
+        node = slug(c.node_id)
+        device = {"identifiers": [f"edgevision_{c.node_id}"], "name": f"edgevision {c.node_id}",
+                  "manufacturer": "edgevision", "model": c.model_name, "sw_version": __version__}
+        common = {"availability_topic": self.topic("availability"), "device": device}
+        stats = {"state_topic": self.topic("stats"), "state_class": "measurement"}
+        entities = [
+            ("sensor", "fps", {**stats, "name": "FPS", "value_template": "{{ value_json.fps }}",
+                               "unit_of_measurement": "fps", "icon": "mdi:speedometer"}),
+            ("sensor", "latency", {**stats, "name": "Latency", "value_template": "{{ value_json.latency_ms }}",
+                                   "unit_of_measurement": "ms", "device_class": "duration"}),
+        ]
+        if c.drift:
+            entities.append(("binary_sensor", "drift", {
+                "name": "Drift", "state_topic": self.topic("drift"), "value_template": "{{ value_json.state }}",
+                "payload_on": "drifting", "payload_off": "ok", "device_class": "problem",
+                "json_attributes_topic": self.topic("drift")}))
+        return [(f"{c.discovery_prefix}/{component}/{node}/{key}/config",
+                 json.dumps({**common, **body, "unique_id": f"edgevision_{node}_{key}",
+                             "object_id": f"edgevision_{node}_{key}"}))
+                for component, key, body in entities]
+
     # pipeline thread -----------------------------------------------------------------------------------------------
     def _publish(self, topic: str, payload: str, retain: bool = False) -> None:
         if not self._connected.is_set():
@@ -245,6 +312,7 @@ class MqttSink:
         return slug(label), label
 
     def emit(self, event: LabelEvent) -> None:
+        self._stats(event)
         now = time.monotonic()
         changed = (event.label, event.index) != self._last_label
         if not changed and now - self._last_state_at < self.config.state_interval:
@@ -262,6 +330,30 @@ class MqttSink:
             self._last_label = (event.label, event.index)
             if event.label:
                 self._publish(self.topic(f"event/{level}"), event.to_json())
+
+    def _stats(self, event: LabelEvent) -> None:
+        """Count the frame; every ``stats_interval`` seconds, publish FPS and mean latency since the last time."""
+        window = self._window
+        window[0] += 1
+        window[1] += event.latency_ms
+        now = time.monotonic()
+        elapsed = now - window[2]
+        if elapsed < self.config.stats_interval:
+            return
+        body = json.dumps({"fps": round(window[0] / elapsed, 2), "latency_ms": round(window[1] / window[0], 1),
+                           "frames": window[0], "dropped": event.dropped})
+        self._window = [0, 0.0, now]
+        self._retained[self.topic("stats")] = body
+        self._publish(self.topic("stats"), body, retain=True)
+
+    def drift(self, event: DriftEvent) -> None:
+        """The drift state, when it flips (retained: Home Assistant sees it after a restart)."""
+        if not event.changed and self.topic("drift") in self._retained:
+            return
+        body = json.dumps({"state": event.state, "moved": list(event.moved),
+                           "psi": {k: round(v, 3) for k, v in event.psi.items()}, "frame": event.frame})
+        self._retained[self.topic("drift")] = body
+        self._publish(self.topic("drift"), body, retain=True)
 
     def status(self, status: CaptureStatus) -> None:
         state = {"restored": "streaming", "gave_up": "offline"}.get(status.state, "reconnecting")
@@ -304,5 +396,6 @@ def open_sink(config: SinkConfig, context: SinkContext) -> MqttSink:
     cfg = MqttConfig.from_url(config.value("mqtt"), password=password or None, username=username or None,
                               node_id=config.value("mqtt_node"),
                               discovery_prefix="homeassistant" if config.value("mqtt_discovery", True) else None,
-                              model_name=context.model_name, labels=context.labels, **paths)
+                              model_name=context.model_name, labels=context.labels,
+                              drift=bool(context.drift_signals), **paths)
     return MqttSink(cfg)

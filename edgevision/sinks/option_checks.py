@@ -31,7 +31,7 @@ def mqtt_url(value: str) -> None:
 
 def port(value: str) -> None:
     if not value.isdigit() or int(value) > 65535:
-        raise BadInput(f"--sink web={value}: expected a port 0..65535")
+        raise BadInput(f"--sink: {value}: expected a port 0..65535")
 
 
 def host(value: str) -> None:
@@ -55,3 +55,24 @@ def seconds(value: str) -> None:
             raise ValueError
     except ValueError:
         raise BadInput(f"--sink: {value}: expected seconds") from None
+
+
+def count(value: str) -> None:
+    if not value.isdigit() or not 0 <= int(value) <= 10**9:
+        raise BadInput(f"--sink: {value}: expected a count 0..1000000000")
+
+
+def fraction(value: str) -> None:
+    try:
+        if not 0 <= float(value) <= 1:
+            raise ValueError
+    except ValueError:
+        raise BadInput(f"--sink: {value}: expected a number from 0 to 1") from None
+
+
+def positive(value: str) -> None:
+    try:
+        if not 0 < float(value) < 1e9:
+            raise ValueError
+    except ValueError:
+        raise BadInput(f"--sink: {value}: expected a positive number") from None

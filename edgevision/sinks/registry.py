@@ -29,6 +29,12 @@ class SinkContext:
     model_name: str = "edgevision"
     quiet: bool = False      # nothing but events is printed (a token the user would need cannot be shown)
     labels: tuple[str, ...] = ()  # the model's labels: a repeated name is kept apart by index (MQTT topics, ids)
+    release: str = ""        # the release a device's service runs (its id), "" for a plain run
+    quantization: str = ""   # what the model's weights and activations are (int8, float32 ...), "" when unknown
+    backend: str = ""        # the backend's registry name (litert, edgetpu, imx500 ...)
+    runtime: str = ""        # the runtime that runs the network and its version (ai-edge-litert 2.3.0)
+    delegate: str = ""       # where the network runs (cpu, edgetpu:usb ...)
+    drift_signals: tuple[str, ...] = ()  # the signals the run's drift monitor compares; () when none is watched
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,42 @@ SINKS: tuple[SinkKind, ...] = (
                   "$EDGEVISION_WEB_TOKEN.", envvar="EDGEVISION_WEB_TOKEN", secret=True),
         RunOption("web_token_file", ("--web-token-file",), Path, None, "Read the token from this file (mode 600).",
                   device_file="web-token"),
+    )),
+    SinkKind("metrics", "edgevision.sinks.prometheus",
+             "Prometheus metrics: frames, drops, latency histograms, FPS, labels, confidence, drift, the board", (
+        RunOption("metrics", ("--metrics",), int, None,
+                  "Serve Prometheus metrics on this port at /metrics (0: any free port).", min=0, max=65535,
+                  bundle=BUNDLE_VALUE, check=checks.port),
+        RunOption("metrics_host", ("--metrics-host",), str, "127.0.0.1",
+                  "Address the metrics endpoint binds to (anything but loopback needs a token).",
+                  bundle=BUNDLE_VALUE, check=checks.host),
+        RunOption("metrics_token", ("--metrics-token",), str, None,
+                  "Bearer token the metrics endpoint asks for (default beyond loopback: a new one, printed once); or "
+                  "$EDGEVISION_METRICS_TOKEN.", envvar="EDGEVISION_METRICS_TOKEN", secret=True),
+        RunOption("metrics_token_file", ("--metrics-token-file",), Path, None,
+                  "Read the metrics token from this file (mode 600; Prometheus: authorization.credentials_file).",
+                  device_file="metrics-token"),
+        RunOption("metrics_linger", ("--metrics-linger",), float, 0.0,
+                  "When the source ends, keep serving until one more scrape, at most this many seconds (lets "
+                  "Prometheus see a finite run's final counts).", min=0.0, max=3600.0),
+    )),
+    SinkKind("samples", "edgevision.sinks.samples",
+             "frames worth labelling (low confidence, near-ties, drift), kept in a bounded, rotating folder", (
+        RunOption("samples", ("--samples",), Path, None,
+                  "Keep frames worth labelling in this folder (the service: ROOT/samples); pull them with "
+                  "`edgevision device samples pull`."),
+        RunOption("samples_max", ("--samples-max",), int, 500, "At most this many kept frames (0: keep none).",
+                  min=0, max=1_000_000, bundle=BUNDLE_VALUE, check=checks.count),
+        RunOption("samples_mb", ("--samples-mb",), float, 50.0, "At most this many megabytes of kept frames.",
+                  min=0.1, max=1_000_000.0, bundle=BUNDLE_VALUE, check=checks.positive),
+        RunOption("samples_every", ("--samples-every",), float, 10.0,
+                  "At least this many seconds between two kept frames.", min=0.0, max=1e6,
+                  bundle=BUNDLE_VALUE, check=checks.seconds),
+        RunOption("samples_below", ("--samples-below",), float, 0.5, "Keep frames whose top score is below this.",
+                  min=0.0, max=1.0, bundle=BUNDLE_VALUE, check=checks.fraction),
+        RunOption("samples_margin", ("--samples-margin",), float, 0.1,
+                  "Keep frames whose two best scores are closer than this (near-ties).", min=0.0, max=1.0,
+                  bundle=BUNDLE_VALUE, check=checks.fraction),
     )),
 )
 

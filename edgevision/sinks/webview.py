@@ -2,7 +2,8 @@
 
 ``GET /`` a page; ``/stream.mjpg`` MJPEG of annotated frames; ``/events`` Server-Sent
 Events (one JSON label event per message, ``status`` messages when the source comes and
-goes); ``/snapshot.jpg`` and ``/latest.json``. Standard library HTTP server, bound to
+goes, ``drift`` messages when the drift monitor's state flips); ``/snapshot.jpg``, ``/latest.json``
+and ``/drift.json`` (the drift monitor's latest verdict). Standard library HTTP server, bound to
 127.0.0.1 unless told otherwise: a camera feed is not something to expose by accident.
 
 The pipeline thread only hands over references; JPEG encoding runs in the view's own
@@ -24,7 +25,7 @@ import numpy as np
 
 from edgevision.console import inert_html
 from edgevision.errors import BadInput
-from edgevision.pipeline.events import LabelEvent
+from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.sinks import web_auth
 from edgevision.sinks.registry import SinkConfig, SinkContext
@@ -40,11 +41,12 @@ PAGE = """<!doctype html>
 body{font-family:system-ui,sans-serif;margin:0;background:#111;color:#eee;display:flex;flex-wrap:wrap;gap:1rem;padding:1rem}
 #video{max-width:100%;border:1px solid #333;background:#000;min-width:320px;min-height:240px}
 #label{font-size:2.2rem;margin:0} #score{color:#9c9} ol{padding-left:1.2rem} #status{color:#fa3}
+#drift.drifting{color:#f66;font-weight:bold} #drift.ok{color:#9c9}
 .meta{color:#888;font-size:.85rem}
 </style></head><body>
 <img id="video" src="/stream.mjpg" alt="live video">
 <div><p class="meta">__TITLE__</p><h1 id="label">waiting…</h1><div id="score"></div><ol id="topk"></ol>
-<div id="status"></div><p class="meta" id="timing"></p></div>
+<div id="status"></div><div id="drift"></div><p class="meta" id="timing"></p></div>
 <script>
 const $ = (id) => document.getElementById(id);
 const es = new EventSource('/events');
@@ -60,6 +62,11 @@ es.onmessage = (m) => {
   $('status').textContent = '';
 };
 es.addEventListener('status', (m) => { $('status').textContent = 'source ' + JSON.parse(m.data).state; });
+es.addEventListener('drift', (m) => {
+  const d = JSON.parse(m.data);
+  $('drift').className = d.state;
+  $('drift').textContent = d.state === 'drifting' ? 'drifting: ' + d.moved.join(', ') : 'no drift';
+});
 es.onerror = () => { $('status').textContent = 'connection to the device lost; retrying…'; };
 </script></body></html>
 """
@@ -115,6 +122,8 @@ class WebView:
         self._event_seq = 0
         self._status: str | None = None
         self._status_seq = 0
+        self._drift: str | None = None
+        self._drift_seq = 0
         self._viewers = 0
         self._closed = False
         try:
@@ -157,6 +166,15 @@ class WebView:
         with self._cond:
             self._status = json.dumps({"state": status.state, "detail": status.detail})
             self._status_seq += 1
+            self._cond.notify_all()
+
+    def drift(self, event: DriftEvent) -> None:
+        """The drift monitor's verdict: pushed to the page when the state flips (and the first one)."""
+        if not event.changed and self._drift is not None:
+            return
+        data = event.to_json()
+        with self._cond:
+            self._drift, self._drift_seq = data, self._drift_seq + 1
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -259,6 +277,8 @@ class WebView:
                         self._events()
                     elif path == "/latest.json":
                         self._send((view._event_json or "null").encode(), "application/json")
+                    elif path == "/drift.json":
+                        self._send((view._drift or "null").encode(), "application/json")
                     elif path == "/snapshot.jpg":
                         self._snapshot()
                     else:
@@ -312,6 +332,7 @@ class WebView:
                 self.end_headers()
                 self.wfile.write(b"retry: 1000\n\n")
                 seen_event, seen_status, last_write = 0, view._status_seq, time.monotonic()
+                seen_drift = 0  # a new page is told the current drift state at once
                 while not view._closed:
                     seq = view._wait("_event_seq", seen_event, 1.0)
                     out = b""
@@ -321,6 +342,9 @@ class WebView:
                     if view._status_seq != seen_status and view._status:
                         seen_status = view._status_seq
                         out += b"event: status\ndata: " + view._status.encode() + b"\n\n"
+                    if view._drift_seq != seen_drift and view._drift:
+                        seen_drift = view._drift_seq
+                        out += b"event: drift\ndata: " + view._drift.encode() + b"\n\n"
                     if not out and time.monotonic() - last_write > 15:
                         out = b": keep-alive\n\n"
                     if out:

@@ -9,7 +9,9 @@ inside C code (V4L2, FFmpeg, libcamera all can). A blocked C call cannot be inte
 from Python, so reads happen in a reader thread per connection; the supervisor abandons
 a reader whose read has taken longer than the watchdog timeout, opens a fresh instance
 of the source with backoff, and resumes. The abandoned reader closes its source if its
-read ever returns.
+read ever returns; a source that can be closed from another thread (``interruptible``: the
+MJPEG reader, whose reads wait on a socket) is closed at once, so its read returns and nothing
+is left holding the connection and its buffer.
 """
 
 from __future__ import annotations
@@ -257,6 +259,11 @@ class CaptureThread(threading.Thread):
             busy = reader.busy_since
             if busy is not None and time.monotonic() - busy > self.policy.read_timeout:
                 reader.abandoned = True
+                if getattr(reader.source, "interruptible", False):  # its socket is shut: the read returns now
+                    try:
+                        reader.source.close()
+                    except Exception as exc:  # noqa: BLE001 - the reader closes it again when its read returns
+                        log.debug("closing a hung source failed: %s", exc)
                 self.hangs += 1
                 self._status("hung", f"a read blocked for more than {self.policy.read_timeout:g} s; abandoning it")
                 reader, lost_at = None, time.monotonic()

@@ -10,6 +10,7 @@ capture thread keeps only the newest frame, and decodes only the frames the mode
 from __future__ import annotations
 
 import logging
+import stat
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgevision.errors import BadInput
+from edgevision.plainfile import kind_of
 from edgevision.redact import userinfo_of, with_userinfo, without_userinfo
 from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.runtime.images import IMAGE_EXTENSIONS, is_image_path, read_image
@@ -282,10 +284,25 @@ def open_source(spec: str | int | Path, loop: bool = False, timeout_s: float = 5
                            f"(use {', '.join(STREAM_SCHEMES)})")
         if credentials and userinfo_of(text) is None:
             text = with_userinfo(text, credentials)
+        if scheme in ("http", "https"):  # MJPEG read by edgevision (bounded parts); anything else by OpenCV
+            from edgevision.sources.mjpeg import MjpegSource
+
+            url = text
+            return MjpegSource(url, timeout_s, lambda: CaptureSource(url, live=True, kind="stream",
+                                                                    timeout_s=timeout_s))
         return CaptureSource(text, live=True, kind="stream", timeout_s=timeout_s)
     p = Path(text)
-    if not p.exists():
-        raise BadInput(f"{p}: source not found (give an image, folder, video file, camera index, picamera2 or URL)")
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise BadInput(f"{p}: source not found (give an image, folder, video file, camera index, picamera2 or "
+                       "URL)") from None
+    except OSError as exc:
+        raise BadInput(f"{p}: cannot open source ({exc.strerror or type(exc).__name__})") from None
+    if stat.S_ISCHR(mode) and p.name.startswith("video"):  # /dev/videoN: a V4L2 camera by its device path
+        return CaptureSource(str(p), live=True, kind="camera", timeout_s=timeout_s)
+    if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):  # a FIFO or a device would block the decoder for good
+        raise BadInput(f"{p}: source is {kind_of(mode)}, not a regular file, a folder or a camera")
     if p.is_dir() or is_image_path(p):
         return FolderSource(p, loop=loop)
     return CaptureSource(str(p), live=False, kind="video")

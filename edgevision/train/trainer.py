@@ -54,12 +54,15 @@ class TrainResult:
 
 
 def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console: Console | None = None, *,
-          resume: bool = False, strategy: str = "default") -> TrainResult:
+          resume: bool = False, strategy: str = "default", add: tuple[str | Path, ...] = ()) -> TrainResult:
     """Train ``recipe`` on ``data`` into ``out_dir``.
 
     ``resume`` continues the run's unfinished training from its last finished epoch; its
     recipe is the saved one (``recipe`` None), or a copy that only extends epochs/patience.
+    ``add``: labelled folders (field samples, corrected) folded into the training split.
     """
+    if add and resume:
+        raise BadInput("--add starts a new run on more images; --resume continues one on the images it had")
     con = console or Console(stderr=True)
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -82,7 +85,7 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
             con.print(f"{out}: already finished ({state.epochs_done} epochs); nothing to resume")
             return done
     elapsed0 = state.elapsed_s
-    tdata = _open(data, out, recipe, resume)
+    tdata = _open(data, out, recipe, resume, add)
     import keras
 
     dist = make_distribution(strategy)
@@ -95,6 +98,7 @@ def train(data: str | Path, out_dir: str | Path, recipe: Recipe | None, console:
         (out / DATASET_FILE).write_text(listing.to_json(out), encoding="utf-8")
     con.print(f"data: {len(tdata.classes)} classes, {len(tdata.train)} train / {len(tdata.val)} val / "
               f"{len(tdata.test)} test images ({tdata.kind}, {tdata.split_mode} split)"
+              + (f"; {tdata.added} labelled images added to train from {', '.join(map(str, add))}" if add else "")
               + (f"; {dist.replicas} replicas ({dist.name})" if dist.name != "default" else ""))
 
     keras.utils.set_random_seed(recipe.seed)
@@ -163,8 +167,8 @@ def _start_state(ckpt: Checkpoints, out: Path, recipe: Recipe | None, resume: bo
     return state, resumed
 
 
-def _open(data: str | Path, out: Path, recipe: Recipe, resume: bool) -> TrainingData:
-    tdata = open_data(data, recipe.split())
+def _open(data: str | Path, out: Path, recipe: Recipe, resume: bool, add: tuple[str | Path, ...] = ()) -> TrainingData:
+    tdata = open_data(data, recipe.split(), add)
     if not resume:
         return tdata
     labels = read_labels(out / LABELS_FILE)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from edgevision.errors import CheckFailed
-from edgevision.releases.archive import MAX_MEMBERS, safe_extract
+from edgevision.limits import limits
+from edgevision.releases.archive import safe_extract
 from edgevision.releases.manifest import MANIFEST, Manifest, file_entry
 from edgevision.releases.runtime_config import RuntimeConfig
 
@@ -47,7 +48,7 @@ EVIL = {
     "directory": ([_special("sub", tarfile.DIRTYPE)], "directory"),
     "duplicate": ([_file("a.txt"), _file("./a.txt")], "twice"),
     "hidden": ([_file(".bashrc")], "hidden"),
-    "too many": ([_file(f"f{i}.txt") for i in range(MAX_MEMBERS + 1)], "at most"),
+    "too many": ([_file(f"f{i}.txt") for i in range(limits().bundle_files + 1)], "at most"),
 }
 
 

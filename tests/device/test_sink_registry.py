@@ -63,8 +63,12 @@ def test_bundle_options_come_from_the_registry_rows() -> None:
 
 
 def _sample(option: RunOption, samples: dict[type, str]) -> str:
-    if option.name == "host":
+    from edgevision.sinks import option_checks
+
+    if option.check is option_checks.host:
         return "0.0.0.0"
+    if option.check is option_checks.fraction:
+        return "0.25"
     if option.name == "mqtt_node":
         return "kitchen-cam"
     return samples[option.kind]
