@@ -159,11 +159,11 @@ def _flat_photos(split: str, folder: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, help="also write the rows to this file")
-    ap.add_argument("--skip-effnet", action="store_true", help="leave EfficientNet-Lite0 out")
+    ap.add_argument("--skip-effnet", action="store_true", help="only the Teachable Machine models (a quick run)")
     ap.add_argument("--only", nargs="+", choices=[*TM_MODELS, EFFNET, *FITTED], help="only these models")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    wanted = set(args.only or [*TM_MODELS, *FITTED, *(() if args.skip_effnet else (EFFNET,))])
+    wanted = set(args.only or (TM_MODELS if args.skip_effnet else [*TM_MODELS, EFFNET, *FITTED]))
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgevision-naive-") as tmp:
         work = Path(tmp)
@@ -224,8 +224,8 @@ def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> d
 def _fitted(arch: str, work: Path, photos: Path) -> dict[str, Any]:
     """A PyTorch MobileNet fitted to the photos (conversion_matrix.py's), as a ``.pt2`` with ImageNet mean/std."""
     import torch
-    from conversion_matrix import torch_model
 
+    from benchmarks.suites.conversion_matrix import torch_model
     from edgevision.convert.frontends.declare import IMAGENET
     from edgevision.convert.frontends.torch_src import load_pt2
 
