@@ -108,3 +108,14 @@ def test_float_tflite_input_range_covers_every_normalized_pixel(tmp_path: Path) 
     low, high = (0 - zero) * scale, (255 - zero) * scale
     ends = (np.array([0.0, 255.0])[:, None] - MEAN) / STD
     assert low <= ends.min() + scale and high >= ends.max() - scale
+
+
+def test_a_normalization_for_other_channels_is_one_line() -> None:
+    """ImageNet's three means on a grayscale model would broadcast the image to three channels: refused."""
+    from edgevision.convert.frontends.declare import Declared, decide_spec
+    from edgevision.errors import BadInput
+
+    with pytest.raises(BadInput, match=r"mean has 3 values .* takes 1 channel;"):
+        decide_spec("gray.onnx", (28, 28), 1, None, Declared(preset="torchvision"))
+    spec, _ = decide_spec("gray.onnx", (28, 28), 1, None, Declared(norm="symmetric"))
+    assert (spec.mean, spec.std) == ((127.5,), (127.5,))
