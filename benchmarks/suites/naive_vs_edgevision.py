@@ -12,7 +12,7 @@ Models: three Teachable-Machine-layout Keras 2 exports (MobileNetV2 α 0.35 at 2
 convolutions are random but smooth, with batch-norm statistics measured on photos, as in
 ``torch_zoo``, since no package ships Teachable Machine's ImageNet base), EfficientNet-Lite0 with
 its published ImageNet weights as a ``.pt2`` (these four on the 100 test photos), and PyTorch's
-MobileNetV2 and MobileNetV3-Small made into 10-class classifiers as in ``conversion_matrix.py``
+MobileNetV2 and MobileNetV3-Small made into 10-class classifiers, the same models as ``conversion_matrix.py``'s
 (160 px, ImageNet mean/std normalization, logits; judged on the 200 photos their head was fitted
 to, as there). Nothing is downloaded.
 
