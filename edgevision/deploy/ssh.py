@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from edgevision.console import ANSWER_FRAME_ENV, answer_frame, inert
 from edgevision.errors import BadInput, CheckFailed
 
+PROGRESS_BYTES = 64 * 1024  # a fetched stream makes progress when this much arrived (see Ssh.fetch)
 FORBIDDEN = re.compile(r"^\s*(StrictHostKeyChecking\s*[= ]\s*(no|off|accept-new)|UserKnownHostsFile\s*[= ]\s*/dev/null"
                        r"|BatchMode|PasswordAuthentication\s*[= ]\s*yes)", re.IGNORECASE)
 
@@ -177,36 +178,65 @@ class Ssh:
             raise exc(f"{self.target}: {message}")
         return out
 
-    def fetch(self, remote: list[str], out: BinaryIO, limit: int, timeout: float = 1800) -> int:
+    def fetch(self, remote: list[str], out: BinaryIO, limit: int, timeout: float = 1800,
+              silence: float | None = None, what: str | None = None) -> int:
         """Run a command on the device and write its (binary) stdout to ``out``, at most ``limit`` bytes: a
-        device that sends more is cut off with CheckFailed. Errors as :meth:`run`. Returns the byte count."""
+        device that sends more is cut off with CheckFailed, and so is one that sends less than
+        ``PROGRESS_BYTES`` in ``silence`` seconds (default: the ``silence_seconds`` limit: silent, or a trickle
+        that would keep one read alive at a time) or is not done after ``timeout``: every wait is bounded.
+        ``what`` names the command in errors. Errors as :meth:`run`. Returns the byte count."""
+        import os
+        import select
+
+        from edgevision.limits import hint, limits
+
+        quiet_s = float(limits().silence_seconds if silence is None else silence)
+        what = what or f"{remote[0]} …"
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(self.ssh_argv(remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err)
             assert proc.stdout is not None
+            fd = proc.stdout.fileno()
             total, deadline = 0, time.monotonic() + timeout
+            moved, since = time.monotonic(), 0  # when the stream last made progress, and bytes since then
             try:
-                while chunk := proc.stdout.read(1 << 16):
+                while True:
+                    now = time.monotonic()
+                    if now >= deadline:
+                        raise CheckFailed(f"{self.target}: `{what}` did not finish within {timeout:g} s")
+                    if now >= moved + quiet_s:  # silent, or a trickle that keeps a stream alive but never ends it
+                        raise CheckFailed(f"{self.target}: `{what}` sent {since:,} bytes in {quiet_s:g} s; "
+                                          f"given up ({hint('silence_seconds')})")
+                    ready, _, _ = select.select([fd], [], [], min(moved + quiet_s, deadline) - now)
+                    if not ready:
+                        continue
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        break
                     total += len(chunk)
+                    since += len(chunk)
+                    if since >= PROGRESS_BYTES:
+                        moved, since = time.monotonic(), 0
                     if total > limit:
-                        raise CheckFailed(f"{self.target}: `{remote[0]} …` sent more than {limit // (1 << 20)} MB")
-                    if time.monotonic() > deadline:
-                        raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s")
+                        raise CheckFailed(f"{self.target}: `{what}` sent more than {limit // (1 << 20)} MB")
                     out.write(chunk)
-                code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                code = proc.wait(timeout=max(1.0, min(quiet_s, deadline - time.monotonic())))
             except (CheckFailed, subprocess.TimeoutExpired) as exc:
                 proc.kill()
                 proc.wait()
                 if isinstance(exc, CheckFailed):
                     raise
-                raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s") from None
+                raise CheckFailed(f"{self.target}: `{what}` did not finish within {timeout:g} s") from None
+            finally:
+                proc.stdout.close()
             err.seek(0)
             message = err.read(1 << 16).decode(errors="replace")
         if code == 255:
             raise self.explain(message)
         if code != 0:
             lines = [ln for ln in message.splitlines() if ln.startswith("error:")] or message.strip().splitlines()[-1:]
-            text = lines[-1].removeprefix("error: ") if lines else f"exit status {code}"
+            # the device's words: inert and short before they are shown (as :meth:`run` shows them)
+            text = inert(lines[-1].removeprefix("error: "), 500) if lines else f"exit status {code}"
             raise (BadInput if code == 2 else CheckFailed)(f"{self.target}: {text}")
         return total
 
