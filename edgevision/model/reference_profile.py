@@ -5,7 +5,8 @@ known-good period, ``edgevision device baseline``): for each signal (the top-1 c
 statistics of each input frame: brightness, contrast, colour balance, sharpness) its percentiles, and the
 mix of labels. It travels inside the model as the associated file ``edgevision_profile.json`` (or beside
 it as a plain file) and is read on the device without TensorFlow like every document from outside
-(:mod:`edgevision.documents`: a regular file, its size, nesting and numbers bounded before it is used). The drift monitor (:mod:`edgevision.pipeline.drift`) compares a rolling window of live frames with it.
+(:mod:`edgevision.documents`: a regular file, its size, nesting and numbers bounded before it is used).
+The drift monitor (:mod:`edgevision.pipeline.drift`) compares a rolling window of live frames with it.
 """
 
 from __future__ import annotations

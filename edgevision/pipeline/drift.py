@@ -37,8 +37,8 @@ from edgevision.errors import BadInput
 from edgevision.model.reference_profile import CONFIDENCE, INPUT_SIGNALS, LABELS, ReferenceProfile
 from edgevision.pipeline.drift_config import DriftConfig
 from edgevision.pipeline.events import DriftEvent, LabelEvent
-from edgevision.runtime.frames import Frame
 from edgevision.plainfile import write_file
+from edgevision.runtime.frames import Frame
 from edgevision.runtime.input_stats import input_stats
 
 __all__ = ["DriftConfig", "DriftMonitor", "psi", "read_state"]
@@ -169,7 +169,8 @@ class DriftMonitor:
 
     def _save(self, event: DriftEvent, path: Path) -> None:
         self._saved_at = time.monotonic()
-        record = {**event.to_dict(), "since": self._since, "updated": time.time(), "profile_origin": self.profile.origin}
+        record = {**event.to_dict(), "since": self._since, "updated": time.time(),
+                  "profile_origin": self.profile.origin}
         record["psi"] = {k: v if math.isfinite(v) else None for k, v in record["psi"].items()}
         try:
             write_file(path, json.dumps(record, allow_nan=False) + "\n")
