@@ -74,6 +74,8 @@ LIMITS: tuple[Limit, ...] = (
           "`--drift-profile`)"),
     Limit("samples", 10_000, "frames kept for labelling on a device (`--samples-max`), entries of its samples index "
           "read back, files in one `device samples pull`", "EDGEVISION_MAX_SAMPLES"),
+    Limit("answer_bytes", 16 * MB, "what a device prints for one command `deploy` runs there (its answers are a few "
+          "KB)"),
     Limit("silence_seconds", 60, "a device whose stream (`device samples pull`) brings less than 64 KB in this "
           "long: silent, or trickling",
           "EDGEVISION_MAX_SILENCE_SECONDS", seconds=True),
@@ -113,6 +115,7 @@ class Limits(NamedTuple):
     mqtt_packet_bytes: int = 64 * KB
     profile_bytes: int = 512 * KB
     samples: int = 10_000
+    answer_bytes: int = 16 * MB
     silence_seconds: int = 60
 
     @classmethod
