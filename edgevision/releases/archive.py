@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from edgevision.errors import CheckFailed
+from edgevision.errors import CheckFailed, disk_full
 from edgevision.limits import Limits, hint, limits
 from edgevision.plainfile import open_regular
 
@@ -157,6 +157,8 @@ def _read_stream(archive: Path, lim: Limits, visit: Callable[[tarfile.TarInfo, C
     except _CORRUPT as exc:
         raise CheckFailed(f"{archive}: corrupt or truncated archive ({exc or type(exc).__name__})") from None
     except OSError as exc:
+        if disk_full(exc):  # the disk the entries are written to, not the archive: the caller says what is kept
+            raise
         raise CheckFailed(f"{archive}: not a readable .tar.gz bundle ({exc})") from None
 
 

@@ -32,7 +32,7 @@ class SinkContext:
     labels: tuple[str, ...] = ()  # the model's labels: a repeated name is kept apart by index (MQTT topics, ids)
     release: str = ""        # the release a device's service runs (its id), "" for a plain run
     quantization: str = ""   # what the model's weights and activations are (int8, float32 ...), "" when unknown
-    backend: str = ""        # the backend's registry name (litert, edgetpu, imx500 ...)
+    backend: str = ""        # the backend's registry name (runtime/backends.py)
     runtime: str = ""        # the runtime that runs the network and its version (ai-edge-litert 2.3.0)
     delegate: str = ""       # where the network runs (cpu, edgetpu:usb ...)
     drift_signals: tuple[str, ...] = ()  # the signals the run's drift monitor compares; () when none is watched
