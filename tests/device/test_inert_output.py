@@ -126,7 +126,7 @@ def test_bench_tables_show_hostile_names_inert(cli, hostile, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("text", [*LABEL_SETS["escapes"], *LABEL_SETS["others"], "a\rb", "x\u2028y", "\ud800",
-                                  "\u2066iso\u2069", "\x00nul", "\x85nel"])
+                                  "\u2066iso\u2069", "\x00nul", "\x85nel", "ascii\x7fdel"])
 def test_the_helpers_show_every_active_character_and_keep_the_value(text: str) -> None:
     from rich.console import Console
     from rich.text import Text
