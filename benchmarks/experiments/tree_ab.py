@@ -212,11 +212,12 @@ class Inputs:
 
 def env(counted: bool = False) -> dict[str, str]:
     """A plain environment: nothing of this process's venv or PYTHONPATH reaches the children. Counted runs
-    keep OpenBLAS (numpy's) to one thread: its idle pool threads spin for as long as the process takes, a count
-    that follows the timing (and callgrind's 50x slowdown), not the work."""
+    keep OpenBLAS (numpy's) to one thread, since its idle pool threads spin for as long as the process takes (a
+    count that follows the timing and callgrind's 50x slowdown, not the work), and fix the string hash seed,
+    which otherwise moves dict and set probing, and so the count, from one process to the next."""
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
             "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return {**base, "OPENBLAS_NUM_THREADS": "1"} if counted else base
+    return {**base, "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"} if counted else base
 
 
 def check(proc: subprocess.CompletedProcess[str], what: str) -> str:
@@ -467,7 +468,7 @@ def main() -> int:
     big = None if args.no_big else (args.big or mobilenet_v2(224)["int8"])
     models = Models(TINY, big)
     # instructions per frame: two runs differing only in their frame count
-    frames = {"memory:tiny": (20, 220), "file:tiny": (30, 110), "memory:big": (3, 13), "file:big": (5, 15)}
+    frames = {"memory:tiny": (20, 220), "file:tiny": (30, 110), "memory:big": (2, 7), "file:big": (4, 9)}
     print(f"old {old_root} ({git_head(old_root)}), new {ROOT} ({git_head(ROOT)}); load {loadavg()}; "
           f"{os.cpu_count()} CPUs; device venv {device_python}")
     with tempfile.TemporaryDirectory() as d:
