@@ -38,6 +38,10 @@ MODULES = {
     "results_import": ["edgevision.bench.result_store", "edgevision.bench.record", "edgevision.documents"],
     "mjpeg_stream": ["edgevision.sources.mjpeg"],
     "web_request": ["edgevision.sinks.web_auth"],
+    "reference_profile": ["edgevision.model.reference_profile", "edgevision.pipeline.drift", "edgevision.documents"],
+    "drift_state": ["edgevision.pipeline.drift", "edgevision.pipeline.drift_schema", "edgevision.documents"],
+    "samples_stream": ["edgevision.deploy.samples_pull", "edgevision.releases.archive",
+                       "edgevision.sinks.sample_store", "edgevision.sinks.sample_schema"],
 }
 RSS_LIMIT_MB = int(os.environ.get("EDGEVISION_FUZZ_RSS_MB", "512"))
 TIMEOUT_S = 10
