@@ -498,8 +498,10 @@ def main() -> int:
             t0 = time.time()
             run_instruction_jobs(jobs, args.jobs, keep, io.out)
             print(f"[instructions] {len(jobs)} callgrind runs in {time.time() - t0:.0f} s, {args.jobs} at a time")
-        print(f"load {loadavg()} at the end; wall: medians of {args.rounds} rounds, instructions: medians of "
-              f"{args.cg_rounds} callgrind rounds; ratios are medians of per-round ratios")
+        wall = "no wall times" if args.no_wall else f"wall: medians of {args.rounds} rounds"
+        counted = ("no instructions" if args.no_instructions
+                   else f"instructions: medians of {args.cg_rounds} callgrind rounds")
+        print(f"load {loadavg()} at the end; {wall}, {counted}; ratios are medians of per-round ratios")
         print("\n".join(table(old, new, bare, frames)))
         rest = [cli_rest(side) for side in (old, new)]
         if all(rest):
