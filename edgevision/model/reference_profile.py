@@ -25,20 +25,15 @@ from typing import Any
 from edgevision.documents import decode_json
 from edgevision.errors import BadInput
 from edgevision.limits import ROWS, limits
+from edgevision.model.profile_signals import PROFILE_FILE, SIGNALS, THUMBNAIL
 from edgevision.plainfile import make_dir, read_regular, write_file
 
-PROFILE_FILE = "edgevision_profile.json"
 FORMAT = "edgevision-profile/1"
 MAX_PROFILE_BYTES = ROWS["profile_bytes"].default  # the limit's default (``limits().profile_bytes`` applies)
 MAX_LABELS = 10_000
 PERCENTILES = 101            # 0, 1, ..., 100
-THUMBNAIL = 64               # input statistics are taken on a THUMBNAIL x THUMBNAIL copy of each frame
 MIN_IMAGES = 10              # fewer than this says nothing about a distribution
 
-CONFIDENCE = "confidence"
-INPUT_SIGNALS = ("brightness", "contrast", "red", "blue", "sharpness")
-SIGNALS = (CONFIDENCE, *INPUT_SIGNALS)
-LABELS = "labels"            # the label mix: compared as a distribution over classes, not percentiles
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from edgevision.documents import read_json
 from edgevision.errors import BadInput
-from edgevision.model.reference_profile import CONFIDENCE, INPUT_SIGNALS, LABELS, ReferenceProfile
+from edgevision.model.profile_signals import CONFIDENCE, INPUT_SIGNALS, LABELS
+from edgevision.model.reference_profile import ReferenceProfile
 from edgevision.pipeline.drift_config import DriftConfig
 from edgevision.pipeline.events import DriftEvent, LabelEvent
 from edgevision.plainfile import write_file

@@ -225,7 +225,7 @@ def test_export_sends_no_file_through_a_planted_link_and_streams_a_huge_one(cli:
 
 
 def test_reference_profiles_nested_deep_or_special_are_one_line(cli: Cli, models, tmp_path: Path) -> None:
-    from edgevision.model.reference_profile import PROFILE_FILE
+    from edgevision.model.profile_signals import PROFILE_FILE
     from edgevision.model.tflite_file import associated_files, embed
 
     data = models.int8.read_bytes()

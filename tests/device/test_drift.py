@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from edgevision.errors import BadInput
+from edgevision.model.profile_signals import CONFIDENCE, PROFILE_FILE
 from edgevision.model.reference_profile import (
-    CONFIDENCE,
     MAX_PROFILE_BYTES,
-    PROFILE_FILE,
     ReferenceProfile,
     build_profile,
     profile_in_model,
