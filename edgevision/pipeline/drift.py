@@ -37,7 +37,8 @@ from edgevision.errors import BadInput
 from edgevision.model.profile_signals import CONFIDENCE, INPUT_SIGNALS, LABELS
 from edgevision.model.reference_profile import ReferenceProfile
 from edgevision.pipeline.drift_config import DriftConfig
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.drift_event import DriftEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.plainfile import write_file
 from edgevision.runtime.frames import Frame
 from edgevision.runtime.input_stats import input_stats

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from edgevision.errors import BadInput, CheckFailed
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.pipeline.realtime import Pipeline, PipelineStats
 from edgevision.redact import without_userinfo
 from edgevision.runtime.backend import Backend
@@ -28,6 +28,7 @@ from edgevision.sources.frame_sources import FrameSource, open_source, single_im
 
 if TYPE_CHECKING:
     from edgevision.pipeline.drift import DriftMonitor
+    from edgevision.pipeline.drift_event import DriftEvent
 
 
 def is_frame_source(obj: object) -> bool:

@@ -20,16 +20,19 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgevision.errors import BadInput
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.plainfile import write_file
 from edgevision.runtime.frames import Frame
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.sample_store import Budget, append
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 log = logging.getLogger("edgevision.samples")
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.drift_event import DriftEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.runtime.postprocess import Prediction
 from edgevision.sinks.sample_store import INDEX, Budget, clear, read_index, summary
