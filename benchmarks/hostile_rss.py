@@ -3,7 +3,8 @@
     .venv-device/bin/python benchmarks/hostile_rss.py --before /tmp/old   # git worktree add /tmp/old <commit>
 
 Each case is a file of a few bytes to 2 MB (or a loopback server) that claims a huge size: the inputs of
-tests/deploy/test_hostile_inputs.py (tests/hostile_inputs.py). Every command runs in a fresh process of
+tests/deploy/test_hostile_inputs.py (tests/hostile_inputs.py), and a device's samples folder grown past
+its bounds (tests/deploy/test_field_hostile.py). Every command runs in a fresh process of
 the TensorFlow-free interpreter running this script, with PYTHONPATH set to the tree, watched by a small
 process that reads its peak RSS (``getrusage(RUSAGE_CHILDREN)``) and stops a live run with SIGTERM after
 its seconds. Prints a table: peak MB before and after, their ratio, and how each ended.
@@ -61,7 +62,22 @@ def _inputs(work: Path) -> dict[str, Path]:
     out["headers"] = empty_headers_tar(work / "headers.tar.gz")
     out["longname"] = long_name_tar(work / "longname.tar.gz")
     out["packer"] = imx500_bundle_tar(work / "packer.tar.gz")
+    out["samples_root"] = _samples_root(work / "samples-root")
     return out
+
+
+def _samples_root(root: Path) -> Path:
+    """A device root whose samples folder holds an index of 800,000 lines (38 MB, one file named each time) and
+    a sparse 700 MB file the index names: what a full card, a bug or a person with the service's rights leaves."""
+    folder = root / "samples"
+    folder.mkdir(parents=True)
+    (folder / "20240101T000000-1.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    with open(folder / "20240101T000000-2.jpg", "wb") as fh:
+        fh.truncate(700 << 20)
+    line = b'{"file": "20240101T000000-1.jpg", "bytes": 4, "t": 1700000000.0, "label": "x"}\n'
+    big = b'{"file": "20240101T000000-2.jpg", "bytes": 734003200, "t": 1700000001.0, "label": "x"}\n'
+    (folder / "samples.jsonl").write_bytes(line * 800_000 + big)
+    return root
 
 
 def _cli(tree: Path, work: Path, args: list[str], seconds: float) -> dict:
@@ -101,6 +117,10 @@ def cases(tree: Path, work: Path, inp: dict[str, Path]) -> dict[str, dict]:
         "packerOut.zip of 1.3 M directory records (0.2 MB bundle), `device install`": _cli(
             tree, work, ["device", "install", str(inp["packer"]), "--root", root], 120),
         "model listing 200,000 tensors (0.8 MB), `info`": _cli(tree, work, ["info", str(inp["tensors"])], 120),
+        "samples index of 800,000 lines, `device status`": _cli(
+            tree, work, ["device", "status", "--root", str(inp["samples_root"]), "--json"], 120),
+        "samples index of 800,000 lines and a 700 MB sample, `device samples export`": _cli(
+            tree, work, ["device", "samples", "export", "--root", str(inp["samples_root"])], 120),
     }
     for kind, what in (("endless", "an endless MJPEG part"), ("huge", "an MJPEG part announcing 4 GB")):
         with mjpeg_server(kind) as cam:

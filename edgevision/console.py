@@ -39,13 +39,13 @@ if TYPE_CHECKING:
 # What a terminal acts on instead of showing: C0 and C1 controls, DEL, the Arabic letter mark, LRM/RLM,
 # line/paragraph separators, bidi embeddings/overrides (U+202A-E) and isolates (U+2066-9), lone surrogates.
 _OTHER = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff"
-_UNSAFE = re.compile(f"[\x00-\x1f{_OTHER}]")
-_UNSAFE_IN_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER}]")  # tab and line feed kept
+_UNSAFE = f"[\x00-\x1f{_OTHER}]"  # patterns compiled on first use (re caches them): a start pays none
+_UNSAFE_IN_LINES = f"[\x00-\x08\x0b-\x1f{_OTHER}]"  # tab and line feed kept
 
 # An answer framed for a program that reads it over a channel others print on too (a login shell's
 # greeting before the JSON that `edgevision deploy` waits for): set to a nonce, JSON goes between two lines.
 ANSWER_FRAME_ENV = "EDGEVISION_ANSWER_FRAME"
-_NONCE = re.compile(r"[A-Za-z0-9]{16,64}")
+_NONCE = r"[A-Za-z0-9]{16,64}"
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -59,7 +59,7 @@ def inert(value: object, limit: int | None = None) -> str:
     text = scrub_userinfo(str(value))
     if limit is not None and len(text) > limit:
         text = text[:limit] + "…"
-    return _UNSAFE.sub(_visible, text)
+    return re.sub(_UNSAFE, _visible, text)
 
 
 def inert_markup(value: object, limit: int | None = None) -> str:
@@ -80,7 +80,7 @@ def inert_json(text: str) -> str:
     """JSON written with ``ensure_ascii=False`` (readable UTF-8) with every active character that JSON leaves
     raw (DEL, C1 controls, bidi overrides, separators, lone surrogates) escaped as ``\\uXXXX``: the same
     document to a parser, inert on a terminal (C0 controls are escaped by JSON itself)."""
-    return _UNSAFE.sub(_json_escape, text)
+    return re.sub(_UNSAFE, _json_escape, text)
 
 
 def _json_escape(match: re.Match[str]) -> str:
@@ -90,7 +90,7 @@ def _json_escape(match: re.Match[str]) -> str:
 def inert_lines(text: str) -> str:
     """Text of several lines made inert line by line: line breaks and tabs stay, everything else as in
     :func:`inert`."""
-    return _UNSAFE_IN_LINES.sub(_visible, scrub_userinfo(text))
+    return re.sub(_UNSAFE_IN_LINES, _visible, scrub_userinfo(text))
 
 
 def _console_class() -> type[Console]:
@@ -124,7 +124,7 @@ def print_json(data: Any) -> None:
     lines when ``$EDGEVISION_ANSWER_FRAME`` names a nonce (see :func:`answer_frame`)."""
     text = json.dumps(data, indent=2, default=str)
     nonce = os.environ.get(ANSWER_FRAME_ENV, "")
-    if _NONCE.fullmatch(nonce):
+    if re.fullmatch(_NONCE, nonce):
         begin, end = answer_frame(nonce)
         text = f"{begin}\n{text}\n{end}"
     sys.stdout.write(text + "\n")

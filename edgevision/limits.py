@@ -70,6 +70,15 @@ LIMITS: tuple[Limit, ...] = (
     Limit("http_header_bytes", 64 * KB, "the headers of an HTTP response or of one MJPEG part"),
     Limit("mqtt_packet_bytes", 64 * KB, "one packet an MQTT broker sends (the sink only publishes: a broker "
           "answers with a few bytes)"),
+    Limit("profile_bytes", 512 * KB, "a reference profile (a model's `edgevision_profile.json`, a device baseline, "
+          "`--drift-profile`)"),
+    Limit("samples", 10_000, "frames kept for labelling on a device (`--samples-max`), entries of its samples index "
+          "read back, files in one `device samples pull`", "EDGEVISION_MAX_SAMPLES"),
+    Limit("answer_bytes", 16 * MB, "what a device prints for one command `deploy` runs there (its answers are a few "
+          "KB)"),
+    Limit("silence_seconds", 60, "a device whose stream (`device samples pull`) brings less than 64 KB in this "
+          "long: silent, or trickling",
+          "EDGEVISION_MAX_SILENCE_SECONDS", seconds=True),
 )
 ROWS = {row.field: row for row in LIMITS}
 
@@ -104,6 +113,10 @@ class Limits(NamedTuple):
     frame_seconds: int = 10
     http_header_bytes: int = 64 * KB
     mqtt_packet_bytes: int = 64 * KB
+    profile_bytes: int = 512 * KB
+    samples: int = 10_000
+    answer_bytes: int = 16 * MB
+    silence_seconds: int = 60
 
     @classmethod
     def from_env(cls) -> Limits:

@@ -19,8 +19,8 @@ REQUIRED = ...  # the default of an option that must be given
 # How a bundle's runtime.json may set an option (``--sink NAME[=VALUE]``): not at all, with a value, or as a flag.
 BUNDLE_NO, BUNDLE_VALUE, BUNDLE_FLAG = "", "value", "flag"
 
-_INT = re.compile(r"[-+]?[0-9]{1,18}", re.ASCII)
-_FLOAT = re.compile(r"[-+]?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][-+]?[0-9]{1,3})?", re.ASCII)
+_INT = r"(?a)[-+]?[0-9]{1,18}"  # compiled on first use (re caches it)
+_FLOAT = r"(?a)[-+]?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][-+]?[0-9]{1,3})?"
 
 
 class RunOption(NamedTuple):
@@ -69,7 +69,7 @@ def convert(option: RunOption, text: str) -> Any:
             raise BadInput(f"{flag}: expected a path, got an empty value")
         return Path(text)
     pattern, what = (_INT, "an integer") if option.kind is int else (_FLOAT, "a number")
-    if not pattern.fullmatch(text.strip()):
+    if not re.fullmatch(pattern, text.strip()):
         raise BadInput(f"{flag}: expected {what}, got {text[:40]!r}")
     number = option.kind(text.strip())
     if option.min is not None and number < option.min:

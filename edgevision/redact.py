@@ -11,7 +11,7 @@ import re
 from urllib.parse import quote, urlsplit
 
 # scheme://userinfo@ — userinfo may hold a raw '@' (urlsplit splits at the last one before the host)
-_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#\\]*@")
+_USERINFO = r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#\\]*@"  # compiled on first use (re caches it)
 
 
 def without_userinfo(url: str) -> str:
@@ -29,7 +29,7 @@ def without_userinfo(url: str) -> str:
 
 def scrub_userinfo(text: str) -> str:
     """Free text (an error message, a log line) with the credentials of every URL in it removed."""
-    return _USERINFO.sub(r"\1", text) if "@" in text else text
+    return re.sub(_USERINFO, r"\1", text) if "@" in text else text
 
 
 def userinfo_of(url: str) -> str | None:

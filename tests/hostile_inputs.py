@@ -30,6 +30,21 @@ def write_labels_bomb(path: Path) -> Path:
     return path
 
 
+def claim_outputs(model: bytes, n: int) -> bytes:
+    """The model with its output tensor's last dimension (shape and shape signature) patched in place to ``n``:
+    a model that claims ``n`` classes while its file stays the same size."""
+    from edgevision.model.flatbuf import FbTable
+
+    buf = bytearray(model)
+    graph = FbTable.root(buf).table_at(2, 0)          # Model.subgraphs[0]
+    tensor = graph.table_at(0, graph.ints(2)[0])       # SubGraph.tensors[SubGraph.outputs[0]]
+    for slot in (0, 7):                                 # Tensor.shape, Tensor.shape_signature
+        start, count = tensor._vector(slot)
+        if count:
+            struct.pack_into("<i", buf, start + 4 * (count - 1), n)
+    return bytes(buf)
+
+
 def many_tensors_model(n_tensors: int, n_operators: int = 0, rank: int = 1) -> bytes:
     """A valid TFLite FlatBuffer whose one subgraph lists ``n_tensors`` tensors (all the same table, so the file
     stays small: 4 bytes per entry) of shape ``[1] * rank`` and ``n_operators`` operators (likewise)."""

@@ -20,6 +20,10 @@
 # "30 60 120": four tries in all), saying so on stderr. Any other failure stops at once.
 # LAB_MIRROR replaces Debian's mirrors (a URL, a whole `deb ...` sources line, or a sources.list file whose
 # lines are used as they are, as mmdebstrap takes them): for a mirror or proxy that stays inconsistent.
+# When every try failed on the security suite's index alone (its Release names a file the mirror does not
+# serve, as an armhf index did for days), one last try builds from the distribution and its updates without
+# the security suite, and the status line says so: the lab tests edgevision on the release's packages, and a
+# stale index of one suite should not stop it (LAB_SECURITY_FALLBACK=0 turns this off).
 set -eu
 
 TARGET="${1:?usage: build.sh TARGET [CACHE_DIR]}"
@@ -70,6 +74,7 @@ TMP="$CACHE/$TARGET.partial.tar"
 RC="$CACHE/$TARGET.rc"
 TRYLOG="$CACHE/$TARGET.try.log"
 MIRROR="${LAB_MIRROR:-}"
+WITHOUT=""  # set to the left-out suite when the last try builds without the security suite
 # The hooks run on the host with the rootfs as $1. The pi user mirrors Raspberry Pi OS: uid 1000, in
 # sudo (passwordless) and video. sshd host keys are made when the lab starts a device, never cached.
 bootstrap() {
@@ -105,6 +110,24 @@ while :; do
     fail "$reason (log: $LOG)"
   elif [ "$try" -ge "$tries" ]; then
     [ "$tries" -gt 1 ] || fail "$reason (log: $LOG)"
+    if [ -z "$WITHOUT" ] && [ "${LAB_SECURITY_FALLBACK:-1}" != 0 ] \
+       && printf '%s' "$reason" | grep -q -- "-security"; then
+      WITHOUT="$SUITE-security"
+      sources="$CACHE/$TARGET.sources.list"
+      if [ -z "$MIRROR" ]; then   # mmdebstrap's own default sources, less the security suite
+        printf 'deb http://deb.debian.org/debian %s main\ndeb http://deb.debian.org/debian %s-updates main\n' \
+          "$SUITE" "$SUITE" > "$sources"
+      elif [ -f "$MIRROR" ]; then
+        grep -v -- "-security" "$MIRROR" > "$sources" || true
+      else
+        printf '%s\n' "$MIRROR" | grep -v -- "-security" > "$sources" || true
+      fi
+      MIRROR="$sources"
+      try=$(( try + 1 ))
+      echo "build.sh: $TARGET: $WITHOUT's index stayed inconsistent ($reason); one more try without it" >&2
+      echo "=== build.sh: a last try without $WITHOUT" >> "$LOG"
+      continue
+    fi
     echo "build.sh: $TARGET: the mirror gave the same kind of failure $try times; LAB_MIRROR (a URL, a" \
       "\`deb ...\` line or a sources.list file) builds from other sources" >&2
     fail "$reason (after $try tries; log: $LOG)"
@@ -118,5 +141,8 @@ done
 rm -f "$TRYLOG"
 mv "$TMP" "$OUT"
 took=$(( $(date +%s) - START ))
-if [ "$try" = 1 ]; then echo "built in $took s" > "$STATUS"; else echo "built in $took s ($try tries)" > "$STATUS"; fi
+note=""
+[ "$try" = 1 ] || note="$try tries"
+[ -z "$WITHOUT" ] || note="${note:+$note, }without $WITHOUT: its index did not match its Release"
+echo "built in $took s${note:+ ($note)}" > "$STATUS"
 echo "built $OUT in $took s"

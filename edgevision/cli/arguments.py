@@ -24,8 +24,8 @@ EXIT_USAGE = 2
 HANDLER = "edgevision handler"   # namespace keys no option can have (they hold a space): what to call,
 REACHED = "edgevision parser"    # and the deepest parser the command line reached (its help, when no handler)
 METAVARS = {int: "INTEGER", float: "FLOAT", Path: "PATH", str: "TEXT"}
-ARGUMENT = re.compile(r"argument ([^\s:]+): ")  # how argparse names the option of an error: "-n/--lines"
-NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse's: such words are values, not options
+ARGUMENT = r"argument ([^\s:]+): "  # how argparse names the option of an error: "-n/--lines"
+NEGATIVE = r"^-\d+$|^-\d*\.\d+$"  # argparse's: such words are values, not options
 
 
 class PlainFormatter(argparse.RawDescriptionHelpFormatter):
@@ -82,7 +82,7 @@ class CliParser(argparse.ArgumentParser):
         return action
 
     def error(self, message: str) -> NoReturn:
-        named = ARGUMENT.match(message)  # "argument -n/--lines: ..." -> "--lines: ..."
+        named = re.match(ARGUMENT, message)  # "argument -n/--lines: ..." -> "--lines: ..."
         if named:
             names = named.group(1).split("/")
             message = f"{next((n for n in names if n.startswith('--')), names[0])}: {message[named.end():]}"
@@ -126,7 +126,7 @@ class CliParser(argparse.ArgumentParser):
         for word in words:
             if word == "--":
                 return [*out, word, *words]
-            if not word.startswith("-") or word == "-" or " " in word or NEGATIVE.match(word):
+            if not word.startswith("-") or word == "-" or " " in word or re.match(NEGATIVE, word):
                 out.append(word)
                 continue
             name = word.split("=")[0] if word.startswith("--") else word[:2]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from edgevision.data.discover import Sample
 from edgevision.errors import BadInput
-from edgevision.model.reference_profile import CONFIDENCE, INPUT_SIGNALS, MIN_IMAGES, PROFILE_FILE, build_profile
+from edgevision.model.profile_signals import CONFIDENCE, INPUT_SIGNALS, PROFILE_FILE
+from edgevision.model.reference_profile import MIN_IMAGES, build_profile
 from edgevision.runtime.classifier import Classifier, ClassifierOptions
 from edgevision.runtime.images import read_image
 from edgevision.runtime.input_stats import input_stats

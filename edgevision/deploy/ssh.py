@@ -15,6 +15,7 @@ an answer, and nothing it prints reaches the terminal raw.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shlex
@@ -30,7 +31,10 @@ from urllib.parse import urlsplit
 
 from edgevision.console import ANSWER_FRAME_ENV, answer_frame, inert
 from edgevision.errors import BadInput, CheckFailed
+from edgevision.limits import hint, limits
 
+PROGRESS_BYTES = 64 * 1024  # a fetched stream makes progress when this much arrived (see Ssh.fetch)
+ERROR_TAIL = 64 * 1024  # the end of what it prints on stderr: its error line is the last
 FORBIDDEN = re.compile(r"^\s*(StrictHostKeyChecking\s*[= ]\s*(no|off|accept-new)|UserKnownHostsFile\s*[= ]\s*/dev/null"
                        r"|BatchMode|PasswordAuthentication\s*[= ]\s*yes)", re.IGNORECASE)
 
@@ -162,11 +166,14 @@ class Ssh:
 
     def run(self, remote: list[str], input: bytes | None = None, timeout: float = 600) -> str:
         """Run a command on the device; its stdout, or CheckFailed/BadInput with the device's own error line."""
-        try:
-            proc = subprocess.run(self.ssh_argv(remote), input=input, capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s") from None
-        out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        code, stdout, stderr = _bounded_run(self.ssh_argv(remote), input, timeout)
+        if code is None:
+            raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s")
+        if stdout is None:
+            raise CheckFailed(f"{self.target}: `{remote[0]} …` printed more than {limits().answer_bytes >> 20} MB; "
+                              "not an answer edgevision gives")
+        out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        proc = subprocess.CompletedProcess(remote, code)
         if proc.returncode == 255:
             raise self.explain(err)
         if proc.returncode != 0:
@@ -177,36 +184,62 @@ class Ssh:
             raise exc(f"{self.target}: {message}")
         return out
 
-    def fetch(self, remote: list[str], out: BinaryIO, limit: int, timeout: float = 1800) -> int:
+    def fetch(self, remote: list[str], out: BinaryIO, limit: int, timeout: float = 1800,
+              silence: float | None = None, what: str | None = None) -> int:
         """Run a command on the device and write its (binary) stdout to ``out``, at most ``limit`` bytes: a
-        device that sends more is cut off with CheckFailed. Errors as :meth:`run`. Returns the byte count."""
+        device that sends more is cut off with CheckFailed, and so is one that sends less than
+        ``PROGRESS_BYTES`` in ``silence`` seconds (default: the ``silence_seconds`` limit: silent, or a trickle
+        that would keep one read alive at a time) or is not done after ``timeout``: every wait is bounded.
+        ``what`` names the command in errors. Errors as :meth:`run`. Returns the byte count."""
+        import select
+
+        quiet_s = float(limits().silence_seconds if silence is None else silence)
+        what = what or f"{remote[0]} …"
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(self.ssh_argv(remote), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err)
             assert proc.stdout is not None
+            fd = proc.stdout.fileno()
             total, deadline = 0, time.monotonic() + timeout
+            moved, since = time.monotonic(), 0  # when the stream last made progress, and bytes since then
             try:
-                while chunk := proc.stdout.read(1 << 16):
+                while True:
+                    now = time.monotonic()
+                    if now >= deadline:
+                        raise CheckFailed(f"{self.target}: `{what}` did not finish within {timeout:g} s")
+                    if now >= moved + quiet_s:  # silent, or a trickle that keeps a stream alive but never ends it
+                        raise CheckFailed(f"{self.target}: `{what}` sent {since:,} bytes in {quiet_s:g} s; "
+                                          f"given up ({hint('silence_seconds')})")
+                    ready, _, _ = select.select([fd], [], [], min(moved + quiet_s, deadline) - now)
+                    if not ready:
+                        continue
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        break
                     total += len(chunk)
+                    since += len(chunk)
+                    if since >= PROGRESS_BYTES:
+                        moved, since = time.monotonic(), 0
                     if total > limit:
-                        raise CheckFailed(f"{self.target}: `{remote[0]} …` sent more than {limit // (1 << 20)} MB")
-                    if time.monotonic() > deadline:
-                        raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s")
+                        raise CheckFailed(f"{self.target}: `{what}` sent more than {limit // (1 << 20)} MB")
                     out.write(chunk)
-                code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                code = proc.wait(timeout=max(1.0, min(quiet_s, deadline - time.monotonic())))
             except (CheckFailed, subprocess.TimeoutExpired) as exc:
                 proc.kill()
                 proc.wait()
                 if isinstance(exc, CheckFailed):
                     raise
-                raise CheckFailed(f"{self.target}: `{remote[0]} …` did not finish within {timeout:g} s") from None
+                raise CheckFailed(f"{self.target}: `{what}` did not finish within {timeout:g} s") from None
+            finally:
+                proc.stdout.close()
             err.seek(0)
             message = err.read(1 << 16).decode(errors="replace")
         if code == 255:
             raise self.explain(message)
         if code != 0:
             lines = [ln for ln in message.splitlines() if ln.startswith("error:")] or message.strip().splitlines()[-1:]
-            text = lines[-1].removeprefix("error: ") if lines else f"exit status {code}"
+            # the device's words: inert and short before they are shown (as :meth:`run` shows them)
+            text = inert(lines[-1].removeprefix("error: "), 500) if lines else f"exit status {code}"
             raise (BadInput if code == 2 else CheckFailed)(f"{self.target}: {text}")
         return total
 
@@ -245,6 +278,68 @@ class Ssh:
                                f"key with `ssh-copy-id{port} {t.dest}` or pass --identity KEY")
         last = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
         return CheckFailed(f"{t}: {doing} failed: {inert(last[-1], 500) if last else 'ssh exited with status 255'}")
+
+
+def _bounded_run(argv: list[str], input: bytes | None, timeout: float) -> tuple[int | None, bytes | None, bytes]:
+    """Run ``argv`` with ``input`` on its stdin; (exit status, stdout, the last ``ERROR_TAIL`` bytes of stderr).
+    A device's answers are small: stdout past ``answer_bytes`` ends the command (stdout None) instead of
+    filling the desktop's memory, and ``timeout`` ends it too (status None)."""
+    import selectors
+    import threading
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    if input is not None:
+        assert proc.stdin is not None
+        stdin = proc.stdin
+
+        def feed() -> None:
+            try:
+                stdin.write(input)
+            except OSError:
+                pass  # the command ended without reading all of it: its status says what happened
+            finally:
+                try:
+                    stdin.close()
+                except OSError:
+                    pass
+
+        threading.Thread(target=feed, name="edgevision-ssh-stdin", daemon=True).start()
+    out, err = bytearray(), bytearray()
+    cap = limits().answer_bytes
+    deadline = time.monotonic() + timeout
+    too_much = False
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        while sel.get_map() and not too_much:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in sel.select(min(left, 1.0)):
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                buf: bytearray = key.data
+                buf += chunk
+                if buf is err and len(err) > ERROR_TAIL:
+                    del err[:-ERROR_TAIL]
+                elif buf is out and len(out) > cap:
+                    too_much = True
+    try:
+        code = proc.wait(timeout=max(0.1, deadline - time.monotonic())) if not too_much else None
+    except subprocess.TimeoutExpired:
+        code = None
+    if code is None:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    if too_much:
+        return -1, None, bytes(err)
+    return code, bytes(out), bytes(err)
 
 
 def new_nonce() -> str:

@@ -56,11 +56,14 @@ def parse_labels(text: str, origin: str = "labels", expected: int | None = None)
 
 
 def _check_count(count: int, origin: str, expected: int | None) -> None:
-    most = limits().labels if expected is None else expected + 1  # + 1: a background entry
-    if count > most:
-        what = f"the model's {expected} outputs" if expected is not None else f"the limit of {most} labels"
-        raise BadInput(f"{origin}: {count} labels is more than {what}"
-                       + ("" if expected is not None else f"; {hint('labels')}"))
+    """At most the model's outputs (+ 1: a background entry) and never past the limit: a model's output count
+    is the model's own claim, and a hostile one claims a billion."""
+    cap = limits().labels
+    if expected is not None and expected + 1 <= cap:
+        if count > expected + 1:
+            raise BadInput(f"{origin}: {count} labels is more than the model's {expected} outputs")
+    elif count > cap:
+        raise BadInput(f"{origin}: {count} labels is more than the limit of {cap} labels; {hint('labels')}")
 
 
 def _from_index(by_index: dict[int, str], origin: str, expected: int | None) -> tuple[str, ...]:

@@ -4,8 +4,9 @@ The converter measures it on the held-out images it judges the model on (or a de
 known-good period, ``edgevision device baseline``): for each signal (the top-1 confidence and cheap
 statistics of each input frame: brightness, contrast, colour balance, sharpness) its percentiles, and the
 mix of labels. It travels inside the model as the associated file ``edgevision_profile.json`` (or beside
-it as a plain file) and is read on the device without TensorFlow, its size checked before anything is
-read. The drift monitor (:mod:`edgevision.pipeline.drift`) compares a rolling window of live frames with it.
+it as a plain file) and is read on the device without TensorFlow like every document from outside
+(:mod:`edgevision.documents`: a regular file, its size, nesting and numbers bounded before it is used).
+The drift monitor (:mod:`edgevision.pipeline.drift`) compares a rolling window of live frames with it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
@@ -22,20 +22,18 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from edgevision.documents import decode_json
 from edgevision.errors import BadInput
+from edgevision.limits import ROWS, limits
+from edgevision.model.profile_signals import PROFILE_FILE, SIGNALS, THUMBNAIL
+from edgevision.plainfile import make_dir, read_regular, write_file
 
-PROFILE_FILE = "edgevision_profile.json"
 FORMAT = "edgevision-profile/1"
-MAX_PROFILE_BYTES = 512 * 1024
+MAX_PROFILE_BYTES = ROWS["profile_bytes"].default  # the limit's default (``limits().profile_bytes`` applies)
 MAX_LABELS = 10_000
 PERCENTILES = 101            # 0, 1, ..., 100
-THUMBNAIL = 64               # input statistics are taken on a THUMBNAIL x THUMBNAIL copy of each frame
 MIN_IMAGES = 10              # fewer than this says nothing about a distribution
 
-CONFIDENCE = "confidence"
-INPUT_SIGNALS = ("brightness", "contrast", "red", "blue", "sharpness")
-SIGNALS = (CONFIDENCE, *INPUT_SIGNALS)
-LABELS = "labels"            # the label mix: compared as a distribution over classes, not percentiles
 
 
 @dataclass(frozen=True)
@@ -107,12 +105,10 @@ class ReferenceProfile:
     @classmethod
     def from_json(cls, raw: bytes | str, origin: str) -> ReferenceProfile:
         """Parse and check a profile; BadInput naming ``origin`` for anything out of shape."""
-        if len(raw) > MAX_PROFILE_BYTES:
-            raise BadInput(f"{origin}: reference profile is {len(raw)} bytes, over the {MAX_PROFILE_BYTES} limit")
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{origin}: reference profile is not JSON ({str(exc)[:60]})") from None
+        cap = limits().profile_bytes
+        if len(raw) > cap:
+            raise BadInput(f"{origin}: reference profile is {len(raw)} bytes, over the {cap} limit")
+        data = decode_json(raw, Any, f"{origin} (reference profile)", cap)  # type: ignore[arg-type]
         if not isinstance(data, dict):
             raise BadInput(f"{origin}: reference profile must be a JSON object")
         if data.get("format") != FORMAT:
@@ -183,46 +179,43 @@ def build_profile(values: Mapping[str, Sequence[float]], label_indices: Sequence
 
 
 def profile_in_model(data: bytes, origin: str) -> ReferenceProfile | None:
-    """The profile packed among a model's associated files, or None when it carries none. Only that file
-    is inflated, and only after its declared size passed the limit."""
+    """The profile packed among a model's associated files, or None when it carries none. The zip's directory
+    is bounded from its end record first; only that file is inflated, and only after its declared size
+    passed the limit."""
     if data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - 22)) < 0:
         return None
     import zipfile
 
+    from edgevision.model.zip_directory import check_directory
+
+    lim = limits()
+    check_directory(data, origin, lim.associated_files, lim.zip_directory_bytes)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             try:
                 info = zf.getinfo(PROFILE_FILE)
             except KeyError:
                 return None
-            if info.file_size > MAX_PROFILE_BYTES:
+            if info.file_size > lim.profile_bytes:
                 raise BadInput(f"{origin}: {PROFILE_FILE} declares {info.file_size} bytes, over the "
-                               f"{MAX_PROFILE_BYTES} limit")
+                               f"{lim.profile_bytes} limit")
             with zf.open(info) as fh:
-                raw = fh.read(MAX_PROFILE_BYTES + 1)
+                raw = fh.read(lim.profile_bytes + 1)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise BadInput(f"{origin}: {PROFILE_FILE} cannot be read ({type(exc).__name__})") from None
     return ReferenceProfile.from_json(raw, f"{origin}: {PROFILE_FILE}")
 
 
 def read_profile(path: str | Path) -> ReferenceProfile:
-    """A profile saved as a file (``device baseline``, ``--drift-profile``), size checked before reading."""
-    p = Path(path)
-    try:
-        fd = os.open(p, os.O_RDONLY)
-    except OSError as exc:
-        raise BadInput(f"{p}: cannot read the reference profile ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size > MAX_PROFILE_BYTES:
-            raise BadInput(f"{p}: reference profile is {size} bytes, over the {MAX_PROFILE_BYTES} limit")
-        raw = fh.read(MAX_PROFILE_BYTES + 1)
-    return ReferenceProfile.from_json(raw, str(p))
+    """A profile saved as a file (``device baseline``, ``--drift-profile``): a regular file (a FIFO or a device
+    is refused without blocking), its size checked before it is read."""
+    cap = limits().profile_bytes
+    raw = read_regular(path, "reference profile", cap, f"over the {cap} limit")
+    return ReferenceProfile.from_json(raw, str(path))
 
 
 def write_profile(profile: ReferenceProfile, path: Path) -> None:
-    """Atomically: a reader (the service starting) sees the old profile or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(profile.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+    """Atomically, with explicit modes: a reader (the service starting) sees the old profile or the new one,
+    never half of one."""
+    make_dir(path.parent)
+    write_file(path, profile.to_json())

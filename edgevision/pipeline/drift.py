@@ -32,9 +32,14 @@ import os
 import time
 from pathlib import Path
 
-from edgevision.model.reference_profile import CONFIDENCE, INPUT_SIGNALS, LABELS, ReferenceProfile
+from edgevision.documents import read_json
+from edgevision.errors import BadInput
+from edgevision.model.profile_signals import CONFIDENCE, INPUT_SIGNALS, LABELS
+from edgevision.model.reference_profile import ReferenceProfile
 from edgevision.pipeline.drift_config import DriftConfig
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.drift_event import DriftEvent
+from edgevision.pipeline.events import LabelEvent
+from edgevision.plainfile import write_file
 from edgevision.runtime.frames import Frame
 from edgevision.runtime.input_stats import input_stats
 
@@ -166,21 +171,28 @@ class DriftMonitor:
 
     def _save(self, event: DriftEvent, path: Path) -> None:
         self._saved_at = time.monotonic()
+        record = {**event.to_dict(), "since": self._since, "updated": time.time(),
+                  "profile_origin": self.profile.origin}
+        record["psi"] = {k: v if math.isfinite(v) else None for k, v in record["psi"].items()}
         try:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**event.to_dict(), "since": self._since, "updated": time.time(),
-                                       "profile_origin": self.profile.origin}) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
+            write_file(path, json.dumps(record, allow_nan=False) + "\n")
+        except (OSError, ValueError):
             pass  # a full disk must not stop the labels; the state is also in the labels log
 
 
-def read_state(path: Path) -> dict[str, object] | None:
-    """The state a service's monitor last saved (``device status``), or None."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(64 * 1024 + 1)
-        data = json.loads(raw) if len(raw) <= 64 * 1024 else None
-    except (OSError, ValueError):
+def read_state(path: Path, problems: list[str] | None = None) -> dict[str, object] | None:
+    """The state a service's monitor last saved (``device status``), or None: none yet, or a file that is not
+    one (torn, mistyped, not a regular file), whose one-line reason is added to ``problems``."""
+    import msgspec
+
+    from edgevision.pipeline.drift_schema import DriftStateDoc
+
+    if not os.path.lexists(path):
         return None
-    return data if isinstance(data, dict) and data.get("event") == "drift" else None
+    try:
+        doc = read_json(path, DriftStateDoc, "drift state", max_bytes=64 * 1024)
+    except BadInput as exc:
+        if problems is not None:
+            problems.append(f"{exc}; no verdict shown")
+        return None
+    return msgspec.to_builtins(doc)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevision.errors import BadInput
-from edgevision.model.reference_profile import LABELS, SIGNALS
+from edgevision.model.profile_signals import LABELS, SIGNALS
 
 
 @dataclass(frozen=True)

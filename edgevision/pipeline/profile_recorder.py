@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edgevision.model.reference_profile import CONFIDENCE, INPUT_SIGNALS, ReferenceProfile, build_profile
+from edgevision.model.profile_signals import CONFIDENCE, INPUT_SIGNALS
+from edgevision.model.reference_profile import ReferenceProfile, build_profile
 from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.runtime.input_stats import input_stats

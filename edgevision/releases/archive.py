@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from edgevision.errors import CheckFailed
+from edgevision.errors import CheckFailed, disk_full
 from edgevision.limits import Limits, hint, limits
 from edgevision.plainfile import open_regular
 
@@ -157,6 +157,8 @@ def _read_stream(archive: Path, lim: Limits, visit: Callable[[tarfile.TarInfo, C
     except _CORRUPT as exc:
         raise CheckFailed(f"{archive}: corrupt or truncated archive ({exc or type(exc).__name__})") from None
     except OSError as exc:
+        if disk_full(exc):  # the disk the entries are written to, not the archive: the caller says what is kept
+            raise
         raise CheckFailed(f"{archive}: not a readable .tar.gz bundle ({exc})") from None
 
 
@@ -176,10 +178,19 @@ def _padded(size: int) -> int:
     return -(-size // _BLOCK) * _BLOCK
 
 
-def _entries(gz: BinaryIO, archive: Path, lim: Limits) -> Iterator[tuple[tarfile.TarInfo, Callable[[int], bytes]]]:
-    """The entries of a tar stream, their extended headers applied; at most ``bundle_files`` entries (plus a
-    few extended headers each) are read before the archive is refused."""
-    cap = lim.bundle_files
+def tar_entries(stream: BinaryIO, origin: str, lim: Limits, cap: int,
+                what: str = "a bundle") -> Iterator[tuple[tarfile.TarInfo, Callable[[int], bytes]]]:
+    """The entries of any tar stream (a samples stream pulled from a device too), read as :func:`safe_extract`
+    reads a bundle's: one header at a time, at most ``cap`` entries, extended headers bounded; each with a
+    reader of its data (what is not read is skipped). ``what`` names the stream in the error for too many."""
+    return _entries(stream, origin, lim, cap, what)  # type: ignore[arg-type]  # an origin shown, as a Path is
+
+
+def _entries(gz: BinaryIO, archive: Path, lim: Limits, cap: int | None = None,
+             what: str = "a bundle") -> Iterator[tuple[tarfile.TarInfo, Callable[[int], bytes]]]:
+    """The entries of a tar stream, their extended headers applied; at most ``cap`` (``bundle_files``) entries
+    (plus a few extended headers each) are read before the archive is refused."""
+    cap = lim.bundle_files if cap is None else cap
     headers = entries = 0
     pax: dict[str, str] = {}
     long_name: str | None = None
@@ -191,7 +202,7 @@ def _entries(gz: BinaryIO, archive: Path, lim: Limits) -> Iterator[tuple[tarfile
             raise CheckFailed(f"{archive}: corrupt or truncated archive (a header is cut short)")
         headers += 1
         if headers > 3 * cap + 3:
-            raise CheckFailed(f"{archive}: more than {cap} entries; a bundle has at most {cap}")
+            raise CheckFailed(f"{archive}: more than {cap} entries; {what} has at most {cap}")
         try:
             member = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
         except tarfile.HeaderError as exc:
@@ -210,7 +221,7 @@ def _entries(gz: BinaryIO, archive: Path, lim: Limits) -> Iterator[tuple[tarfile
             continue
         entries += 1
         if entries > cap:
-            raise CheckFailed(f"{archive}: more than {cap} entries; a bundle has at most {cap}")
+            raise CheckFailed(f"{archive}: more than {cap} entries; {what} has at most {cap}")
         if long_name is not None:
             member.name = long_name
         if "path" in pax:

@@ -198,14 +198,15 @@ def status(store: DeviceStore, n_labels: int = 5) -> dict[str, Any]:
             "labels": {"file": str(store.labels_file), "fps": labels_log.fps(events[-50:]),
                        "last_age_s": age,
                        "recent": events[-n_labels:] if n_labels > 0 else []},
-            "drift": _drift_status(store, service.get("release") or current),
+            "drift": _drift_status(store, service.get("release") or current, notes),
             "samples": samples_summary(store.samples_dir),
             "history": history, "notes": notes}
 
 
-def _drift_status(store: DeviceStore, release_name: str | None) -> dict[str, Any]:
-    """The monitor's last saved state, and which profile the served release compares with."""
-    state = read_state(store.drift_state)
+def _drift_status(store: DeviceStore, release_name: str | None, notes: list[str]) -> dict[str, Any]:
+    """The monitor's last saved state, and which profile the served release compares with (a damaged state
+    file is a note)."""
+    state = read_state(store.drift_state, notes)
     baseline = None
     if release_name:
         try:

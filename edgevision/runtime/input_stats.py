@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgevision.model.reference_profile import INPUT_SIGNALS, THUMBNAIL
+from edgevision.model.profile_signals import INPUT_SIGNALS, THUMBNAIL
 
 __all__ = ["INPUT_SIGNALS", "input_stats"]
 

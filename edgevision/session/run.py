@@ -11,11 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevision.errors import BadInput, CheckFailed
-from edgevision.pipeline.drift import DriftMonitor
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.pipeline.realtime import Pipeline, PipelineStats
 from edgevision.redact import without_userinfo
 from edgevision.runtime.backend import Backend
@@ -26,6 +25,10 @@ from edgevision.sinks.fanout import FanOut
 from edgevision.sinks.registry import open_outputs
 from edgevision.sources.capture import CaptureStatus
 from edgevision.sources.frame_sources import FrameSource, open_source, single_image
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift import DriftMonitor
+    from edgevision.pipeline.drift_event import DriftEvent
 
 
 def is_frame_source(obj: object) -> bool:

@@ -8,15 +8,18 @@ the context (an empty list of drift signals), since most third-party models have
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevision.errors import BadInput
-from edgevision.model.reference_profile import ReferenceProfile, profile_in_model, read_profile
-from edgevision.pipeline.drift import DriftMonitor
+from edgevision.model.profile_signals import PROFILE_FILE
 from edgevision.pipeline.drift_config import DriftConfig
 from edgevision.runtime.backend import Backend
 from edgevision.session.config import RunConfig
 from edgevision.sinks.registry import SinkContext
+
+if TYPE_CHECKING:
+    from edgevision.model.reference_profile import ReferenceProfile
+    from edgevision.pipeline.drift import DriftMonitor
 
 
 def model_profile(backend: Backend) -> ReferenceProfile | None:
@@ -25,6 +28,11 @@ def model_profile(backend: Backend) -> ReferenceProfile | None:
     data = getattr(artifact, "data", None)
     if not isinstance(data, bytes | bytearray | memoryview):
         return None
+    files = getattr(artifact, "files", None)
+    if isinstance(files, tuple) and PROFILE_FILE not in files:  # most models: no profile, nothing more to read
+        return None
+    from edgevision.model.reference_profile import profile_in_model  # here: a run without a profile skips it
+
     return profile_in_model(bytes(data), str(getattr(artifact, "path", "model")))
 
 
@@ -33,6 +41,8 @@ def open_monitor(config: DriftConfig, backend: Backend) -> DriftMonitor | None:
     if not config.enabled:
         return None
     if config.profile is not None:
+        from edgevision.model.reference_profile import read_profile
+
         profile, name = read_profile(config.profile), "file"
     else:
         profile, name = model_profile(backend), "model"
@@ -43,6 +53,8 @@ def open_monitor(config: DriftConfig, backend: Backend) -> DriftMonitor | None:
         where = config.profile if config.profile is not None else "the model's profile"
         raise BadInput(f"{where}: recorded for a model with other labels ({len(profile.labels)} labels, this model "
                        f"has {len(labels)}); record a new one with `edgevision device baseline`")
+    from edgevision.pipeline.drift import DriftMonitor  # here: NumPy's statistics only for a watched run
+
     return DriftMonitor(profile, config, name)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.sources.capture import CaptureStatus
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 log = logging.getLogger("edgevision.sink")
 
@@ -39,13 +41,15 @@ class CallbackSink:
         pass
 
 
-@dataclass
 class _Health:
     """One sink's failures in a row, when it may be tried again, and the events it missed meanwhile."""
 
-    failures: int = 0
-    retry_at: float = 0.0
-    skipped: int = 0
+    __slots__ = ("failures", "retry_at", "skipped")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.retry_at = 0.0
+        self.skipped = 0
 
 
 class FanOut:

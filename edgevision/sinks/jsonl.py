@@ -1,7 +1,7 @@
 """JSON lines: one label event per line, on stdout or appended to a file (the ``stdout`` and ``file`` sinks).
 
 When the drift monitor's state flips, a drift record goes between the label events: an object with
-``"event": "drift"`` and no ``label`` field (:class:`~edgevision.pipeline.events.DriftEvent`).
+``"event": "drift"`` and no ``label`` field (:class:`~edgevision.pipeline.drift_event.DriftEvent`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ import errno
 import os
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.sinks.registry import SinkConfig, SinkContext
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 
 def _end_partial_line(path: str | Path, fd: int) -> None:

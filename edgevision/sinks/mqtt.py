@@ -34,16 +34,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from edgevision.errors import BadInput, MissingDependency
 from edgevision.limits import limits
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.secrets import read_secret_file, redact_url
 from edgevision.sources.capture import CaptureStatus
 from edgevision.version import __version__
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 log = logging.getLogger("edgevision.mqtt")
 

@@ -33,15 +33,18 @@ from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevision.errors import BadInput, MissingDependency
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.sinks import web_auth
 from edgevision.sinks.board_health import THERMAL_ROOT, Throttling, temperatures
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.secrets import read_secret_file
 from edgevision.sources.capture import CaptureStatus
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 log = logging.getLogger("edgevision.metrics")
 

@@ -13,8 +13,9 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from edgevision.limits import ROWS as LIMITS_BY_FIELD
 from edgevision.optionspec import BUNDLE_FLAG, BUNDLE_VALUE, RunOption
 from edgevision.sinks import option_checks as checks
 
@@ -31,7 +32,7 @@ class SinkContext:
     labels: tuple[str, ...] = ()  # the model's labels: a repeated name is kept apart by index (MQTT topics, ids)
     release: str = ""        # the release a device's service runs (its id), "" for a plain run
     quantization: str = ""   # what the model's weights and activations are (int8, float32 ...), "" when unknown
-    backend: str = ""        # the backend's registry name (litert, edgetpu, imx500 ...)
+    backend: str = ""        # the backend's registry name (runtime/backends.py)
     runtime: str = ""        # the runtime that runs the network and its version (ai-edge-litert 2.3.0)
     delegate: str = ""       # where the network runs (cpu, edgetpu:usb ...)
     drift_signals: tuple[str, ...] = ()  # the signals the run's drift monitor compares; () when none is watched
@@ -48,9 +49,9 @@ class SinkConfig:
         return next((v for k, v in self.options if k == name), default)
 
 
-@dataclass(frozen=True)
-class SinkKind:
-    """One kind of output in the registry."""
+class SinkKind(NamedTuple):
+    """One kind of output in the registry (a row: a named tuple, cheaper to define at every start than a
+    frozen dataclass)."""
 
     kind: str
     module: str
@@ -135,7 +136,7 @@ SINKS: tuple[SinkKind, ...] = (
                   "Keep frames worth labelling in this folder (the service: ROOT/samples); pull them with "
                   "`edgevision device samples pull`."),
         RunOption("samples_max", ("--samples-max",), int, 500, "At most this many kept frames (0: keep none).",
-                  min=0, max=1_000_000, bundle=BUNDLE_VALUE, check=checks.count),
+                  min=0, max=LIMITS_BY_FIELD["samples"].default, bundle=BUNDLE_VALUE, check=checks.count),
         RunOption("samples_mb", ("--samples-mb",), float, 50.0, "At most this many megabytes of kept frames.",
                   min=0.1, max=1_000_000.0, bundle=BUNDLE_VALUE, check=checks.positive),
         RunOption("samples_every", ("--samples-every",), float, 10.0,

@@ -20,15 +20,19 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgevision.errors import BadInput
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
+from edgevision.plainfile import write_file
 from edgevision.runtime.frames import Frame
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.sample_store import Budget, append
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 log = logging.getLogger("edgevision.samples")
 
@@ -157,9 +161,12 @@ class SampleSink:
                 break
             name = f"{stamp}-{entry['frame']}-{n}.jpg"
         data = jpeg.tobytes()
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, self.folder / name)
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"  # write_file's temporary, removed if the card is full
+        try:
+            write_file(self.folder / name, data)  # atomic, explicit mode, never through a planted link
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         append(self.folder, {"file": name, "bytes": len(data), **entry}, self.budget)
         self.kept += 1
 

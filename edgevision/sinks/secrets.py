@@ -27,15 +27,17 @@ def redact_url(url: str) -> str:
 
 
 def read_secret_file(path: Path, what: str) -> str:
-    """The first line of a private file; refused when other users may read it (as ssh does for keys)."""
+    """The first line of a private file; refused when other users may read it (as ssh does for keys). Opened
+    without blocking (a FIFO named as the file cannot hang the run) and checked on the descriptor."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as exc:
         raise BadInput(f"{what} {path}: cannot read ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise BadInput(f"{what} {path}: not a regular file")
+        os.set_blocking(fd, True)
         if st.st_mode & stat.S_IROTH:
             raise BadInput(f"{what} {path}: readable by every user (mode {stat.S_IMODE(st.st_mode):o}); "
                            f"chmod 600 {path}")

@@ -19,18 +19,21 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgevision.console import inert_html
 from edgevision.errors import BadInput
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.sinks import web_auth
 from edgevision.sinks.registry import SinkConfig, SinkContext
 from edgevision.sinks.secrets import read_secret_file
 from edgevision.sources.capture import CaptureStatus
+
+if TYPE_CHECKING:
+    from edgevision.pipeline.drift_event import DriftEvent
 
 log = logging.getLogger("edgevision.web")
 

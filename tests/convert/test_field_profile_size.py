@@ -7,7 +7,8 @@ from pathlib import Path
 
 from edgevision.convert.field_profile import field_profiles
 from edgevision.data.discover import Sample
-from edgevision.model.reference_profile import MIN_IMAGES, PROFILE_FILE, ReferenceProfile
+from edgevision.model.profile_signals import PROFILE_FILE
+from edgevision.model.reference_profile import MIN_IMAGES, ReferenceProfile
 from tests.conftest import FIXTURE_MODELS
 
 

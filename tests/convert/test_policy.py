@@ -35,7 +35,7 @@ def test_policy_by_path_and_overrides(tmp_path: Path) -> None:
     ("max_drop = -1\n", "must be >= 0"),
     ('[repair]\nstrategies = ["prayer"]\n', "repair strategy 'prayer' unknown"),
     ("[repair]\nmax_trials = -3\n", "must be >= 0"),
-    ("max_drop = = 1\n", "invalid TOML"),
+    ("max_drop = = 1\n", "not valid TOML"),
 ])
 def test_bad_policies_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     p = tmp_path / "bad.toml"

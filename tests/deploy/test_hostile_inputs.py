@@ -29,6 +29,7 @@ import pytest
 from tests.conftest import Cli
 from tests.hostile_inputs import (
     LABELS_15_BYTES,
+    claim_outputs,
     empty_headers_tar,
     forge_bundle,
     imx500_bundle_tar,
@@ -100,6 +101,12 @@ def test_a_label_list_claiming_fifty_million_entries_is_refused_cheaply(cli, mod
         r = _measure(cli, tmp_path, "device", "install", bundle, "--root", tmp_path / "root")
         _one_error(r)
         assert r["peak_rss_mb"] < LIMIT_MB, r
+    # a model that claims 100 million classes does not lift the bound: the labels limit holds whatever it says
+    claims = tmp_path / "claims.tflite"
+    claims.write_bytes(claim_outputs(models.int8.read_bytes(), 100_000_000))
+    r = _measure(cli, tmp_path, "info", claims, "--labels", bomb)
+    _one_error(r, "the limit of")
+    assert r["peak_rss_mb"] < LIMIT_MB, r
 
 
 def test_archives_and_zip_directories_are_counted_while_read(cli, tmp_path: Path) -> None:

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from edgevision.errors import BadInput
+from edgevision.model.profile_signals import CONFIDENCE, PROFILE_FILE
 from edgevision.model.reference_profile import (
-    CONFIDENCE,
     MAX_PROFILE_BYTES,
-    PROFILE_FILE,
     ReferenceProfile,
     build_profile,
     profile_in_model,
@@ -125,7 +124,7 @@ def test_a_steady_scene_inside_the_range_is_not_drift_but_the_label_mix_is_measu
     (lambda d: d.update(format="other/9"), "not a reference profile"),
     (lambda d: d["signals"]["confidence"].update(percentiles=[0.5] * 100), "101 finite"),
     (lambda d: d["signals"]["confidence"].update(percentiles=list(range(101))[::-1]), "non-decreasing"),
-    (lambda d: d["signals"]["brightness"]["percentiles"].__setitem__(3, float("nan")), "finite"),
+    (lambda d: d["signals"]["brightness"]["percentiles"].__setitem__(3, float("nan")), "not valid JSON"),
     (lambda d: d.update(label_mix=[0.9, 0.9]), "summing to at most 1"),
     (lambda d: d.update(labels=["x"] * 20_000, label_mix=[0.0] * 20_000), "at most 10000"),
     (lambda d: d.update(signals={"colourfulness": {}}), "no signal this edgevision knows"),
@@ -146,7 +145,7 @@ def test_hostile_profile_files_are_refused_before_they_are_read(tmp_path: Path) 
         fh.truncate(2 * 1024**3)  # sparse: 2 GB claimed, nothing read
     with pytest.raises(BadInput, match="over the"):
         read_profile(big)
-    with pytest.raises(BadInput, match="not JSON"):
+    with pytest.raises(BadInput, match="not valid JSON"):
         ReferenceProfile.from_json(b"\xff\xfe{", "p")
     # A model whose zip declares a profile larger than the limit: refused from the directory entry alone.
     buf = io.BytesIO()

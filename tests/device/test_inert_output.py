@@ -126,7 +126,7 @@ def test_bench_tables_show_hostile_names_inert(cli, hostile, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("text", [*LABEL_SETS["escapes"], *LABEL_SETS["others"], "a\rb", "x\u2028y", "\ud800",
-                                  "\u2066iso\u2069", "\x00nul", "\x85nel"])
+                                  "\u2066iso\u2069", "\x00nul", "\x85nel", "ascii\x7fdel"])
 def test_the_helpers_show_every_active_character_and_keep_the_value(text: str) -> None:
     from rich.console import Console
     from rich.text import Text
@@ -142,6 +142,17 @@ def test_the_helpers_show_every_active_character_and_keep_the_value(text: str) -
     assert "<" not in inert_html(text + "<script>")
     dumped = inert_json(json.dumps({"label": text}, ensure_ascii=False))
     assert not RAW.search(dumped) and json.loads(dumped) == {"label": text}
+
+
+@pytest.mark.parametrize("label", ["plain", "ascii\x7fdel", "c0\x1b[2J", "c1\x9b31m", "bidi\u202eevil", "caf\u00e9"])
+def test_an_events_json_line_is_inert_and_keeps_the_label(label: str) -> None:
+    from edgevision.pipeline.events import LabelEvent
+    from edgevision.runtime.postprocess import Prediction
+
+    event = LabelEvent.classified(3, "cam", (Prediction(label, 0.5, 1),), 1.0, 2.0, {"infer": 1.0})
+    line = event.to_json()
+    assert not RAW.search(line) and "\n" not in line
+    assert json.loads(line)["label"] == label and json.loads(line)["top_k"][0]["label"] == label
 
 
 def test_credentials_are_dropped_from_urls_and_free_text() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgevision.pipeline.events import DriftEvent, LabelEvent
+from edgevision.pipeline.drift_event import DriftEvent
+from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
 from edgevision.runtime.postprocess import Prediction
 from edgevision.sinks.sample_store import INDEX, Budget, clear, read_index, summary
@@ -122,9 +123,10 @@ def test_export_streams_index_and_files_and_clear_keeps_newer_samples(tmp_path: 
         assert [m.name for m in tar] == [INDEX]
 
 
-def test_a_pulled_stream_is_checked_member_by_member_and_labels_become_plain_folder_names() -> None:
-    from edgevision.deploy.samples_pull import _entries, _read_tar, folder_name
+def test_a_pulled_stream_is_checked_member_by_member_and_labels_become_plain_folder_names(tmp_path: Path) -> None:
+    from edgevision.deploy.samples_pull import _unpack, folder_name
     from edgevision.errors import CheckFailed
+    from edgevision.limits import Limits
 
     def stream(*members: tuple[str, bytes], link: str | None = None) -> io.BytesIO:
         buf = io.BytesIO()
@@ -142,16 +144,25 @@ def test_a_pulled_stream_is_checked_member_by_member_and_labels_become_plain_fol
 
     entry = {"file": "20260101T000000-1.jpg", "t": 1.0, "bytes": 3, "label": "../../etc"}
     index = (json.dumps(entry) + "\n").encode()
-    files, got = _read_tar(stream((INDEX, index), ("20260101T000000-1.jpg", b"jpg")), 1 << 20, "dev")
-    assert _entries(got, files, "dev") == [entry] and folder_name(entry["label"]) == "etc"
+    out = tmp_path / "out"
+    out.mkdir()
+    got, written, skipped = _unpack(stream((INDEX, index), ("20260101T000000-1.jpg", b"jpg")), out, "dev", Limits())
+    assert [(e["file"], e["label"]) for e in got] == [(entry["file"], entry["label"])] and skipped == 0
+    assert [w[0] for w in written] == ["etc/20260101T000000-1.jpg"] and folder_name(entry["label"]) == "etc"
+    assert (out / "etc" / entry["file"]).read_bytes() == b"jpg"
     assert folder_name("") == folder_name("...") == "_unlabelled"
     assert folder_name("caf\u00e9 au lait") == "caf\u00e9 au lait"
     assert folder_name("a\x1b[31mb/c") == "a[31mbc"
-    for bad, message in [(stream(("../escape.jpg", b"x")), "unexpected name"),
+    small = Limits(image_bytes=1024)
+    for bad, message in [(stream(("../escape.jpg", b"x")), "does not begin with its index"),
+                         (stream((INDEX, index), ("../escape.jpg", b"x")), "unexpected name"),
                          (stream((INDEX, index), link="20260101T000000-2.jpg"), "not a plain file"),
-                         (stream(("20260101T000000-1.jpg", b"x" * 2048)), "larger than"),
-                         (io.BytesIO(b"not a tar at all" * 100), "not a readable tar")]:
+                         (stream((INDEX, index), ("20260101T000000-1.jpg", b"x" * 2048)), "at most 1,024"),
+                         (io.BytesIO(b"not a tar at all" * 100), "corrupt or truncated")]:
         with pytest.raises(CheckFailed, match=message):
-            _read_tar(bad, 1024, "dev")
-    with pytest.raises(CheckFailed, match="names none of the files"):
-        _entries(b"garbage\n", {"20260101T000000-1.jpg": b"x"}, "dev")
+            _unpack(bad, tmp_path / "bad", "dev", small)
+    # an index line that is not one (garbage, a time of 1e300) leaves its file out, said as skipped
+    odd = b"garbage\n" + json.dumps({**entry, "file": "20260101T000000-2.jpg", "t": 1e300}).encode() + b"\n"
+    got, written, skipped = _unpack(stream((INDEX, odd), ("20260101T000000-2.jpg", b"x")), tmp_path / "o2", "dev",
+                                    Limits())
+    assert got == [] and written == [] and skipped == 1

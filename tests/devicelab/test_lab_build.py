@@ -40,10 +40,10 @@ class Mirror:
     releases: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def release(self) -> bytes:
+    def release(self, suite: str = "bookworm") -> bytes:
         digest = hashlib.sha256(CURRENT).hexdigest()
         date = time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime())
-        return (f"Origin: lab\nLabel: lab\nSuite: bookworm\nCodename: bookworm\nDate: {date}\n"
+        return (f"Origin: lab\nLabel: lab\nSuite: {suite}\nCodename: {suite}\nDate: {date}\n"
                 f"Architectures: arm64 armhf\nComponents: main\nSHA256:\n"
                 f" {digest} {len(CURRENT)} main/binary-arm64/Packages\n"
                 f" {digest} {len(CURRENT)} main/binary-armhf/Packages\n").encode()
@@ -60,6 +60,27 @@ class Mirror:
     @property
     def sources(self) -> str:
         return f"deb [trusted=yes] {self.url}/debian bookworm main"
+
+
+@dataclass
+class SecurityMirror(Mirror):
+    """A mirror whose distribution is consistent and whose security suite's index never matches its Release
+    (as deb.debian.org's bookworm-security armhf index did for days); ``security_releases`` counts its fetches."""
+
+    security_releases: int = 0
+
+    def answer(self, path: str) -> bytes | None:
+        with self.lock:
+            if path == "/debian-security/dists/bookworm-security/Release":
+                self.security_releases += 1
+                return self.release("bookworm-security")
+            if path.startswith("/debian-security/dists/bookworm-security/main/binary-") and path.endswith("/Packages"):
+                return STALE
+        return super().answer(path)
+
+    @property
+    def sources(self) -> str:
+        return f"{super().sources}\ndeb [trusted=yes] {self.url}/debian-security bookworm-security main\n"
 
 
 def _serve(mirror: Mirror) -> Iterator[Mirror]:
@@ -107,8 +128,17 @@ def always_stale() -> Iterator[Mirror]:
     yield from _serve(Mirror(stale_tries=10**6))
 
 
+@pytest.fixture
+def stale_security() -> Iterator[Mirror]:
+    yield from _serve(SecurityMirror(stale_tries=0))
+
+
 def _build(mirror: Mirror, cache: Path, delays: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LAB_MIRROR": mirror.sources, "LAB_RETRY_DELAYS": delays}
+    sources = mirror.sources
+    if "\n" in sources:   # several lines: a sources.list file, as LAB_MIRROR takes them
+        (cache / "given.sources.list").write_text(sources)
+        sources = str(cache / "given.sources.list")
+    env = {**os.environ, "LAB_MIRROR": sources, "LAB_RETRY_DELAYS": delays}
     return subprocess.run(list(argv or ("sh", str(lab.BUILD), "bookworm-arm64", str(cache))), env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -162,3 +192,19 @@ def test_every_target_is_reported_and_a_failed_build_fails_its_target(tools, alw
     assert lab.build_failure("bookworm-arm64").startswith("E: Failed to fetch ")
     assert lab.build_failure("bookworm-armhf") == ""
     assert lab.build_failure("trixie-arm64") == ""   # never built: no status, nothing to report
+
+
+def test_a_security_suite_that_stays_inconsistent_is_left_out_of_one_last_try(tools, stale_security: Mirror,
+                                                                             tmp_path: Path) -> None:
+    out = _build(stale_security, tmp_path, "0 0")
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert len(_retries(out.stderr)) == 2
+    assert "bookworm-security's index stayed inconsistent" in out.stderr and "one more try without it" in out.stderr
+    assert stale_security.security_releases == 3   # three tries with the security suite, the last one without
+    assert stale_security.releases == 4
+    used = (tmp_path / "bookworm-arm64.sources.list").read_text()
+    assert "bookworm-security" not in used and f"{stale_security.url}/debian bookworm main" in used
+    # the loopback mirror has no packages: the last try fails on that, and says it, not the stale index
+    status = (tmp_path / "bookworm-arm64.status").read_text().strip()
+    assert status.startswith("failed: E: Unable to locate package python3"), status
+    assert "=== build.sh: a last try without bookworm-security" in (tmp_path / "bookworm-arm64.log").read_text()

@@ -38,12 +38,34 @@ MODULES = {
     "results_import": ["edgevision.bench.result_store", "edgevision.bench.record", "edgevision.documents"],
     "mjpeg_stream": ["edgevision.sources.mjpeg"],
     "web_request": ["edgevision.sinks.web_auth"],
+    "reference_profile": ["edgevision.model.reference_profile", "edgevision.pipeline.drift", "edgevision.documents"],
+    "drift_state": ["edgevision.pipeline.drift", "edgevision.pipeline.drift_schema", "edgevision.documents"],
+    "samples_stream": ["edgevision.deploy.samples_pull", "edgevision.releases.archive",
+                       "edgevision.sinks.sample_store", "edgevision.sinks.sample_schema"],
 }
 RSS_LIMIT_MB = int(os.environ.get("EDGEVISION_FUZZ_RSS_MB", "512"))
 TIMEOUT_S = 10
 
 
+def fresh_peak() -> None:
+    """Run the rest of this script in a forked child, exec'd again, and exit with its status.
+
+    Linux keeps a process's peak RSS (``ru_maxrss``, what libFuzzer's ``-rss_limit_mb`` reads) across execve:
+    a runner started by a large process (a pytest that has loaded TensorFlow, ~800 MB) would begin "using"
+    that process's peak and be stopped as out of memory on its first inputs. A forked child starts its count
+    afresh, from this small interpreter."""
+    if os.environ.get("EDGEVISION_FUZZ_FRESH") == "1":
+        return
+    pid = os.fork()
+    if pid == 0:
+        os.environ["EDGEVISION_FUZZ_FRESH"] = "1"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+    _, status = os.waitpid(pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
 def main() -> None:
+    fresh_peak()
     import atheris
 
     args = [a for a in sys.argv[1:] if not a.startswith("--")]

@@ -28,6 +28,31 @@ def _jpeg() -> bytes:
     return buf.tobytes()
 
 
+def _profile() -> bytes:
+    from edgevision.model.reference_profile import FORMAT
+
+    return json.dumps({"format": FORMAT, "origin": "seed", "images": 50, "thumbnail": 64, "labels": ["a", "b"],
+                       "label_mix": [0.5, 0.4], "signals": {
+                           "confidence": {"count": 50, "percentiles": [i / 100 for i in range(101)]},
+                           "brightness": {"count": 50, "percentiles": [float(i) for i in range(101)]}}}).encode()
+
+
+def _samples_stream(jpeg: bytes) -> bytes:
+    """A framed stream as `device samples export` sends it for the nonce the samples_stream target names."""
+    import tarfile
+
+    entry = {"file": "20240101T000000-1.jpg", "bytes": len(jpeg), "t": 1.7e9, "frame": 1, "label": "cat",
+             "score": 0.4, "top_k": [{"label": "cat", "score": 0.4, "index": 0}], "reason": "low_confidence"}
+    buf = io.BytesIO()
+    buf.write(b"welcome\n-----BEGIN EDGEVISION ANSWER 0123456789abcdef0123456789abcdef-----\n")
+    with tarfile.open(fileobj=buf, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("samples.jsonl", json.dumps(entry).encode() + b"\n"), (entry["file"], jpeg)):
+            info = tarfile.TarInfo(str(name))
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 def seeds() -> dict[str, list[bytes]]:
     tiny = (REPO / "tests" / "fixtures" / "models" / "tiny_int8.tflite").read_bytes()
     bundle = forge_bundle({"model.tflite": tiny}, runtime_for("model.tflite", "0"), {"name": "x86-64"})
@@ -52,6 +77,12 @@ def seeds() -> dict[str, list[bytes]]:
         "results_import": [json.dumps({"format": "edgevision-bench", "schema": 1, "results": results}).encode()],
         "mjpeg_stream": [b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg) + jpeg
                          + b"\r\n--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n--frame--\r\n"],
+        "reference_profile": [_profile()],
+        "drift_state": [json.dumps({"event": "drift", "frame": 120, "source": "cam", "t": 1.7e9, "state": "drifting",
+                                    "moved": ["contrast"], "psi": {"contrast": 3.2, "confidence": None},
+                                    "window": 100, "threshold": 2.0, "profile": "model", "since": 1.7e9,
+                                    "updated": 1.7e9, "profile_origin": "converter"}).encode()],
+        "samples_stream": [_samples_stream(jpeg)],
         "web_request": [b"GET /latest.json?token=abc HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
                         b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: a=b; edgevision_token=x\r\n"
                         b"Authorization: Bearer y\r\n\r\n"],

@@ -116,9 +116,41 @@ def web_request(data: bytes) -> None:
     host_allowed(headers.get("Host"), frozenset({"localhost", "127.0.0.1"}))
 
 
+def reference_profile(data: bytes) -> None:
+    """A model's reference profile (or a device baseline), then the drift monitor built from it, as a run does."""
+    from edgevision.model.reference_profile import ReferenceProfile
+    from edgevision.pipeline.drift import DriftMonitor
+
+    monitor = DriftMonitor(ReferenceProfile.from_json(data, "fuzz"))
+    for value in (0.0, 0.5, 1.0, 1e9):
+        monitor.observe_values(value, 0, (value,) * 5)
+
+
+def drift_state(data: bytes) -> None:
+    """The drift monitor's state file as ``device status`` reads it back (a damaged one is a note)."""
+    from edgevision.pipeline.drift import read_state
+
+    with tempfile.TemporaryDirectory(prefix="fuzz-drift-") as tmp:
+        path = Path(tmp) / "drift.json"
+        path.write_bytes(data)
+        read_state(path, [])
+
+
+def samples_stream(data: bytes) -> None:
+    """What ``device samples pull`` reads from a device: the frame line, the tar, the index, the files."""
+    from edgevision.deploy.samples_pull import _skip_greeting, _unpack
+    from edgevision.limits import limits
+
+    with tempfile.TemporaryDirectory(prefix="fuzz-samples-") as tmp:
+        raw = io.BytesIO(data)
+        _skip_greeting(raw, "0123456789abcdef0123456789abcdef", "fuzz")
+        _unpack(raw, Path(tmp), "fuzz", limits())
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "labels": labels, "flatbuffer": flatbuffer, "tar_archive": tar_archive, "zip_directory": zip_directory,
     "manifest": manifest, "runtime_config": runtime_config, "profile_toml": profile_toml,
     "results_import": results_import, "mjpeg_stream": mjpeg_stream, "web_request": web_request,
+    "reference_profile": reference_profile, "drift_state": drift_state, "samples_stream": samples_stream,
 }
 ALLOWED = (EdgevisionError,)

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgevision.model.reference_profile import CONFIDENCE, INPUT_SIGNALS, PROFILE_FILE, profile_in_model
+from edgevision.model.profile_signals import CONFIDENCE, INPUT_SIGNALS, PROFILE_FILE
+from edgevision.model.reference_profile import profile_in_model
 
 pytestmark = pytest.mark.tf
 
