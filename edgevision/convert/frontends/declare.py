@@ -131,6 +131,11 @@ def decide_spec(origin: str, model_size: tuple[int | None, int | None], channels
         raise BadInput(f"{origin}: nothing declares the input normalization (no Rescaling/Normalization layer at the "
                        f"input, no TFLite metadata); say it: --preset {'|'.join(PRESETS)} or --norm "
                        "unit|symmetric|imagenet|raw|MEAN,STD")
+    for name, values in (("mean", mean), ("std", std)):
+        if len(values) not in (1, channels):
+            raise BadInput(f"{origin}: the normalization's {name} has {len(values)} values ({how['norm']}) but the "
+                           f"model takes {channels} channel{'s' if channels > 1 else ''}; give one value, or one per "
+                           "channel")
     w, h = model_size
     if w is None or h is None:
         size = declared.size or ((preset.size, preset.size) if preset and preset.size else None)

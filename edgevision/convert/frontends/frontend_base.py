@@ -71,6 +71,10 @@ class BroughtModel:
         out = self.raw_outputs(pixels)
         return softmax(out) if self.add_softmax else out
 
+    def input_range(self) -> tuple[float, float]:
+        """What can reach the converted graph's input: 0..255 pixels (it normalizes inside)."""
+        return 0.0, 255.0
+
     def tflite_converter(self) -> Any:
         import tensorflow as tf
 
@@ -79,14 +83,13 @@ class BroughtModel:
                            "made from it (use --quant int8)")
         h, w, c = self.height, self.width, self.channels
         fn, add = self.tf_function, self.add_softmax
-        identity = all(m == 0 for m in self.mean) and all(s == 1 for s in self.std)
-        mean, std = tf.constant(self.mean, tf.float32), tf.constant(self.std, tf.float32)
+        mean, std = self.mean, self.std
 
         # Like edgevision's own models, the result takes 0..255 pixels and normalizes inside: calibration,
         # the quantization debugger and int16x8 then feed it exactly what they feed a trained model.
         @tf.function(input_signature=[tf.TensorSpec((1, h, w, c), tf.float32, name="image")])
         def serve(image: Any) -> Any:
-            y = tf.reshape(fn(image if identity else (image - mean) / std), (1, self.classes))
+            y = tf.reshape(fn(normalize_in_graph(image, mean, std, c)), (1, self.classes))
             return tf.nn.softmax(y) if add else y
 
         # The converter freezes the variables it can reach from a trackable object; Keras 3 keeps its
@@ -95,6 +98,27 @@ class BroughtModel:
         holder.keep = self.keepalive
         holder.variables_ = [getattr(v, "value", v) for v in getattr(self.keepalive, "weights", [])]
         return tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], holder)
+
+
+def normalize_in_graph(image: Any, mean: tuple[float, ...], std: tuple[float, ...], channels: int) -> Any:
+    """``(image - mean) / std`` as one 1x1 depthwise convolution with a bias (nothing for mean 0, std 1).
+
+    Written as a subtraction and a division, the normalization becomes int8 SUB and MUL ops whose constant
+    operands share one per-tensor scale: per-channel means (ImageNet's 123.7, 116.3, 103.5) then round to
+    the nearest 0.485 (a channel-wide colour shift of up to a quarter of a pixel level) and every pixel is
+    re-rounded twice, at steps that do not line up. A depthwise convolution's weights are quantized per
+    channel (each 1/std exact) and its bias in int32, so the normalized image is rounded once, as when the
+    device normalizes it itself. The float graph computes the same values.
+    """
+    import tensorflow as tf
+
+    m = np.broadcast_to(np.asarray(mean, np.float64), (channels,))
+    s = np.broadcast_to(np.asarray(std, np.float64), (channels,))
+    if np.all(m == 0) and np.all(s == 1):
+        return image
+    kernel = tf.constant((1.0 / s).reshape(1, 1, channels, 1), tf.float32)
+    bias = tf.constant(-m / s, tf.float32)
+    return tf.nn.bias_add(tf.nn.depthwise_conv2d(image, kernel, [1, 1, 1, 1], "VALID"), bias)
 
 
 def decide_outputs(model: BroughtModel, sample: np.ndarray, declared: str) -> str:

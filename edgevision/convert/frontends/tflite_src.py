@@ -24,6 +24,11 @@ from edgevision.model.artifact import load_artifact
 
 @dataclass
 class TfliteModel(BroughtModel):
+    def input_range(self) -> tuple[float, float]:
+        """A .tflite keeps its float input: 0..255 pixels after the spec's normalization, on the device."""
+        ends = self.normalize(np.array([[[[0.0] * self.channels, [255.0] * self.channels]]], np.float32))
+        return float(ends.min()), float(ends.max())
+
     def calibrate(self, images: np.ndarray, on_step: Callable[[], None] | None = None) -> bytes:
 
         if self.add_softmax:
