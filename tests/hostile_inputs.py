@@ -14,6 +14,7 @@ import io
 import json
 import socket
 import struct
+import subprocess
 import tarfile
 import threading
 import time
@@ -22,6 +23,19 @@ from pathlib import Path
 
 LABELS_15_BYTES = b"0 a\n50000000 b\n"
 BUNDLE_FORMAT = "edgevision-bundle/1"  # written out here, so these inputs are made the same way for any version
+
+
+def one_error(proc: subprocess.CompletedProcess[str] | dict, *needles: str) -> str:
+    """A hostile input's outcome: exit 1 or 2, exactly one ``error:`` line (holding every needle), no traceback;
+    ``proc`` is a finished process or :func:`peak_rss`'s report."""
+    code = proc["code"] if isinstance(proc, dict) else proc.returncode
+    err = proc["stderr"] if isinstance(proc, dict) else proc.stderr
+    assert "Traceback" not in err, err[-3000:]
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert code in (1, 2) and len(errors) == 1, (code, err[-3000:])
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
 
 
 def write_labels_bomb(path: Path) -> Path:

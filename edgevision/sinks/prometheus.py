@@ -325,14 +325,8 @@ class MetricsSink:
                 log.debug("%s %s", self.address_string(), format % args)
 
             def _send(self, body: bytes, ctype: str, code: int = 200) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                if code == 401:
-                    self.send_header("WWW-Authenticate", 'Bearer realm="edgevision"')
-                self.end_headers()
-                self.wfile.write(body)
+                challenge = (("WWW-Authenticate", 'Bearer realm="edgevision"'),) if code == 401 else ()
+                web_auth.send_body(self, body, ctype, code, challenge)
 
             def do_GET(self) -> None:
                 from prometheus_client.exposition import choose_encoder

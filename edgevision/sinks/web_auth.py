@@ -44,6 +44,20 @@ def new_token() -> str:
     return secrets.token_urlsafe(18)
 
 
+def send_body(handler: Any, body: bytes, ctype: str, code: int = 200,
+              headers: tuple[tuple[str, str], ...] = ()) -> None:
+    """One whole response of an edgevision endpoint (the live view's, the metrics'): never cached, its length
+    declared; ``headers`` before the common ones (a cookie, an authentication challenge)."""
+    handler.send_response(code)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Cache-Control", "no-store")
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def host_names() -> frozenset[str]:
     """Names this machine answers to, besides IP literals."""
     names = {"localhost", "ip6-localhost"}

@@ -252,14 +252,9 @@ class WebView:
                 log.debug("%s %s", self.address_string(), format % args)
 
             def _send(self, body: bytes, ctype: str, code: int = 200, cookie: bool = False) -> None:
-                self.send_response(code)
-                if cookie and view.token:
-                    self.send_header("Set-Cookie", f"{web_auth.COOKIE}={view.token}; HttpOnly; SameSite=Strict; Path=/")
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+                jar = (("Set-Cookie", f"{web_auth.COOKIE}={view.token}; HttpOnly; SameSite=Strict; Path=/"),) \
+                    if cookie and view.token else ()
+                web_auth.send_body(self, body, ctype, code, jar)
 
             def do_GET(self) -> None:
                 self.connection.settimeout(view.timeout)  # the head is in: from here on, writes

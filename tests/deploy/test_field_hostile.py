@@ -27,22 +27,11 @@ import pytest
 
 from tests.conftest import Cli
 from tests.deploy.conftest import Sshd
-from tests.hostile_inputs import peak_rss
+from tests.hostile_inputs import one_error, peak_rss
 
 LIMIT_MB = 100
 SECRET = "private-key-material-7f3a9c"
 JPEG = b"\xff\xd8\xff\xe0 not really a jpeg"
-
-
-def _one_error(proc: subprocess.CompletedProcess[str] | dict, *needles: str) -> str:
-    code = proc["code"] if isinstance(proc, dict) else proc.returncode
-    err = proc["stderr"] if isinstance(proc, dict) else proc.stderr
-    assert "Traceback" not in err, err[-3000:]
-    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert code in (1, 2) and len(errors) == 1, (code, err[-3000:])
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def _entry(n: int, **fields: object) -> dict[str, object]:
@@ -134,7 +123,7 @@ def test_samples_pull_of_a_big_or_crowded_stream_costs_bounded_memory(cli: Cli, 
             fh.write(_header(f"20240101T000000-{i}.jpg", 0))
         fh.write(bytes(1024))
     r = _pull(cli, sshd, tmp_path, _device(tmp_path, "crowded", _framed(crowded)), tmp_path / "out2")
-    _one_error(r, "more than 10001 entries")
+    one_error(r, "more than 10001 entries")
     assert r["peak_rss_mb"] < LIMIT_MB, r["peak_rss_mb"]
 
 
@@ -145,7 +134,7 @@ def test_samples_pull_gives_up_on_a_silent_or_trickling_device(cli: Cli, sshd: S
     t0 = time.monotonic()
     r = _pull(cli, sshd, tmp_path, _device(tmp_path, "slow", body), tmp_path / "out", seconds=40,
               EDGEVISION_MAX_SILENCE_SECONDS="3")
-    _one_error(r, "in 3 s; given up", "EDGEVISION_MAX_SILENCE_SECONDS")
+    one_error(r, "in 3 s; given up", "EDGEVISION_MAX_SILENCE_SECONDS")
     assert time.monotonic() - t0 < 30
 
 
@@ -158,7 +147,7 @@ def test_deploy_refuses_a_device_that_prints_without_end(cli: Cli, models, sshd:
             str(tmp_path / "root"), "--remote-python", str(_device(tmp_path, "chatty", "yes"))]
     r = peak_rss(argv, cli.env, tmp_path, term_after=60)
     assert not r["terminated"], r["stderr"][-2000:]
-    _one_error(r, "printed more than 16 MB")
+    one_error(r, "printed more than 16 MB")
     assert r["peak_rss_mb"] < LIMIT_MB, r["peak_rss_mb"]
 
 
@@ -233,17 +222,17 @@ def test_reference_profiles_nested_deep_or_special_are_one_line(cli: Cli, models
     model = tmp_path / "deep.tflite"
     model.write_bytes(embed(data, {}, {**associated_files(data), PROFILE_FILE: deep}))
     images = models.data / "test" / "star"
-    _one_error(cli("run", model, "--source", images, "--max-frames", "2", "--quiet", timeout=60),
+    one_error(cli("run", model, "--source", images, "--max-frames", "2", "--quiet", timeout=60),
                "edgevision_profile.json", "nested more than")
     fifo = tmp_path / "profile.json"
     os.mkfifo(fifo)
-    _one_error(cli("run", models.int8, "--source", images, "--max-frames", "2", "--quiet", "--drift-profile", fifo,
+    one_error(cli("run", models.int8, "--source", images, "--max-frames", "2", "--quiet", "--drift-profile", fifo,
                    timeout=30), "FIFO")
     flat = tmp_path / "flat.json"
     flat.write_bytes(b"[" * 200_000)
-    _one_error(cli("run", models.int8, "--source", images, "--max-frames", "2", "--quiet", "--drift-profile", flat,
+    one_error(cli("run", models.int8, "--source", images, "--max-frames", "2", "--quiet", "--drift-profile", flat,
                    timeout=30), "nested more than")
     token = tmp_path / "token"
     os.mkfifo(token)
-    _one_error(cli("run", models.int8, "--source", images, "--max-frames", "2", "--metrics", "0",
+    one_error(cli("run", models.int8, "--source", images, "--max-frames", "2", "--metrics", "0",
                    "--metrics-token-file", token, timeout=30), "not a regular file")

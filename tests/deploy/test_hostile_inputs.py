@@ -37,6 +37,7 @@ from tests.hostile_inputs import (
     many_tensors_model,
     mjpeg_server,
     mqtt_broker_huge_publish,
+    one_error,
     peak_rss,
     runtime_for,
     write_bundle,
@@ -44,17 +45,6 @@ from tests.hostile_inputs import (
 
 LIMIT_MB = 100
 PROFILE = {"name": "x86-64", "arch": "x86_64"}
-
-
-def _one_error(proc: subprocess.CompletedProcess[str] | dict, *needles: str) -> str:
-    code = proc["code"] if isinstance(proc, dict) else proc.returncode
-    err = proc["stderr"] if isinstance(proc, dict) else proc.stderr
-    assert "Traceback" not in err, err[-3000:]
-    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert code in (1, 2) and len(errors) == 1, (code, err[-3000:])
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def _measure(cli: Cli, tmp_path: Path, *args: str | Path, seconds: float = 60) -> dict:
@@ -83,7 +73,7 @@ def test_a_label_list_claiming_fifty_million_entries_is_refused_cheaply(cli, mod
     bomb.write_bytes(LABELS_15_BYTES)
     assert len(LABELS_15_BYTES) == 15
     r = _measure(cli, tmp_path, "info", models.int8, "--labels", bomb)
-    _one_error(r, str(bomb))
+    one_error(r, str(bomb))
     assert r["peak_rss_mb"] < LIMIT_MB, r
     data = models.int8.read_bytes()  # the same fifteen bytes as the model's own associated labels file
     files = associated_files(data)
@@ -92,20 +82,20 @@ def test_a_label_list_claiming_fifty_million_entries_is_refused_cheaply(cli, mod
     model.write_bytes(embed(data, {"TFLITE_METADATA": metadata_buffers(data)["TFLITE_METADATA"]},
                             {**files, name: LABELS_15_BYTES}))
     r = _measure(cli, tmp_path, "info", model)
-    _one_error(r)
+    one_error(r)
     assert r["peak_rss_mb"] < LIMIT_MB, r
     for labels, model_file in ((None, model), (LABELS_15_BYTES, models.int8)):  # a bundle: either way, refused
         files = {"model.tflite": model_file.read_bytes(), **({"labels.txt": labels} if labels else {})}
         bundle = write_bundle(tmp_path / f"bundle-{bool(labels)}", forge_bundle(
             files, runtime_for("model.tflite", "0", "labels.txt" if labels else None), PROFILE))
         r = _measure(cli, tmp_path, "device", "install", bundle, "--root", tmp_path / "root")
-        _one_error(r)
+        one_error(r)
         assert r["peak_rss_mb"] < LIMIT_MB, r
     # a model that claims 100 million classes does not lift the bound: the labels limit holds whatever it says
     claims = tmp_path / "claims.tflite"
     claims.write_bytes(claim_outputs(models.int8.read_bytes(), 100_000_000))
     r = _measure(cli, tmp_path, "info", claims, "--labels", bomb)
-    _one_error(r, "the limit of")
+    one_error(r, "the limit of")
     assert r["peak_rss_mb"] < LIMIT_MB, r
 
 
@@ -116,7 +106,7 @@ def test_archives_and_zip_directories_are_counted_while_read(cli, tmp_path: Path
         assert path.stat().st_size < 2 << 20, name
         t0 = time.monotonic()
         r = _measure(cli, tmp_path, "device", "install", path, "--root", tmp_path / "root")
-        _one_error(r)
+        one_error(r)
         assert r["peak_rss_mb"] < LIMIT_MB and time.monotonic() - t0 < 10, (name, r)
 
 
@@ -125,11 +115,11 @@ def test_a_model_listing_200000_tensors_is_refused_from_its_counts(cli, tmp_path
     model.write_bytes(many_tensors_model(200_000))
     assert model.stat().st_size < 1 << 20
     r = _measure(cli, tmp_path, "info", model)
-    _one_error(r, "200,000 tensors")
+    one_error(r, "200,000 tensors")
     assert r["peak_rss_mb"] < LIMIT_MB, r
     model.write_bytes(many_tensors_model(40_000, rank=1000))  # within the tensor limit, each of rank 1000
     r = _measure(cli, tmp_path, "info", model)
-    _one_error(r, "entries")
+    one_error(r, "entries")
     assert r["peak_rss_mb"] < LIMIT_MB, r
 
 
@@ -177,8 +167,8 @@ def test_deep_huge_and_mistyped_documents_are_one_line(cli, models, tmp_path: Pa
     }
     for name, files in cases.items():
         bundle = write_bundle(tmp_path / name.replace(" ", "-"), files)
-        _one_error(cli("device", "install", bundle, "--root", tmp_path / "root", timeout=60), bundle.name)
-        _one_error(cli("device", "verify", bundle, timeout=60))
+        one_error(cli("device", "install", bundle, "--root", tmp_path / "root", timeout=60), bundle.name)
+        one_error(cli("device", "verify", bundle, timeout=60))
     deep = tmp_path / "deep.toml"
     deep.write_text("name = 'x'\nv = " + "[" * 5000 + "]" * 5000 + "\n")
     digits = tmp_path / "digits.toml"
@@ -186,10 +176,10 @@ def test_deep_huge_and_mistyped_documents_are_one_line(cli, models, tmp_path: Pa
     typed = tmp_path / "typed.toml"
     typed.write_text("name = 'x'\ncores = 'many'\n")
     for profile, needle in ((deep, "nested"), (digits, "digits.toml"), (typed, "cores")):
-        _one_error(cli("bundle", models.int8, "--profile", profile, "--source", "0", "--out", tmp_path / "out",
+        one_error(cli("bundle", models.int8, "--profile", profile, "--source", "0", "--out", tmp_path / "out",
                        timeout=120), needle)
-    _one_error(cli("device", "verify", "x" * 304, "--root", tmp_path / "root"))
-    _one_error(cli("info", tmp_path / ("y" * 304 + ".tflite")))
+    one_error(cli("device", "verify", "x" * 304, "--root", tmp_path / "root"))
+    one_error(cli("info", tmp_path / ("y" * 304 + ".tflite")))
 
 
 def test_state_files_and_logs_that_are_damaged_are_said_not_fatal(cli, models, tmp_path: Path) -> None:
@@ -215,7 +205,7 @@ def test_state_files_and_logs_that_are_damaged_are_said_not_fatal(cli, models, t
     assert "state.json" in json.loads(out.stdout)["service"]["error"]
     assert "starts" in json.loads(out.stdout)["service"]["error"]
     (root / "service" / "manager.json").write_text('{"manager": 5, "scope": "user"}')
-    _one_error(cli("device", "service", "stop", "--root", root), "manager.json", "$.manager")
+    one_error(cli("device", "service", "stop", "--root", root), "manager.json", "$.manager")
 
 
 def test_a_results_file_that_would_break_bench_list_is_refused_at_import(cli, tmp_path: Path) -> None:
@@ -228,7 +218,7 @@ def test_a_results_file_that_would_break_bench_list_is_refused_at_import(cli, tm
     doc["metrics"]["invoke"]["p90"] = "slow"
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"format": "edgevision-bench", "schema": 1, "results": [doc]}))
-    _one_error(env_cli("bench", "import", results), "$.device.name")
+    one_error(env_cli("bench", "import", results), "$.device.name")
     listed = env_cli("bench", "list")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
     report = env_cli("bench", "report", store, "--out", tmp_path / "report")
@@ -250,7 +240,7 @@ def test_fifos_are_refused_without_hanging_and_run_stops_on_sigterm(cli, models,
              ("device", "verify", fifos["bundle.tar.gz"]), ("info", models.int8, "--labels", fifos["labels.txt"])]
     for args in cases:
         try:
-            _one_error(cli(*args, timeout=30), "FIFO")
+            one_error(cli(*args, timeout=30), "FIFO")
         except subprocess.TimeoutExpired:
             pytest.fail(f"{args} hung on a FIFO")
     proc = subprocess.Popen([cli.python, "-m", "edgevision", "run", str(models.int8), "--source",
