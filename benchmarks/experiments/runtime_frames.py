@@ -59,28 +59,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
 from benchmarks.lib.installed_copy import installed_venv
+from benchmarks.lib.minimal_start import MINIMAL
 from benchmarks.lib.mjpeg_clip import DOMINATES, decode_dominated, decode_fps, invoke_fps, make_clip
 from benchmarks.lib.models import median, mobilenet_v2
 from benchmarks.lib.paced_camera import loadavg
 from edgevision.sources.frame_sources import DECODE_THREADS
 
 ROOT = Path(__file__).resolve().parents[2]
-MINIMAL = r"""
-import sys, time
-t0 = float(sys.argv[3])
-import cv2, numpy as np
-from ai_edge_litert.interpreter import Interpreter
-it = Interpreter(model_path=sys.argv[1], num_threads=int(sys.argv[4]))
-it.allocate_tensors()
-inp, out = it.get_input_details()[0], it.get_output_details()[0]
-_, h, w, _ = inp["shape"]
-img = cv2.resize(cv2.cvtColor(cv2.imread(sys.argv[2]), cv2.COLOR_BGR2RGB), (int(w), int(h)))
-it.set_tensor(inp["index"], img[None].astype(inp["dtype"]))
-it.invoke()
-scores = it.get_tensor(out["index"])[0]
-print(int(np.argmax(scores)), flush=True)
-"""
-
 
 DECODE_LOOP = r"""
 import sys, cv2

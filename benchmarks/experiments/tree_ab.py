@@ -55,6 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: benchmarks.lib, edgevision
 from benchmarks.lib.installed_copy import installed_venv
+from benchmarks.lib.minimal_start import MINIMAL
 from benchmarks.lib.mjpeg_clip import make_clip
 from benchmarks.lib.models import median, mobilenet_v2
 from benchmarks.lib.paced_camera import loadavg
@@ -63,22 +64,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "fixtures" / "models" / "tiny_int8.tflite"
 SKIP = 10  # file runs: the first events (warm-up, the adaptive probe) are left out of the wall time
 WARM = 5   # in-memory runs: frames before the timed ones
-
-# The minimal ai-edge-litert script of runtime_frames (its start baseline), to its first label.
-MINIMAL = r"""
-import sys
-import cv2, numpy as np
-from ai_edge_litert.interpreter import Interpreter
-it = Interpreter(model_path=sys.argv[1], num_threads=1)
-it.allocate_tensors()
-inp, out = it.get_input_details()[0], it.get_output_details()[0]
-_, h, w, _ = inp["shape"]
-img = cv2.resize(cv2.cvtColor(cv2.imread(sys.argv[2]), cv2.COLOR_BGR2RGB), (int(w), int(h)))
-it.set_tensor(inp["index"], img[None].astype(inp["dtype"]))
-it.invoke()
-scores = it.get_tensor(out["index"])[0]
-print(int(np.argmax(scores)), flush=True)
-"""
 
 # What `edgevision run` imported by its exit, in import order (sys.modules keeps it), for the parts.
 RECORD = r"""
@@ -231,7 +216,7 @@ def check(proc: subprocess.CompletedProcess[str], what: str) -> str:
 
 def start_cmd(side: Side, model: Path, io: Inputs) -> list[str]:
     if side.script is None:
-        return [str(side.python), "-c", MINIMAL, str(model), str(io.image)]
+        return [str(side.python), "-c", MINIMAL, str(model), str(io.image), "0", "1"]  # T0 unused here; 1 thread
     return [str(side.script), "run", str(model), "--source", str(io.image), "--threads", "1", "--quiet"]
 
 
