@@ -57,19 +57,30 @@ def test_foreign_host_header_is_refused(view: WebView) -> None:
     assert _get(url, {"Host": f"192.0.2.7:{view.port}"})[0] == 200  # an address of this machine, as typed
 
 
+def _threads_settle_to(count: int, within: float) -> bool:
+    """True once this process runs at most ``count`` threads, False if it still runs more after ``within`` s."""
+    deadline = time.monotonic() + within
+    while threading.active_count() > count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_idle_half_sent_requests_are_bounded_and_time_out() -> None:
     """Connections that never finish their request: at most ``max_guests`` held (each a thread), the oldest
     closed for a newcomer, the rest closed at the head deadline; meanwhile the token holder is served."""
     view = WebView("0.0.0.0", 0, max_clients=8, timeout=5.0)
     try:
         before = threading.active_count()
-        idle, peak = [], 0
+        idle = []
         for _ in range(40):
             s = socket.create_connection(("127.0.0.1", view.port), timeout=10)
             s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # never finished
             idle.append(s)
-            peak = max(peak, threading.active_count() - before)
-        assert peak <= 8 + 2, peak  # 8 guests; a closed one's thread may still be on its way out
+            # 8 guests, each a thread; a closed one's thread may take a moment to leave on a loaded machine,
+            # so the bound is the count it settles to, not an instant's reading
+            assert _threads_settle_to(before + 8 + 1, within=3.0), threading.active_count() - before
         t0 = time.monotonic()
         assert _get(f"http://127.0.0.1:{view.port}/latest.json?token={view.token}")[0] == 200
         assert time.monotonic() - t0 < 3.0  # served at once, not after the idle ones time out (5 s)
