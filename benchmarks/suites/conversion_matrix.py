@@ -4,7 +4,9 @@ For each architecture (``benchmarks/lib/torch_zoo.py``: EfficientNet-Lite0 with 
 MobileNetV2, MobileNetV3-Small, ResNet-18/50 and a small ViT made into classifiers on photos) and
 each way users make ONNX files — torch's TorchScript exporter at opsets 11/13/17, its dynamo
 exporter (opset 18), ``torch.export`` ``.pt2`` — plus Keras models through tf2onnx and Keras' own
-``export(format="onnx")``, it runs the whole label-free conversion (onnx2tf route with its
+``export(format="onnx")`` — and the classic ONNX Model Zoo graphs the ``onnx`` wheel ships
+(``benchmarks/lib/onnx_zoo.py``: opset 9, converted from Caffe2, their weights made here and their head
+fitted to the photos), it runs the whole label-free conversion (onnx2tf route with its
 fallbacks, float check, int8, the noise-floor gate) on unlabelled photos (the 100 test photos for
 the ImageNet model; the 200 photos a fitted head was fitted on for the others) and records: converted
 or the one error line, the route taken, float parity (top-1 agreement and largest score
@@ -12,6 +14,7 @@ difference float32 TFLite vs the original), int8 top-1 changes, the float model'
 the gate's verdict and the seconds it took. Nothing is downloaded.
 
     .venv-convert/bin/python benchmarks/suites/conversion_matrix.py [--quick] [--json FILE]
+    .venv-convert/bin/python benchmarks/suites/conversion_matrix.py --archs zoo [--zoo squeezenet resnet50]
 """
 
 from __future__ import annotations
@@ -159,11 +162,33 @@ def _convert(path: Path, photos: Path, norm: str, out: Path) -> dict[str, Any]:
     except EdgevisionError as exc:
         return {"converts": False, "error": str(exc).splitlines()[0][:240], "seconds": time.perf_counter() - t0}
     fc, st = r["source"]["float_check"], r["stability"]
-    return {"converts": True, "route": r["source"]["route"], "float_top1": fc["top1_agreement"],
+    if not st:  # int8-mixed (an op with no int8 kernel, e.g. LRN, stays float): the report has no stability block
+        variant = r["variants"][r["quant"]]
+        st = {"disagreement_points": 100.0 * (1.0 - variant["agreement"]), "top5_overlap": None, "damage": "-",
+              "floor_points": r["noise_floor"].get("floor_points", 0.0)}
+    return {"converts": True, "route": r["source"]["route"], "quant": r["quant"], "float_top1": fc["top1_agreement"],
             "float_max_diff": fc["max_abs_score_diff"], "int8_changes": st["disagreement_points"],
             "floor": st["floor_points"], "top5": st["top5_overlap"], "damage": st["damage"],
             "gate": "pass" if r["passed"] else "FAIL",
             "images": r["images"], "seconds": time.perf_counter() - t0}
+
+
+def zoo_rows(names: list[str], folder: Path, work: Path) -> list[dict[str, Any]]:
+    """The light ONNX Model Zoo graphs, weights materialized and head fitted on the photos they are gated on."""
+    from benchmarks.lib import onnx_zoo
+
+    x, y, _ = _load("train", 224, onnx_zoo.CAFFE_MEAN, (1.0,))
+    rows = []
+    for name in names:
+        row: dict[str, Any] = {"arch": f"zoo {name}", "weights": "fitted", "exporter": "onnx-caffe2 (opset 9)",
+                               "size": 224, "classes": 1000}
+        path = onnx_zoo.light_model(name, work / f"zoo_{name}.onnx", x, y)
+        row.update(_convert(path, folder, onnx_zoo.CAFFE_NORM, work / f"out_zoo_{name}"))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        shutil.rmtree(work / f"out_zoo_{name}", ignore_errors=True)
+        path.unlink()
+    return rows
 
 
 def main() -> None:
@@ -173,19 +198,24 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the rows to this file")
     ap.add_argument("--archs", nargs="+", help="only these architectures (default: all, and the Keras exporters)")
     ap.add_argument("--exporters", nargs="+", choices=TORCH_EXPORTERS, help="only these torch exporters")
+    ap.add_argument("--zoo", nargs="+", help="only these light ONNX Model Zoo graphs (with --archs zoo)")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import torch
 
+    from benchmarks.lib.onnx_zoo import LIGHT
+
     archs = [EFFNET, "mobilenet_v2", "mobilenet_v3_small", "resnet18", "resnet50", "vit_tiny4"]
     exporters = list(TORCH_EXPORTERS)
     keras_exporters = list(KERAS_EXPORTERS)
+    zoo = [n for n in LIGHT if n in args.zoo] if args.zoo else list(LIGHT)
     if args.quick:
-        archs, exporters, keras_exporters = ["mobilenet_v3_small", "resnet18"], ["torchscript-13", "pt2"], []
+        archs, exporters, keras_exporters, zoo = ["mobilenet_v3_small", "resnet18"], ["torchscript-13", "pt2"], [], []
     if args.exporters:
         exporters = [e for e in exporters if e in args.exporters]
     if args.archs:
         archs, keras_exporters = [a for a in archs if a in args.archs], keras_exporters if "keras" in args.archs else []
+        zoo = zoo if "zoo" in args.archs else []
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="edgevision-matrix-") as tmp:
         work = Path(tmp)
@@ -229,6 +259,7 @@ def main() -> None:
                     row.update(_convert(path, folders["train"], "raw", work / f"out_keras_{exporter}"))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+        rows += zoo_rows(zoo, folders["train"], work)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
@@ -241,7 +272,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r.get("converts"):
-            print(f"| {r['arch']} | {r['weights']} | {r['exporter']} | yes ({r['route'].split(' (')[0]}) | "
+            quant = "" if r.get("quant", "int8") == "int8" else f", {r['quant']}"
+            print(f"| {r['arch']} | {r['weights']} | {r['exporter']} | yes ({r['route'].split(' (')[0]}{quant}) | "
                   f"{r['float_top1']:.3f} / {r['float_max_diff']:.1e} | {r['int8_changes']:.1f}% | "
                   f"{r['floor']:.1f}% | {r['damage']} | {r['gate']} | {r['seconds']:.0f} |")
         else:

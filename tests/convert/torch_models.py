@@ -11,7 +11,10 @@ It writes ``OUT/net.onnx``, ``OUT/net.pt2``, ``OUT/net_dynamic.onnx`` (dynamic h
 padding computed from the input's size, a residual add, ``x.view(x.size(0), -1)``; exported by the
 TorchScript exporter at opsets 11 and 17 and by the dynamo exporter) and ``OUT/bias_gelu.onnx`` (an
 onnxruntime contrib op that onnx2tf has no converter for) and ``OUT/maxpool_stem.onnx`` (ResNet's padded
-stem max-pool in front of the net).
+stem max-pool in front of the net), ``OUT/gelu_head.onnx`` (the net's features through a transformer-style
+MLP with exact GELU, TorchScript exporter, opset 17) and ``OUT/zoo_squeezenet.onnx`` (the ONNX Model Zoo's
+SqueezeNet as the ``onnx`` wheel ships it, opset 9 from Caffe2, ``(1, 1000, 1, 1)`` output, its weights made
+by ``benchmarks/lib/onnx_zoo.py`` and its head fitted to the train photos).
 The network ends in logits, as PyTorch classifiers usually do.
 """
 
@@ -107,6 +110,10 @@ def build(data: Path, out: Path, epochs: int = 15) -> None:
     nn.init.dirac_(stem[0].weight)  # ResNet's stem pooling (3x3, stride 2, padding 1) in front of the trained net
     torch.onnx.export(stem, (example,), str(out / "maxpool_stem.onnx"), input_names=["input"],
                       output_names=["logits"], opset_version=13, dynamo=False)
+    gelu = nn.Sequential(net[:-1], nn.Linear(64, 96), nn.GELU(), nn.Linear(96, len(classes))).eval()
+    torch.onnx.export(gelu, (example,), str(out / "gelu_head.onnx"), input_names=["input"], output_names=["logits"],
+                      opset_version=17, dynamo=False)
+    zoo_squeezenet(data, out / "zoo_squeezenet.onnx")
     net.eval()  # exporting the wrappers (built in training mode) put net back in training mode on the way out
     xs, _, _, files = _load(data, "test")
     with torch.no_grad():
@@ -169,6 +176,24 @@ def bias_gelu(path: Path, classes: int) -> None:
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
     model = helper.make_model(graph, opset_imports=opsets)
     onnx.save(model, str(path))
+
+
+def zoo_squeezenet(data: Path, path: Path) -> None:
+    """The light ONNX Model Zoo SqueezeNet with materialized weights, its head fitted to the train photos."""
+    from benchmarks.lib import onnx_zoo
+    from edgevision.data.loader import load_pixels
+    from edgevision.model.spec import PreprocessSpec
+
+    spec = PreprocessSpec(width=224, height=224, crop="center")
+    xs, ys = [], []
+    for i, c in enumerate(sorted(p for p in (data / "train").iterdir() if p.is_dir())):
+        for f in sorted(c.iterdir()):
+            img, ok = load_pixels(str(f), spec)
+            if ok:
+                xs.append(img)
+                ys.append(i)
+    x = (np.stack(xs).astype(np.float32) - np.asarray(onnx_zoo.CAFFE_MEAN, np.float32)).transpose(0, 3, 1, 2)
+    onnx_zoo.light_model("squeezenet", path, np.ascontiguousarray(x), np.asarray(ys))
 
 
 def latency_ms(path: Path, runs: int = 50) -> float:

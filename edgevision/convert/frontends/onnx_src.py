@@ -11,6 +11,9 @@ padding and flattening, opsets 11 to 18, tf2onnx's and Keras' exports — goes t
 route of attempts, first success wins: the graph simplified by onnxslim (constant folding
 at the fixed input size, the usual cure for shapes onnx2tf cannot infer), the file as it
 is, then onnx2tf's own repair of broadcasting and layout errors (``auto_generate_json_on_error``).
+Every attempt first gets ``onnx_fixes``: the same function rewritten where onnx2tf or the TFLite
+converter would trip (exact GELU, Caffe2's ``Sum``, padded max- and whole-input average pools).
+Classic files (ONNX Model Zoo, opset 7 to 9, Caffe2/MXNet) may end in ``(batch, classes, 1, 1)``.
 When every attempt fails, the error names the ONNX node and op onnx2tf stopped at.
 """
 
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from edgevision.convert.frontends.frontend_base import BroughtModel
+from edgevision.convert.frontends.onnx_fixes import fix_graph
 from edgevision.errors import BadInput, MissingDependency
 
 SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # the name onnx2tf looks for
@@ -82,9 +86,11 @@ def inspect_onnx(path: Path, size: tuple[int, int] | None) -> dict[str, Any]:
                            "should run at with --size WxH")
         w, h = size
     out = _dims(outs[0])
-    if len(out) != 2 or out[1] is None:
+    # Caffe2's and MXNet's exports end in a 1x1 convolution or pooled softmax: (batch, classes, 1, 1)
+    if len(out) < 2 or None in out[1:] or sum(d > 1 for d in out[1:]) > 1:
         raise BadInput(f"{path}: output shape {out} is not (batch, classes)")
-    return {"input": inp.name, "layout": layout, "channels": c, "height": h, "width": w, "classes": out[1],
+    return {"input": inp.name, "layout": layout, "channels": c, "height": h, "width": w,
+            "classes": int(np.prod(out[1:])),
             "dynamic": dims[2 if layout == "NCHW" else 1] is None}
 
 
@@ -112,75 +118,41 @@ ROUTE = (Attempt("onnxslim + onnx2tf", True), Attempt("onnx2tf", False),
 _NODE = re.compile(r"onnx_op_name:\s*(\S+)")
 
 
-def slim_model(path: Path, folder: Path, shape: list[int], input_name: str) -> Path | None:
-    """The graph simplified at its fixed input size (onnxslim), or None when onnxslim is absent or fails."""
+def slim_model(path: Path, folder: Path, shape: list[int], input_name: str) -> tuple[Path | None, dict[str, int]]:
+    """The graph simplified at its fixed input size (onnxslim) and fixed (``onnx_fixes``), or None when onnxslim is
+    absent or fails; and what the fixes changed."""
     try:
         import onnx
         import onnxslim
     except ImportError:
-        return None
+        return None, {}
     out = folder / "slim.onnx"
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             model = onnxslim.slim(onnx.load(str(path)), input_shapes=[f"{input_name}:{','.join(map(str, shape))}"])
         if model is None:
-            return None
-        pad_max_pools(model)
+            return None, {}
+        done = fix_graph(model)
         onnx.save(model, str(out))
     except Exception:  # noqa: BLE001 - a simplifier failure only means this attempt is skipped
-        return None
-    return out
+        return None, {}
+    return out, done
 
 
-NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus", "Abs", "Exp")
-PAD_FLOOR = -65504.0  # the most negative float16: finite, so int8 quantization saturates it instead of overflowing
+def fixed_model(path: Path, folder: Path) -> tuple[Path, dict[str, int]]:
+    """The file with ``onnx_fixes`` applied (a copy, only when one changed something), and what they changed."""
+    try:
+        import onnx
 
-
-def pad_max_pools(model: Any) -> int:
-    """Move each padded MaxPool's padding into an explicit Pad node before it; returns how many were moved.
-
-    onnx2tf pads such a MaxPool (ResNet's stem: 3x3, stride 2, padding 1) with -FLT_MAX, and the int8
-    quantizer turns that constant into a PADV2 the interpreter aborts on. After a ReLU (the usual case) the
-    input is never negative, so padding with 0 is the same maximum and converts to a plain PAD; otherwise
-    the padding is the most negative float16, which int8 saturates to its lowest value, as -inf would.
-    """
-    from onnx import helper, numpy_helper
-
-    if next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0) < 11:
-        return 0  # Pad takes its pads as inputs from opset 11 on
-    graph = model.graph
-    producers = {out: n for n in graph.node for out in n.output}
-    moved = 0
-    for index in range(len(graph.node) - 1, -1, -1):
-        node = graph.node[index]
-        if node.op_type != "MaxPool":
-            continue
-        attrs = {a.name: a for a in node.attribute}
-        pads = list(attrs["pads"].ints) if "pads" in attrs else []
-        if not any(pads) or ("auto_pad" in attrs and attrs["auto_pad"].s not in (b"", b"NOTSET")):
-            continue
-        src = producers.get(node.input[0])
-        clip_min = None
-        if src is not None and src.op_type == "Clip" and len(src.input) > 1 and src.input[1]:
-            init = {i.name: i for i in graph.initializer}.get(src.input[1])
-            clip_min = float(numpy_helper.to_array(init)) if init is not None else None
-        non_negative = src is not None and (src.op_type in NON_NEGATIVE or (clip_min is not None and clip_min >= 0))
-        name = f"{node.name or node.output[0]}_pad"
-        half = len(pads) // 2
-        full = [0, 0, *pads[:half], 0, 0, *pads[half:]]  # NCHW begins then ends, batch and channels unpadded
-        graph.initializer.extend([numpy_helper.from_array(np.asarray(full, np.int64), f"{name}_pads"),
-                                  numpy_helper.from_array(np.asarray(0.0 if non_negative else PAD_FLOOR,
-                                                                     np.float32), f"{name}_value")])
-        pad = helper.make_node("Pad", [node.input[0], f"{name}_pads", f"{name}_value"], [f"{name}_out"], name=name,
-                               mode="constant")
-        node.input[0] = f"{name}_out"
-        for a in node.attribute:
-            if a.name == "pads":
-                del a.ints[:]
-                a.ints.extend([0] * len(pads))
-        graph.node.insert(index, pad)
-        moved += 1
-    return moved
+        model = onnx.load(str(path))
+        done = fix_graph(model)
+        if not done:
+            return path, {}
+        out = folder / "fixed.onnx"
+        onnx.save(model, str(out))
+    except Exception:  # noqa: BLE001 - an unfixable file still gets its attempt as it is
+        return path, {}
+    return out, done
 
 
 def _cause(exc: BaseException) -> str:
@@ -268,14 +240,16 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
         folder = Path(tmp)
         _samples_file(folder, sample_images)
         slimmed: Path | bool | None = False  # False: not tried yet
+        fixed, fixes = fixed_model(path, folder)
+        slim_fixes: dict[str, int] = {}
         for attempt in ROUTE:
             if attempt.slim:
                 if slimmed is False:
-                    slimmed = slim_model(path, folder, shape, info["input"])
+                    slimmed, slim_fixes = slim_model(path, folder, shape, info["input"])
                 if slimmed is None:
                     tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
                     continue
-            source = slimmed if attempt.slim and isinstance(slimmed, Path) else path
+            source = slimmed if attempt.slim and isinstance(slimmed, Path) else fixed
             keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt)
             if keras_model is not None:
                 used = attempt
@@ -290,7 +264,10 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
         return keras_model(x, training=False)
 
     version = getattr(onnx2tf, "__version__", "")
-    route = f"{used.name.replace('onnx2tf', f'onnx2tf {version}'.strip())} ({info['layout']} -> NHWC)"
+    done = slim_fixes if used.slim else fixes
+    rewritten = f"; rewritten: {', '.join(f'{k} x{v}' for k, v in done.items())}" if done else ""
+    route = f"{used.name.replace('onnx2tf', f'onnx2tf {version}'.strip())} ({info['layout']} -> NHWC{rewritten})"
     return BroughtModel(kind="onnx", origin=str(path), height=h, width=w, channels=c, classes=info["classes"],
                         run_original=run, tf_function=fn, keepalive=keras_model, route=route,
-                        notes={"layout": info["layout"], "dynamic_size": info["dynamic"], "failed_attempts": tried})
+                        notes={"layout": info["layout"], "dynamic_size": info["dynamic"], "graph_fixes": done,
+                               "failed_attempts": tried})
