@@ -127,14 +127,25 @@ def _features(model: Any, name: str, photos: np.ndarray) -> tuple[np.ndarray, np
 def fit_head(model: Any, photos: np.ndarray, labels: np.ndarray, classes: int) -> None:
     """The classifier layer's first ``classes`` outputs fitted by least squares to the photos' labels (logits
     of a few units, like a trained head); its other outputs kept well below them. The layer's own shape stays."""
-    from onnx import numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 
     head = _head(model)
     inits = {i.name: i for i in model.graph.initializer}
+    if head.input[1] not in inits:  # GoogLeNet reshapes its classifier's weights first: fit the reshaped kernel
+        reshape = next(n for n in model.graph.node if n.output[0] == head.input[1] and n.op_type == "Reshape")
+        shaped = numpy_helper.to_array(inits[reshape.input[0]]).reshape(numpy_helper.to_array(inits[reshape.input[1]]))
+        model.graph.node.remove(reshape)
+        model.graph.initializer.append(numpy_helper.from_array(shaped, head.input[1]))
+        inits[head.input[1]] = model.graph.initializer[-1]
+        if model.ir_version < 4:
+            model.graph.input.append(helper.make_tensor_value_info(head.input[1], TensorProto.FLOAT, shaped.shape))
     weight = numpy_helper.to_array(inits[head.input[1]])
     raw, positions = _features(model, head.input[0], photos)
     # random features share a large common part: fitted standardized, then the standardization folded back in
-    mu, sd = raw.mean(0), raw.std(0) + 1e-6 * (raw.std() + 1e-12)
+    mu, sd = raw.mean(0), raw.std(0)
+    # a feature (nearly) constant over the photos carries only float noise: standardized, it would amplify the
+    # last bits into the logits (DenseNet's random features), so it gets no weight
+    sd = np.where(sd > 1e-3 * np.median(sd[sd > 0]), sd, np.inf)
     f = np.concatenate([(raw - mu) / sd, np.ones((len(raw), 1))], 1)
     target = -np.ones((len(f), classes))
     target[np.arange(len(f)), labels] = 1

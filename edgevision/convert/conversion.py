@@ -134,14 +134,15 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
                                                    seed, "train", tick))
     v = Variants(run, out, {**(calib.record if calib else {}), "io": pol.io})
     calibrated = b""
+    made: dict[str, str] = {}  # mode -> the variant's measured name (int8 with float ops is "int8-mixed")
     for mode in modes:
         if mode == "int8" and calib is not None:
             calibrated = _bar(con, "calibrating int8 activation ranges", len(calib),
                               lambda tick: calibrate(model, calib.images, tick, v.flat.get("float32")))
-            v.add("int8", quantize_int8(calibrated, pol.io), pol.io)
+            made[mode] = v.add("int8", quantize_int8(calibrated, pol.io), pol.io)
         else:
             with con.status(f"converting to {mode}"):
-                v.add(mode, convert_float(model, mode), "float32")
+                made[mode] = v.add(mode, convert_float(model, mode), "float32")
 
     scored = _bar(con, f"validating on {len(held)} {split} images (and the float model under benign changes)",
                   len(held), lambda tick: score_models(dict(v.paths), held, run.classes, opts.threads, on_image=tick,
@@ -168,7 +169,7 @@ def convert_loaded(run: RunDir, model: Any, pol: Policy, opts: ConvertOptions, c
     primary = repaired.variant if repaired else ("int8" if "int8" in gates else next(iter(gates), "float32"))
     if repaired and "int8" in variants:
         variants["int8"]["superseded_by"] = repaired.variant
-    delivered = {k: gates[k] for k in modes if k in gates and not (repaired and k == "int8")}
+    delivered = {k: gates[k] for k in (made.get(m, m) for m in modes) if k in gates and not (repaired and k == "int8")}
     if repaired:
         delivered[repaired.variant] = gates[repaired.variant]
     edgetpu = _edgetpu(con, v, pol) if "int8" in v.paths else None

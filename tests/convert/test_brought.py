@@ -313,3 +313,31 @@ def test_classic_model_zoo_graph_converts_with_float_parity(torch_models: Path, 
     assert src["outputs"] == "probabilities" and not src["softmax_added"]
     assert src["float_check"]["top1_agreement"] == 1.0 and src["float_check"]["max_abs_score_diff"] < 1e-3, src
     assert report["quant"] == "int8", report["quant"]  # every op quantized (no float fallback)
+
+
+def test_int8_with_a_float_op_is_still_gated(torch_models: Path, digits: Path, convert_cli: Cli,
+                                             tmp_path: Path) -> None:
+    """LRN has no int8 kernel, so the int8 model keeps it in float and is named int8-mixed; it must be judged like
+    any int8 model (it once skipped the gate: 'float32 only: nothing quantized to judge', passed)."""
+    proc = convert_cli("convert", torch_models / "lrn_net.onnx", "--labels", torch_models / "labels.txt", "--data",
+                       digits, "--unlabelled", "--norm", "imagenet", "--crop", "center", "--out", tmp_path / "out",
+                       "--quant", "int8", "--no-repair", "--max-drop", "0", "--json", timeout=900)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["quant"] == "int8-mixed" and report["source"]["float_check"]["passed"]
+    st = report["stability"]
+    assert st and "float32 only" not in report["verdict"], report["verdict"]
+    assert report["passed"] == (st["disagreement_points"] <= st["floor_points"] + 1e-9) == (proc.returncode == 0)
+
+
+def test_tf2onnx_nhwc_export_converts_with_float_parity(torch_models: Path, digits: Path, convert_cli: Cli,
+                                                        tmp_path: Path) -> None:
+    """tf2onnx keeps Keras' NHWC input (onnx2tf takes every 4-D input for NCHW unless told) and names its output
+    'Identity:0'."""
+    model = torch_models / "keras_nhwc.onnx"
+    need(model.exists(), "tf2onnx is not installed in the converter virtualenv (pip install -e '.[zoo]')")
+    report = _convert(convert_cli, model, "--labels", torch_models / "labels.txt", "--data", digits, "--norm", "unit",
+                      "--out", tmp_path / "out", "--quant", "float32")
+    src = report["source"]
+    assert "NHWC -> NHWC" in src["route"] and src["outputs"] == "probabilities", src
+    assert src["float_check"]["top1_agreement"] == 1.0 and src["float_check"]["max_abs_score_diff"] < 1e-4

@@ -57,6 +57,17 @@ def test_onnx_detection_like_two_outputs(tmp_path: Path, data: Path, cli: Cli) -
     _error(cli("convert", m, "--labels", tmp_path / "labels.txt", "--data", data, "--norm", "unit"), "2 outputs")
 
 
+def test_onnx_feature_map_output_is_not_a_classifier(tmp_path: Path, data: Path, cli: Cli) -> None:
+    """(batch, classes, 1, 1) is a classifier (Caffe2's and MXNet's exports end so); (batch, C, 2, 2) is a map."""
+    from edgevision.convert.frontends.onnx_src import inspect_onnx
+
+    squeezed = _onnx(tmp_path / "caffe2.onnx", [("a", [1, 3, 8, 8])], [("y", [1, 3, 1, 1])])
+    assert inspect_onnx(squeezed, None)["classes"] == 3
+    m = _onnx(tmp_path / "seg.onnx", [("a", [1, 3, 8, 8])], [("y", [1, 3, 2, 2])])
+    _error(cli("convert", m, "--labels", tmp_path / "labels.txt", "--data", data, "--norm", "unit"),
+           "output shape [1, 3, 2, 2] is not (batch, classes)")
+
+
 def test_onnx_non_image_input(tmp_path: Path, data: Path, cli: Cli) -> None:
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper

@@ -13,6 +13,7 @@ from onnx import TensorProto, helper  # noqa: E402
 from edgevision.convert.frontends.onnx_fixes import (  # noqa: E402
     PAD_FLOOR,
     fix_graph,
+    full_rank_constants,
     gelu_for_tflite,
     pad_max_pools,
     sums_to_adds,
@@ -170,3 +171,25 @@ def test_fix_graph_reports_what_it_changed() -> None:
     model = _exact_gelu("Div", True)
     assert fix_graph(model) == {"gelu": 1}
     assert fix_graph(model) == {}  # the fixed graph has nothing left to fix
+
+
+@pytest.mark.parametrize("ir", [3, 8])
+def test_per_channel_constant_gets_the_rank_of_the_map_with_the_same_result(ir: int) -> None:
+    """Caffe2's DenseNet scales each channel by a (C, 1, 1) constant; onnx2tf transposes the NCHW map but not the
+    lower-rank constant (Dimensions must be equal, but are 56 and 64). As (1, C, 1, 1) it goes with the map."""
+    scale = onnx.numpy_helper.from_array(np.arange(1, 4, dtype=np.float32).reshape(3, 1, 1), "scale")
+    shift = onnx.numpy_helper.from_array(np.asarray([0.5], np.float32), "shift")
+    nodes = [helper.make_node("Mul", ["input", "scale"], ["scaled"], name="bn_scale"),
+             helper.make_node("Add", ["scaled", "shift"], ["output"], name="bn_shift")]
+    model = _graph(nodes, [("input", [1, 3, 4, 4])], ("output", [1, 3, 4, 4]), 9, [scale, shift], ir=ir)
+    if ir < 4:
+        model.graph.input.extend([helper.make_tensor_value_info("scale", TensorProto.FLOAT, [3, 1, 1]),
+                                  helper.make_tensor_value_info("shift", TensorProto.FLOAT, [1])])
+    x = np.random.default_rng(5).normal(size=(1, 3, 4, 4)).astype(np.float32)
+    before = _run(model, x)
+    assert full_rank_constants(model) == 1  # the scalar-like shift is left as it is
+    onnx.checker.check_model(model)
+    mul = next(n for n in model.graph.node if n.name == "bn_scale")
+    assert onnx.numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == mul.input[1])).shape == (
+        1, 3, 1, 1)
+    np.testing.assert_array_equal(_run(model, x), before)

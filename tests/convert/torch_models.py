@@ -14,7 +14,9 @@ onnxruntime contrib op that onnx2tf has no converter for) and ``OUT/maxpool_stem
 stem max-pool in front of the net), ``OUT/gelu_head.onnx`` (the net's features through a transformer-style
 MLP with exact GELU, TorchScript exporter, opset 17) and ``OUT/zoo_squeezenet.onnx`` (the ONNX Model Zoo's
 SqueezeNet as the ``onnx`` wheel ships it, opset 9 from Caffe2, ``(1, 1000, 1, 1)`` output, its weights made
-by ``benchmarks/lib/onnx_zoo.py`` and its head fitted to the train photos).
+by ``benchmarks/lib/onnx_zoo.py`` and its head fitted to the train photos), ``OUT/lrn_net.onnx`` (AlexNet's
+local response normalization, which has no int8 kernel, in front of the net) and ``OUT/keras_nhwc.onnx`` (a
+Keras CNN exported by tf2onnx: NHWC, ``:0`` names).
 The network ends in logits, as PyTorch classifiers usually do.
 """
 
@@ -114,6 +116,8 @@ def build(data: Path, out: Path, epochs: int = 15) -> None:
     torch.onnx.export(gelu, (example,), str(out / "gelu_head.onnx"), input_names=["input"], output_names=["logits"],
                       opset_version=17, dynamo=False)
     zoo_squeezenet(data, out / "zoo_squeezenet.onnx")
+    lrn_net(out / "net.onnx", out / "lrn_net.onnx")
+    keras_nhwc(out / "keras_nhwc.onnx", len(classes))
     net.eval()  # exporting the wrappers (built in training mode) put net back in training mode on the way out
     xs, _, _, files = _load(data, "test")
     with torch.no_grad():
@@ -194,6 +198,40 @@ def zoo_squeezenet(data: Path, path: Path) -> None:
                 ys.append(i)
     x = (np.stack(xs).astype(np.float32) - np.asarray(onnx_zoo.CAFFE_MEAN, np.float32)).transpose(0, 3, 1, 2)
     onnx_zoo.light_model("squeezenet", path, np.ascontiguousarray(x), np.asarray(ys))
+
+
+def lrn_net(src: Path, path: Path) -> None:
+    """AlexNet's LRN op (torch exports nn.LocalResponseNorm decomposed, so it is added here) in front of the net."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(src))
+    for node in model.graph.node:
+        node.input[:] = ["input_lrn" if name == "input" else name for name in node.input]
+    model.graph.node.insert(0, helper.make_node("LRN", ["input"], ["input_lrn"], name="norm1", size=3, alpha=1e-4,
+                                                beta=0.75, bias=1.0))
+    onnx.save(model, str(path))
+
+
+def keras_nhwc(path: Path, classes: int) -> None:
+    """A small Keras CNN exported by tf2onnx: NHWC input, tensor names with ':0', a softmax output. Not written
+    when tf2onnx is not installed (the test that needs it then skips)."""
+    try:
+        import tf2onnx
+    except ImportError:
+        return
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((SIZE, SIZE, 3), name="image")
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(classes, activation="softmax")(x))
+    spec = (tf.TensorSpec((1, SIZE, SIZE, 3), tf.float32, name="image"),)
+    tf2onnx.convert.from_function(tf.function(lambda t: model(t, training=False)), input_signature=spec, opset=13,
+                                  output_path=str(path))
 
 
 def latency_ms(path: Path, runs: int = 50) -> float:

@@ -223,8 +223,55 @@ def whole_input_average_pools(model: Any) -> int:
     return changed
 
 
+BROADCASTING = ("Add", "Sub", "Mul", "Div")
+
+
+def full_rank_constants(model: Any) -> int:
+    """Give each per-channel constant of an elementwise op the rank of the tensor it meets; returns how many.
+
+    Caffe2 writes DenseNet's and Inception v2's batch-norm scale as ``Unsqueeze(scale, [1, 2])``: a (C, 1, 1)
+    constant multiplied with an NCHW map. onnx2tf transposes the map to NHWC but not a constant of lower rank
+    (``Dimensions must be equal, but are 56 and 64``); as (1, C, 1, 1) it is transposed with the map.
+    Broadcasting prepends the ones anyway, so the result is the same. (onnxslim folds the Unsqueeze first;
+    the file as it is keeps it.)
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    values = {i.name: i for i in graph.initializer}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - without ranks nothing is changed
+        return 0
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*inferred.graph.value_info, *inferred.graph.input)
+             if v.type.tensor_type.HasField("shape")}
+    changed = 0
+    for node in graph.node:
+        if node.op_type not in BROADCASTING or len(node.input) != 2:
+            continue
+        for k, name in enumerate(node.input):
+            other = ranks.get(node.input[1 - k], 0)
+            if name not in values or other != 4:
+                continue
+            array = numpy_helper.to_array(values[name])
+            if not 1 < array.ndim < 4 or array.size == 1:
+                continue
+            full = f"{name}_rank4"
+            if full not in values:
+                graph.initializer.append(numpy_helper.from_array(array.reshape((1,) * (4 - array.ndim) + array.shape),
+                                                                 full))
+                values[full] = graph.initializer[-1]
+                if model.ir_version < 4:  # IR 3 lists every initializer among the graph's inputs
+                    graph.input.append(helper.make_tensor_value_info(full, values[name].data_type, [
+                        *(1,) * (4 - array.ndim), *array.shape]))
+            node.input[k] = full
+            changed += 1
+    return changed
+
+
 def fix_graph(model: Any) -> dict[str, int]:
     """Every fix, in place; how many places each changed (only those that changed something)."""
     done = {"max_pool_padding": pad_max_pools(model), "gelu": gelu_for_tflite(model), "sum": sums_to_adds(model),
-            "whole_input_average_pool": whole_input_average_pools(model)}
+            "whole_input_average_pool": whole_input_average_pools(model), "rank": full_rank_constants(model)}
     return {k: v for k, v in done.items() if v}

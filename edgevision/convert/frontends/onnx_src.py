@@ -184,15 +184,20 @@ def _op_of(path: Path, node: str) -> str:
     return next((n.op_type for n in graph.node if n.name == node), "?")
 
 
-def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt: Attempt) -> tuple[Any, str]:
-    """(keras model or None, the failure: the first line of onnx2tf's error and the node it names)."""
+def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt: Attempt,
+                 nhwc_input: str | None = None) -> tuple[Any, str]:
+    """(keras model or None, the failure: the first line of onnx2tf's error and the node it names).
+
+    onnx2tf takes every 4-D input for NCHW and transposes it; an NHWC input (tf2onnx's and Keras' exports)
+    is named to it as one to keep."""
     log = io.StringIO()
+    keep = {"keep_nwc_or_nhwc_or_ndhwc_input_names": [nhwc_input]} if nhwc_input else {}
     try:
         with contextlib.chdir(folder), contextlib.redirect_stdout(log):
             logging.getLogger("onnx2tf").setLevel(logging.ERROR)
             model = onnx2tf.convert(input_onnx_file_path=str(path.resolve()), output_folder_path=str(folder),
                                     overwrite_input_shape=[shape_arg], disable_model_save=True, non_verbose=True,
-                                    **dict(attempt.options))
+                                    **keep, **dict(attempt.options))
         return model, ""
     except SystemExit:
         message = "onnx2tf stopped"
@@ -250,7 +255,8 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
                     tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
                     continue
             source = slimmed if attempt.slim and isinstance(slimmed, Path) else fixed
-            keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt)
+            keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt,
+                                              None if nchw else info["input"])
             if keras_model is not None:
                 used = attempt
                 break
