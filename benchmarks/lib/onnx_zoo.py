@@ -145,7 +145,7 @@ def fit_head(model: Any, photos: np.ndarray, labels: np.ndarray, classes: int) -
     mu, sd = raw.mean(0), raw.std(0)
     # a feature (nearly) constant over the photos carries only float noise: standardized, it would amplify the
     # last bits into the logits (DenseNet's random features), so it gets no weight
-    sd = np.where(sd > 1e-3 * np.median(sd[sd > 0]), sd, np.inf)
+    sd = np.where(sd > 1e-2 * sd.max(), sd, np.inf)
     f = np.concatenate([(raw - mu) / sd, np.ones((len(raw), 1))], 1)
     target = -np.ones((len(f), classes))
     target[np.arange(len(f)), labels] = 1
