@@ -10,7 +10,8 @@ carries the same table (``markdown_table()``; a test keeps them equal). Read at 
 or a service sets them per process; no global state.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import os
 from typing import NamedTuple
@@ -119,7 +120,7 @@ class Limits(NamedTuple):
     silence_seconds: int = 60
 
     @classmethod
-    def from_env(cls) -> Limits:
+    def from_env(cls) -> "Limits":
         values = {}
         for row in LIMITS:
             raw = os.environ.get(row.env) if row.env else None

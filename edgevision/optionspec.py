@@ -5,7 +5,8 @@ in the sink registry); the CLI builds its parser from them, a bundle's runtime c
 turned into a run configuration with them, and the docs' option table is generated from them.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import re
 from collections.abc import Callable
@@ -19,8 +20,7 @@ REQUIRED = ...  # the default of an option that must be given
 # How a bundle's runtime.json may set an option (``--sink NAME[=VALUE]``): not at all, with a value, or as a flag.
 BUNDLE_NO, BUNDLE_VALUE, BUNDLE_FLAG = "", "value", "flag"
 
-_INT = r"(?a)[-+]?[0-9]{1,18}"  # compiled on first use (re caches it)
-_FLOAT = r"(?a)[-+]?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][-+]?[0-9]{1,3})?"
+_FLOAT = r"(?a)[-+]?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][-+]?[0-9]{1,3})?"  # compiled on first use
 
 
 class RunOption(NamedTuple):
@@ -68,8 +68,9 @@ def convert(option: RunOption, text: str) -> Any:
         if not text:
             raise BadInput(f"{flag}: expected a path, got an empty value")
         return Path(text)
-    pattern, what = (_INT, "an integer") if option.kind is int else (_FLOAT, "a number")
-    if not re.fullmatch(pattern, text.strip()):
+    is_int = option.kind is int
+    if not (_integer(text.strip()) if is_int else re.fullmatch(_FLOAT, text.strip())):
+        what = "an integer" if is_int else "a number"
         raise BadInput(f"{flag}: expected {what}, got {text[:40]!r}")
     number = option.kind(text.strip())
     if option.min is not None and number < option.min:
@@ -81,3 +82,10 @@ def convert(option: RunOption, text: str) -> Any:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _integer(text: str) -> bool:
+    """``text`` is ``[-+]?[0-9]{1,18}``: string methods, where a pattern would be compiled by every start that
+    reads an integer option (``--threads 1``)."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()

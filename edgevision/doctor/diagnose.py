@@ -24,8 +24,9 @@ from edgevision.runtime.classifier import Classifier
 from edgevision.runtime.frames import Frame, SourceInfo
 from edgevision.runtime.images import decode_image
 from edgevision.runtime.preprocess import Preprocessor
-from edgevision.sources.capture import CaptureThread, LatestFrameSlot, ReconnectPolicy
+from edgevision.sources.capture import CaptureThread, LatestFrameSlot
 from edgevision.sources.frame_sources import FrameSource
+from edgevision.sources.reconnect import ReconnectPolicy
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ WAIT_OUTPUTS_S = 10.0  # a freshly loaded network takes a few frames before outp
 MAX_OUTPUTS = 1 << 20  # a classifier's score vector; anything larger is not ours
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SensorFrame(Frame):
     """A frame plus what the sensor computed on it: the raw first output tensor and its timings."""
 

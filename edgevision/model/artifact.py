@@ -5,11 +5,11 @@ may carry only TFLite Metadata, or nothing, in which case labels come from a fil
 normalization from the user (or a safe default).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from edgevision.errors import BadInput, exception_name
 from edgevision.model.labels import labels_sha256, parse_labels, read_labels
@@ -29,13 +29,12 @@ if TYPE_CHECKING:
 CARD_FILE = "edgevision.json"
 
 
-@dataclass(frozen=True)
-class ModelArtifact:
+class ModelArtifact(NamedTuple):
     """A model's bytes plus what it (or the user) says about it."""
 
     path: Path
     data: bytes
-    metadata: ParsedMetadata | None
+    metadata: "ParsedMetadata | None"
     card: ModelCard | None
     labels: tuple[str, ...] | None
     labels_origin: str
@@ -97,7 +96,7 @@ def load_artifact(path: str | Path, labels: str | Path | None = None, data: byte
                          labels_origin=origin, files=tuple(files))
 
 
-def _metadata(data: bytes, p: Path) -> ParsedMetadata | None:
+def _metadata(data: bytes, p: Path) -> "ParsedMetadata | None":
     try:
         raw = metadata_buffers(data, (METADATA_NAME,)).get(METADATA_NAME)
         if raw is None:

@@ -9,7 +9,8 @@ The table is read through ``tflite_tables`` (ai-edge-litert's generated schema m
 small reader by named schema slots where only tflite-runtime is installed).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 from types import ModuleType
 from typing import Any, NamedTuple

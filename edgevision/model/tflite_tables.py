@@ -11,7 +11,8 @@ both give the same answers on real models, and the slot names against the genera
 Nothing here imports TensorFlow; every reader raises ``ValueError`` on bytes it cannot read.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import struct
 from collections.abc import Callable

@@ -1,17 +1,17 @@
 """How the drift monitor judges (:mod:`edgevision.pipeline.drift`), apart from it: reading the run options
 (``edgevision run --help``) needs these defaults, not NumPy or OpenCV."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from edgevision.errors import BadInput
 from edgevision.model.profile_signals import LABELS, SIGNALS
 
 
-@dataclass(frozen=True)
-class DriftConfig:
+class DriftConfig(NamedTuple):
     """How the drift monitor judges a window (the defaults are the benchmark's choice)."""
 
     enabled: bool = True               # watch when a profile is at hand (the model's, or ``profile``)

@@ -11,24 +11,27 @@ of :mod:`edgevision.runtime.backend`. Live sources are watched: a hung read or a
 backoff and the loop carries on.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from edgevision.errors import BadInput
 from edgevision.pipeline.events import LabelEvent
 from edgevision.pipeline.infer_worker import END, IDLE, InferWorker
 from edgevision.runtime.backend import Backend, Raw, Timed
 from edgevision.runtime.frames import Frame, SourceInfo
-from edgevision.sources.capture import CaptureStatus, CaptureThread, ReconnectPolicy
-from edgevision.sources.demand import DemandSlot, LazyGrabber, two_phase
 from edgevision.sources.frame_sources import FrameSource
-from edgevision.sources.readahead import ReadAhead
+from edgevision.sources.reconnect import ReconnectPolicy
+
+if TYPE_CHECKING:
+    from edgevision.sources.capture import CaptureStatus, CaptureThread
+    from edgevision.sources.demand import DemandSlot
+    from edgevision.sources.readahead import ReadAhead
 
 _Scored = tuple[Frame, tuple[Raw | Timed, int]]  # a frame, its scores and the reconnect count when it was taken
 PROBE_FRAMES = 10  # frames timed on the caller's thread before the model may get a thread of its own
@@ -41,8 +44,7 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-@dataclass(frozen=True)
-class PipelineOptions:
+class PipelineOptions(NamedTuple):
     """How frames are scheduled and post-processed."""
 
     realtime: bool | None = None  # None: live sources in real time, files frame by frame
@@ -54,7 +56,7 @@ class PipelineOptions:
     #                                  blocks (0: block at once; see ReadAhead)
     overlap: bool | None = None   # with a reader thread, invoke in a thread of its own (rank and emit in the
     #                               caller's): None decides from the first frames (yes when the model is slower)
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    reconnect: ReconnectPolicy = ReconnectPolicy()
 
 
 class PipelineStats(NamedTuple):
@@ -75,7 +77,7 @@ class Pipeline:
 
     def __init__(self, backend: Backend, source: FrameSource, options: PipelineOptions | None = None,
                  stop: threading.Event | None = None,
-                 on_status: Callable[[CaptureStatus], None] | None = None) -> None:
+                 on_status: "Callable[[CaptureStatus], None] | None" = None) -> None:
         self.backend, self.source = backend, source
         self.options = options or PipelineOptions()
         self.stop = stop or threading.Event()
@@ -108,24 +110,29 @@ class Pipeline:
         self.info = info = self.source.open()
         realtime = info.live if self.options.realtime is None else self.options.realtime
         t_start = time.perf_counter()
-        slot = DemandSlot() if realtime else None
+        slot: DemandSlot | None = None
         thread = None
         ahead: ReadAhead | None = None
-        if slot is not None:
+        if realtime:  # the capture thread, its slot and the read-ahead: imported by the runs that use them
+            from edgevision.sources import capture, demand
+
+            slot = demand.DemandSlot()
             pace = None if info.live else (info.fps or 30.0)
             lazy = info.live  # a paced file plays every frame at its rate: nothing to skip decoding of
             prepare = self._preparer() if lazy else None
 
             def reader_for(src: FrameSource) -> Callable[[], object] | None:
-                return LazyGrabber(src, slot, prepare=prepare).next if lazy and two_phase(src) else None
+                return demand.LazyGrabber(src, slot, prepare=prepare).next if lazy and demand.two_phase(src) else None
 
-            thread = self.capture = CaptureThread(self.source, slot, self.stop, pace_fps=pace,
-                                                  policy=self.options.reconnect, on_status=self.on_status,
-                                                  live=info.live, reader_for=reader_for)
+            thread = self.capture = capture.CaptureThread(self.source, slot, self.stop, pace_fps=pace,
+                                                          policy=self.options.reconnect, on_status=self.on_status,
+                                                          live=info.live, reader_for=reader_for)
             thread.start()
         elif self.options.read_ahead > 0 and not info.live and info.kind != "image":  # files, not a live camera
-            ahead = ReadAhead(self.source, depth=self.options.read_ahead, prepare=self._preparer(),
-                              nap_s=self.options.read_ahead_nap_s).start()
+            from edgevision.sources import readahead
+
+            ahead = readahead.ReadAhead(self.source, depth=self.options.read_ahead, prepare=self._preparer(),
+                                        nap_s=self.options.read_ahead_nap_s).start()
         idle = self.options.idle_timeout
 
         def take() -> Frame | object:
@@ -180,7 +187,7 @@ class Pipeline:
 
     @staticmethod
     def _stats(frames: int, dropped: int, t_start: float, info: SourceInfo,
-               thread: CaptureThread | None) -> PipelineStats:
+               thread: "CaptureThread | None") -> PipelineStats:
         return PipelineStats(frames, dropped, time.perf_counter() - t_start, info,
                              thread.reconnects if thread else 0, thread.hangs if thread else 0)
 

@@ -66,9 +66,8 @@ def record(store: DeviceStore, frames: int, seconds: float, wait_s: float = 60.0
 def _measure(config: Any, frames: int, seconds: float) -> tuple[Any, int]:
     """Run the release's model on its source with only a recorder attached; (profile, frames recorded)."""
     recorder = ProfileRecorder(frames)
-    quiet = dataclasses.replace(config, outputs=OutputsConfig(), quiet=True,
-                                drift=dataclasses.replace(config.drift, enabled=False),
-                                pipeline=dataclasses.replace(config.pipeline, max_frames=frames))
+    quiet = config._replace(outputs=OutputsConfig(), quiet=True, drift=config.drift._replace(enabled=False),
+                            pipeline=config.pipeline._replace(max_frames=frames))
     stop = threading.Event()
     timer = threading.Timer(seconds, stop.set)
     timer.daemon = True

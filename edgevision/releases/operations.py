@@ -7,7 +7,6 @@ its first label, and restores the exact state from before if the new release doe
 
 from __future__ import annotations
 
-import dataclasses
 import getpass
 import json
 import os
@@ -44,8 +43,7 @@ def check_runs_here(store: DeviceStore, release: Release) -> RunConfig:
     except BadInput as exc:
         raise CheckFailed(f"this device's edgevision {__version__} cannot run {release.name} ({exc}): upgrade it "
                           "(edgevision deploy --install) or bundle without that sink") from None
-    return dataclasses.replace(config, release=release.manifest.id,
-                               drift=dataclasses.replace(config.drift, state_file=store.drift_state))
+    return config._replace(release=release.manifest.id, drift=config.drift._replace(state_file=store.drift_state))
 
 
 def render_for(store: DeviceStore, release: Release, config: ServiceConfig) -> str:

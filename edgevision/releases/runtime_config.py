@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,7 @@ class RuntimeConfig:
             if "://" in self.source:
                 credentials = device_secrets.source_credentials(device_root)
         config = RunConfig.from_options(model, values)
-        return replace(config, source=replace(config.source, credentials=credentials)) if credentials else config
+        return config._replace(source=config.source._replace(credentials=credentials)) if credentials else config
 
 
 def with_profile_sinks(extra: dict[str, Any], given: tuple[Sink, ...], origin: str) -> tuple[Sink, ...]:

@@ -13,10 +13,10 @@ frames (a sensor that runs the network) also ``open_with_source(config, source, 
 let the CLI, the benchmarks and deploy reach a backend's own tools through this registry.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "edgevision.backends"
 
 
-@dataclass(frozen=True)
-class BackendConfig:
+class BackendConfig(NamedTuple):
     """Which model to run and how (the backend part of a run configuration).
 
     ``model`` is a file (or folder) path, or an object that already is a backend (an open
@@ -48,8 +47,7 @@ class BackendConfig:
 
 
 class BackendEntry(NamedTuple):
-    """One backend: its name, what it claims, and the module that opens it (a row: immutable, and a named
-    tuple rather than a frozen dataclass, which costs every start about ten times more to define)."""
+    """One backend: its name, what it claims, and the module that opens it."""
 
     name: str
     module: str
@@ -84,12 +82,12 @@ class BackendEntry(NamedTuple):
         """An optional function of the backend's module (``doctor``, ``bench``, ...), or None."""
         return getattr(self.load(), name, None)
 
-    def open(self, config: BackendConfig, reader_thread: bool = True) -> Backend:
+    def open(self, config: BackendConfig, reader_thread: bool = True) -> "Backend":
         """Open the backend on ``config.model``; ``reader_thread``: another thread reads the source (so the
         interpreter's default threads leave it a core)."""
         return self.load().open_backend(config, reader_thread)  # type: ignore[no-any-return]
 
-    def open_with_source(self, config: BackendConfig, source: str, read_timeout: float = 5.0) -> tuple[Backend, Any]:
+    def open_with_source(self, config: BackendConfig, source: str, read_timeout: float = 5.0) -> "tuple[Backend, Any]":
         """For a backend that serves ``source`` itself: the backend and the frame source it runs on."""
         return self.load().open_with_source(config, source, read_timeout)  # type: ignore[no-any-return]
 
@@ -178,7 +176,7 @@ def choose(config: BackendConfig, source: object = None) -> BackendEntry:
     return DEFAULT
 
 
-def open_backend(config: BackendConfig, source: object = None, reader_thread: bool = True) -> Backend:
+def open_backend(config: BackendConfig, source: object = None, reader_thread: bool = True) -> "Backend":
     """Open the chosen backend on its model (for backends that run on frames from any source)."""
     entry = choose(config, source)
     if entry.sources and not entry.serves_source(source):

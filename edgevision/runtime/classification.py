@@ -5,10 +5,10 @@ top-k (empty when every class is below the threshold). Another task (detection, 
 result type and post-processor beside this one; events, sinks and the pipeline do not change.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -17,12 +17,11 @@ from edgevision.runtime.postprocess import Prediction
 from edgevision.runtime.smoothing import ScoreSmoother
 
 
-@dataclass(frozen=True)
-class Classification:
+class Classification(NamedTuple):
     """The ranked classes of one frame, best first."""
 
     top_k: tuple[Prediction, ...]
-    kind: ClassVar[str] = "classification"
+    kind = "classification"  # the task, for every result (a class attribute, not a field)
 
     @property
     def label(self) -> str:

@@ -5,13 +5,13 @@ real-time pipeline, ``edgevision run`` and the benchmarks all go through it, so 
 accuracy the desktop reports is the accuracy the device gets.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["Classifier", "ClassifierOptions", "Raw", "Timed"]
 
 
-@dataclass(frozen=True)
-class ClassifierOptions:
+class ClassifierOptions(NamedTuple):
     """Knobs of the inference path; defaults suit an edgevision model on a CPU."""
 
     top_k: int = 3
@@ -98,10 +97,10 @@ class Classifier:
     def model_name(self) -> str:
         return self.artifact.name
 
-    def wanted_input(self) -> PreprocessSpec:
+    def wanted_input(self) -> "PreprocessSpec":
         return self.spec
 
-    def infer_frame(self, frame: Frame) -> Raw:
+    def infer_frame(self, frame: "Frame") -> Raw:
         """The backend's per-frame step: a tensor a reader thread staged, else preprocess into the input."""
         if frame.staged is not None:
             return self.invoke_staged(frame.staged)

@@ -7,8 +7,6 @@ library); chosen by name (``--backend edgetpu``) it takes the first Edge TPU fou
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from edgevision.runtime import litert_backend
 from edgevision.runtime.backends import BackendConfig
 from edgevision.runtime.classifier import Classifier
@@ -16,5 +14,5 @@ from edgevision.runtime.classifier import Classifier
 
 def open_backend(config: BackendConfig, reader_thread: bool = True) -> Classifier:
     if not (config.delegate or "").startswith("edgetpu"):
-        config = replace(config, delegate="edgetpu")
+        config = config._replace(delegate="edgetpu")
     return litert_backend.open_backend(config, reader_thread)

@@ -7,18 +7,22 @@ full-resolution frame (resizing works per channel, so the tensor is bit-identica
 with time to spare may also have made the model's input tensor already (``staged``).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from edgevision.runtime.into_tensor import Staged
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frame:
-    """A captured frame: ``image`` is HxWx3 uint8 with channels in ``order`` ("RGB" or "BGR")."""
+    """A captured frame: ``image`` is HxWx3 uint8 with channels in ``order`` ("RGB" or "BGR"). Frames compare
+    by identity: an image array has no single truth value, so comparing two frames' fields could not answer
+    (and a start need not build the methods that would try)."""
 
     image: np.ndarray
     index: int
@@ -33,8 +37,7 @@ class Frame:
         return self.image if self.order == "RGB" else np.ascontiguousarray(self.image[..., ::-1])
 
 
-@dataclass(frozen=True)
-class SourceInfo:
+class SourceInfo(NamedTuple):
     """What a source reports about itself once opened (fps/size None where the source cannot tell)."""
 
     name: str

@@ -5,7 +5,8 @@ failure modes (no runtime installed, Edge TPU model without a TPU, model that do
 allocate) one readable line instead of a C++ stack dump.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import os
 import platform

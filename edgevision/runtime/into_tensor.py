@@ -10,7 +10,8 @@ gives exactly the tensor of the RGB frame resized. Crop geometry, letterbox fill
 and scratch buffers are computed once per input shape.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 from typing import NamedTuple
 

@@ -1,6 +1,7 @@
 """Output tensor -> ranked labels: dequantize, top-k, threshold, background offset."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 from typing import NamedTuple
 

@@ -6,9 +6,10 @@ normalize-then-quantize arithmetic. When the spec and the input quantization can
 (an edgevision int8 model: raw pixels in, scale 1, zero point 0) no arithmetic runs at all.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,8 +67,7 @@ def check_frame(frame: np.ndarray) -> None:
                        "normalization is applied by the Classifier")
 
 
-@dataclass(frozen=True)
-class InputQuant:
+class InputQuant(NamedTuple):
     """The model input's dtype and affine quantization (scale 0 means not quantized)."""
 
     dtype: str

@@ -6,21 +6,20 @@ Python API (:func:`edgevision.stream`); :func:`edgevision.session.run.run` runs 
 Every part is frozen: a run's configuration is a value, not a set of knobs turned while it runs.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgevision.pipeline.drift_config import DriftConfig
 from edgevision.pipeline.realtime import PipelineOptions
 from edgevision.runtime.backends import BackendConfig
 from edgevision.sinks.registry import OutputsConfig
-from edgevision.sources.capture import ReconnectPolicy
+from edgevision.sources.reconnect import ReconnectPolicy
 
 
-@dataclass(frozen=True)
-class SourceConfig:
+class SourceConfig(NamedTuple):
     """Where frames come from: a path, URL, camera index, ``picamera2[...]``, a backend's own source
     (a sensor that runs the network), or an object with the frame-source methods (Python API).
     ``credentials`` (``user:password`` for a URL source, from the device's own configuration, never from a
@@ -28,24 +27,26 @@ class SourceConfig:
 
     spec: Any
     loop: bool = False
-    credentials: str | None = field(default=None, repr=False)
+    credentials: str | None = None
+
+    def __repr__(self) -> str:  # the credentials are never shown
+        return f"SourceConfig(spec={self.spec!r}, loop={self.loop!r})"
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(NamedTuple):
     """A whole run. ``quiet``: nothing but events is printed (no summary, no live-view address); ``release``:
     the release a device's service runs (its id, for the metrics), "" otherwise."""
 
     source: SourceConfig
     backend: BackendConfig
-    pipeline: PipelineOptions = field(default_factory=PipelineOptions)
-    outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    pipeline: PipelineOptions = PipelineOptions()
+    outputs: OutputsConfig = OutputsConfig()
     quiet: bool = False
-    drift: DriftConfig = field(default_factory=DriftConfig)
+    drift: DriftConfig = DriftConfig()
     release: str = ""
 
     @classmethod
-    def from_options(cls, model: Any, values: Mapping[str, Any]) -> RunConfig:
+    def from_options(cls, model: Any, values: Mapping[str, Any]) -> "RunConfig":
         """From the values of ``edgevision run``'s options (by name, as in
         :data:`edgevision.session.run_options.RUN_TABLE`; an option left out takes its default)."""
         from edgevision.session.run_options import RUN_TABLE

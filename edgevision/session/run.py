@@ -23,12 +23,12 @@ from edgevision.session.config import RunConfig
 from edgevision.session.watch import open_monitor, run_context
 from edgevision.sinks.fanout import FanOut
 from edgevision.sinks.registry import open_outputs
-from edgevision.sources.capture import CaptureStatus
 from edgevision.sources.frame_sources import FrameSource, open_source, single_image
 
 if TYPE_CHECKING:
     from edgevision.pipeline.drift import DriftMonitor
     from edgevision.pipeline.drift_event import DriftEvent
+    from edgevision.sources.capture import CaptureStatus
 
 
 def is_frame_source(obj: object) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevision.pipeline.events import LabelEvent
 from edgevision.pipeline.realtime import PipelineOptions
@@ -13,7 +13,10 @@ from edgevision.runtime.backends import BackendConfig
 from edgevision.session.config import RunConfig, SourceConfig
 from edgevision.session.run import Run
 from edgevision.sinks.registry import OutputsConfig
-from edgevision.sources.capture import CaptureStatus, ReconnectPolicy
+from edgevision.sources.reconnect import ReconnectPolicy
+
+if TYPE_CHECKING:
+    from edgevision.sources.capture import CaptureStatus
 
 
 def stream(model: str | Path | Any, source: str | int | Path | Any, *,

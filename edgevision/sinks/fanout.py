@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from edgevision.pipeline.events import LabelEvent
 from edgevision.runtime.frames import Frame
-from edgevision.sources.capture import CaptureStatus
 
 if TYPE_CHECKING:
     from edgevision.pipeline.drift_event import DriftEvent
+    from edgevision.sources.capture import CaptureStatus
 
 log = logging.getLogger("edgevision.sink")
 

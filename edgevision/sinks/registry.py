@@ -7,11 +7,11 @@ imported only when a run asks for that kind. ``edgevision run``'s options, the c
 one module plus one line here.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): every start defines this module's
+# named tuples, and typing compiles each string annotation of their fields (docs/architecture.md).
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from edgevision.sinks.fanout import FanOut
 
 
-@dataclass(frozen=True)
-class SinkContext:
+class SinkContext(NamedTuple):
     """What every sink may want to know about the run it serves."""
 
     model_name: str = "edgevision"
@@ -38,8 +37,7 @@ class SinkContext:
     drift_signals: tuple[str, ...] = ()  # the signals the run's drift monitor compares; () when none is watched
 
 
-@dataclass(frozen=True)
-class SinkConfig:
+class SinkConfig(NamedTuple):
     """One sink of a run: its kind and the values of its options (a frozen mapping)."""
 
     kind: str
@@ -50,8 +48,7 @@ class SinkConfig:
 
 
 class SinkKind(NamedTuple):
-    """One kind of output in the registry (a row: a named tuple, cheaper to define at every start than a
-    frozen dataclass)."""
+    """One kind of output in the registry."""
 
     kind: str
     module: str
@@ -153,14 +150,13 @@ SINKS: tuple[SinkKind, ...] = (
 SINK_OPTIONS: tuple[RunOption, ...] = tuple(o for kind in SINKS for o in kind.options)
 
 
-@dataclass(frozen=True)
-class OutputsConfig:
+class OutputsConfig(NamedTuple):
     """Where a run's events go: one entry per sink, in registry order."""
 
     sinks: tuple[SinkConfig, ...] = ()
 
     @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> OutputsConfig:
+    def from_values(cls, values: Mapping[str, Any]) -> "OutputsConfig":
         """The sinks that option values (by option name, as the CLI or a bundle gives them) turn on."""
         return cls(tuple(kind.config(values) for kind in SINKS if kind.enabled(values)))
 
@@ -175,7 +171,7 @@ def by_kind(kind: str) -> SinkKind:
     raise KeyError(kind)
 
 
-def open_outputs(config: OutputsConfig, context: SinkContext, extra: tuple[Any, ...] = ()) -> FanOut:
+def open_outputs(config: OutputsConfig, context: SinkContext, extra: tuple[Any, ...] = ()) -> "FanOut":
     """Open every sink of ``config`` (then ``extra`` ones, already open); a sink that cannot even be
     configured is a usage error, and the ones opened before it are closed again."""
     from edgevision.sinks.fanout import FanOut  # here: reading the registry (run's --help) needs no NumPy

@@ -21,11 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from edgevision.runtime.frames import Frame
 from edgevision.sources.frame_sources import FrameSource
+from edgevision.sources.reconnect import ReconnectPolicy
 
 log = logging.getLogger("edgevision.capture")
 
@@ -63,20 +63,6 @@ class LatestFrameSlot:
     def closed(self) -> bool:
         with self._cond:
             return self._closed and self._frame is None
-
-
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """How a live source is watched and brought back. Times in seconds."""
-
-    read_timeout: float = 5.0        # a read (or open) taking longer is declared hung and abandoned
-    backoff_initial: float = 0.5     # first wait before reconnecting; doubles up to backoff_max
-    backoff_max: float = 10.0
-    backoff_factor: float = 2.0
-    give_up_after: float | None = None  # stop the pipeline after this long without a frame (None: never)
-
-    def delay(self, attempt: int) -> float:
-        return min(self.backoff_max, self.backoff_initial * self.backoff_factor ** max(0, attempt - 1))
 
 
 class CaptureStatus(NamedTuple):

@@ -77,7 +77,7 @@ def test_a_huge_index_is_refused_before_it_is_allocated(tmp_path: Path) -> None:
         read_labels(f)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 2_000_000 and time.perf_counter() - t0 < 1.0
+    assert peak < 2_000_000 and time.perf_counter() - t0 < 5.0  # a 4e9-entry list would take minutes and gigabytes
     with pytest.raises(BadInput, match="more than the model's 10 outputs"):
         parse_labels(json.dumps({"0": "a", "999999999": "b"}), expected=10)
     ok = parse_labels("0 background\n1 cat\n10 dog\n", expected=10)  # index 10 = 10 outputs + a background

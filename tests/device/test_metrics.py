@@ -93,7 +93,8 @@ def test_prometheus_scrapes_a_run_on_a_video_and_its_counts_match_the_events(mod
                              capture_output=True, text=True, timeout=120, env=env())
         assert run.returncode == 0, run.stderr
         events = [json.loads(line) for line in run.stdout.splitlines()]
-        assert len(events) == n_frames and f"metrics: http://127.0.0.1:{port}/metrics" in run.stderr
+        # played in real time, a frame that arrives while the model is busy is dropped (a loaded machine)
+        assert n_frames // 2 <= len(events) <= n_frames and f"metrics: http://127.0.0.1:{port}/metrics" in run.stderr
 
         # The run is over: its series end with the scrape it waited for (max_over_time skips staleness markers).
         frames = prom.query("max_over_time(edgevision_frames_total[10m])")
@@ -103,6 +104,8 @@ def test_prometheus_scrapes_a_run_on_a_video_and_its_counts_match_the_events(mod
         expected = Counter(e["label"] for e in events)
         assert by_label == {label: float(expected.get(label, 0)) for label in by_label}
         assert set(by_label) == {"circle", "cross", "square", "star", "triangle"}  # every class, from 0
+        dropped = prom.query("max_over_time(edgevision_dropped_frames_total[10m])")
+        assert [float(r["value"][1]) for r in dropped] == [float(events[-1]["dropped"])]
         latency = prom.query("max_over_time(edgevision_glass_to_label_seconds_count[10m])")
         assert float(latency[0]["value"][1]) == len(events)
         infer = prom.query('max_over_time(edgevision_stage_seconds_count{stage="infer"}[10m])')
