@@ -55,9 +55,14 @@ def _fixed_batch(model: Any) -> Any:
 def _converter(model: Any) -> Any:
     import tensorflow as tf
 
-    if hasattr(model, "tflite_converter"):  # a model the user brought (convert/frontends): builds its own
+    if not hasattr(model, "tflite_converter"):
+        return tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
+    try:  # a model the user brought (convert/frontends) builds its own, tracing the graph it was given
         return model.tflite_converter()
-    return tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
+    except BadInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tracing a brought graph fails in Keras' and TensorFlow's own types
+        raise BadInput(f"TFLite conversion (tracing the model) failed: {_reason(exc)}") from None
 
 
 def _run(conv: Any, what: str) -> bytes:
@@ -68,12 +73,21 @@ def _run(conv: Any, what: str) -> bytes:
     except BadInput:
         raise
     except Exception as exc:  # noqa: BLE001 - converter errors are long MLIR dumps
-        text = str(exc)
-        first = (text.strip().splitlines() or [exc.__class__.__name__])[0][:300]
-        ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", text)))
-        named = f" (TensorFlow op(s) with no TFLite builtin: {', '.join(ops[:5])})" if ops else ""
-        first = re.sub(r"(?<=[.])/[^ ]*.*$", "", first)  # MLIR glues a file path to its first sentence
-        raise BadInput(f"TFLite conversion ({what}) failed: {first}{named}") from None
+        raise BadInput(f"TFLite conversion ({what}) failed: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a converter's error (they are long MLIR or Keras dumps), and the ops it could not
+    convert."""
+    text = str(exc)
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()] or [exc.__class__.__name__]
+    if lines[0].startswith("Exception encountered when calling layer") and len(lines) > 1:
+        lines = lines[1:]  # Keras' wrapper; TensorFlow's reason is the next line
+    first = lines[0][:300]
+    ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", text)))
+    named = f" (TensorFlow op(s) with no TFLite builtin: {', '.join(ops[:5])})" if ops else ""
+    first = re.sub(r"(?<=[.])/[^ ]*.*$", "", first)  # MLIR glues a file path to its first sentence
+    return f"{first}{named}"
 
 
 def _representative(images: np.ndarray, on_step: Callable[[], None] | None) -> Callable[[], Iterator[list[Any]]]:

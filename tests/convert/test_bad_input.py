@@ -91,3 +91,20 @@ def test_model_with_dynamic_shapes(cli, trained, tmp_path: Path) -> None:
 ])
 def test_bad_options(cli, trained, args: list[str], needle: str) -> None:
     _fails_cleanly(cli("convert", trained.run, *args), needle)
+
+
+def test_a_brought_graph_that_fails_to_trace_is_one_error_line() -> None:
+    """Tracing a brought graph raises Keras' and TensorFlow's own exception types (a layout the converter got
+    wrong, a shape it cannot infer): the message's first line, as BadInput, not a traceback."""
+    from edgevision.convert.quantize import convert_float
+    from edgevision.errors import BadInput
+
+    class Untraceable:
+        def tflite_converter(self) -> None:
+            raise ValueError("Exception encountered when calling layer 'add' (type Add).\n"
+                             "Dimensions must be equal, but are 56 and 64\n" + "mlir dump\n" * 1000)
+
+    reason = r"^TFLite conversion \(tracing the model\) failed: Dimensions must be equal, but are 56 and 64$"
+    with pytest.raises(BadInput, match=reason) as e:
+        convert_float(Untraceable(), "float16")
+    assert "\n" not in str(e.value)
