@@ -201,27 +201,34 @@ def main() -> None:
 
 
 def _effnet(work: Path, photos: Path, resized: np.ndarray, sym: np.ndarray) -> dict[str, Any]:
-    import torch
 
     from benchmarks.lib import torch_zoo
-    from edgevision.convert.frontends.torch_src import load_pt2
 
-    net = torch_zoo.efficientnet_lite0().eval()
     pt2 = work / "efficientnet_lite0.pt2"
-    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, SIZE, SIZE),)), str(pt2))
+    original, naive = _original_and_naive(torch_zoo.efficientnet_lite0().eval(), sym, pt2)
     labels = work / "imagenet_labels.txt"  # as Google's and Coral's lists name them: 'crane' twice, 'maillot' twice
     labels.write_text("".join(f"{name}\n" for name in imagenet_names()), encoding="utf-8")
-    with torch.no_grad():
-        original = np.concatenate([net(torch.from_numpy(sym[i:i + 1].transpose(0, 3, 1, 2).copy())).numpy()
-                                   for i in range(len(sym))]).argmax(-1)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        brought = load_pt2(pt2)  # the same onnx2tf graph the naive route starts from
-    keras_model = brought.keepalive[0]
-    naive = _run_tflite(_naive_int8(lambda x: keras_model(x, training=False), sym), sym).argmax(-1)
     ev, report = _edgevision(pt2, photos, labels, {"norm": "symmetric", "crop": "center"}, work / "effnet_out",
                              resized)
     return _row("efficientnet_lite0", "PyTorch .pt2, ImageNet weights, 1000 classes", original, naive, ev, report)
+
+
+def _original_and_naive(net: Any, x: np.ndarray, pt2: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A PyTorch model saved as ``pt2``; its own top-1s on the normalized NHWC images ``x``, and the naive
+    route's (plain TFLiteConverter full int8 of the same onnx2tf graph ``convert`` starts from)."""
+    import torch
+
+    from edgevision.convert.frontends.torch_src import load_pt2
+
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, *x.shape[1:3]),)), str(pt2))
+    with torch.no_grad():
+        original = np.concatenate([net(torch.from_numpy(x[i:i + 1].transpose(0, 3, 1, 2).copy())).numpy()
+                                   for i in range(len(x))]).argmax(-1)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras_model = load_pt2(pt2).keepalive[0]
+    naive = _run_tflite(_naive_int8(lambda v: keras_model(v, training=False), x), x).argmax(-1)
+    return original, naive
 
 
 def _fitted(arch: str, work: Path, photos: Path) -> dict[str, Any]:
@@ -230,22 +237,13 @@ def _fitted(arch: str, work: Path, photos: Path) -> dict[str, Any]:
 
     from benchmarks.suites.conversion_matrix import torch_model
     from edgevision.convert.frontends.declare import IMAGENET
-    from edgevision.convert.frontends.torch_src import load_pt2
 
     torch.manual_seed(0)  # the random convolutions: the same model on every run
     net, _, norm = torch_model(arch, FITTED_SIZE)
     pt2 = work / f"{arch}.pt2"
-    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, FITTED_SIZE, FITTED_SIZE),)), str(pt2))
     resized = _pixels(sorted(str(p) for p in photos.iterdir()), FITTED_SIZE)
     x = (resized.astype(np.float32) - np.asarray(IMAGENET[0], np.float32)) / np.asarray(IMAGENET[1], np.float32)
-    with torch.no_grad():
-        original = np.concatenate([net(torch.from_numpy(x[i:i + 1].transpose(0, 3, 1, 2).copy())).numpy()
-                                   for i in range(len(x))]).argmax(-1)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        brought = load_pt2(pt2)  # the same onnx2tf graph the naive route starts from
-    keras_model = brought.keepalive[0]
-    naive = _run_tflite(_naive_int8(lambda v: keras_model(v, training=False), x), x).argmax(-1)
+    original, naive = _original_and_naive(net, x, pt2)
     ev, report = _edgevision(pt2, photos, None, {"norm": norm, "crop": "center"}, work / f"{arch}_out", resized)
     return _row(arch, "PyTorch .pt2, fitted to the photos, ImageNet mean/std, 10 classes", original, naive, ev,
                 report)

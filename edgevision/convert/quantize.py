@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from edgevision.convert.converter_errors import reason_of
 from edgevision.errors import BadInput
 
 QUANT_MODES = ("int8", "float16", "dynamic", "float32")
@@ -79,12 +80,8 @@ def _run(conv: Any, what: str) -> bytes:
 def _reason(exc: BaseException) -> str:
     """The first line of a converter's error (they are long MLIR or Keras dumps), and the ops it could not
     convert."""
-    text = str(exc)
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()] or [exc.__class__.__name__]
-    if lines[0].startswith("Exception encountered when calling layer") and len(lines) > 1:
-        lines = lines[1:]  # Keras' wrapper; TensorFlow's reason is the next line
-    first = lines[0][:300]
-    ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", text)))
+    first = reason_of(exc, 300)
+    ops = sorted(set(re.findall(r"\b(tf\.[A-Z]\w*)\(", str(exc))))
     named = f" (TensorFlow op(s) with no TFLite builtin: {', '.join(ops[:5])})" if ops else ""
     first = re.sub(r"(?<=[.])/[^ ]*.*$", "", first)  # MLIR glues a file path to its first sentence
     return f"{first}{named}"

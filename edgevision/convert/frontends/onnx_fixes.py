@@ -14,6 +14,24 @@ NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus", "Abs", "Exp")
 PAD_FLOOR = -65504.0  # the most negative float16: finite, so int8 quantization saturates it instead of overflowing
 
 
+def _opset(model: Any) -> int:
+    """The model's version of the default (ai.onnx) op set; 0 when it names none."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def shapes_of(model: Any) -> dict[str, list[int]] | None:
+    """Each tensor's inferred dimensions (0 where unknown), for tensors whose shape is known; None when shape
+    inference fails."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - onnx raises its own types; without shapes the fixes that need them skip
+        return None
+    return {v.name: [d.dim_value if d.HasField("dim_value") else 0 for d in v.type.tensor_type.shape.dim]
+            for v in (*inferred.graph.value_info, *inferred.graph.input) if v.type.tensor_type.HasField("shape")}
+
+
 def pad_max_pools(model: Any) -> int:
     """Move each padded MaxPool's padding into an explicit Pad node before it; returns how many were moved.
 
@@ -24,7 +42,7 @@ def pad_max_pools(model: Any) -> int:
     """
     from onnx import helper, numpy_helper
 
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = _opset(model)
     if opset < 2:
         return 0
     graph = model.graph
@@ -158,7 +176,7 @@ def sums_to_adds(model: Any) -> int:
     """
     from onnx import helper
 
-    if next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0) < 7:
+    if _opset(model) < 7:
         return 0  # Add broadcasts from opset 7 on
     graph = model.graph
     changed = 0
@@ -180,26 +198,22 @@ def sums_to_adds(model: Any) -> int:
     return changed
 
 
-def whole_input_average_pools(model: Any) -> int:
+def whole_input_average_pools(model: Any, shapes: dict[str, list[int]] | None = None) -> int:
     """Each AveragePool whose one window covers its whole input as a GlobalAveragePool; returns how many.
 
     Caffe's pooling rounds its output size up, so Caffe2's exports close GoogLeNet with a 7x7 average over a
     6x6 map padded at the end (``pads [0, 0, 1, 1]``, padding not counted). That is the mean of the 36 values;
     onnx2tf divides by 49 as if the padding counted. A global average is the same mean and converts exactly.
     """
-    import onnx
     from onnx import helper
 
     graph = model.graph
     pools = [n for n in graph.node if n.op_type == "AveragePool"]
     if not pools:
         return 0
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - without shapes nothing can be shown to cover its input
+    shapes = shapes_of(model) if shapes is None else shapes
+    if shapes is None:  # without shapes nothing can be shown to cover its input
         return 0
-    shapes = {v.name: [d.dim_value if d.HasField("dim_value") else 0 for d in v.type.tensor_type.shape.dim]
-              for v in (*inferred.graph.value_info, *inferred.graph.input)}
     changed = 0
     for node in pools:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -226,7 +240,7 @@ def whole_input_average_pools(model: Any) -> int:
 BROADCASTING = ("Add", "Sub", "Mul", "Div")
 
 
-def full_rank_constants(model: Any) -> int:
+def full_rank_constants(model: Any, shapes: dict[str, list[int]] | None = None) -> int:
     """Give each per-channel constant of an elementwise op the rank of the tensor it meets; returns how many.
 
     Caffe2 writes DenseNet's and Inception v2's batch-norm scale as ``Unsqueeze(scale, [1, 2])``: a (C, 1, 1)
@@ -235,23 +249,19 @@ def full_rank_constants(model: Any) -> int:
     Broadcasting prepends the ones anyway, so the result is the same. (onnxslim folds the Unsqueeze first;
     the file as it is keeps it.)
     """
-    import onnx
     from onnx import helper, numpy_helper
 
     graph = model.graph
     values = {i.name: i for i in graph.initializer}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - without ranks nothing is changed
+    shapes = shapes_of(model) if shapes is None else shapes
+    if shapes is None:  # without ranks nothing is changed
         return 0
-    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*inferred.graph.value_info, *inferred.graph.input)
-             if v.type.tensor_type.HasField("shape")}
     changed = 0
     for node in graph.node:
         if node.op_type not in BROADCASTING or len(node.input) != 2:
             continue
         for k, name in enumerate(node.input):
-            other = ranks.get(node.input[1 - k], 0)
+            other = len(shapes.get(node.input[1 - k], ()))
             if name not in values or other != 4:
                 continue
             array = numpy_helper.to_array(values[name])
@@ -271,7 +281,11 @@ def full_rank_constants(model: Any) -> int:
 
 
 def fix_graph(model: Any) -> dict[str, int]:
-    """Every fix, in place; how many places each changed (only those that changed something)."""
-    done = {"max_pool_padding": pad_max_pools(model), "gelu": gelu_for_tflite(model), "sum": sums_to_adds(model),
-            "whole_input_average_pool": whole_input_average_pools(model), "rank": full_rank_constants(model)}
+    """Every fix, in place; how many places each changed (only those that changed something).
+
+    Shapes are inferred once, after the fixes that add tensors: a pool made global keeps every shape."""
+    done = {"max_pool_padding": pad_max_pools(model), "gelu": gelu_for_tflite(model), "sum": sums_to_adds(model)}
+    shapes = shapes_of(model)
+    done |= {"whole_input_average_pool": whole_input_average_pools(model, shapes),
+             "rank": full_rank_constants(model, shapes)}
     return {k: v for k, v in done.items() if v}

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from edgevision.convert.converter_errors import reason_of
 from edgevision.convert.frontends.frontend_base import BroughtModel
 from edgevision.convert.frontends.onnx_fixes import fix_graph
 from edgevision.errors import BadInput, MissingDependency
@@ -155,15 +156,6 @@ def fixed_model(path: Path, folder: Path) -> tuple[Path, dict[str, int]]:
     return out, done
 
 
-def _cause(exc: BaseException) -> str:
-    """The line that says what went wrong: Keras wraps TensorFlow's reason in 'Exception encountered when
-    calling layer ...'; the reason (e.g. 'Dimensions must be equal, but are 7 and 5') is the next line."""
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [exc.__class__.__name__]
-    if lines[0].startswith("Exception encountered when calling layer") and len(lines) > 1:
-        return re.sub(r" for '\{\{node [^']*'", "", lines[1])[:240]
-    return lines[0][:200]
-
-
 def _nodes_of(path: Path, op: str) -> list[str]:
     try:
         import onnx
@@ -210,7 +202,7 @@ def _run_onnx2tf(onnx2tf: Any, path: Path, folder: Path, shape_arg: str, attempt
         more = f" and {len(nodes) - 1} more node(s)" if len(nodes) > 1 else ""
         return None, f"{where}{more}: onnx2tf has no converter for the op {op}"
     except Exception as exc:  # noqa: BLE001 - converter errors of every kind
-        message = _cause(exc)
+        message = reason_of(exc)
     found = _NODE.findall(log.getvalue())
     if found:
         message = f"node {found[-1]!r} ({_op_of(path, found[-1])}): {message}"
@@ -244,17 +236,15 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
     with tempfile.TemporaryDirectory(prefix="edgevision-onnx2tf-") as tmp:
         folder = Path(tmp)
         _samples_file(folder, sample_images)
-        slimmed: Path | bool | None = False  # False: not tried yet
-        fixed, fixes = fixed_model(path, folder)
-        slim_fixes: dict[str, int] = {}
+        prepared: dict[bool, tuple[Path | None, dict[str, int]]] = {}  # slimmed or not -> (file, fixes made)
         for attempt in ROUTE:
-            if attempt.slim:
-                if slimmed is False:
-                    slimmed, slim_fixes = slim_model(path, folder, shape, info["input"])
-                if slimmed is None:
-                    tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
-                    continue
-            source = slimmed if attempt.slim and isinstance(slimmed, Path) else fixed
+            if attempt.slim not in prepared:  # each made once, when an attempt first needs it
+                prepared[attempt.slim] = (slim_model(path, folder, shape, info["input"]) if attempt.slim
+                                          else fixed_model(path, folder))
+            source = prepared[attempt.slim][0]
+            if source is None:
+                tried.append({"attempt": attempt.name, "error": "onnxslim not installed or failed"})
+                continue
             keras_model, error = _run_onnx2tf(onnx2tf, source, folder, shape_arg, attempt,
                                               None if nchw else info["input"])
             if keras_model is not None:
@@ -270,7 +260,7 @@ def load_onnx(path: Path, size: tuple[int, int] | None, sample_images: np.ndarra
         return keras_model(x, training=False)
 
     version = getattr(onnx2tf, "__version__", "")
-    done = slim_fixes if used.slim else fixes
+    done = prepared[used.slim][1]
     rewritten = f"; rewritten: {', '.join(f'{k} x{v}' for k, v in done.items())}" if done else ""
     route = f"{used.name.replace('onnx2tf', f'onnx2tf {version}'.strip())} ({info['layout']} -> NHWC{rewritten})"
     return BroughtModel(kind="onnx", origin=str(path), height=h, width=w, channels=c, classes=info["classes"],
